@@ -1,1 +1,88 @@
+//! Blob bytes. The [`BlobStore`] trait is deliberately small and knows nothing about
+//! repositories, tags or manifests: it stores content-addressed blobs and in-progress
+//! uploads. Registry rules live in berth-core, metadata in berth-meta.
 
+pub mod distribution;
+mod fs;
+
+use std::io;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use berth_oci::Digest;
+use berth_oci::range::ByteRange;
+use bytes::Bytes;
+use futures_util::Stream;
+
+pub use fs::FsBlobStore;
+
+/// A stream of blob bytes, as read from storage or received from a client.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("blob not found")]
+    NotFound,
+    #[error("invalid upload id")]
+    InvalidUploadId,
+    #[error("storage I/O error at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: io::Error) -> Self {
+        StorageError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Size of a stored blob, or `None` when absent.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Streams a blob, or the inclusive byte range of it.
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream>;
+
+    /// Stores small content (manifests) under its digest, durably and atomically.
+    async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()>;
+
+    /// Removes a blob; `false` when it was not there.
+    async fn delete(&self, digest: &Digest) -> Result<bool>;
+
+    /// Opens an upload for appending at `offset`. Bytes past `offset` (left by a request
+    /// that failed before it was acknowledged) are discarded first.
+    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>>;
+
+    /// Streams what an upload holds so far (used only when the digest algorithm the client
+    /// finally names is not the one hashed while streaming).
+    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream>;
+
+    /// Makes a finished, already-synced upload the blob `digest`. Never copies bytes. If
+    /// the blob already exists the upload is simply discarded.
+    async fn commit_upload(&self, upload_id: &str, digest: &Digest) -> Result<()>;
+
+    /// Discards an upload; absent uploads are not an error.
+    async fn delete_upload(&self, upload_id: &str) -> Result<()>;
+}
+
+/// Appends bytes to an upload. `finish` must be called for the bytes to count: it flushes
+/// and syncs them to stable storage and returns the upload's total length.
+#[async_trait]
+pub trait UploadWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<()>;
+    async fn finish(self: Box<Self>) -> Result<u64>;
+}
+
+/// Upload ids become path components; only berth's own (UUID-shaped) ids are accepted.
+pub fn valid_upload_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}

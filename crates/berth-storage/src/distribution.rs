@@ -1,0 +1,113 @@
+//! Reading a CNCF Distribution (`registry:2`) tree in place: which repositories exist and
+//! what their link files say. Only reads; berth's importer turns this into metadata.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use berth_oci::Digest;
+
+/// What one repository directory of a Distribution tree holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RepositoryLinks {
+    /// The repository name: its path below `repositories/`, `/`-separated.
+    pub name: String,
+    /// `_layers/<alg>/<hex>/link`
+    pub layers: Vec<Digest>,
+    /// `_manifests/revisions/<alg>/<hex>/link`
+    pub manifests: Vec<Digest>,
+    /// `_manifests/tags/<tag>/current/link`
+    pub tags: Vec<(String, Digest)>,
+    /// Link files that could not be read or did not hold a digest.
+    pub broken_links: Vec<PathBuf>,
+}
+
+/// Finds every repository under `<v2>/repositories`: directories holding `_manifests` or
+/// `_layers`. Sorted by name.
+pub fn list_repositories(v2: &Path) -> io::Result<Vec<String>> {
+    let top = v2.join("repositories");
+    let mut found = Vec::new();
+    if top.is_dir() {
+        walk(&top, &top, &mut found)?;
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn walk(top: &Path, dir: &Path, found: &mut Vec<String>) -> io::Result<()> {
+    let mut is_repo = false;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == "_manifests" || name == "_layers" {
+            is_repo = true;
+        } else if !name.starts_with('_') {
+            walk(top, &entry.path(), found)?;
+        }
+    }
+    if is_repo && let Ok(rel) = dir.strip_prefix(top) {
+        found.push(rel.to_string_lossy().replace('\\', "/"));
+    }
+    Ok(())
+}
+
+/// Reads the link files of one repository.
+pub fn read_repository(v2: &Path, name: &str) -> io::Result<RepositoryLinks> {
+    let dir = v2.join("repositories").join(name);
+    let mut links = RepositoryLinks {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let mut broken = Vec::new();
+    links.layers = digest_links(&dir.join("_layers"), &mut broken)?;
+    links.manifests = digest_links(&dir.join("_manifests/revisions"), &mut broken)?;
+    let tags_dir = dir.join("_manifests/tags");
+    if tags_dir.is_dir() {
+        for entry in fs::read_dir(&tags_dir)? {
+            let entry = entry?;
+            let tag = entry.file_name().to_string_lossy().into_owned();
+            let link = entry.path().join("current/link");
+            match read_link(&link) {
+                Some(d) => links.tags.push((tag, d)),
+                None => broken.push(link),
+            }
+        }
+    }
+    links.tags.sort();
+    links.broken_links = broken;
+    Ok(links)
+}
+
+/// `<dir>/<alg>/<hex>/link` files, each holding `alg:hex`.
+fn digest_links(dir: &Path, broken: &mut Vec<PathBuf>) -> io::Result<Vec<Digest>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for alg in fs::read_dir(dir)? {
+        let alg = alg?;
+        if !alg.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in fs::read_dir(alg.path())? {
+            let link = entry?.path().join("link");
+            if !link.exists() {
+                continue;
+            }
+            match read_link(&link) {
+                Some(d) => out.push(d),
+                None => broken.push(link),
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_link(path: &Path) -> Option<Digest> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
