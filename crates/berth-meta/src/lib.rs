@@ -1,1 +1,156 @@
+//! Metadata: the source of truth for repositories, manifests, tags, repository↔blob links,
+//! manifest references, referrer subjects and upload sessions. Handlers and registry rules
+//! see only the [`MetaStore`] trait, so a PostgreSQL engine can sit beside SQLite.
 
+mod sqlite;
+
+use async_trait::async_trait;
+use berth_oci::{Algorithm, Digest, RepoName, Tag};
+use bytes::Bytes;
+
+pub use sqlite::SqliteMeta;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("metadata database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("metadata database holds an invalid value in {column}: {value:?}")]
+    Corrupt { column: &'static str, value: String },
+    #[error(
+        "metadata database schema version {found} is newer than this berth understands ({supported}); upgrade berth"
+    )]
+    TooNew { found: i64, supported: i64 },
+}
+
+pub type Result<T> = std::result::Result<T, MetaError>;
+
+/// A manifest as the registry stores it: the exact pushed bytes plus what was parsed out.
+#[derive(Debug, Clone)]
+pub struct ManifestRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// The manifest's `annotations` as JSON text, kept for the referrers API.
+    pub annotations: Option<String>,
+    pub content: Bytes,
+    /// Blobs (config, layers) it references.
+    pub blobs: Vec<Digest>,
+    /// Manifests (index children) it references.
+    pub children: Vec<Digest>,
+}
+
+/// What a manifest read returns.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Bytes,
+    pub subject: Option<Digest>,
+}
+
+/// One entry of a referrers listing.
+#[derive(Debug, Clone)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+/// A resumable upload session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    pub id: String,
+    pub repository: RepoName,
+    pub algorithm: Algorithm,
+    /// Bytes received and made durable so far.
+    pub size: u64,
+    /// The hasher state after `size` bytes.
+    pub hash_state: Vec<u8>,
+    pub started_at_ms: i64,
+}
+
+/// Everything one repository of a Distribution tree contributes, written in one go.
+#[derive(Debug, Clone)]
+pub struct ImportedRepository {
+    pub name: RepoName,
+    pub layers: Vec<(Digest, u64)>,
+    pub manifests: Vec<ManifestRecord>,
+    pub tags: Vec<(Tag, Digest)>,
+}
+
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// True when the database has no repositories at all (first start, import decision).
+    async fn is_empty(&self) -> Result<bool>;
+
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
+
+    /// Records that `repo` holds the blob (creating the repository if needed).
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
+
+    /// Size of the blob if `repo` holds it.
+    async fn repository_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Size of the blob if any repository holds it (for automatic mounts).
+    async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Forgets the link; `false` when there was none.
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Of `digests`, those `repo` does not hold as blobs.
+    async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>>;
+
+    /// Of `digests`, those `repo` does not hold as manifests.
+    async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest])
+    -> Result<Vec<Digest>>;
+
+    /// Stores a manifest and points `tags` at it, in one transaction.
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        manifest: &ManifestRecord,
+        tags: &[Tag],
+    ) -> Result<()>;
+
+    async fn manifest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>>;
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>>;
+
+    /// Deletes a manifest and every tag pointing at it; `false` when absent.
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Deletes a tag only; `false` when absent.
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;
+
+    /// Tags in lexical order after `last`, at most `limit`; `None` for an unknown repository.
+    async fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Vec<String>>>;
+
+    /// Repositories holding at least one manifest, in lexical order after `last`.
+    async fn repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>>;
+
+    /// Manifests in `repo` whose subject is `subject`.
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> Result<Vec<Referrer>>;
+
+    async fn create_upload(&self, session: &UploadSession) -> Result<()>;
+    async fn upload(&self, id: &str) -> Result<Option<UploadSession>>;
+    async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()>;
+    async fn delete_upload(&self, id: &str) -> Result<()>;
+
+    /// Writes one imported repository in a single transaction; re-importing is harmless.
+    async fn import_repository(&self, repo: &ImportedRepository) -> Result<()>;
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,607 @@
+//! The embedded SQLite engine. One write connection (SQLite has one writer anyway, and a
+//! single connection avoids lock-upgrade failures between deferred transactions) and a
+//! small pool of readers, which WAL mode lets run beside the writer.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berth_oci::{Algorithm, Digest, RepoName, Tag};
+use bytes::Bytes;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+
+use crate::{
+    ImportedRepository, ManifestRecord, MetaError, MetaStore, Referrer, Result, StoredManifest,
+    UploadSession, now_ms,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("schema.sql");
+
+pub struct SqliteMeta {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+fn parse_digest(value: String) -> Result<Digest> {
+    Digest::from_str(&value).map_err(|_| MetaError::Corrupt {
+        column: "digest",
+        value,
+    })
+}
+
+fn opt_digest(value: Option<String>) -> Result<Option<Digest>> {
+    value.map(parse_digest).transpose()
+}
+
+impl SqliteMeta {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| MetaError::Database(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged push survives power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(false);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let meta = SqliteMeta { write, read };
+        meta.migrate().await?;
+        Ok(meta)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        if version > SCHEMA_VERSION {
+            return Err(MetaError::TooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+            sqlx::raw_sql("PRAGMA user_version = 1")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.read)
+            .await?)
+    }
+}
+
+async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName, now: i64) -> Result<i64> {
+    sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+        .bind(repo.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+        .bind(repo.as_str())
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+async fn link_blob_in(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    digest: &Digest,
+    size: u64,
+    now: i64,
+) -> Result<()> {
+    let digest = digest.to_string();
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+        .bind(&digest)
+        .bind(size as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn put_manifest_in(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    m: &ManifestRecord,
+    now: i64,
+) -> Result<()> {
+    let digest = m.digest.to_string();
+    // The manifest's own bytes are a blob in the store too (Distribution's layout).
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+        .bind(&digest)
+        .bind(m.content.len() as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(repo_id)
+    .bind(&digest)
+    .bind(&m.media_type)
+    .bind(&m.artifact_type)
+    .bind(m.subject.as_ref().map(|s| s.to_string()))
+    .bind(&m.annotations)
+    .bind(m.content.len() as i64)
+    .bind(m.content.as_ref())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(()); // same digest, same bytes: already recorded
+    }
+    let refs = m
+        .blobs
+        .iter()
+        .map(|d| (d, "blob"))
+        .chain(m.children.iter().map(|d| (d, "manifest")));
+    for (child, kind) in refs {
+        sqlx::query(
+            "INSERT INTO manifest_references (repository_id, manifest_digest, child_digest, kind)
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(child.to_string())
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn set_tag_in(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    tag: &str,
+    digest: &Digest,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+    )
+    .bind(repo_id)
+    .bind(tag)
+    .bind(digest.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn stored_manifest(row: SqliteRow) -> Result<StoredManifest> {
+    Ok(StoredManifest {
+        digest: parse_digest(row.try_get("digest")?)?,
+        media_type: row.try_get("media_type")?,
+        content: Bytes::from(row.try_get::<Vec<u8>, _>("content")?),
+        subject: opt_digest(row.try_get("subject")?)?,
+    })
+}
+
+/// Returns those of `digests` for which `exists` finds no row.
+async fn missing(
+    pool: &SqlitePool,
+    sql: &'static str,
+    repo_id: Option<i64>,
+    digests: &[Digest],
+) -> Result<Vec<Digest>> {
+    let Some(repo_id) = repo_id else {
+        return Ok(digests.to_vec());
+    };
+    let mut out = Vec::new();
+    let mut conn = pool.acquire().await?;
+    for d in digests {
+        let found: Option<i64> = sqlx::query_scalar(sql)
+            .bind(repo_id)
+            .bind(d.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            out.push(d.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl MetaStore for SqliteMeta {
+    async fn is_empty(&self) -> Result<bool> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM repositories LIMIT 1")
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(any.is_none())
+    }
+
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
+        Ok(self.repo_id(repo).await?.is_some())
+    }
+
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repo(&mut tx, repo, now).await?;
+        link_blob_in(&mut tx, repo_id, digest, size, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn repository_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = ? AND rb.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM blobs b WHERE b.digest = ?
+             AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)",
+        )
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM repository_blobs WHERE digest = ?
+             AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {
+        let id = self.repo_id(repo).await?;
+        missing(
+            &self.read,
+            "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+            id,
+            digests,
+        )
+        .await
+    }
+
+    async fn missing_manifests(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<Vec<Digest>> {
+        let id = self.repo_id(repo).await?;
+        missing(
+            &self.read,
+            "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
+            id,
+            digests,
+        )
+        .await
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        manifest: &ManifestRecord,
+        tags: &[Tag],
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repo(&mut tx, repo, now).await?;
+        put_manifest_in(&mut tx, repo_id, manifest, now).await?;
+        for tag in tags {
+            set_tag_in(&mut tx, repo_id, tag.as_str(), &manifest.digest, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn manifest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>> {
+        sqlx::query(
+            "SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .map(stored_manifest)
+        .transpose()
+    }
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>> {
+        sqlx::query(
+            "SELECT m.digest, m.media_type, m.content, m.subject FROM tags t
+             JOIN repositories r ON r.id = t.repository_id
+             JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+             WHERE r.name = ? AND t.name = ?",
+        )
+        .bind(repo.as_str())
+        .bind(tag.as_str())
+        .fetch_optional(&self.read)
+        .await?
+        .map(stored_manifest)
+        .transpose()
+    }
+
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let Some(repo_id) = self.repo_id(repo).await? else {
+            return Ok(false);
+        };
+        let digest = digest.to_string();
+        let mut tx = self.write.begin().await?;
+        let deleted = sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
+            .bind(repo_id)
+            .bind(&digest)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
+            "DELETE FROM manifest_references WHERE repository_id = ? AND manifest_digest = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(repo_id)
+                .bind(&digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM tags WHERE name = ?
+             AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(tag.as_str())
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(repo_id) = self.repo_id(repo).await? else {
+            return Ok(None);
+        };
+        let tags = sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+        )
+        .bind(repo_id)
+        .bind(last.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(Some(tags))
+    }
+
+    async fn repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM repositories r WHERE name > ?
+             AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
+             ORDER BY name LIMIT ?",
+        )
+        .bind(last.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.subject = ? ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Referrer {
+                    digest: parse_digest(row.try_get("digest")?)?,
+                    media_type: row.try_get("media_type")?,
+                    size: row.try_get::<i64, _>("size")? as u64,
+                    artifact_type: row.try_get("artifact_type")?,
+                    annotations: row.try_get("annotations")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, s: &UploadSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, algorithm, size, hash_state, started_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(s.repository.as_str())
+        .bind(s.algorithm.as_str())
+        .bind(s.size as i64)
+        .bind(&s.hash_state)
+        .bind(s.started_at_ms)
+        .bind(s.started_at_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<UploadSession>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, repository, algorithm, size, hash_state, started_at FROM uploads WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let repository: String = row.try_get("repository")?;
+        let algorithm: String = row.try_get("algorithm")?;
+        Ok(Some(UploadSession {
+            id: row.try_get("id")?,
+            repository: repository.parse().map_err(|_| MetaError::Corrupt {
+                column: "uploads.repository",
+                value: repository.clone(),
+            })?,
+            algorithm: Algorithm::parse(&algorithm).map_err(|_| MetaError::Corrupt {
+                column: "uploads.algorithm",
+                value: algorithm.clone(),
+            })?,
+            size: row.try_get::<i64, _>("size")? as u64,
+            hash_state: row.try_get("hash_state")?,
+            started_at_ms: row.try_get("started_at")?,
+        }))
+    }
+
+    async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE uploads SET size = ?, hash_state = ?, updated_at = ? WHERE id = ?")
+            .bind(size as i64)
+            .bind(hash_state)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn import_repository(&self, repo: &ImportedRepository) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repo(&mut tx, &repo.name, now).await?;
+        for (digest, size) in &repo.layers {
+            link_blob_in(&mut tx, repo_id, digest, *size, now).await?;
+        }
+        for m in &repo.manifests {
+            put_manifest_in(&mut tx, repo_id, m, now).await?;
+        }
+        for (tag, digest) in &repo.tags {
+            set_tag_in(&mut tx, repo_id, tag.as_str(), digest, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(s: &str) -> RepoName {
+        s.parse().unwrap()
+    }
+
+    fn record(content: &str, blobs: Vec<Digest>, subject: Option<Digest>) -> ManifestRecord {
+        ManifestRecord {
+            digest: Digest::sha256(content.as_bytes()),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            artifact_type: Some("application/x-test".into()),
+            subject,
+            annotations: None,
+            content: Bytes::from(content.to_string()),
+            blobs,
+            children: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn manifests_tags_and_links() {
+        let dir = std::env::temp_dir().join(format!("berth-meta-test-{}", std::process::id()));
+        let meta = SqliteMeta::open(&dir.join("m.db")).await.unwrap();
+        assert!(meta.is_empty().await.unwrap());
+        let r = repo("team/app");
+        let layer = Digest::sha256(b"layer");
+        meta.link_blob(&r, &layer, 5).await.unwrap();
+        assert_eq!(meta.repository_blob(&r, &layer).await.unwrap(), Some(5));
+        assert_eq!(meta.repository_blob(&repo("other"), &layer).await.unwrap(), None);
+        assert_eq!(meta.any_blob(&layer).await.unwrap(), Some(5));
+        assert!(meta.missing_blobs(&r, &[layer.clone()]).await.unwrap().is_empty());
+
+        let m = record("{\"a\":1}", vec![layer.clone()], None);
+        let tags: Vec<Tag> = vec!["v1".parse().unwrap(), "latest".parse().unwrap()];
+        meta.put_manifest(&r, &m, &tags).await.unwrap();
+        let got = meta.manifest_by_tag(&r, &tags[0]).await.unwrap().unwrap();
+        assert_eq!(got.digest, m.digest);
+        assert_eq!(got.content, m.content);
+        assert_eq!(
+            meta.tags(&r, None, 10).await.unwrap().unwrap(),
+            vec!["latest", "v1"]
+        );
+        assert_eq!(meta.tags(&r, Some("latest"), 10).await.unwrap().unwrap(), vec!["v1"]);
+        assert_eq!(meta.repositories(None, 10).await.unwrap(), vec!["team/app"]);
+
+        let sig = record("{\"sig\":1}", vec![], Some(m.digest.clone()));
+        meta.put_manifest(&r, &sig, &[]).await.unwrap();
+        let refs = meta.referrers(&r, &m.digest).await.unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].digest, sig.digest);
+
+        assert!(meta.delete_tag(&r, &tags[1]).await.unwrap());
+        assert!(meta.manifest(&r, &m.digest).await.unwrap().is_some());
+        assert!(meta.delete_manifest(&r, &m.digest).await.unwrap());
+        assert!(meta.manifest_by_tag(&r, &tags[0]).await.unwrap().is_none());
+        assert!(!meta.delete_manifest(&r, &m.digest).await.unwrap());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
