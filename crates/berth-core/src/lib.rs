@@ -1,1 +1,63 @@
+//! Registry semantics: what push, pull, mount, delete, discovery and import mean, written
+//! against [`berth_storage::BlobStore`] and [`berth_meta::MetaStore`]. Nothing here knows
+//! HTTP or SQL.
 
+mod blobs;
+mod discovery;
+mod error;
+pub mod import;
+mod manifests;
+mod uploads;
+
+use std::sync::Arc;
+
+use berth_meta::MetaStore;
+use berth_storage::{BlobStore, KeyedLocks};
+
+pub use discovery::ReferrersIndex;
+pub use error::{RegistryError, Result};
+pub use manifests::PushedManifest;
+pub use uploads::UploadStatus;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `storage.delete.enabled`: deletes of manifests, tags and blobs are refused without it.
+    pub delete_enabled: bool,
+}
+
+pub struct Registry {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetaStore>,
+    options: Options,
+    /// Serialises requests on one upload session (offset check, write, state update).
+    upload_locks: KeyedLocks,
+}
+
+impl Registry {
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetaStore>, options: Options) -> Self {
+        Registry {
+            blobs,
+            meta,
+            options,
+            upload_locks: KeyedLocks::default(),
+        }
+    }
+
+    pub fn meta(&self) -> &Arc<dyn MetaStore> {
+        &self.meta
+    }
+
+    pub fn blob_store(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    fn require_delete(&self) -> Result<()> {
+        if self.options.delete_enabled {
+            Ok(())
+        } else {
+            Err(RegistryError::Unsupported(
+                "deletes are disabled on this registry (storage.delete.enabled is false)".into(),
+            ))
+        }
+    }
+}

@@ -5,9 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_oci::Digest;
@@ -18,6 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
 
+use crate::locks::KeyedLocks;
 use crate::{BlobStore, ByteStream, Result, StorageError, UploadWriter, valid_upload_id};
 
 /// Reads and writes move in 1 MiB pieces: tokio's 4 KiB default is an order of magnitude
@@ -26,26 +25,10 @@ const IO_CHUNK: usize = 1 << 20;
 
 pub struct FsBlobStore {
     v2: PathBuf,
-    upload_locks: UploadLocks,
-}
-
-/// One lock per upload id, held by a writer and by its in-flight write. A writer dropped
-/// mid-request (client gone) may still have a write running; the next writer for that
-/// upload waits for it instead of racing it on the same file.
-#[derive(Default)]
-struct UploadLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
-
-impl UploadLocks {
-    async fn acquire(&self, id: &str) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if map.len() > 1024 {
-                map.retain(|_, l| Arc::strong_count(l) > 1);
-            }
-            map.entry(id.to_string()).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
+    /// Held by a writer and by its in-flight write. A writer dropped mid-request (client
+    /// gone) may still have a write running; the next writer for that upload waits for
+    /// it instead of racing it on the same file.
+    upload_locks: KeyedLocks,
 }
 
 impl FsBlobStore {
@@ -55,7 +38,7 @@ impl FsBlobStore {
         fs::create_dir_all(&uploads).map_err(|e| StorageError::io(&uploads, e))?;
         Ok(FsBlobStore {
             v2,
-            upload_locks: UploadLocks::default(),
+            upload_locks: KeyedLocks::default(),
         })
     }
 

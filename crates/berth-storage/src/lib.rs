@@ -4,6 +4,7 @@
 
 pub mod distribution;
 mod fs;
+mod locks;
 
 use std::io;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use fs::FsBlobStore;
+pub use locks::KeyedLocks;
 
 /// A stream of blob bytes, as read from storage or received from a client.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;

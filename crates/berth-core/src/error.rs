@@ -1,0 +1,103 @@
+//! The registry's errors, each carrying one of the distribution spec's error codes. HTTP
+//! status codes are the API layer's business.
+
+use berth_meta::MetaError;
+use berth_oci::{Digest, DigestError, ManifestError, NameError};
+use berth_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    #[error("blob upload invalid: {0}")]
+    BlobUploadInvalid(String),
+    #[error("blob upload unknown to registry")]
+    BlobUploadUnknown,
+    /// A chunk that does not start where the upload stands (out of order or repeated).
+    #[error("chunk out of order: the upload holds {size} bytes, send the chunk starting at {size}")]
+    ChunkOutOfOrder { size: u64 },
+    #[error("provided digest did not match uploaded content")]
+    DigestMismatch,
+    #[error("invalid digest: {0}")]
+    DigestInvalid(String),
+    #[error("manifest references a blob unknown to this repository: {0}")]
+    ManifestBlobUnknown(Digest),
+    #[error("index references a manifest unknown to this repository: {0}")]
+    ManifestChildUnknown(Digest),
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(String),
+    #[error("manifest too large: {0}")]
+    ManifestTooLarge(String),
+    #[error("manifest unknown: {0}")]
+    ManifestUnknown(String),
+    #[error("{0}")]
+    NameInvalid(String),
+    #[error("repository name not known to registry")]
+    NameUnknown,
+    #[error("{0}")]
+    SizeInvalid(String),
+    #[error("{0}")]
+    TagInvalid(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("error reading request body: {0}")]
+    Body(std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+}
+
+impl RegistryError {
+    /// The distribution spec's error code.
+    pub fn code(&self) -> &'static str {
+        use RegistryError::*;
+        match self {
+            BlobUnknown => "BLOB_UNKNOWN",
+            BlobUploadInvalid(_) | ChunkOutOfOrder { .. } | Body(_) => "BLOB_UPLOAD_INVALID",
+            BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            DigestMismatch | DigestInvalid(_) => "DIGEST_INVALID",
+            ManifestBlobUnknown(_) | ManifestChildUnknown(_) => "MANIFEST_BLOB_UNKNOWN",
+            ManifestInvalid(_) => "MANIFEST_INVALID",
+            ManifestTooLarge(_) | SizeInvalid(_) => "SIZE_INVALID",
+            ManifestUnknown(_) => "MANIFEST_UNKNOWN",
+            NameInvalid(_) => "NAME_INVALID",
+            NameUnknown => "NAME_UNKNOWN",
+            TagInvalid(_) => "TAG_INVALID",
+            Unsupported(_) => "UNSUPPORTED",
+            Storage(_) | Meta(_) => "UNKNOWN",
+        }
+    }
+
+    /// Is this the server's fault rather than the request's?
+    pub fn is_internal(&self) -> bool {
+        matches!(self, RegistryError::Storage(_) | RegistryError::Meta(_))
+    }
+}
+
+impl From<NameError> for RegistryError {
+    fn from(e: NameError) -> Self {
+        match e {
+            NameError::InvalidTag(_) => RegistryError::TagInvalid(e.to_string()),
+            NameError::Digest(d) => RegistryError::DigestInvalid(d.to_string()),
+            other => RegistryError::NameInvalid(other.to_string()),
+        }
+    }
+}
+
+impl From<DigestError> for RegistryError {
+    fn from(e: DigestError) -> Self {
+        RegistryError::DigestInvalid(e.to_string())
+    }
+}
+
+impl From<ManifestError> for RegistryError {
+    fn from(e: ManifestError) -> Self {
+        match e {
+            ManifestError::TooLarge => RegistryError::ManifestTooLarge(e.to_string()),
+            other => RegistryError::ManifestInvalid(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, RegistryError>;

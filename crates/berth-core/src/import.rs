@@ -1,0 +1,143 @@
+//! Indexing a CNCF Distribution (`registry:2`) tree into the metadata database, in place:
+//! link files are read, manifest blobs are parsed, and no blob byte is moved or copied.
+
+use std::path::{Path, PathBuf};
+
+use berth_meta::{ImportedRepository, ManifestRecord, MetaStore};
+
+use crate::manifests::manifest_record;
+use berth_oci::{Digest, ParsedManifest, RepoName, Tag};
+use berth_storage::distribution::{self, RepositoryLinks};
+use berth_storage::BlobStore;
+use futures_util::TryStreamExt;
+
+use crate::{RegistryError, Result};
+
+/// Receives progress as the import walks repositories.
+pub trait ImportProgress: Send + Sync {
+    fn started(&self, repositories: usize);
+    fn repository_done(&self, name: &str);
+    fn warning(&self, message: &str);
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub repositories: usize,
+    pub manifests: usize,
+    pub tags: usize,
+    pub layers: usize,
+    pub warnings: usize,
+}
+
+/// Indexes every repository under `<v2>/repositories`. Safe to run again: what is already
+/// known is left as it is.
+pub async fn import_tree(
+    v2: &Path,
+    blobs: &dyn BlobStore,
+    meta: &dyn MetaStore,
+    progress: &dyn ImportProgress,
+) -> Result<ImportSummary> {
+    let v2_owned: PathBuf = v2.to_path_buf();
+    let names = blocking(move || distribution::list_repositories(&v2_owned)).await?;
+    progress.started(names.len());
+    let mut summary = ImportSummary::default();
+    for name in names {
+        let v2_owned = v2.to_path_buf();
+        let n = name.clone();
+        let links = blocking(move || distribution::read_repository(&v2_owned, &n)).await?;
+        match import_repository(links, blobs, progress, &mut summary).await? {
+            Some(repo) => {
+                meta.import_repository(&repo).await?;
+                summary.repositories += 1;
+            }
+            None => summary.warnings += 1,
+        }
+        progress.repository_done(&name);
+    }
+    Ok(summary)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| RegistryError::Storage(berth_storage::StorageError::Io {
+            path: "<distribution tree>".into(),
+            source: e,
+        }))
+}
+
+async fn import_repository(
+    links: RepositoryLinks,
+    blobs: &dyn BlobStore,
+    progress: &dyn ImportProgress,
+    summary: &mut ImportSummary,
+) -> Result<Option<ImportedRepository>> {
+    let mut warn = |msg: String| {
+        progress.warning(&msg);
+        summary.warnings += 1;
+    };
+    let name: RepoName = match links.name.parse() {
+        Ok(n) => n,
+        Err(e) => {
+            warn(format!("skipping repository {:?}: {e}", links.name));
+            return Ok(None);
+        }
+    };
+    for path in &links.broken_links {
+        warn(format!("{name}: unreadable link file {}", path.display()));
+    }
+    let mut repo = ImportedRepository {
+        name: name.clone(),
+        layers: Vec::new(),
+        manifests: Vec::new(),
+        tags: Vec::new(),
+    };
+    for digest in links.layers {
+        match blobs.stat(&digest).await? {
+            Some(size) => repo.layers.push((digest, size)),
+            None => warn(format!("{name}: layer {digest} is linked but its blob is missing")),
+        }
+    }
+    for digest in links.manifests {
+        match read_manifest(blobs, &digest).await? {
+            Some(m) => repo.manifests.push(m),
+            None => warn(format!(
+                "{name}: manifest {digest} is missing or not a manifest; skipped"
+            )),
+        }
+    }
+    for (tag, digest) in links.tags {
+        let known = repo.manifests.iter().any(|m| m.digest == digest);
+        match tag.parse::<Tag>() {
+            Ok(t) if known => repo.tags.push((t, digest)),
+            Ok(_) => warn(format!("{name}: tag {tag} points at unknown manifest {digest}")),
+            Err(e) => warn(format!("{name}: skipping tag: {e}")),
+        }
+    }
+    summary.layers += repo.layers.len();
+    summary.manifests += repo.manifests.len();
+    summary.tags += repo.tags.len();
+    Ok(Some(repo))
+}
+
+async fn read_manifest(blobs: &dyn BlobStore, digest: &Digest) -> Result<Option<ManifestRecord>> {
+    let content: Vec<u8> = match blobs.read(digest, None).await {
+        Ok(stream) => stream
+            .try_fold(Vec::new(), |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                Ok(acc)
+            })
+            .await
+            .map_err(RegistryError::Body)?,
+        Err(berth_storage::StorageError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Ok(parsed) = ParsedManifest::parse_stored(&content) else {
+        return Ok(None);
+    };
+    Ok(Some(manifest_record(digest.clone(), &parsed, content.into())))
+}

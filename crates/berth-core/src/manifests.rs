@@ -1,0 +1,176 @@
+//! Manifest push, pull (with `Accept` negotiation) and delete.
+
+use berth_meta::{ManifestRecord, StoredManifest};
+use berth_oci::manifest::MAX_MANIFEST_SIZE;
+use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag, media};
+use bytes::Bytes;
+
+use crate::{Registry, RegistryError, Result};
+
+/// The outcome of a manifest push.
+#[derive(Debug, Clone)]
+pub struct PushedManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+/// What the metadata store keeps of a parsed manifest.
+pub(crate) fn manifest_record(
+    digest: Digest,
+    parsed: &ParsedManifest,
+    content: Bytes,
+) -> ManifestRecord {
+    ManifestRecord {
+        digest,
+        media_type: parsed.media_type.clone(),
+        artifact_type: parsed.artifact_type.clone(),
+        subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
+        annotations: parsed
+            .annotations
+            .as_ref()
+            .map(|a| serde_json::Value::Object(a.clone()).to_string()),
+        blobs: parsed.required_blobs().map(|d| d.digest.clone()).collect(),
+        children: parsed.manifests.iter().map(|d| d.digest.clone()).collect(),
+        content,
+    }
+}
+
+impl Registry {
+    /// Validates and stores a manifest exactly as pushed, then points the reference's tag
+    /// (if it is one) and `extra_tags` at it.
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        extra_tags: &[Tag],
+        content_type: Option<&str>,
+        content: Bytes,
+    ) -> Result<PushedManifest> {
+        if content.len() > MAX_MANIFEST_SIZE {
+            return Err(RegistryError::ManifestTooLarge(format!(
+                "{} bytes; the limit is {MAX_MANIFEST_SIZE}",
+                content.len()
+            )));
+        }
+        let parsed = ParsedManifest::parse(&content, content_type)?;
+        let digest = match reference {
+            Reference::Digest(expected) => {
+                let actual = Digest::compute(expected.algorithm(), &content);
+                if &actual != expected {
+                    return Err(RegistryError::DigestInvalid(format!(
+                        "manifest digest is {actual}, not {expected} as in the URL"
+                    )));
+                }
+                actual
+            }
+            Reference::Tag(_) => Digest::sha256(&content),
+        };
+
+        let blobs: Vec<Digest> = parsed.required_blobs().map(|d| d.digest.clone()).collect();
+        let missing_blobs = self.meta.missing_blobs(repo, &blobs).await?;
+        if let Some(missing) = missing_blobs.into_iter().next() {
+            return Err(RegistryError::ManifestBlobUnknown(missing));
+        }
+        let children: Vec<Digest> = parsed.manifests.iter().map(|d| d.digest.clone()).collect();
+        if let Some(missing) = self
+            .meta
+            .missing_manifests(repo, &children)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Err(RegistryError::ManifestChildUnknown(missing));
+        }
+
+        let mut tags: Vec<Tag> = extra_tags.to_vec();
+        if let Reference::Tag(t) = reference
+            && !tags.contains(t)
+        {
+            tags.push(t.clone());
+        }
+        let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        let record = manifest_record(digest.clone(), &parsed, content.clone());
+        // Bytes first, durably; then the metadata that makes them visible.
+        self.blobs.put(&digest, content).await?;
+        self.meta.put_manifest(repo, &record, &tags).await?;
+        Ok(PushedManifest { digest, subject })
+    }
+
+    /// Reads a manifest by tag or digest. `accept` lists the media types the client takes
+    /// (empty: anything).
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        accept: &[&str],
+    ) -> Result<StoredManifest> {
+        let found = match reference {
+            Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await?,
+            Reference::Digest(d) => self.meta.manifest(repo, d).await?,
+        };
+        let Some(manifest) = found else {
+            return Err(if self.meta.repository_exists(repo).await? {
+                RegistryError::ManifestUnknown(format!("{reference} is not in {repo}"))
+            } else {
+                RegistryError::NameUnknown
+            });
+        };
+        self.negotiate(repo, manifest, accept).await
+    }
+
+    /// Distribution's rules: a client that sends `Accept` without the stored OCI type gets
+    /// 404 (it could not parse it); a Docker manifest list goes to a client that takes only
+    /// single manifests as its linux/amd64 entry. Docker schema 2 is always served.
+    async fn negotiate(
+        &self,
+        repo: &RepoName,
+        manifest: StoredManifest,
+        accept: &[&str],
+    ) -> Result<StoredManifest> {
+        let accepts = |t: &str| {
+            accept.is_empty() || accept.iter().any(|a| *a == t || *a == "*/*")
+        };
+        if accepts(&manifest.media_type) {
+            return Ok(manifest);
+        }
+        match manifest.media_type.as_str() {
+            media::OCI_MANIFEST | media::OCI_INDEX => Err(RegistryError::ManifestUnknown(format!(
+                "the manifest is {} but the Accept header does not allow it",
+                manifest.media_type
+            ))),
+            media::DOCKER_MANIFEST_LIST => {
+                let parsed = ParsedManifest::parse_stored(&manifest.content)?;
+                let amd64 = parsed.manifests.iter().find(|d| {
+                    d.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+                });
+                let Some(child) = amd64 else {
+                    return Err(RegistryError::ManifestUnknown(
+                        "the manifest list has no linux/amd64 entry for a client that does not accept lists".into(),
+                    ));
+                };
+                self.meta
+                    .manifest(repo, &child.digest)
+                    .await?
+                    .ok_or_else(|| RegistryError::ManifestUnknown(child.digest.to_string()))
+            }
+            _ => Ok(manifest),
+        }
+    }
+
+    /// `DELETE /manifests/<digest>` removes the manifest and its tags; `<tag>` removes the
+    /// tag only.
+    pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+        self.require_delete()?;
+        let deleted = match reference {
+            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
+            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+        };
+        if deleted {
+            Ok(())
+        } else {
+            Err(RegistryError::ManifestUnknown(format!("{reference} is not in {repo}")))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Blob uploads: sessions that survive restarts, chunks checked against the acknowledged
+//! offset, the digest computed while bytes stream in, and a rename to finish.
+
+use berth_meta::{UploadSession, now_ms};
+use berth_oci::range::ByteRange;
+use berth_oci::{Algorithm, Digest, Hasher, RepoName};
+use berth_storage::ByteStream;
+use futures_util::StreamExt;
+
+use crate::{Registry, RegistryError, Result};
+
+/// Where an upload stands, for the `Range` and `Location` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadStatus {
+    pub id: String,
+    pub size: u64,
+}
+
+/// What a chunk request claims about its body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChunkClaim {
+    /// `Content-Range`, when sent.
+    pub range: Option<ByteRange>,
+}
+
+impl Registry {
+    pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadStatus> {
+        let session = UploadSession {
+            id: uuid::Uuid::new_v4().to_string(),
+            repository: repo.clone(),
+            algorithm,
+            size: 0,
+            hash_state: Hasher::new(algorithm).save(),
+            started_at_ms: now_ms(),
+        };
+        self.meta.create_upload(&session).await?;
+        Ok(UploadStatus {
+            id: session.id,
+            size: 0,
+        })
+    }
+
+    async fn session(&self, repo: &RepoName, id: &str) -> Result<UploadSession> {
+        if !berth_storage::valid_upload_id(id) {
+            return Err(RegistryError::BlobUploadUnknown);
+        }
+        match self.meta.upload(id).await? {
+            Some(s) if &s.repository == repo => Ok(s),
+            _ => Err(RegistryError::BlobUploadUnknown),
+        }
+    }
+
+    pub async fn upload_status(&self, repo: &RepoName, id: &str) -> Result<UploadStatus> {
+        let s = self.session(repo, id).await?;
+        Ok(UploadStatus {
+            id: s.id,
+            size: s.size,
+        })
+    }
+
+    /// Appends a chunk (`PATCH`). A chunk with a `Content-Range` must start exactly at the
+    /// acknowledged offset; one without is streamed onto the end (what Docker sends).
+    pub async fn append_chunk(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        claim: ChunkClaim,
+        body: ByteStream,
+    ) -> Result<UploadStatus> {
+        let _lock = self.upload_locks.acquire(id).await;
+        let session = self.session(repo, id).await?;
+        if let Some(range) = claim.range
+            && range.start != session.size
+        {
+            return Err(RegistryError::ChunkOutOfOrder { size: session.size });
+        }
+        let hasher = Hasher::restore(session.algorithm, &session.hash_state)
+            .map_err(|e| RegistryError::BlobUploadInvalid(e.to_string()))?;
+        let (hasher, size) = self.receive(&session, hasher, body).await?;
+        let received = size - session.size;
+        if let Some(range) = claim.range
+            && received != range.len()
+        {
+            return Err(RegistryError::BlobUploadInvalid(format!(
+                "Content-Range {}-{} announces {} bytes but the body had {received}",
+                range.start,
+                range.end,
+                range.len()
+            )));
+        }
+        self.meta.update_upload(id, size, &hasher.save()).await?;
+        Ok(UploadStatus {
+            id: session.id,
+            size,
+        })
+    }
+
+    /// Streams `body` onto the upload, hashing as it goes; returns the hasher and the new
+    /// durable length. Nothing is acknowledged until the caller records the new state.
+    async fn receive(
+        &self,
+        session: &UploadSession,
+        mut hasher: Hasher,
+        mut body: ByteStream,
+    ) -> Result<(Hasher, u64)> {
+        let mut writer = self.blobs.upload_writer(&session.id, session.size).await?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(RegistryError::Body)?;
+            if chunk.is_empty() {
+                continue;
+            }
+            hasher.update(&chunk);
+            writer.write(chunk).await?;
+        }
+        let size = writer.finish().await?;
+        Ok((hasher, size))
+    }
+
+    /// Completes an upload (`PUT ?digest=`), with an optional last chunk in `body`. The
+    /// blob becomes visible only if its bytes hash to `digest`.
+    pub async fn finish_upload(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        digest: &Digest,
+        body: Option<ByteStream>,
+    ) -> Result<u64> {
+        let _lock = self.upload_locks.acquire(id).await;
+        let session = self.session(repo, id).await?;
+        let hasher = Hasher::restore(session.algorithm, &session.hash_state)
+            .map_err(|e| RegistryError::BlobUploadInvalid(e.to_string()))?;
+        let (hasher, size) = match body {
+            Some(body) => self.receive(&session, hasher, body).await?,
+            None => (hasher, session.size),
+        };
+        let actual = if hasher.algorithm() == digest.algorithm() {
+            hasher.finish()
+        } else {
+            // The client named another algorithm than the one hashed while streaming
+            // (it did not announce it when starting): the only case that re-reads bytes.
+            self.rehash(id, digest.algorithm()).await?
+        };
+        if &actual != digest {
+            return Err(RegistryError::DigestMismatch);
+        }
+        if size == 0 && session.size == 0 {
+            // Nothing was ever written: make sure the (empty) file exists to be renamed.
+            self.blobs.upload_writer(id, 0).await?.finish().await?;
+        }
+        self.blobs.commit_upload(id, digest).await?;
+        self.meta.link_blob(repo, digest, size).await?;
+        self.meta.delete_upload(id).await?;
+        Ok(size)
+    }
+
+    async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Digest> {
+        let mut hasher = Hasher::new(algorithm);
+        let mut stream = self.blobs.read_upload(id).await?;
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk.map_err(RegistryError::Body)?);
+        }
+        Ok(hasher.finish())
+    }
+
+    /// Monolithic upload (`POST ?digest=` with the whole blob as body).
+    pub async fn put_blob(&self, repo: &RepoName, digest: &Digest, body: ByteStream) -> Result<u64> {
+        let status = self.start_upload(repo, digest.algorithm()).await?;
+        let result = self.finish_upload(repo, &status.id, digest, Some(body)).await;
+        if result.is_err() {
+            self.discard_upload(&status.id).await;
+        }
+        result
+    }
+
+    pub async fn cancel_upload(&self, repo: &RepoName, id: &str) -> Result<()> {
+        let _lock = self.upload_locks.acquire(id).await;
+        self.session(repo, id).await?;
+        self.meta.delete_upload(id).await?;
+        self.blobs.delete_upload(id).await?;
+        Ok(())
+    }
+
+    /// Best-effort removal of an upload nobody will resume.
+    async fn discard_upload(&self, id: &str) {
+        if let Err(e) = self.meta.delete_upload(id).await {
+            tracing::warn!(upload = id, error = %e, "could not forget failed upload");
+        }
+        if let Err(e) = self.blobs.delete_upload(id).await {
+            tracing::warn!(upload = id, error = %e, "could not remove failed upload");
+        }
+    }
+}
