@@ -1,1 +1,35 @@
+//! HTTP: the `/v2` distribution API on top of berth-core, and the server that carries it
+//! (plain TCP or rustls; HTTP/1.1 and HTTP/2).
 
+mod response;
+mod routes;
+pub mod server;
+mod v2;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue};
+use berth_core::Registry;
+
+/// What the HTTP layer needs to know beyond the registry itself.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// `http.prefix`, without a trailing slash (e.g. `/registry`); empty for none.
+    pub prefix: String,
+    /// `http.host`: when set, `Location` headers are absolute URLs on this base.
+    pub base_url: Option<String>,
+    /// `http.headers`: added to every response.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub options: ApiOptions,
+}
+
+/// The application: every request goes through one dispatcher, because repository names
+/// contain slashes and are matched from the right, as Distribution does.
+pub fn router(registry: Arc<Registry>, options: ApiOptions) -> axum::Router {
+    let state = Arc::new(AppState { registry, options });
+    axum::Router::new().fallback(v2::dispatch).with_state(state)
+}

@@ -17,7 +17,7 @@ use berth_storage::{BlobStore, KeyedLocks};
 pub use discovery::ReferrersIndex;
 pub use error::{RegistryError, Result};
 pub use manifests::PushedManifest;
-pub use uploads::UploadStatus;
+pub use uploads::{ChunkClaim, UploadStatus};
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -1,0 +1,80 @@
+//! Shared response pieces: the spec's error envelope and the status each error maps to.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_core::RegistryError;
+use serde_json::json;
+
+/// An error as clients see it: a status and the distribution spec's JSON envelope.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra headers (e.g. `Range` on 416 for uploads).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+pub fn status_of(err: &RegistryError) -> StatusCode {
+    use RegistryError::*;
+    match err {
+        BlobUnknown | BlobUploadUnknown | ManifestUnknown(_) | NameUnknown => StatusCode::NOT_FOUND,
+        ChunkOutOfOrder { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+        ManifestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Unsupported(_) => StatusCode::METHOD_NOT_ALLOWED,
+        Storage(_) | Meta(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        BlobUploadInvalid(_) | Body(_) | DigestMismatch | DigestInvalid(_)
+        | ManifestBlobUnknown(_) | ManifestChildUnknown(_) | ManifestInvalid(_) | NameInvalid(_)
+        | SizeInvalid(_) | TagInvalid(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> Self {
+        let message = if err.is_internal() {
+            // Details go to the log, not to clients.
+            tracing::error!(error = %err, "internal error");
+            "internal server error; the registry log has details".to_string()
+        } else {
+            err.to_string()
+        };
+        ApiError::new(status_of(&err), err.code(), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "errors": [{ "code": self.code, "message": self.message }] });
+        let mut resp = (self.status, Body::from(body.to_string())).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in self.headers {
+            h.insert(name, value);
+        }
+        resp
+    }
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// A header value built from text we produced ourselves (digests, numbers, our paths).
+pub fn hv(s: impl AsRef<str>) -> HeaderValue {
+    HeaderValue::from_str(s.as_ref()).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}

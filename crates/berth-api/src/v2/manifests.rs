@@ -1,0 +1,81 @@
+//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`.
+
+use axum::body::Body;
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::response::Response;
+use berth_core::RegistryError;
+use berth_oci::manifest::MAX_MANIFEST_SIZE;
+use berth_oci::{Reference, RepoName, Tag, media};
+
+use super::blobs::digest_header;
+use super::{Ctx, empty, method_not_allowed};
+use crate::response::{ApiResult, hv};
+
+const SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
+
+pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> ApiResult {
+    let reference: Reference = reference.parse().map_err(RegistryError::from)?;
+    let registry = ctx.state.registry.clone();
+    match ctx.method {
+        Method::GET | Method::HEAD => {
+            let accept: Vec<&str> = ctx
+                .headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(media::essence)
+                .filter(|v| !v.is_empty())
+                .collect();
+            let m = registry.get_manifest(&repo, &reference, &accept).await?;
+            let length = m.content.len();
+            let body = if ctx.method == Method::HEAD {
+                Body::empty()
+            } else {
+                Body::from(m.content)
+            };
+            let mut resp = Response::new(body);
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, hv(&m.media_type));
+            h.insert(header::CONTENT_LENGTH, hv(length.to_string()));
+            h.insert(digest_header(), hv(m.digest.to_string()));
+            h.insert(header::ETAG, hv(format!("\"{}\"", m.digest)));
+            Ok(resp)
+        }
+        Method::PUT => {
+            let tags = ctx
+                .params("tag")
+                .map(|t| t.parse::<Tag>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(RegistryError::from)?;
+            let content_type = ctx.header(header::CONTENT_TYPE).map(str::to_string);
+            let body = std::mem::take(&mut ctx.body);
+            let content = axum::body::to_bytes(body, MAX_MANIFEST_SIZE)
+                .await
+                .map_err(|_| {
+                    RegistryError::ManifestTooLarge(format!(
+                        "the body exceeds {MAX_MANIFEST_SIZE} bytes, or could not be read"
+                    ))
+                })?;
+            let pushed = registry
+                .put_manifest(&repo, &reference, &tags, content_type.as_deref(), content)
+                .await?;
+            let mut headers = vec![
+                (
+                    header::LOCATION,
+                    ctx.url(&format!("/v2/{repo}/manifests/{}", pushed.digest)),
+                ),
+                (digest_header(), hv(pushed.digest.to_string())),
+            ];
+            if let Some(subject) = pushed.subject {
+                headers.push((SUBJECT_HEADER, hv(subject.to_string())));
+            }
+            Ok(empty(StatusCode::CREATED, headers))
+        }
+        Method::DELETE => {
+            registry.delete_manifest(&repo, &reference).await?;
+            Ok(empty(StatusCode::ACCEPTED, vec![]))
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
