@@ -144,6 +144,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()>;
     async fn delete_upload(&self, id: &str) -> Result<()>;
 
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
     /// Writes one imported repository in a single transaction; re-importing is harmless.
     async fn import_repository(&self, repo: &ImportedRepository) -> Result<()>;
 }

@@ -63,3 +63,9 @@ CREATE TABLE uploads (
     started_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Small facts about this installation (e.g. that a registry:2 tree was fully imported).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

@@ -526,6 +526,25 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     async fn import_repository(&self, repo: &ImportedRepository) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;

@@ -1,1 +1,83 @@
-fn main() {}
+//! The `berth` command: run the registry, import a registry:2 tree, check a config.
+
+mod import;
+mod logging;
+mod serve;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A private container image registry: a drop-in for registry:2 in one binary.",
+    long_about = "A private container image registry: a drop-in for registry:2 in one binary.\n\n\
+        berth speaks the OCI distribution API to docker, podman, skopeo, containerd and \
+        friends, reads registry:2's config.yml and REGISTRY_* variables unchanged, and \
+        serves an existing registry:2 data directory in place.",
+    after_help = "Examples:\n  \
+        berth serve                                  # :5000, data in ./data\n  \
+        berth serve /etc/docker/registry/config.yml  # an existing registry:2 config\n  \
+        berth import /var/lib/registry               # index a registry:2 tree\n  \
+        berth config check config.yml                # validate a config file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry. Without CONFIG: listen on :5000 with data in ./data.
+    Serve {
+        /// A registry:2-style config.yml; REGISTRY_* variables override it.
+        config: Option<PathBuf>,
+    },
+    /// Index a registry:2 data directory into berth's metadata, in place (no copying).
+    Import {
+        /// The storage root (registry:2's storage.filesystem.rootdirectory).
+        rootdir: PathBuf,
+        /// Where the metadata database is (default: <ROOTDIR>/berth/metadata.db).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load CONFIG with REGISTRY_* overrides applied and report problems.
+    Check { config: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve::run(config.as_deref()),
+        Command::Import { rootdir, metadata } => import::run(&rootdir, metadata.as_deref()),
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => settings::check(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

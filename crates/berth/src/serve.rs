@@ -1,0 +1,110 @@
+//! `berth serve`: load the configuration, open storage and metadata, import a registry:2
+//! tree on first start, and serve until SIGTERM/SIGINT.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{HeaderName, HeaderValue};
+use berth_api::ApiOptions;
+use berth_core::{Options, Registry};
+use berth_meta::SqliteMeta;
+use berth_storage::FsBlobStore;
+use tokio::net::TcpListener;
+
+use crate::settings::{self, ServeSettings};
+
+pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
+    let s = settings::load(config)?;
+    crate::logging::init(&s.log_level, s.log_json);
+    for warning in &s.warnings {
+        tracing::warn!("config: {warning}");
+    }
+    crate::runtime()?.block_on(serve(s))
+}
+
+fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
+    let mut headers = Vec::new();
+    for (name, values) in &s.headers {
+        let name = HeaderName::try_from(name.as_str())
+            .with_context(|| format!("http.headers: {name:?} is not a valid header name"))?;
+        for v in values {
+            let value = HeaderValue::try_from(v.as_str())
+                .with_context(|| format!("http.headers.{name}: {v:?} is not a valid value"))?;
+            headers.push((name.clone(), value));
+        }
+    }
+    Ok(ApiOptions {
+        prefix: s.prefix.trim_end_matches('/').to_string(),
+        base_url: s.base_url.clone(),
+        headers,
+    })
+}
+
+async fn serve(s: ServeSettings) -> anyhow::Result<()> {
+    let blobs = Arc::new(
+        FsBlobStore::new(&s.root)
+            .with_context(|| format!("opening the storage root {}", s.root.display()))?,
+    );
+    let meta = Arc::new(
+        SqliteMeta::open(&s.metadata)
+            .await
+            .with_context(|| format!("opening metadata database {}", s.metadata.display()))?,
+    );
+    crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
+
+    let registry = Arc::new(Registry::new(
+        blobs,
+        meta,
+        Options {
+            delete_enabled: s.delete_enabled,
+        },
+    ));
+    let app = berth_api::router(registry, api_options(&s)?);
+    let tls = s
+        .tls
+        .as_ref()
+        .map(berth_api::server::tls_config)
+        .transpose()
+        .context("http.tls")?;
+    let listener = TcpListener::bind(&s.addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.addr)", s.addr))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        tls = tls.is_some(),
+        root = %s.root.display(),
+        metadata = %s.metadata.display(),
+        "berth is serving"
+    );
+    if !s.authenticated {
+        tracing::warn!(
+            "AUTHENTICATION IS OFF: anyone who can reach {} can push, pull and delete",
+            s.addr
+        );
+    }
+    berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
