@@ -40,9 +40,16 @@ pub fn status_of(err: &RegistryError) -> StatusCode {
         ManifestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Unsupported(_) => StatusCode::METHOD_NOT_ALLOWED,
         Storage(_) | Meta(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        BlobUploadInvalid(_) | Body(_) | DigestMismatch | DigestInvalid(_)
-        | ManifestBlobUnknown(_) | ManifestChildUnknown(_) | ManifestInvalid(_) | NameInvalid(_)
-        | SizeInvalid(_) | TagInvalid(_) => StatusCode::BAD_REQUEST,
+        BlobUploadInvalid(_)
+        | Body(_)
+        | DigestMismatch
+        | DigestInvalid(_)
+        | ManifestBlobUnknown(_)
+        | ManifestChildUnknown(_)
+        | ManifestInvalid(_)
+        | NameInvalid(_)
+        | SizeInvalid(_)
+        | TagInvalid(_) => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -64,7 +71,10 @@ impl IntoResponse for ApiError {
         let body = json!({ "errors": [{ "code": self.code, "message": self.message }] });
         let mut resp = (self.status, Body::from(body.to_string())).into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         for (name, value) in self.headers {
             h.insert(name, value);
         }

@@ -37,8 +37,13 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
             digest,
         },
         ("blobs", "uploads") => Route::UploadStart { name: name(n - 2) },
-        ("uploads", "") if n >= 4 && segs[n - 3] == "blobs" => Route::UploadStart { name: name(n - 3) },
-        ("uploads", id) if n >= 4 && segs[n - 3] == "blobs" => Route::Upload { name: name(n - 3), id },
+        ("uploads", "") if n >= 4 && segs[n - 3] == "blobs" => {
+            Route::UploadStart { name: name(n - 3) }
+        }
+        ("uploads", id) if n >= 4 && segs[n - 3] == "blobs" => Route::Upload {
+            name: name(n - 3),
+            id,
+        },
         ("blobs", digest) => Route::Blob {
             name: name(n - 2),
             digest,
@@ -61,7 +66,10 @@ mod tests {
         );
         assert_eq!(
             parse("/v2/blobs/manifests/x/manifests/v1"),
-            Some(Route::Manifest { name: "blobs/manifests/x".into(), reference: "v1" })
+            Some(Route::Manifest {
+                name: "blobs/manifests/x".into(),
+                reference: "v1"
+            })
         );
         assert_eq!(
             parse("/v2/a/blobs/uploads/"),
@@ -73,11 +81,17 @@ mod tests {
         );
         assert_eq!(
             parse("/v2/a/b/blobs/uploads/123"),
-            Some(Route::Upload { name: "a/b".into(), id: "123" })
+            Some(Route::Upload {
+                name: "a/b".into(),
+                id: "123"
+            })
         );
         assert_eq!(
             parse("/v2/a/blobs/sha256:00"),
-            Some(Route::Blob { name: "a".into(), digest: "sha256:00" })
+            Some(Route::Blob {
+                name: "a".into(),
+                digest: "sha256:00"
+            })
         );
         assert_eq!(parse("/v2/a/unknown/x"), None);
         assert_eq!(parse("/v3/a/manifests/x"), None);

@@ -65,8 +65,8 @@ pub fn tls_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)?;
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
     let builder = if s.client_cas.is_empty() {
         builder.with_no_client_auth()
     } else {
@@ -153,7 +153,10 @@ pub async fn serve(
         }
     }
     tracing::info!("shutting down: draining open connections");
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("drain timeout reached; closing remaining connections");
     }
     Ok(())

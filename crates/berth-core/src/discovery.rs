@@ -13,7 +13,12 @@ pub struct ReferrersIndex {
 }
 
 impl Registry {
-    pub async fn tags(&self, repo: &RepoName, last: Option<&str>, limit: u32) -> Result<Vec<String>> {
+    pub async fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
         self.meta
             .tags(repo, last, limit)
             .await?
@@ -45,7 +50,10 @@ impl Registry {
                 if let Some(t) = r.artifact_type {
                     d.insert("artifactType".into(), t.into());
                 }
-                if let Some(a) = r.annotations.and_then(|a| serde_json::from_str::<Value>(&a).ok()) {
+                if let Some(a) = r
+                    .annotations
+                    .and_then(|a| serde_json::from_str::<Value>(&a).ok())
+                {
                     d.insert("annotations".into(), a);
                 }
                 Value::Object(d)

@@ -7,8 +7,8 @@ use berth_meta::{ImportedRepository, ManifestRecord, MetaStore};
 
 use crate::manifests::manifest_record;
 use berth_oci::{Digest, ParsedManifest, RepoName, Tag};
-use berth_storage::distribution::{self, RepositoryLinks};
 use berth_storage::BlobStore;
+use berth_storage::distribution::{self, RepositoryLinks};
 use futures_util::TryStreamExt;
 
 use crate::{RegistryError, Result};
@@ -64,10 +64,12 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)
-        .map_err(|e| RegistryError::Storage(berth_storage::StorageError::Io {
-            path: "<distribution tree>".into(),
-            source: e,
-        }))
+        .map_err(|e| {
+            RegistryError::Storage(berth_storage::StorageError::Io {
+                path: "<distribution tree>".into(),
+                source: e,
+            })
+        })
 }
 
 async fn import_repository(
@@ -99,7 +101,9 @@ async fn import_repository(
     for digest in links.layers {
         match blobs.stat(&digest).await? {
             Some(size) => repo.layers.push((digest, size)),
-            None => warn(format!("{name}: layer {digest} is linked but its blob is missing")),
+            None => warn(format!(
+                "{name}: layer {digest} is linked but its blob is missing"
+            )),
         }
     }
     for digest in links.manifests {
@@ -114,7 +118,9 @@ async fn import_repository(
         let known = repo.manifests.iter().any(|m| m.digest == digest);
         match tag.parse::<Tag>() {
             Ok(t) if known => repo.tags.push((t, digest)),
-            Ok(_) => warn(format!("{name}: tag {tag} points at unknown manifest {digest}")),
+            Ok(_) => warn(format!(
+                "{name}: tag {tag} points at unknown manifest {digest}"
+            )),
             Err(e) => warn(format!("{name}: skipping tag: {e}")),
         }
     }
@@ -139,5 +145,9 @@ async fn read_manifest(blobs: &dyn BlobStore, digest: &Digest) -> Result<Option<
     let Ok(parsed) = ParsedManifest::parse_stored(&content) else {
         return Ok(None);
     };
-    Ok(Some(manifest_record(digest.clone(), &parsed, content.into())))
+    Ok(Some(manifest_record(
+        digest.clone(),
+        &parsed,
+        content.into(),
+    )))
 }

@@ -127,9 +127,7 @@ impl Registry {
         manifest: StoredManifest,
         accept: &[&str],
     ) -> Result<StoredManifest> {
-        let accepts = |t: &str| {
-            accept.is_empty() || accept.iter().any(|a| *a == t || *a == "*/*")
-        };
+        let accepts = |t: &str| accept.is_empty() || accept.iter().any(|a| *a == t || *a == "*/*");
         if accepts(&manifest.media_type) {
             return Ok(manifest);
         }
@@ -170,7 +168,9 @@ impl Registry {
         if deleted {
             Ok(())
         } else {
-            Err(RegistryError::ManifestUnknown(format!("{reference} is not in {repo}")))
+            Err(RegistryError::ManifestUnknown(format!(
+                "{reference} is not in {repo}"
+            )))
         }
     }
 }

@@ -24,7 +24,11 @@ pub struct ChunkClaim {
 }
 
 impl Registry {
-    pub async fn start_upload(&self, repo: &RepoName, algorithm: Algorithm) -> Result<UploadStatus> {
+    pub async fn start_upload(
+        &self,
+        repo: &RepoName,
+        algorithm: Algorithm,
+    ) -> Result<UploadStatus> {
         let session = UploadSession {
             id: uuid::Uuid::new_v4().to_string(),
             repository: repo.clone(),
@@ -163,9 +167,16 @@ impl Registry {
     }
 
     /// Monolithic upload (`POST ?digest=` with the whole blob as body).
-    pub async fn put_blob(&self, repo: &RepoName, digest: &Digest, body: ByteStream) -> Result<u64> {
+    pub async fn put_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64> {
         let status = self.start_upload(repo, digest.algorithm()).await?;
-        let result = self.finish_upload(repo, &status.id, digest, Some(body)).await;
+        let result = self
+            .finish_upload(repo, &status.id, digest, Some(body))
+            .await;
         if result.is_err() {
             self.discard_upload(&status.id).await;
         }

@@ -104,8 +104,7 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>>;
 
     /// Of `digests`, those `repo` does not hold as manifests.
-    async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest])
-    -> Result<Vec<Digest>>;
+    async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>>;
 
     /// Stores a manifest and points `tags` at it, in one transaction.
     async fn put_manifest(

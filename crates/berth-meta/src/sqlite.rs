@@ -89,23 +89,29 @@ impl SqliteMeta {
     }
 
     async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-            .bind(repo.as_str())
-            .fetch_optional(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+                .bind(repo.as_str())
+                .fetch_optional(&self.read)
+                .await?,
+        )
     }
 }
 
 async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName, now: i64) -> Result<i64> {
-    sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-        .bind(repo.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-        .bind(repo.as_str())
-        .fetch_one(&mut *conn)
-        .await?)
+    sqlx::query(
+        "INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(repo.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 async fn link_blob_in(
@@ -308,11 +314,7 @@ impl MetaStore for SqliteMeta {
         .await
     }
 
-    async fn missing_manifests(
-        &self,
-        repo: &RepoName,
-        digests: &[Digest],
-    ) -> Result<Vec<Digest>> {
+    async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {
         let id = self.repo_id(repo).await?;
         missing(
             &self.read,
@@ -527,10 +529,12 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -593,9 +597,17 @@ mod tests {
         let layer = Digest::sha256(b"layer");
         meta.link_blob(&r, &layer, 5).await.unwrap();
         assert_eq!(meta.repository_blob(&r, &layer).await.unwrap(), Some(5));
-        assert_eq!(meta.repository_blob(&repo("other"), &layer).await.unwrap(), None);
+        assert_eq!(
+            meta.repository_blob(&repo("other"), &layer).await.unwrap(),
+            None
+        );
         assert_eq!(meta.any_blob(&layer).await.unwrap(), Some(5));
-        assert!(meta.missing_blobs(&r, &[layer.clone()]).await.unwrap().is_empty());
+        assert!(
+            meta.missing_blobs(&r, std::slice::from_ref(&layer))
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         let m = record("{\"a\":1}", vec![layer.clone()], None);
         let tags: Vec<Tag> = vec!["v1".parse().unwrap(), "latest".parse().unwrap()];
@@ -607,7 +619,10 @@ mod tests {
             meta.tags(&r, None, 10).await.unwrap().unwrap(),
             vec!["latest", "v1"]
         );
-        assert_eq!(meta.tags(&r, Some("latest"), 10).await.unwrap().unwrap(), vec!["v1"]);
+        assert_eq!(
+            meta.tags(&r, Some("latest"), 10).await.unwrap().unwrap(),
+            vec!["v1"]
+        );
         assert_eq!(meta.repositories(None, 10).await.unwrap(), vec!["team/app"]);
 
         let sig = record("{\"sig\":1}", vec![], Some(m.digest.clone()));

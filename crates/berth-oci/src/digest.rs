@@ -92,7 +92,9 @@ impl FromStr for Digest {
         let (alg, hex) = s.split_once(':').ok_or(DigestError::MissingSeparator)?;
         let algorithm = Algorithm::parse(alg)?;
         let valid = hex.len() == algorithm.hex_len()
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(DigestError::BadHex {
                 expected: algorithm.hex_len(),

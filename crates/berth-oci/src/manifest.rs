@@ -142,9 +142,9 @@ impl ParsedManifest {
         }
         let raw: Raw =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
-        let header = content_type
-            .map(media::essence)
-            .filter(|h| !h.is_empty() && *h != "application/json" && *h != "application/octet-stream");
+        let header = content_type.map(media::essence).filter(|h| {
+            !h.is_empty() && *h != "application/json" && *h != "application/octet-stream"
+        });
 
         if raw.schema_version == Some(1) || raw.fs_layers.is_some() {
             if !allow_schema1 {
@@ -294,21 +294,32 @@ mod tests {
 
     #[test]
     fn parses_image_manifest() {
-        let m = ParsedManifest::parse(image(media::OCI_MANIFEST).as_bytes(), Some(media::OCI_MANIFEST)).unwrap();
+        let m = ParsedManifest::parse(
+            image(media::OCI_MANIFEST).as_bytes(),
+            Some(media::OCI_MANIFEST),
+        )
+        .unwrap();
         assert_eq!(m.media_type, media::OCI_MANIFEST);
         assert_eq!(m.required_blobs().count(), 2);
-        assert_eq!(m.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
     }
 
     #[test]
     fn header_must_agree_with_body() {
-        let err = ParsedManifest::parse(image(media::OCI_MANIFEST).as_bytes(), Some(media::DOCKER_MANIFEST));
+        let err = ParsedManifest::parse(
+            image(media::OCI_MANIFEST).as_bytes(),
+            Some(media::DOCKER_MANIFEST),
+        );
         assert!(matches!(err, Err(ManifestError::MediaTypeMismatch { .. })));
     }
 
     #[test]
     fn media_type_from_header_when_body_has_none() {
-        let body = image(media::OCI_MANIFEST).replace(&format!(r#""mediaType":"{}","#, media::OCI_MANIFEST), "");
+        let body = image(media::OCI_MANIFEST)
+            .replace(&format!(r#""mediaType":"{}","#, media::OCI_MANIFEST), "");
         let m = ParsedManifest::parse(body.as_bytes(), Some(media::OCI_MANIFEST)).unwrap();
         assert_eq!(m.media_type, media::OCI_MANIFEST);
     }
@@ -333,7 +344,10 @@ mod tests {
             Err(ManifestError::Descriptor { .. })
         ));
         let v1 = image(media::OCI_MANIFEST).replace(r#""schemaVersion":2"#, r#""schemaVersion":1"#);
-        assert_eq!(ParsedManifest::parse(v1.as_bytes(), None), Err(ManifestError::Schema1));
+        assert_eq!(
+            ParsedManifest::parse(v1.as_bytes(), None),
+            Err(ManifestError::Schema1)
+        );
     }
 
     #[test]

@@ -103,10 +103,28 @@ mod tests {
 
     #[test]
     fn content_range() {
-        assert_eq!(parse_content_range("0-9"), Some(ByteRange { start: 0, end: 9 }));
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some(ByteRange { start: 10, end: 19 }));
-        assert_eq!(parse_content_range("bytes=5-5"), Some(ByteRange { start: 5, end: 5 }));
-        for bad in ["", "9-0", "a-b", "-1", "1-", "+1-2", "1-2-3", "99999999999999999999-1"] {
+        assert_eq!(
+            parse_content_range("0-9"),
+            Some(ByteRange { start: 0, end: 9 })
+        );
+        assert_eq!(
+            parse_content_range("bytes 10-19/100"),
+            Some(ByteRange { start: 10, end: 19 })
+        );
+        assert_eq!(
+            parse_content_range("bytes=5-5"),
+            Some(ByteRange { start: 5, end: 5 })
+        );
+        for bad in [
+            "",
+            "9-0",
+            "a-b",
+            "-1",
+            "1-",
+            "+1-2",
+            "1-2-3",
+            "99999999999999999999-1",
+        ] {
             assert_eq!(parse_content_range(bad), None, "{bad}");
         }
     }

@@ -65,9 +65,7 @@ impl FsBlobStore {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StorageError::io("<blocking task>", io::Error::other(e)))?
@@ -219,12 +217,15 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
     }
 }
 
+/// An upload's file with its lock.
+type OpenUpload = (File, OwnedMutexGuard<()>);
+
 /// Batches received chunks into ~1 MiB writes on a blocking thread, one write in flight
 /// while the next batch is received and hashed. The upload's lock travels with the file
 /// into the blocking write, so it is released only when no write can still land.
 struct FsUploadWriter {
-    idle: Option<(File, OwnedMutexGuard<()>)>,
-    in_flight: Option<JoinHandle<io::Result<(File, OwnedMutexGuard<()>)>>>,
+    idle: Option<OpenUpload>,
+    in_flight: Option<JoinHandle<io::Result<OpenUpload>>>,
     pending: Vec<Bytes>,
     pending_len: usize,
     len: u64,
@@ -281,7 +282,9 @@ impl UploadWriter for FsUploadWriter {
         self.wait_in_flight().await?;
         if let Some((file, guard)) = self.idle.take() {
             blocking(move || {
-                let synced = file.sync_data().map_err(|e| StorageError::io("<upload>", e));
+                let synced = file
+                    .sync_data()
+                    .map_err(|e| StorageError::io("<upload>", e));
                 drop(guard);
                 synced
             })
@@ -326,7 +329,10 @@ mod tests {
         let digest = Digest::sha256(&expected);
         store.commit_upload(id, &digest).await.unwrap();
         assert_eq!(store.stat(&digest).await.unwrap(), Some(len));
-        assert_eq!(collect(store.read(&digest, None).await.unwrap()).await, expected);
+        assert_eq!(
+            collect(store.read(&digest, None).await.unwrap()).await,
+            expected
+        );
         let part = store
             .read(&digest, Some(ByteRange { start: 2, end: 7 }))
             .await

@@ -32,8 +32,12 @@ fn listen_addr(addr: &str) -> String {
 
 pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
     let text = match config {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        None => String::from("storage: {filesystem: {rootdirectory: ./data}, delete: {enabled: true}}"),
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => {
+            String::from("storage: {filesystem: {rootdirectory: ./data}, delete: {enabled: true}}")
+        }
     };
     let v: serde_yaml::Value = serde_yaml::from_str(&text)?;
     let root = PathBuf::from(
@@ -46,7 +50,11 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         for (k, vals) in map {
             let vals = vals
                 .as_sequence()
-                .map(|s| s.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             headers.push((k.as_str().unwrap_or_default().to_string(), vals));
         }

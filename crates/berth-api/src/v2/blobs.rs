@@ -3,8 +3,8 @@
 use axum::body::Body;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::response::Response;
-use berth_oci::range::{RangeRequest, parse_range};
 use berth_oci::RepoName;
+use berth_oci::range::{RangeRequest, parse_range};
 
 use super::{Ctx, empty, method_not_allowed, parse_digest};
 use crate::response::{ApiError, ApiResult, hv};
@@ -19,7 +19,10 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
             let size = registry.blob_size(&repo, &digest).await?;
             let etag = format!("\"{digest}\"");
             if ctx.header(header::IF_NONE_MATCH) == Some(etag.as_str()) {
-                return Ok(empty(StatusCode::NOT_MODIFIED, vec![(header::ETAG, hv(&etag))]));
+                return Ok(empty(
+                    StatusCode::NOT_MODIFIED,
+                    vec![(header::ETAG, hv(&etag))],
+                ));
             }
             let range = match ctx.header(header::RANGE) {
                 Some(value) => parse_range(value, size),

@@ -36,10 +36,16 @@ fn page(ctx: &Ctx, default: u32, max: u32) -> Result<Page, ApiError> {
 }
 
 /// Fetches one more than asked, to know whether a `Link` to the next page is due.
-fn paginate(mut items: Vec<String>, n: u32, next: impl Fn(&str) -> String) -> (Vec<String>, Option<String>) {
+fn paginate(
+    mut items: Vec<String>,
+    n: u32,
+    next: impl Fn(&str) -> String,
+) -> (Vec<String>, Option<String>) {
     if items.len() > n as usize {
         items.truncate(n as usize);
-        let link = items.last().map(|last| format!("<{}>; rel=\"next\"", next(last)));
+        let link = items
+            .last()
+            .map(|last| format!("<{}>; rel=\"next\"", next(last)));
         (items, link)
     } else {
         (items, None)
@@ -93,9 +99,16 @@ pub(super) async fn tags(ctx: Ctx, repo: RepoName) -> ApiResult {
         .await?;
     let prefix = ctx.state.options.prefix.clone();
     let (tags, link) = paginate(tags, p.n, |last| {
-        format!("{prefix}/v2/{repo}/tags/list?last={}&n={}", encode(last), p.n)
+        format!(
+            "{prefix}/v2/{repo}/tags/list?last={}&n={}",
+            encode(last),
+            p.n
+        )
     });
-    Ok(json_response(json!({ "name": repo.as_str(), "tags": tags }), link))
+    Ok(json_response(
+        json!({ "name": repo.as_str(), "tags": tags }),
+        link,
+    ))
 }
 
 pub(super) async fn referrers(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult {

@@ -96,7 +96,9 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
         .query()
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .unwrap_or_default();
-    let routed = path.strip_prefix(state.options.prefix.as_str()).and_then(routes::parse);
+    let routed = path
+        .strip_prefix(state.options.prefix.as_str())
+        .and_then(routes::parse);
     let ctx = Ctx {
         state: state.clone(),
         method: method.clone(),
@@ -135,11 +137,9 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
 async fn handle(route: Route<'_>, ctx: Ctx) -> ApiResult {
     match route {
         Route::Base => match ctx.method {
-            Method::GET | Method::HEAD => Ok((
-                [(header::CONTENT_TYPE, "application/json")],
-                "{}",
-            )
-                .into_response()),
+            Method::GET | Method::HEAD => {
+                Ok(([(header::CONTENT_TYPE, "application/json")], "{}").into_response())
+            }
             _ => Err(method_not_allowed()),
         },
         Route::Catalog => discovery::catalog(ctx).await,
@@ -162,7 +162,10 @@ pub(crate) fn parse_digest(s: &str) -> Result<berth_oci::Digest, ApiError> {
 }
 
 /// An empty response with the given status and headers.
-pub(crate) fn empty(status: StatusCode, headers: Vec<(header::HeaderName, HeaderValue)>) -> Response {
+pub(crate) fn empty(
+    status: StatusCode,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+) -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -17,7 +17,11 @@ fn range_value(size: u64) -> HeaderValue {
     hv(format!("0-{}", size.saturating_sub(1)))
 }
 
-fn progress_headers(ctx: &Ctx, repo: &RepoName, status: &UploadStatus) -> Vec<(HeaderName, HeaderValue)> {
+fn progress_headers(
+    ctx: &Ctx,
+    repo: &RepoName,
+    status: &UploadStatus,
+) -> Vec<(HeaderName, HeaderValue)> {
     vec![
         (
             header::LOCATION,
@@ -32,7 +36,10 @@ fn created(ctx: &Ctx, repo: &RepoName, digest: &berth_oci::Digest) -> axum::resp
     empty(
         StatusCode::CREATED,
         vec![
-            (header::LOCATION, ctx.url(&format!("/v2/{repo}/blobs/{digest}"))),
+            (
+                header::LOCATION,
+                ctx.url(&format!("/v2/{repo}/blobs/{digest}")),
+            ),
             (digest_header(), hv(digest.to_string())),
         ],
     )
@@ -46,7 +53,11 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
     if let Some(mount) = ctx.param("mount") {
         let digest = parse_digest(mount)?;
         let from = ctx.param("from").map(repo_name).transpose()?;
-        if registry.mount_blob(&repo, &digest, from.as_ref()).await?.is_some() {
+        if registry
+            .mount_blob(&repo, &digest, from.as_ref())
+            .await?
+            .is_some()
+        {
             return Ok(created(&ctx, &repo, &digest));
         }
         // Not mountable: the client uploads it instead, in the session we open below.
@@ -61,7 +72,10 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
         None => Algorithm::Sha256,
     };
     let status = registry.start_upload(&repo, algorithm).await?;
-    Ok(empty(StatusCode::ACCEPTED, progress_headers(&ctx, &repo, &status)))
+    Ok(empty(
+        StatusCode::ACCEPTED,
+        progress_headers(&ctx, &repo, &status),
+    ))
 }
 
 pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult {
@@ -69,7 +83,10 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
     match ctx.method {
         Method::GET => {
             let status = registry.upload_status(&repo, id).await?;
-            Ok(empty(StatusCode::NO_CONTENT, progress_headers(&ctx, &repo, &status)))
+            Ok(empty(
+                StatusCode::NO_CONTENT,
+                progress_headers(&ctx, &repo, &status),
+            ))
         }
         Method::PATCH => {
             let range = match ctx.header(header::CONTENT_RANGE) {
@@ -82,21 +99,27 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
                     )
                 })?),
             };
-            if let (Some(r), Some(len)) = (range, ctx.header(header::CONTENT_LENGTH)) {
-                if len.trim().parse::<u64>().ok() != Some(r.len()) {
-                    return Err(RegistryError::BlobUploadInvalid(format!(
-                        "Content-Length {len} does not match Content-Range {}-{}",
-                        r.start, r.end
-                    ))
-                    .into());
-                }
+            if let (Some(r), Some(len)) = (range, ctx.header(header::CONTENT_LENGTH))
+                && len.trim().parse::<u64>().ok() != Some(r.len())
+            {
+                return Err(RegistryError::BlobUploadInvalid(format!(
+                    "Content-Length {len} does not match Content-Range {}-{}",
+                    r.start, r.end
+                ))
+                .into());
             }
             let body = ctx.take_body();
             let claim = berth_core::ChunkClaim { range };
             match registry.append_chunk(&repo, id, claim, body).await {
-                Ok(status) => Ok(empty(StatusCode::ACCEPTED, progress_headers(&ctx, &repo, &status))),
+                Ok(status) => Ok(empty(
+                    StatusCode::ACCEPTED,
+                    progress_headers(&ctx, &repo, &status),
+                )),
                 Err(RegistryError::ChunkOutOfOrder { size }) => {
-                    let status = UploadStatus { id: id.to_string(), size };
+                    let status = UploadStatus {
+                        id: id.to_string(),
+                        size,
+                    };
                     let mut err: ApiError = RegistryError::ChunkOutOfOrder { size }.into();
                     err.headers = progress_headers(&ctx, &repo, &status);
                     Err(err)
@@ -106,7 +129,9 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
         }
         Method::PUT => {
             let digest = ctx.param("digest").ok_or_else(|| {
-                RegistryError::DigestInvalid("the digest query parameter is required to finish an upload".into())
+                RegistryError::DigestInvalid(
+                    "the digest query parameter is required to finish an upload".into(),
+                )
             })?;
             let digest = parse_digest(digest)?;
             let body = ctx.has_body().then(|| ctx.take_body());
