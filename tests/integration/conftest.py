@@ -1,0 +1,160 @@
+"""Shared fixtures: start a real registry process (berth, or CNCF Distribution as the
+reference) on a free loopback port with a throw-away data directory.
+
+BERTH_BIN        path of the berth binary (default: $CARGO_TARGET_DIR or ./target, debug)
+REGISTRY_TARGET  "berth" (default) or "distribution" to run the same suite against
+                 Debian's docker-registry, the reference implementation.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TARGET = os.environ.get("REGISTRY_TARGET", "berth")
+
+
+def berth_bin() -> str:
+    if os.environ.get("BERTH_BIN"):
+        return os.environ["BERTH_BIN"]
+    target_dir = os.environ.get("CARGO_TARGET_DIR", str(REPO_ROOT / "target"))
+    return str(Path(target_dir) / "debug" / "berth")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def distribution_config(root: Path, port: int, delete: bool, extra: str = "") -> str:
+    return f"""version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: {"true" if delete else "false"}
+http:
+  addr: 127.0.0.1:{port}
+  headers:
+    X-Content-Type-Options: [nosniff]
+{extra}"""
+
+
+class Registry:
+    """One registry process. `url` is http://127.0.0.1:PORT; `host` is 127.0.0.1:PORT."""
+
+    def __init__(self, workdir: Path, delete: bool = True, extra_config: str = "",
+                 env: dict | None = None, kind: str = TARGET, root: Path | None = None):
+        self.workdir = workdir
+        self.root = root or (workdir / "data")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.kind = kind
+        self.config_path = workdir / "config.yml"
+        self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config))
+        self.env = dict(os.environ, **(env or {}))
+        self.log_path = workdir / "registry.log"
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        if self.kind == "distribution":
+            return ["docker-registry", "serve", str(self.config_path)]
+        return [berth_bin(), "serve", str(self.config_path)]
+
+    def start(self, timeout: float = 30.0) -> "Registry":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.workdir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"registry exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url + "/v2/", timeout=1).status_code in (200, 401):
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"registry did not start in {timeout}s:\n{self.log()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL: the crash tests' way of stopping."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> "Registry":
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="berth-test-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def make_registry(workdir):
+    """Factory: make_registry(delete=True, extra_config="", env=None, kind=TARGET, root=None)."""
+    started: list[Registry] = []
+
+    def make(**kwargs) -> Registry:
+        sub = workdir / f"r{len(started)}"
+        sub.mkdir()
+        reg = Registry(sub, **kwargs)
+        started.append(reg)
+        return reg.start()
+
+    yield make
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture
+def registry(make_registry) -> Registry:
+    """A running registry with deletes enabled."""
+    return make_registry()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "berth_only: behaviour Distribution does not have")
+
+
+def pytest_collection_modifyitems(config, items):
+    if TARGET != "berth":
+        skip = pytest.mark.skip(reason="berth-only behaviour")
+        for item in items:
+            if "berth_only" in item.keywords:
+                item.add_marker(skip)
