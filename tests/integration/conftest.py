@@ -55,13 +55,19 @@ class Registry:
     """One registry process. `url` is http://127.0.0.1:PORT; `host` is 127.0.0.1:PORT."""
 
     def __init__(self, workdir: Path, delete: bool = True, extra_config: str = "",
-                 env: dict | None = None, kind: str = TARGET, root: Path | None = None):
+                 env: dict | None = None, kind: str = TARGET, root: Path | None = None,
+                 port: int | None = None, scheme: str = "http", ca: Path | None = None):
+        """`extra_config` is appended right after the `http:` section: indent it by two
+        spaces to add `http` keys, or not at all for top-level sections.
+        `port` is where readiness is checked (e.g. when REGISTRY_HTTP_ADDR moves it);
+        `ca` is the CA file to trust for https."""
         self.workdir = workdir
         self.root = root or (workdir / "data")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
+        self.url = f"{scheme}://{self.host}"
+        self.verify = str(ca) if ca else True
         self.kind = kind
         self.config_path = workdir / "config.yml"
         self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config))
@@ -83,7 +89,8 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"registry exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/v2/", timeout=1).status_code in (200, 401):
+                r = requests.get(self.url + "/v2/", timeout=1, verify=self.verify)
+                if r.status_code in (200, 401, 404):
                     return self
             except requests.ConnectionError:
                 pass
@@ -127,7 +134,8 @@ def workdir():
 
 @pytest.fixture
 def make_registry(workdir):
-    """Factory: make_registry(delete=True, extra_config="", env=None, kind=TARGET, root=None)."""
+    """Factory: make_registry(delete=True, extra_config="", env=None, kind=TARGET, root=None,
+    port=None, scheme="http", ca=None)."""
     started: list[Registry] = []
 
     def make(**kwargs) -> Registry:

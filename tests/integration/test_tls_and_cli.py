@@ -1,0 +1,157 @@
+"""The binary's own surface: TLS (HTTP/1.1 and HTTP/2), the CLI, config checks, REGISTRY_*
+overrides, http.prefix, and the loud warnings a registry:2 user must see."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import berth_bin, free_port
+
+pytestmark = pytest.mark.berth_only
+
+
+def run_berth(*args, env=None, cwd=None, timeout=30):
+    return subprocess.run([berth_bin(), *args], capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), cwd=cwd, timeout=timeout)
+
+
+def make_cert(dir: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost signed by it."""
+    ca_key, ca_crt = dir / "ca.key", dir / "ca.crt"
+    key, csr, crt, ext = dir / "server.key", dir / "server.csr", dir / "server.crt", dir / "ext.cnf"
+    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", ca_key, "-out", ca_crt, "-days", "2", "-subj", "/CN=berth test CA")
+    sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+       "-out", crt, "-days", "2", "-extfile", ext)
+    return ca_crt, crt, key
+
+
+def test_tls_serves_http1_and_http2(make_registry, workdir):
+    ca, crt, key = make_cert(workdir)
+    reg = make_registry(extra_config=f"  tls:\n    certificate: {crt}\n    key: {key}\n",
+                        scheme="https", ca=ca)
+    for flag, version in (("--http1.1", "1.1"), ("--http2", "2")):
+        out = subprocess.run(["curl", "-sS", flag, "--cacert", str(ca), "-o", "/dev/null",
+                              "-w", "%{http_code} %{http_version}", f"{reg.url}/v2/"],
+                             capture_output=True, text=True, check=True).stdout
+        assert out == f"200 {version}", out
+    # A client that does not trust the CA is refused by its own TLS check.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{reg.url}/v2/", timeout=5)
+
+
+def test_tls_minimum_version_is_enforced(make_registry, workdir):
+    ca, crt, key = make_cert(workdir)
+    reg = make_registry(extra_config=f"  tls:\n    certificate: {crt}\n    key: {key}\n"
+                                     "    minimumtls: tls1.3\n", scheme="https", ca=ca)
+    tls12 = subprocess.run(["curl", "-sS", "--cacert", str(ca), "--tls-max", "1.2",
+                            f"{reg.url}/v2/"], capture_output=True, text=True)
+    assert tls12.returncode != 0
+    tls13 = subprocess.run(["curl", "-sS", "--cacert", str(ca), "--tlsv1.3", "-o", "/dev/null",
+                            "-w", "%{http_code}", f"{reg.url}/v2/"], capture_output=True, text=True)
+    assert tls13.stdout == "200"
+
+
+def test_help_explains_commands():
+    out = run_berth("--help")
+    assert out.returncode == 0
+    for word in ("serve", "import", "config", "registry:2"):
+        assert word in out.stdout
+    serve = run_berth("serve", "--help")
+    assert serve.returncode == 0 and "CONFIG" in serve.stdout
+
+
+def test_config_check_accepts_distribution_example(workdir):
+    cfg = workdir / "config.yml"
+    # Distribution's own example config (cmd/registry/config-example.yml), unchanged.
+    cfg.write_text("""version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+""")
+    out = run_berth("config", "check", str(cfg))
+    assert out.returncode == 0, out.stderr
+    # Sections berth does not honour yet are named, not silently dropped.
+    assert "health" in (out.stdout + out.stderr)
+
+
+def test_config_check_rejects_bad_values(workdir):
+    cfg = workdir / "bad.yml"
+    cfg.write_text("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /x\n"
+                   "http:\n  tls:\n    certificate: /c\n    key: /k\n    minimumtls: tls9\n")
+    out = run_berth("config", "check", str(cfg))
+    assert out.returncode != 0
+    assert "minimumtls" in out.stderr
+    cfg.write_text("version: 0.1\nstorage: [not, a, mapping\n")
+    out = run_berth("config", "check", str(cfg))
+    assert out.returncode != 0 and str(cfg) in out.stderr
+
+
+def test_unknown_keys_are_reported_by_name(make_registry):
+    reg = make_registry(extra_config="  tlss:\n    typo: true\n")
+    assert "tlss" in reg.log()
+
+
+def test_environment_overrides_follow_distribution_rules(make_registry, workdir):
+    """REGISTRY_HTTP_ADDR moves the listener; REGISTRY_STORAGE_DELETE_ENABLED (a YAML
+    bool) turns deletes off although the file turns them on."""
+    port = free_port()
+    reg = make_registry(env={"REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}",
+                             "REGISTRY_STORAGE_DELETE_ENABLED": "false"},
+                        port=port)
+    assert requests.get(f"http://127.0.0.1:{port}/v2/").status_code == 200
+    r = requests.delete(f"{reg.url}/v2/a/manifests/sha256:" + "0" * 64)
+    assert r.status_code == 405 and r.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_http_prefix(make_registry):
+    reg = make_registry(extra_config="  prefix: /registry/\n")
+    assert requests.get(f"{reg.url}/registry/v2/").status_code == 200
+    r = requests.post(f"{reg.url}/registry/v2/p/blobs/uploads/")
+    assert r.status_code == 202
+    assert r.headers["Location"].startswith("/registry/v2/p/blobs/uploads/")
+    assert requests.get(f"{reg.url}/v2/").status_code == 404
+
+
+def test_no_config_default_is_loud_about_missing_auth(workdir):
+    port = free_port()
+    proc = subprocess.Popen([berth_bin(), "serve"], cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, REGISTRY_HTTP_ADDR=f"127.0.0.1:{port}"))
+    try:
+        import time
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert (workdir / "data" / "docker" / "registry" / "v2").is_dir()
+        assert (workdir / "data" / "berth" / "metadata.db").is_file()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert "AUTHENTICATION IS OFF" in out
