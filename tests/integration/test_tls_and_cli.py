@@ -143,12 +143,13 @@ def test_no_config_default_is_loud_about_missing_auth(workdir):
     try:
         import time
         deadline = time.time() + 20
-        while time.time() < deadline:
+        ready = False
+        while not ready and time.time() < deadline:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).ok:
-                    break
+                ready = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).ok
             except requests.ConnectionError:
                 time.sleep(0.1)
+        assert ready, "berth serve without a config did not answer on REGISTRY_HTTP_ADDR"
         assert (workdir / "data" / "docker" / "registry" / "v2").is_dir()
         assert (workdir / "data" / "berth" / "metadata.db").is_file()
     finally:
