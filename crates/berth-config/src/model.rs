@@ -1,0 +1,643 @@
+//! The typed configuration. Field names are Distribution's YAML keys so a reader can map
+//! code to `config.yml` without a table. Values reach these types only after the schema
+//! walk has checked and canonicalised them, so deserialisation here is a plain mapping
+//! and its own errors are a last line of defence.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_yaml::{Mapping, Value};
+
+use crate::duration::parse_go_duration;
+
+/// Distribution's default storage root, used when `storage.filesystem.rootdirectory` is
+/// not set.
+pub const DEFAULT_ROOT_DIRECTORY: &str = "/var/lib/registry";
+/// Distribution's default listen address.
+pub const DEFAULT_ADDR: &str = ":5000";
+/// How long berth lets open requests finish on shutdown when `http.draintimeout` is not
+/// set. Distribution stops at once; a short grace period loses fewer uploads.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A whole configuration: Distribution's schema plus berth's own `berth:` section.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Always "0.1" once loaded (a missing version is assumed to be 0.1).
+    pub version: Option<String>,
+    pub log: LogConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+    pub berth: BerthConfig,
+    /// Distribution's deprecated top-level log level; already folded into `log.level`.
+    pub loglevel: Option<Value>,
+    // Accepted so registry:2 configs load, but not acted on yet (each one present is
+    // named in the warnings). Kept raw for the day berth implements them.
+    pub notifications: Option<Value>,
+    pub redis: Option<Value>,
+    pub health: Option<Value>,
+    pub proxy: Option<Value>,
+    pub validation: Option<Value>,
+    pub compatibility: Option<Value>,
+    pub middleware: Option<Value>,
+    pub reporting: Option<Value>,
+    pub catalog: Option<Value>,
+    pub tags: Option<Value>,
+    pub policy: Option<Value>,
+}
+
+impl Config {
+    /// Where the metadata database lives: `berth.metadata.path`, else
+    /// `<rootdirectory>/berth/metadata.db` next to the blobs so one directory holds the
+    /// whole registry. `None` when neither is known (a non-filesystem driver and no
+    /// explicit path): the caller must ask for `berth.metadata.path`.
+    pub fn metadata_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.berth.metadata.path {
+            return Some(p.clone());
+        }
+        match &self.storage.driver {
+            StorageDriver::Filesystem { rootdirectory, .. } => {
+                Some(rootdirectory.join("berth").join("metadata.db"))
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- log
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub level: LogLevel,
+    pub formatter: LogFormatter,
+    /// Static fields added to every log line, in file order; scalars as their text.
+    #[serde(deserialize_with = "de_fields")]
+    pub fields: Vec<(String, String)>,
+    pub accesslog: AccessLogConfig,
+    /// Not supported yet (warned).
+    pub hooks: Option<Value>,
+    /// Not supported yet (warned).
+    pub reportcaller: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    /// The name `tracing`'s filters understand.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormatter {
+    #[default]
+    Text,
+    Json,
+    /// Written as plain JSON lines for now (warned).
+    Logstash,
+}
+
+impl LogFormatter {
+    /// Whether log lines are JSON objects (json and logstash) rather than text.
+    pub fn is_json(self) -> bool {
+        !matches!(self, LogFormatter::Text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct AccessLogConfig {
+    pub disabled: bool,
+}
+
+// ------------------------------------------------------------------------ storage
+
+/// `storage`: one driver and the special keys next to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    pub driver: StorageDriver,
+    /// The driver's parameters as written (for drivers berth does not type yet).
+    pub parameters: Mapping,
+    pub delete: DeleteConfig,
+    pub maintenance: MaintenanceConfig,
+    /// Accepted; berth needs no blob descriptor cache (its metadata database answers).
+    pub cache: CacheConfig,
+    /// Accepted; berth does not redirect to the storage backend yet.
+    pub redirect: RedirectConfig,
+    /// Accepted; berth's tag lookups go to its metadata database.
+    pub tag: TagConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            driver: StorageDriver::Filesystem {
+                rootdirectory: PathBuf::from(DEFAULT_ROOT_DIRECTORY),
+                maxthreads: DEFAULT_MAX_THREADS,
+            },
+            parameters: Mapping::new(),
+            delete: DeleteConfig::default(),
+            maintenance: MaintenanceConfig::default(),
+            cache: CacheConfig::default(),
+            redirect: RedirectConfig::default(),
+            tag: TagConfig::default(),
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn driver(&self) -> &StorageDriver {
+        &self.driver
+    }
+    /// `storage.delete.enabled`; off unless asked for, as in Distribution.
+    pub fn delete_enabled(&self) -> bool {
+        self.delete.enabled
+    }
+    /// `storage.maintenance.readonly.enabled`.
+    pub fn read_only(&self) -> bool {
+        self.maintenance.readonly.enabled
+    }
+    /// The filesystem root, when the driver is the filesystem.
+    pub fn root_directory(&self) -> Option<&Path> {
+        match &self.driver {
+            StorageDriver::Filesystem { rootdirectory, .. } => Some(rootdirectory),
+            _ => None,
+        }
+    }
+}
+
+/// Distribution's default for `storage.filesystem.maxthreads`, and its floor.
+pub const DEFAULT_MAX_THREADS: u64 = 100;
+pub const MIN_MAX_THREADS: u64 = 25;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageDriver {
+    Filesystem {
+        rootdirectory: PathBuf,
+        /// Accepted for compatibility; berth sizes its own I/O pool.
+        maxthreads: u64,
+    },
+    InMemory,
+    /// Any other driver (s3, azure, gcs, swift, oss, ...), by name.
+    Other(String),
+}
+
+impl StorageDriver {
+    pub fn name(&self) -> &str {
+        match self {
+            StorageDriver::Filesystem { .. } => "filesystem",
+            StorageDriver::InMemory => "inmemory",
+            StorageDriver::Other(name) => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteConfig {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct MaintenanceConfig {
+    pub uploadpurging: UploadPurgingConfig,
+    pub readonly: ReadOnlyConfig,
+}
+
+/// Distribution's defaults: purge uploads older than a week, once a day.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct UploadPurgingConfig {
+    pub enabled: bool,
+    #[serde(deserialize_with = "de_duration")]
+    pub age: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub interval: Duration,
+    pub dryrun: bool,
+}
+
+impl Default for UploadPurgingConfig {
+    fn default() -> Self {
+        UploadPurgingConfig {
+            enabled: true,
+            age: Duration::from_secs(168 * 3600),
+            interval: Duration::from_secs(24 * 3600),
+            dryrun: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct ReadOnlyConfig {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    pub blobdescriptor: Option<String>,
+    /// Distribution's old name for `blobdescriptor`.
+    pub layerinfo: Option<String>,
+    pub blobdescriptorsize: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct RedirectConfig {
+    pub disable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct TagConfig {
+    pub concurrencylimit: Option<u64>,
+}
+
+fn sub<'de, T: Deserialize<'de> + Default, E: serde::de::Error>(v: Value) -> Result<T, E> {
+    if v.is_null() {
+        return Ok(T::default());
+    }
+    T::deserialize(v).map_err(E::custom)
+}
+
+impl<'de> Deserialize<'de> for StorageConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut out = StorageConfig::default();
+        let map = match Value::deserialize(d)? {
+            Value::Null => return Ok(out),
+            Value::String(name) => Mapping::from_iter([(Value::String(name), Value::Null)]),
+            Value::Mapping(m) => m,
+            _ => {
+                return Err(D::Error::custom(
+                    "storage must be a driver name or a mapping",
+                ));
+            }
+        };
+        for (k, v) in map {
+            let Value::String(key) = k else {
+                return Err(D::Error::custom("storage keys must be strings"));
+            };
+            match key.as_str() {
+                "delete" => out.delete = sub(v)?,
+                "maintenance" => out.maintenance = sub(v)?,
+                "cache" => out.cache = sub(v)?,
+                "redirect" => out.redirect = sub(v)?,
+                "tag" => out.tag = sub(v)?,
+                driver => {
+                    let params = match v {
+                        Value::Mapping(m) => m,
+                        _ => Mapping::new(),
+                    };
+                    out.driver = match driver {
+                        "filesystem" => {
+                            let root = match params.get("rootdirectory") {
+                                Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
+                                _ => PathBuf::from(DEFAULT_ROOT_DIRECTORY),
+                            };
+                            let threads = match params.get("maxthreads") {
+                                Some(Value::Number(n)) => n.as_u64().unwrap_or(DEFAULT_MAX_THREADS),
+                                _ => DEFAULT_MAX_THREADS,
+                            };
+                            StorageDriver::Filesystem {
+                                rootdirectory: root,
+                                maxthreads: threads.max(MIN_MAX_THREADS),
+                            }
+                        }
+                        "inmemory" => StorageDriver::InMemory,
+                        other => StorageDriver::Other(other.to_string()),
+                    };
+                    out.parameters = params;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+// --------------------------------------------------------------------------- auth
+
+/// `auth`: who may use the registry. berth parses every Distribution access controller
+/// but enforces none yet.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AuthConfig {
+    /// No `auth` section, or `auth: none`.
+    #[default]
+    None,
+    Htpasswd {
+        realm: Option<String>,
+        path: Option<PathBuf>,
+    },
+    Token(TokenAuth),
+    Silly {
+        realm: Option<String>,
+        service: Option<String>,
+    },
+    /// An access controller Distribution plugins may register; kept by name.
+    Other {
+        name: String,
+        parameters: Mapping,
+    },
+}
+
+impl AuthConfig {
+    /// The key under `auth`, e.g. "htpasswd"; "none" when there is none.
+    pub fn name(&self) -> &str {
+        match self {
+            AuthConfig::None => "none",
+            AuthConfig::Htpasswd { .. } => "htpasswd",
+            AuthConfig::Token(_) => "token",
+            AuthConfig::Silly { .. } => "silly",
+            AuthConfig::Other { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenAuth {
+    pub realm: Option<String>,
+    pub service: Option<String>,
+    pub issuer: Option<String>,
+    pub rootcertbundle: Option<PathBuf>,
+    pub jwks: Option<PathBuf>,
+    pub signingalgorithms: Vec<String>,
+    pub autoredirect: bool,
+    pub autoredirectpath: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RealmService {
+    realm: Option<String>,
+    service: Option<String>,
+    path: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for AuthConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (name, params) = match Value::deserialize(d)? {
+            Value::Null => return Ok(AuthConfig::None),
+            Value::String(name) => (name, Value::Null),
+            Value::Mapping(m) => {
+                let mut it = m.into_iter();
+                match (it.next(), it.next()) {
+                    (None, _) => return Ok(AuthConfig::None),
+                    (Some((Value::String(name), params)), None) => (name, params),
+                    _ => return Err(D::Error::custom("auth must name exactly one type")),
+                }
+            }
+            _ => return Err(D::Error::custom("auth must be a type name or a mapping")),
+        };
+        Ok(match name.as_str() {
+            "none" => AuthConfig::None,
+            "htpasswd" => {
+                let p: RealmService = sub(params)?;
+                AuthConfig::Htpasswd {
+                    realm: p.realm,
+                    path: p.path,
+                }
+            }
+            "silly" => {
+                let p: RealmService = sub(params)?;
+                AuthConfig::Silly {
+                    realm: p.realm,
+                    service: p.service,
+                }
+            }
+            "token" => AuthConfig::Token(sub(params)?),
+            _ => AuthConfig::Other {
+                name,
+                parameters: match params {
+                    Value::Mapping(m) => m,
+                    _ => Mapping::new(),
+                },
+            },
+        })
+    }
+}
+
+// --------------------------------------------------------------------------- http
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// `host:port`, `:port` (all interfaces) or, with `net: unix`, a socket path.
+    pub addr: String,
+    pub net: Net,
+    /// URL path prefix the registry is served under, e.g. "/registry/".
+    pub prefix: String,
+    /// Externally reachable base URL, used to build absolute Location URLs.
+    pub host: Option<String>,
+    /// Accepted; berth keeps upload state in its metadata database and needs no secret.
+    pub secret: Option<String>,
+    pub relativeurls: bool,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub draintimeout: Option<Duration>,
+    pub tls: TlsConfig,
+    /// Extra response headers, in file order.
+    #[serde(deserialize_with = "de_headers")]
+    pub headers: Vec<(String, Vec<String>)>,
+    /// Not supported yet (warned when present).
+    pub debug: Option<Value>,
+    pub http2: Http2Config,
+    pub h2c: H2cConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: DEFAULT_ADDR.to_string(),
+            net: Net::default(),
+            prefix: String::new(),
+            host: None,
+            secret: None,
+            relativeurls: false,
+            draintimeout: None,
+            tls: TlsConfig::default(),
+            headers: Vec::new(),
+            debug: None,
+            http2: Http2Config::default(),
+            h2c: H2cConfig::default(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The base URL for Location headers: `http.host`, unless `http.relativeurls` asks
+    /// for relative ones. `None` means relative URLs.
+    pub fn base_url(&self) -> Option<&str> {
+        if self.relativeurls {
+            return None;
+        }
+        self.host.as_deref().map(|h| h.trim_end_matches('/'))
+    }
+    /// How long open requests may finish on shutdown.
+    pub fn drain_timeout(&self) -> Duration {
+        self.draintimeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Net {
+    #[default]
+    Tcp,
+    Unix,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct Http2Config {
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct H2cConfig {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub clientcas: Vec<PathBuf>,
+    /// Only meaningful with `clientcas`; Distribution's default then is
+    /// require-and-verify-client-cert.
+    pub clientauth: Option<ClientAuth>,
+    pub minimumtls: TlsVersion,
+    /// Not supported yet (warned): berth offers its TLS library's suites.
+    pub ciphersuites: Vec<String>,
+    /// Not supported yet (warned).
+    pub letsencrypt: Option<Value>,
+}
+
+impl TlsConfig {
+    /// TLS is on when a certificate is configured, as in Distribution.
+    pub fn enabled(&self) -> bool {
+        self.certificate.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize)]
+pub enum TlsVersion {
+    #[default]
+    #[serde(rename = "tls1.2")]
+    Tls12,
+    #[serde(rename = "tls1.3")]
+    Tls13,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    RequestClientCert,
+    RequireAnyClientCert,
+    VerifyClientCertIfGiven,
+    RequireAndVerifyClientCert,
+}
+
+// -------------------------------------------------------------------------- berth
+
+/// berth's own section; Distribution ignores it, so one file can serve both.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct BerthConfig {
+    pub metadata: MetadataConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct MetadataConfig {
+    /// The SQLite file; see [`Config::metadata_path`] for the default.
+    pub path: Option<PathBuf>,
+}
+
+// ---------------------------------------------------------------- deserialisers
+
+/// Go durations may be written as strings ("10s") or as integer nanoseconds.
+fn duration_from_value(v: &Value) -> Result<Option<Duration>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => parse_go_duration(s).map(Some),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|ns| Some(Duration::from_nanos(ns)))
+            .ok_or_else(|| format!("{n} is not a duration")),
+        _ => Err("expected a duration".into()),
+    }
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_from_value(&Value::deserialize(d)?).map_err(D::Error::custom)
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_from_value(&Value::deserialize(d)?)
+        .map_err(D::Error::custom)?
+        .ok_or_else(|| D::Error::custom("expected a duration"))
+}
+
+/// Scalars as their text; anything nested as compact YAML, so nothing is lost.
+pub(crate) fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn de_fields<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(Vec::new()),
+        Value::Mapping(m) => Ok(m
+            .iter()
+            .map(|(k, v)| (scalar_text(k), scalar_text(v)))
+            .collect()),
+        _ => Err(D::Error::custom("log.fields must be a mapping")),
+    }
+}
+
+fn de_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Vec<String>)>, D::Error> {
+    let m = match Value::deserialize(d)? {
+        Value::Null => return Ok(Vec::new()),
+        Value::Mapping(m) => m,
+        _ => return Err(D::Error::custom("http.headers must be a mapping")),
+    };
+    Ok(m.iter()
+        .map(|(k, v)| {
+            let values = match v {
+                Value::Sequence(s) => s.iter().map(scalar_text).collect(),
+                Value::Null => Vec::new(),
+                scalar => vec![scalar_text(scalar)],
+            };
+            (scalar_text(k), values)
+        })
+        .collect())
+}
