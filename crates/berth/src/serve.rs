@@ -16,7 +16,7 @@ use crate::settings::{self, ServeSettings};
 
 pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
     let s = settings::load(config)?;
-    crate::logging::init(&s.log_level, s.log_json);
+    crate::logging::init(&s.log);
     for warning in &s.warnings {
         tracing::warn!("config: {warning}");
     }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the tests and benchmarks need on a Debian machine: the reference registry
+# (Debian's docker-registry = CNCF Distribution), real clients (skopeo), image content
+# (busybox-static), htpasswd, a load generator, and the Python test runner.
+# Safe to run repeatedly; skips what is already present.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(skopeo docker-registry busybox-static apache2-utils wrk jq openssl curl
+              python3-pip ca-certificates)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian starts the docker-registry service on :5000 when it is installed; the tests start
+# their own instances, so stop the system one to keep the port free.
+if command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import pytest, requests' 2>/dev/null; then
+    echo "==> pip install pytest requests"
+    "$PY" -m pip install -q pytest requests 2>/dev/null \
+        || "$PY" -m pip install -q --break-system-packages pytest requests
+fi
