@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test berth has, from a fresh Debian machine: installs the test dependencies,
+# checks formatting and lints, runs the Rust unit tests, then the integration suites that
+# drive the real binary with real clients (HTTP, skopeo, the Docker engine when one is
+# running, registry:2 migration, crash safety), then a short fuzzing pass.
+#
+#   scripts/test.sh              everything
+#   SKIP_FUZZ=1 scripts/test.sh  without the fuzzing pass
+#   PYTEST_ARGS="-k skopeo" scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One build directory outside the clone, so repeated runs and fresh clones reuse builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { echo; echo "==== $* ($(date +%T))"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build"
+cargo build --workspace --locked
+
+step "unit tests"
+cargo test --workspace --locked -q
+
+step "integration tests"
+export BERTH_BIN="$CARGO_TARGET_DIR/debug/berth"
+# A machine with a Docker engine must run the Docker tests, not skip them.
+if docker info >/dev/null 2>&1; then export BERTH_REQUIRE_DOCKER=1; fi
+python3 -m pytest tests/integration -q -p no:cacheprovider ${PYTEST_ARGS:-}
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    step "fuzzing (${FUZZ_SECONDS:-20}s per target)"
+    scripts/fuzz-smoke.sh
+fi
+
+step "all tests passed"
