@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks need on a Debian machine: the reference registry
 # (Debian's docker-registry = CNCF Distribution), real clients (skopeo), image content
-# (busybox-static), htpasswd, a load generator, and the Python test runner.
+# (busybox-static), htpasswd, and the Python test runner.
 # Safe to run repeatedly; skips what is already present.
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(skopeo docker-registry busybox-static apache2-utils wrk jq openssl curl
+APT_PACKAGES=(skopeo docker-registry busybox-static apache2-utils jq openssl curl
               python3-pip ca-certificates)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

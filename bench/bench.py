@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""berth versus CNCF Distribution, side by side in one run. See bench/README.md."""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import content
+import workloads
+from registry_proc import RegistryProcess
+
+HERE = Path(__file__).resolve().parent
+MIB = 1 << 20
+
+MODES = {
+    # < 2 minutes: enough to see a regression while developing.
+    "quick": dict(raw_mib=[256], skopeo_big_mib=0, small_layers=20, load_seconds=3,
+                  repositories=2000, tags=1000, concurrent=16, concurrent_mib=16,
+                  scale_repositories=0, listing_rounds=3),
+    # The figures the issue asks for, and the 10x scaling run.
+    "full": dict(raw_mib=[1024], skopeo_big_mib=1024, small_layers=100, load_seconds=10,
+                 repositories=2000, tags=1000, concurrent=16, concurrent_mib=16,
+                 scale_repositories=20000, listing_rounds=5),
+}
+
+# figure → (unit, "higher"/"lower" is better, target ratio berth/distribution or None)
+FIGURES = {
+    "blob_put_mib_s": ("MiB/s", "higher", 3.0),
+    "blob_get_mib_s": ("MiB/s", "higher", 1.2),
+    "skopeo_big_push_s": ("s", "lower", None),
+    "skopeo_big_pull_s": ("s", "lower", None),
+    "skopeo_small_layers_push_s": ("s", "lower", None),
+    "skopeo_small_layers_pull_s": ("s", "lower", None),
+    "manifest_get_rps": ("req/s", "higher", 10.0),
+    "manifest_get_p50_ms": ("ms", "lower", None),
+    "manifest_get_p99_ms": ("ms", "lower", 0.1),
+    "manifest_get_cpu_us_per_req": ("µs CPU", "lower", 0.1),
+    "manifest_head_rps": ("req/s", "higher", 10.0),
+    "manifest_head_p50_ms": ("ms", "lower", None),
+    "manifest_head_p99_ms": ("ms", "lower", 0.1),
+    "manifest_head_cpu_us_per_req": ("µs CPU", "lower", None),
+    "small_blob_get_rps": ("req/s", "higher", 10.0),
+    "small_blob_get_p50_ms": ("ms", "lower", None),
+    "small_blob_get_p99_ms": ("ms", "lower", 0.1),
+    "small_blob_get_cpu_us_per_req": ("µs CPU", "lower", None),
+    "catalog_ms": ("ms", "lower", 0.05),
+    "catalog_first_page_ms": ("ms", "lower", None),
+    "tags_list_ms": ("ms", "lower", None),
+    "concurrent_push_s": ("s", "lower", None),
+    "startup_on_tree_s": ("s", "lower", None),
+    "scale_catalog_ms": ("ms", "lower", 0.05),
+    "scale_catalog_first_page_ms": ("ms", "lower", None),
+    "scale_tags_list_ms": ("ms", "lower", None),
+    "scale_manifest_get_rps": ("req/s", "higher", 10.0),
+    "scale_manifest_get_p99_ms": ("ms", "lower", 0.1),
+    "scale_startup_on_tree_s": ("s", "lower", None),
+    "idle_rss_mib": ("MiB", "lower", 0.5),
+    "peak_rss_mib": ("MiB", "lower", 0.25),
+}
+
+KINDS = ("distribution", "berth")
+
+
+def log(message: str):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def both(regs: dict, fn, label: str) -> dict:
+    """Runs `fn(reg)` on Distribution then berth; returns {figure: {kind: value}}."""
+    out: dict[str, dict] = {}
+    for kind in KINDS:
+        log(f"{label}: {kind}")
+        for name, value in fn(regs[kind]).items():
+            out.setdefault(name, {})[kind] = value
+    return out
+
+
+def listing_figures(reg, repositories: int, tags: int, rounds: int, prefix: str) -> dict:
+    figures = workloads.listing(reg, repositories, tags, rounds, prefix)
+    first_page = []
+    for _ in range(rounds):
+        first_page.append(workloads.timed(
+            lambda: urllib.request.urlopen(f"{reg.url}/v2/_catalog?n=100").read()))
+    figures[f"{prefix}catalog_first_page_ms"] = min(first_page) * 1e3
+    return figures
+
+
+def tree_registries(args, work: Path, repositories: int, tags: int, prefix: str) -> dict:
+    """Both registries on identical registry:2 trees; measures listing and, at scale,
+    manifest GETs. berth indexes the tree on first start (its start-up time)."""
+    blobs_per_repo = 5
+    log(f"writing a registry:2 tree: {repositories} repositories, "
+        f"{repositories * blobs_per_repo} blobs, {tags} tags")
+    seed = work / f"{prefix}tree"
+    content.catalog_tree(seed, repositories, blobs_per_repo, tags)
+    figures: dict[str, dict] = {}
+    for kind in KINDS:
+        root = work / f"{prefix}{kind}-root"
+        shutil.copytree(seed, root)
+        reg = RegistryProcess(kind, args.berth, work / f"{prefix}{kind}", root).start()
+        try:
+            figures.setdefault(f"{prefix}startup_on_tree_s", {})[kind] = reg.startup_seconds
+            log(f"{prefix}listing: {kind} (started in {reg.startup_seconds:.1f}s)")
+            for name, value in listing_figures(reg, repositories, tags, args.mode_cfg["listing_rounds"],
+                                               prefix).items():
+                figures.setdefault(name, {})[kind] = value
+            if prefix:
+                rates = workloads.load(reg, "/v2/bench/tags/manifests/v00000",
+                                      args.mode_cfg["load_seconds"], 64, "GET",
+                                      ("Accept: application/vnd.oci.image.manifest.v1+json",))
+                for key in ("rps", "p99_ms"):
+                    figures.setdefault(f"{prefix}manifest_get_{key}", {})[kind] = rates[key]
+        finally:
+            reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(seed, ignore_errors=True)
+    return figures
+
+
+def run_benchmarks(args) -> dict:
+    cfg = args.mode_cfg
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-", dir=args.workdir))
+    figures: dict[str, dict] = {}
+    regs = {k: RegistryProcess(k, args.berth, work / k).start() for k in KINDS}
+    try:
+        time.sleep(1)
+        for kind, reg in regs.items():
+            figures.setdefault("idle_rss_mib", {})[kind] = reg.memory_kib()["VmRSS"] / 1024
+
+        log("making incompressible files")
+        files = []
+        for i, mib in enumerate(cfg["raw_mib"]):
+            path = work / f"raw{i}"
+            files.append((path, content.random_file(path, mib * MIB), mib * MIB))
+        figures |= both(regs, lambda r: workloads.raw_blob(r, files), "raw blob PUT/GET")
+        for f in files:
+            f[0].unlink()
+
+        if cfg["skopeo_big_mib"]:
+            ref = content.image_layout(work / "big-layout", [cfg["skopeo_big_mib"] * MIB])
+            figures |= both(regs, lambda r: workloads.skopeo_push_pull(
+                r, ref, "bench/big", "skopeo_big"), "skopeo, one big layer")
+            shutil.rmtree(work / "big-layout")
+
+        sizes = [4096 + 997 * i for i in range(cfg["small_layers"])]
+        ref = content.image_layout(work / "small-layout", sizes)
+        figures |= both(regs, lambda r: workloads.skopeo_push_pull(
+            r, ref, "bench/layers", "skopeo_small_layers"), f"skopeo, {len(sizes)} small layers")
+
+        figures |= both(regs, lambda r: workloads.small_image(r) or {}, "small image")
+        figures |= both(regs, lambda r: workloads.request_rates(r, cfg["load_seconds"]),
+                        "manifest and small-blob request rates (64 connections)")
+
+        files = []
+        for i in range(cfg["concurrent"]):
+            path = work / f"c{i}"
+            files.append((path, content.random_file(path, cfg["concurrent_mib"] * MIB),
+                          cfg["concurrent_mib"] * MIB))
+        figures |= both(regs, lambda r: workloads.concurrent_pushes(r, files),
+                        f"{len(files)} concurrent pushes")
+        for kind, reg in regs.items():
+            figures.setdefault("peak_rss_mib", {})[kind] = reg.memory_kib()["VmHWM"] / 1024
+    finally:
+        for reg in regs.values():
+            reg.stop()
+
+    figures |= tree_registries(args, work, cfg["repositories"], cfg["tags"], "")
+    if cfg["scale_repositories"]:
+        figures |= tree_registries(args, work, cfg["scale_repositories"], cfg["tags"], "scale_")
+    shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+def ratio_row(name: str, values: dict) -> dict:
+    unit, better, target = FIGURES[name]
+    berth, dist = values.get("berth"), values.get("distribution")
+    ratio = berth / dist if berth is not None and dist else None
+    met = None
+    if target is not None and ratio is not None:
+        met = ratio >= target if better == "higher" else ratio <= target
+    return {"unit": unit, "better": better, "berth": berth, "distribution": dist,
+            "ratio": ratio, "target": target, "met": met}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown")
+    dist = subprocess.run(["docker-registry", "--version"], capture_output=True,
+                          text=True).stdout.strip()
+    berth = subprocess.run([ARGS.berth, "--version"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "distribution": dist, "berth": berth}
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "–"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"### {report['mode']} run, {report['date']}",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; "
+        f"{m['berth']} vs {m['distribution']}",
+        "",
+        "| figure | unit | Distribution | berth | berth / Distribution | target | met |",
+        "|---|---|---:|---:|---:|---:|:-:|",
+    ]
+    for name, row in report["figures"].items():
+        target = "" if row["target"] is None else (
+            ("≥ " if row["better"] == "higher" else "≤ ") + f"{row['target']:g}")
+        met = {True: "yes", False: "**no**", None: ""}[row["met"]]
+        ratio = "–" if row["ratio"] is None else f"{row['ratio']:.3g}"
+        lines.append(f"| {name} | {row['unit']} | {fmt(row['distribution'])} | "
+                     f"{fmt(row['berth'])} | {ratio} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--berth", required=True, help="path of a release berth binary")
+    parser.add_argument("--loadgen", required=True, help="path of the berth-loadgen binary")
+    parser.add_argument("--workdir", default=None, help="where to put data (default: $TMPDIR)")
+    parser.add_argument("--json", default=str(HERE / "results.json"))
+    parser.add_argument("--markdown", default=str(HERE / "RESULTS.md"),
+                        help="results are appended under the '## Runs' heading")
+    parser.add_argument("--command", default=" ".join(sys.argv),
+                        help="the command line to record")
+    ARGS = args = parser.parse_args()
+    args.mode_cfg = MODES[args.mode]
+    workloads.LOADGEN = args.loadgen
+    began = time.time()
+    figures = run_benchmarks(args)
+    report = {
+        "mode": args.mode,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": args.command,
+        "seconds": round(time.time() - began),
+        "machine": machine(),
+        "figures": {name: ratio_row(name, figures[name]) for name in FIGURES if name in figures},
+    }
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    print("\n" + table)
+    md = Path(args.markdown)
+    text = md.read_text() if md.exists() else "# Benchmark results\n\n## Runs\n"
+    if "## Runs\n" not in text:
+        text += "\n## Runs\n"
+    head, _, tail = text.partition("## Runs\n")
+    md.write_text(head + "## Runs\n\n" + table + "\n" + tail.lstrip("\n"))
+    log(f"done in {report['seconds']}s; wrote {args.json} and {args.markdown}")
+    return 0
+
+
+ARGS: argparse.Namespace
+
+if __name__ == "__main__":
+    sys.exit(main())

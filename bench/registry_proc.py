@@ -1,0 +1,107 @@
+"""Starting a registry process for a benchmark and reading its resource use from /proc."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config_text(root: Path, port: int) -> str:
+    # The same file for both registries: filesystem storage, deletes on, no auth, and the
+    # access log off (Distribution's and berth's per-request lines would otherwise cost
+    # each a different, unrelated amount).
+    return f"""version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class RegistryProcess:
+    """One registry (kind "berth" or "distribution") serving `root`."""
+
+    def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None):
+        self.kind = kind
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.root = root or workdir / "data"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.config = workdir / "config.yml"
+        self.config.write_text(config_text(self.root, self.port))
+        if kind == "berth":
+            self.command = [berth_bin, "serve", str(self.config)]
+        else:
+            self.command = ["docker-registry", "serve", str(self.config)]
+        self.proc: subprocess.Popen | None = None
+        self.startup_seconds = 0.0
+
+    def start(self, timeout: float = 600) -> "RegistryProcess":
+        log = open(self.workdir / "registry.log", "ab")
+        began = time.perf_counter()
+        self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}; "
+                                   f"see {self.workdir / 'registry.log'}")
+            try:
+                with urllib.request.urlopen(self.url + "/v2/", timeout=1) as r:
+                    if r.status == 200:
+                        self.startup_seconds = time.perf_counter() - began
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} did not answer within {timeout}s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def memory_kib(self) -> dict[str, int]:
+        """Current (VmRSS) and peak (VmHWM) resident set size."""
+        out = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+        return out

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# berth vs CNCF Distribution, side by side, on loopback.
+#
+#   bench/run.sh            quick mode (under 2 minutes after the build)
+#   bench/run.sh full       every workload at full size, plus the 10x scaling run
+#
+# Installs what it needs on Debian (docker-registry, skopeo), builds berth in release
+# mode, runs the same workloads against both registries, and writes bench/RESULTS.md
+# (appended under "## Runs") and bench/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-quick}"
+case "$mode" in quick|full) ;; *) echo "usage: bench/run.sh [quick|full]" >&2; exit 2;; esac
+
+scripts/install-deps.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+cargo build --release --locked -p berth -p berth-loadgen
+exec python3 bench/bench.py --mode "$mode" --berth "$CARGO_TARGET_DIR/release/berth" \
+    --loadgen "$CARGO_TARGET_DIR/release/berth-loadgen" \
+    --command "bench/run.sh $mode" "${@:2}"
