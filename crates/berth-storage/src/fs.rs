@@ -11,10 +11,8 @@ use async_trait::async_trait;
 use berth_oci::Digest;
 use berth_oci::range::ByteRange;
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinHandle;
-use tokio_util::io::ReaderStream;
 
 use crate::locks::KeyedLocks;
 use crate::{BlobStore, ByteStream, Result, StorageError, UploadWriter, valid_upload_id};
@@ -71,6 +69,20 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| StorageError::io("<blocking task>", io::Error::other(e)))?
 }
 
+/// Opens a file for reading and returns its length; a missing file is `NotFound`.
+async fn open_with_len(path: &Path) -> Result<(File, u64)> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StorageError::NotFound,
+            _ => StorageError::io(&path, e),
+        })?;
+        let len = file.metadata().map_err(|e| StorageError::io(&path, e))?.len();
+        Ok((file, len))
+    })
+    .await
+}
+
 /// Makes a rename or a new file in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -96,21 +108,12 @@ impl BlobStore for FsBlobStore {
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
         let path = self.blob_path(digest);
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::NotFound),
-            Err(e) => return Err(StorageError::io(&path, e)),
+        let (file, len) = open_with_len(&path).await?;
+        let (start, end) = match range {
+            None => (0, len),
+            Some(r) => (r.start.min(len), r.start.saturating_add(r.len()).min(len)),
         };
-        let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match range {
-            None => Box::new(file),
-            Some(r) => {
-                file.seek(SeekFrom::Start(r.start))
-                    .await
-                    .map_err(|e| StorageError::io(&path, e))?;
-                Box::new(file.take(r.len()))
-            }
-        };
-        Ok(Box::pin(ReaderStream::with_capacity(reader, IO_CHUNK)))
+        Ok(crate::file_stream::stream_range(file, path, start, end))
     }
 
     async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()> {
@@ -183,10 +186,8 @@ impl BlobStore for FsBlobStore {
 
     async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
         let path = self.upload_dir(upload_id)?.join("data");
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| StorageError::io(&path, e))?;
-        Ok(Box::pin(ReaderStream::with_capacity(file, IO_CHUNK)))
+        let (file, len) = open_with_len(&path).await?;
+        Ok(crate::file_stream::stream_range(file, path, 0, len))
     }
 
     async fn commit_upload(&self, upload_id: &str, digest: &Digest) -> Result<()> {

@@ -3,6 +3,7 @@
 //! uploads. Registry rules live in berth-core, metadata in berth-meta.
 
 pub mod distribution;
+mod file_stream;
 mod fs;
 mod locks;
 
