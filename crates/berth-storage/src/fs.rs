@@ -176,6 +176,7 @@ impl BlobStore for FsBlobStore {
         })
         .await?;
         Ok(Box::new(FsUploadWriter {
+            written_to: offset,
             idle: Some((file, guard)),
             in_flight: None,
             pending: Vec::new(),
@@ -218,6 +219,41 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
     }
 }
 
+/// How much written data may still be on its way to disk behind the newest batch.
+const WRITE_BEHIND_WINDOW: u64 = 16 << 20;
+
+/// Starts writeback of the batch just written (`start..end`) and waits for the data one
+/// window further back. Dirty pages stay bounded while the upload streams in, and the
+/// fsync that makes the upload durable has almost nothing left to write, instead of a
+/// whole layer. Errors are left to that fsync, which reports them.
+#[cfg(target_os = "linux")]
+fn write_behind(file: &File, start: u64, end: u64) {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let (Ok(offset), Ok(len)) = (i64::try_from(start), i64::try_from(end - start)) else {
+        return;
+    };
+    // SAFETY: plain syscalls on a file descriptor this function borrows; they read no
+    // memory of ours.
+    unsafe {
+        libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        let behind = offset - WRITE_BEHIND_WINDOW as i64;
+        if behind >= 0 {
+            libc::sync_file_range(
+                fd,
+                behind,
+                len,
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_behind(_file: &File, _start: u64, _end: u64) {}
+
 /// An upload's file with its lock.
 type OpenUpload = (File, OwnedMutexGuard<()>);
 
@@ -230,6 +266,8 @@ struct FsUploadWriter {
     pending: Vec<Bytes>,
     pending_len: usize,
     len: u64,
+    /// File offset where the next batch lands.
+    written_to: u64,
 }
 
 impl FsUploadWriter {
@@ -255,11 +293,15 @@ impl FsUploadWriter {
             .take()
             .ok_or_else(|| StorageError::io("<upload>", io::Error::other("writer closed")))?;
         let chunks = std::mem::take(&mut self.pending);
+        let start = self.written_to;
+        self.written_to += self.pending_len as u64;
+        let end = self.written_to;
         self.pending_len = 0;
         self.in_flight = Some(tokio::task::spawn_blocking(move || {
             for c in &chunks {
                 file.write_all(c)?;
             }
+            write_behind(&file, start, end);
             Ok((file, guard))
         }));
         Ok(())
