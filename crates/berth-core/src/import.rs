@@ -9,7 +9,7 @@ use crate::manifests::manifest_record;
 use berth_oci::{Digest, ParsedManifest, RepoName, Tag};
 use berth_storage::BlobStore;
 use berth_storage::distribution::{self, RepositoryLinks};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::{RegistryError, Result};
 
@@ -29,6 +29,12 @@ pub struct ImportSummary {
     pub warnings: usize,
 }
 
+/// Repositories read from disk at once: link-file reads and manifest parses overlap.
+const READ_AHEAD: usize = 8;
+/// Repositories written per metadata transaction: one commit (and fsync) per batch
+/// rather than per repository.
+const BATCH: usize = 256;
+
 /// Indexes every repository under `<v2>/repositories`. Safe to run again: what is already
 /// known is left as it is.
 pub async fn import_tree(
@@ -41,20 +47,62 @@ pub async fn import_tree(
     let names = blocking(move || distribution::list_repositories(&v2_owned)).await?;
     progress.started(names.len());
     let mut summary = ImportSummary::default();
-    for name in names {
-        let v2_owned = v2.to_path_buf();
-        let n = name.clone();
-        let links = blocking(move || distribution::read_repository(&v2_owned, &n)).await?;
-        match import_repository(links, blobs, progress, &mut summary).await? {
+    let mut reads = futures_util::stream::iter(names)
+        .map(|name| async move {
+            let v2_owned = v2.to_path_buf();
+            let n = name.clone();
+            let links = blocking(move || distribution::read_repository(&v2_owned, &n)).await?;
+            let mut counts = ImportSummary::default();
+            let repo = import_repository(links, blobs, progress, &mut counts).await?;
+            Ok::<_, RegistryError>((name, repo, counts))
+        })
+        .buffered(READ_AHEAD);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut done = Vec::with_capacity(BATCH);
+    while let Some(read) = reads.next().await {
+        let (name, repo, counts) = read?;
+        summary.add(&counts);
+        match repo {
             Some(repo) => {
-                meta.import_repository(&repo).await?;
+                batch.push(repo);
                 summary.repositories += 1;
             }
             None => summary.warnings += 1,
         }
+        done.push(name);
+        if batch.len() >= BATCH {
+            flush(meta, progress, &mut batch, &mut done).await?;
+        }
+    }
+    flush(meta, progress, &mut batch, &mut done).await?;
+    Ok(summary)
+}
+
+/// Writes a batch, then reports its repositories as done.
+async fn flush(
+    meta: &dyn MetaStore,
+    progress: &dyn ImportProgress,
+    batch: &mut Vec<ImportedRepository>,
+    done: &mut Vec<String>,
+) -> Result<()> {
+    if !batch.is_empty() {
+        meta.import_repositories(batch).await?;
+        batch.clear();
+    }
+    for name in done.drain(..) {
         progress.repository_done(&name);
     }
-    Ok(summary)
+    Ok(())
+}
+
+impl ImportSummary {
+    fn add(&mut self, other: &ImportSummary) {
+        self.repositories += other.repositories;
+        self.manifests += other.manifests;
+        self.tags += other.tags;
+        self.layers += other.layers;
+        self.warnings += other.warnings;
+    }
 }
 
 async fn blocking<T: Send + 'static>(

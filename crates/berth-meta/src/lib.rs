@@ -146,8 +146,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
 
-    /// Writes one imported repository in a single transaction; re-importing is harmless.
-    async fn import_repository(&self, repo: &ImportedRepository) -> Result<()>;
+    /// Writes imported repositories in a single transaction; re-importing is harmless.
+    async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;
 }
 
 pub fn now_ms() -> i64 {

@@ -549,18 +549,20 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
-    async fn import_repository(&self, repo: &ImportedRepository) -> Result<()> {
+    async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
-        let repo_id = ensure_repo(&mut tx, &repo.name, now).await?;
-        for (digest, size) in &repo.layers {
-            link_blob_in(&mut tx, repo_id, digest, *size, now).await?;
-        }
-        for m in &repo.manifests {
-            put_manifest_in(&mut tx, repo_id, m, now).await?;
-        }
-        for (tag, digest) in &repo.tags {
-            set_tag_in(&mut tx, repo_id, tag.as_str(), digest, now).await?;
+        for repo in repos {
+            let repo_id = ensure_repo(&mut tx, &repo.name, now).await?;
+            for (digest, size) in &repo.layers {
+                link_blob_in(&mut tx, repo_id, digest, *size, now).await?;
+            }
+            for m in &repo.manifests {
+                put_manifest_in(&mut tx, repo_id, m, now).await?;
+            }
+            for (tag, digest) in &repo.tags {
+                set_tag_in(&mut tx, repo_id, tag.as_str(), digest, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
