@@ -77,7 +77,10 @@ async fn open_with_len(path: &Path) -> Result<(File, u64)> {
             io::ErrorKind::NotFound => StorageError::NotFound,
             _ => StorageError::io(&path, e),
         })?;
-        let len = file.metadata().map_err(|e| StorageError::io(&path, e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| StorageError::io(&path, e))?
+            .len();
         Ok((file, len))
     })
     .await
