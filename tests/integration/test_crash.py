@@ -449,9 +449,6 @@ def test_metadata_survives_kill_during_manifest_pushes(registry):
 
 # ------------------------------------------------------------------ same manifest, many repos
 
-@pytest.mark.xfail(strict=True, reason="berth bug: FsBlobStore::put writes every manifest "
-                   "through the same temporary file name (data.tmp-<pid>), so two identical "
-                   "manifests pushed at once collide and one gets 500 (rename: ENOENT)")
 def test_identical_manifest_pushed_to_many_repositories_at_once(registry):
     """CI systems push one image to several repositories in parallel: the same manifest
     bytes arrive at the same moment. Each push must succeed (Distribution's do)."""

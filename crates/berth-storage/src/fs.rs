@@ -6,6 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use berth_oci::Digest;
@@ -97,6 +98,15 @@ fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("/"))
 }
 
+/// A temporary file name no other writer in this or another process uses at the same time:
+/// identical manifests pushed to several repositories at once write the same blob
+/// concurrently, and each must rename its own complete file into place.
+fn unique_temp_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("data.tmp-{}-{n}", std::process::id())
+}
+
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -127,7 +137,7 @@ impl BlobStore for FsBlobStore {
             }
             let dir = parent(&path);
             fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-            let tmp = dir.join(format!("data.tmp-{}", std::process::id()));
+            let tmp = dir.join(unique_temp_name());
             let write = || -> io::Result<()> {
                 let mut f = File::create(&tmp)?;
                 f.write_all(&bytes)?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use berth_oci::RepoName;
 use berth_storage::ByteStream;
@@ -106,6 +106,7 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
         query,
         body,
     };
+    let may_leave_body_unread = ctx.has_body() && parts.version <= Version::HTTP_11;
     let result = match routed {
         Some(route) => handle(route, ctx).await,
         None => Err(ApiError::new(
@@ -115,7 +116,14 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
         )),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    let failed = resp.status().as_u16() >= 400;
     let headers = resp.headers_mut();
+    if may_leave_body_unread && failed {
+        // An error may be answered before the body is read (a chunk out of order, an
+        // oversized manifest). The server then cannot reuse the connection, so say so:
+        // a client that sends its next request on it would otherwise see a reset.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     headers.insert(
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
