@@ -29,7 +29,7 @@ def test_error_before_body_is_read_closes_the_connection_cleanly(registry):
         "Content-Range": f"100-{100 + len(chunk) - 1}",
     })
     assert r.status_code == 416
-    assert r.headers["Range"] == "0-0"  # nothing received yet (Distribution says the same)
+    assert r.headers["Range"] == "0-0"  # nothing received yet
     assert r.headers.get("Connection", "").lower() == "close"
     # The same session goes on working: its next requests use a fresh connection.
     for _ in range(3):
