@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from conftest import TARGET
 from oci import (DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST,
                  Client, artifact_manifest, blob, config_blob, empty_blob, error_code,
                  image_manifest, index_manifest, sha256)
@@ -150,10 +149,6 @@ def test_put_with_an_invalid_tag_parameter(registry):
 
 
 @pytest.mark.berth_only
-@pytest.mark.xfail(strict=True, reason=(
-    "berth bug: PUT /v2/<name>/manifests/<digest>?tag=a&tag=b creates the tags but the 201 "
-    "has no OCI-Tag header; distribution-spec (main, 'Pushing Manifests') says a registry "
-    "supporting tag parameters MUST include an OCI-Tag header for each accepted tag"))
 def test_put_with_tag_parameters_reports_oci_tag(registry):
     c = Client(registry)
     m = build(c, "man/ocitag", "oci-image")
@@ -445,12 +440,6 @@ def test_docker_list_to_a_client_without_lists(registry):
     assert_manifest(c.get_manifest("neg/list", "multi", accept=MANIFEST_TYPES), lst)
 
 
-@pytest.mark.xfail(TARGET == "berth", strict=True, reason=(
-    "berth bug: GET /v2/<name>/manifests/<digest of a Docker manifest list> with "
-    "`Accept: application/vnd.docker.distribution.manifest.v2+json` answers 200 with the "
-    "list's linux/amd64 child (another digest). A digest names exact content: the "
-    "spec's GET must return the manifest that digest identifies (clients verify it); "
-    "Distribution rewrites only requests by tag and serves the list itself here"))
 def test_docker_list_by_digest_is_never_rewritten(registry):
     c = Client(registry)
     amd = c.push_image("neg/listdigest", None, "ld-amd", media_type=DOCKER_MANIFEST)

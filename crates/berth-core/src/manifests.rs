@@ -115,15 +115,17 @@ impl Registry {
                 RegistryError::NameUnknown
             });
         };
-        self.negotiate(repo, manifest, accept).await
+        self.negotiate(repo, reference, manifest, accept).await
     }
 
     /// Distribution's rules: a client that sends `Accept` without the stored OCI type gets
-    /// 404 (it could not parse it); a Docker manifest list goes to a client that takes only
-    /// single manifests as its linux/amd64 entry. Docker schema 2 is always served.
+    /// 404 (it could not parse it); a Docker manifest list asked for by tag goes to a client
+    /// that takes only single manifests as its linux/amd64 entry (by digest it is served as
+    /// is: a digest names exact bytes). Docker schema 2 is always served.
     async fn negotiate(
         &self,
         repo: &RepoName,
+        reference: &Reference,
         manifest: StoredManifest,
         accept: &[&str],
     ) -> Result<StoredManifest> {
@@ -136,7 +138,7 @@ impl Registry {
                 "the manifest is {} but the Accept header does not allow it",
                 manifest.media_type
             ))),
-            media::DOCKER_MANIFEST_LIST => {
+            media::DOCKER_MANIFEST_LIST if matches!(reference, Reference::Tag(_)) => {
                 let parsed = ParsedManifest::parse_stored(&manifest.content)?;
                 let amd64 = parsed.manifests.iter().find(|d| {
                     d.platform

@@ -12,6 +12,7 @@ use super::{Ctx, empty, method_not_allowed};
 use crate::response::{ApiResult, hv};
 
 const SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
+const TAG_HEADER: HeaderName = HeaderName::from_static("oci-tag");
 
 pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> ApiResult {
     let reference: Reference = reference.parse().map_err(RegistryError::from)?;
@@ -70,7 +71,13 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             if let Some(subject) = pushed.subject {
                 headers.push((SUBJECT_HEADER, hv(subject.to_string())));
             }
-            Ok(empty(StatusCode::CREATED, headers))
+            let mut resp = empty(StatusCode::CREATED, headers);
+            // OCI 1.1: one `OCI-Tag` per `?tag=` accepted (all are, or none: the push is
+            // one transaction).
+            for tag in &tags {
+                resp.headers_mut().append(TAG_HEADER, hv(tag.as_str()));
+            }
+            Ok(resp)
         }
         Method::DELETE => {
             registry.delete_manifest(&repo, &reference).await?;
