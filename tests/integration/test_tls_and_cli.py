@@ -133,26 +133,3 @@ def test_http_prefix(make_registry):
     assert r.status_code == 202
     assert r.headers["Location"].startswith("/registry/v2/p/blobs/uploads/")
     assert requests.get(f"{reg.url}/v2/").status_code == 404
-
-
-def test_no_config_default_is_loud_about_missing_auth(workdir):
-    port = free_port()
-    proc = subprocess.Popen([berth_bin(), "serve"], cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, REGISTRY_HTTP_ADDR=f"127.0.0.1:{port}"))
-    try:
-        import time
-        deadline = time.time() + 20
-        ready = False
-        while not ready and time.time() < deadline:
-            try:
-                ready = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).ok
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert ready, "berth serve without a config did not answer on REGISTRY_HTTP_ADDR"
-        assert (workdir / "data" / "docker" / "registry" / "v2").is_dir()
-        assert (workdir / "data" / "berth" / "metadata.db").is_file()
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-    assert "AUTHENTICATION IS OFF" in out

@@ -1,14 +1,18 @@
-//! HTTP: the `/v2` distribution API on top of berth-core, and the server that carries it
-//! (plain TCP or rustls; HTTP/1.1 and HTTP/2).
+//! HTTP: the `/v2` distribution API on top of berth-core, the access check in front of
+//! it, the built-in token service, and the server that carries it all (plain TCP or
+//! rustls; HTTP/1.1 and HTTP/2).
 
+pub mod access;
 mod response;
 mod routes;
 pub mod server;
+mod token;
 mod v2;
 
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
+use berth_auth::Authenticator;
 use berth_core::Registry;
 
 /// What the HTTP layer needs to know beyond the registry itself.
@@ -24,12 +28,21 @@ pub struct ApiOptions {
 
 pub struct AppState {
     pub registry: Arc<Registry>,
+    pub auth: Arc<Authenticator>,
     pub options: ApiOptions,
 }
 
 /// The application: every request goes through one dispatcher, because repository names
 /// contain slashes and are matched from the right, as Distribution does.
-pub fn router(registry: Arc<Registry>, options: ApiOptions) -> axum::Router {
-    let state = Arc::new(AppState { registry, options });
+pub fn router(
+    registry: Arc<Registry>,
+    auth: Arc<Authenticator>,
+    options: ApiOptions,
+) -> axum::Router {
+    let state = Arc::new(AppState {
+        registry,
+        auth,
+        options,
+    });
     axum::Router::new().fallback(v2::dispatch).with_state(state)
 }

@@ -17,6 +17,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::access::Peer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -119,7 +122,16 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let conn_peer = Peer {
+            addr: peer,
+            tls: acceptor.is_some(),
+        };
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(conn_peer);
+                req
+            },
+        ));
         match &acceptor {
             None => {
                 let conn = builder

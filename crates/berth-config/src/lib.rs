@@ -66,8 +66,8 @@ impl Config {
     }
 
     /// berth's configuration when no file is given: listen on :5000, blobs and metadata
-    /// under `./data`, deletes enabled. `REGISTRY_*` overrides still apply, so a
-    /// container needs no file at all.
+    /// under `./data`, deletes enabled, authentication on (`auth.local`). `REGISTRY_*`
+    /// overrides still apply, so a container needs no file at all.
     pub fn default_with_env(
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<LoadedConfig, ConfigError> {
@@ -92,6 +92,8 @@ impl Config {
                 ]),
             ),
             ("http", section(&[("addr", Value::from(DEFAULT_ADDR))])),
+            // Secure by default: users and tokens, not an open registry.
+            ("auth", section(&[("local", section(&[]))])),
         ]);
         build(root, env, true)
     }
@@ -311,10 +313,13 @@ fn check(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigError>
                 .into(),
         );
     }
-    if config.auth != AuthConfig::None {
+    if matches!(
+        config.auth,
+        AuthConfig::Silly { .. } | AuthConfig::Other { .. }
+    ) {
         warnings.push(format!(
-            "auth.{} is configured but not supported yet: the registry runs WITHOUT \
-             AUTHENTICATION - anyone who can reach it can push, pull and delete",
+            "auth.{} is not supported: `berth serve` refuses to start with it; use \
+             htpasswd, token, local or none",
             config.auth.name()
         ));
     }

@@ -337,8 +337,8 @@ impl<'de> Deserialize<'de> for StorageConfig {
 
 // --------------------------------------------------------------------------- auth
 
-/// `auth`: who may use the registry. berth parses every Distribution access controller
-/// but enforces none yet.
+/// `auth`: who may use the registry: Distribution's access controllers plus berth's own
+/// `local` (users in the metadata database, with a built-in token service).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum AuthConfig {
     /// No `auth` section, or `auth: none`.
@@ -349,6 +349,7 @@ pub enum AuthConfig {
         path: Option<PathBuf>,
     },
     Token(TokenAuth),
+    Local(LocalAuth),
     Silly {
         realm: Option<String>,
         service: Option<String>,
@@ -367,6 +368,7 @@ impl AuthConfig {
             AuthConfig::None => "none",
             AuthConfig::Htpasswd { .. } => "htpasswd",
             AuthConfig::Token(_) => "token",
+            AuthConfig::Local(_) => "local",
             AuthConfig::Silly { .. } => "silly",
             AuthConfig::Other { name, .. } => name,
         }
@@ -386,6 +388,25 @@ pub struct TokenAuth {
     pub autoredirectpath: Option<String>,
 }
 
+/// `auth.local`: berth's users and token service. Every key is optional.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct LocalAuth {
+    /// The token endpoint URL put in challenges; default: this registry's `/auth/token`
+    /// on the host the client used.
+    pub realm: Option<String>,
+    /// The audience of issued tokens; default "berth".
+    pub service: Option<String>,
+    /// The `iss` of issued tokens; default "berth".
+    pub issuer: Option<String>,
+    /// Lifetime of access tokens; default 5 minutes.
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub tokenttl: Option<Duration>,
+    /// PEM file of the ES256 signing key; default `<rootdirectory>/berth/token-key.pem`,
+    /// generated on first start.
+    pub signingkey: Option<PathBuf>,
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct RealmService {
@@ -400,10 +421,18 @@ impl<'de> Deserialize<'de> for AuthConfig {
             Value::Null => return Ok(AuthConfig::None),
             Value::String(name) => (name, Value::Null),
             Value::Mapping(m) => {
-                let mut it = m.into_iter();
-                match (it.next(), it.next()) {
-                    (None, _) => return Ok(AuthConfig::None),
-                    (Some((Value::String(name), params)), None) => (name, params),
+                if m.len() > 1 {
+                    let names: Vec<String> = m.keys().map(scalar_text).collect();
+                    return Err(D::Error::custom(format!(
+                        "auth must name exactly one type, found {} (without a config file \
+                         berth starts from auth.local: set REGISTRY_AUTH to the type you \
+                         want before its keys)",
+                        names.join(", ")
+                    )));
+                }
+                match m.into_iter().next() {
+                    None => return Ok(AuthConfig::None),
+                    Some((Value::String(name), params)) => (name, params),
                     _ => return Err(D::Error::custom("auth must name exactly one type")),
                 }
             }
@@ -426,6 +455,7 @@ impl<'de> Deserialize<'de> for AuthConfig {
                 }
             }
             "token" => AuthConfig::Token(sub(params)?),
+            "local" => AuthConfig::Local(sub(params)?),
             _ => AuthConfig::Other {
                 name,
                 parameters: match params {
@@ -566,6 +596,15 @@ pub enum ClientAuth {
 #[serde(default)]
 pub struct BerthConfig {
     pub metadata: MetadataConfig,
+    pub access: AccessConfig,
+}
+
+/// `berth.access`: the access decision until projects and roles arrive.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct AccessConfig {
+    /// Requests without credentials may pull (never push or delete).
+    pub anonymouspull: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]

@@ -202,6 +202,16 @@ pub(crate) const AUTH_TYPES: &[Field] = &[
             f("autoredirectpath", Str),
         ]),
     ),
+    f(
+        "local",
+        Struct(&[
+            f("realm", Str),
+            f("service", Str),
+            f("issuer", Str),
+            f("tokenttl", Duration),
+            f("signingkey", Str),
+        ]),
+    ),
     f("silly", Struct(&[f("realm", Str), f("service", Str)])),
     f("none", Struct(&[])),
 ];
@@ -246,7 +256,10 @@ const TLS: &[Field] = &[
     ),
 ];
 
-const BERTH: &[Field] = &[f("metadata", Struct(&[f("path", Str)]))];
+const BERTH: &[Field] = &[
+    f("metadata", Struct(&[f("path", Str)])),
+    f("access", Struct(&[f("anonymouspull", Bool)])),
+];
 
 const HEADERS: Kind = Map(&StrList);
 

@@ -140,7 +140,7 @@ fn distribution_example_loads_with_expected_values() {
 }
 
 #[test]
-fn current_distribution_example_warns_loudly_about_auth() {
+fn current_distribution_example_with_htpasswd_auth() {
     let loaded = load(DISTRIBUTION_EXAMPLE_V3, &[]);
     let c = &loaded.config;
     assert_eq!(c.storage.tag.concurrencylimit, Some(8));
@@ -151,14 +151,7 @@ fn current_distribution_example_warns_loudly_about_auth() {
             path: Some(PathBuf::from("/etc/registry")),
         }
     );
-    assert_eq!(loaded.warnings.len(), 2, "{:#?}", loaded.warnings);
-    assert_warned(
-        &loaded,
-        &[
-            "auth.htpasswd is configured but not supported yet",
-            "WITHOUT AUTHENTICATION",
-        ],
-    );
+    assert_eq!(loaded.warnings.len(), 1, "{:#?}", loaded.warnings);
     assert_warned(&loaded, &["health: not supported yet"]);
 }
 
@@ -763,16 +756,27 @@ fn auth_forms() {
         }
         other => panic!("{other:?}"),
     }
-    assert_warned(
-        &loaded,
-        &["auth.token is configured", "WITHOUT AUTHENTICATION"],
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
+
+    let loaded = load(
+        &format!("{MINIMAL}auth:\n  local:\n    service: reg\n    tokenttl: 90s\n"),
+        &[],
     );
+    match &loaded.config.auth {
+        AuthConfig::Local(l) => {
+            assert_eq!(l.service.as_deref(), Some("reg"));
+            assert_eq!(l.tokenttl, Some(std::time::Duration::from_secs(90)));
+            assert_eq!(l.signingkey, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
 
     let loaded = load(&format!("{MINIMAL}auth: silly\n"), &[]);
     assert_eq!(loaded.config.auth.name(), "silly");
     assert_warned(
         &loaded,
-        &["auth.silly is configured", "WITHOUT AUTHENTICATION"],
+        &["auth.silly is not supported", "refuses to start"],
     );
 
     let text = refuse(
@@ -794,10 +798,7 @@ fn auth_forms() {
             path: Some("/auth/htpasswd".into())
         }
     );
-    assert_warned(
-        &loaded,
-        &["auth.htpasswd is configured", "WITHOUT AUTHENTICATION"],
-    );
+    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
 }
 
 // ------------------------------------------------------------------------- log
@@ -966,7 +967,24 @@ fn default_without_a_file() {
         c.metadata_path(),
         Some(PathBuf::from("./data/berth/metadata.db"))
     );
-    assert_eq!(c.auth, AuthConfig::None);
+    assert_eq!(c.auth, AuthConfig::Local(Default::default()));
+    assert!(!c.berth.access.anonymouspull);
+
+    let c = Config::default_with_env(env(&[("REGISTRY_AUTH", "none")]))
+        .expect("loads")
+        .config;
+    assert_eq!(
+        c.auth,
+        AuthConfig::None,
+        "auth can be switched off explicitly"
+    );
+    let c = Config::default_with_env(env(&[
+        ("REGISTRY_AUTH", "htpasswd"),
+        ("REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd"),
+    ]))
+    .expect("loads")
+    .config;
+    assert_eq!(c.auth.name(), "htpasswd");
 
     let c = Config::default_with_env(env(&[
         ("REGISTRY_HTTP_ADDR", "127.0.0.1:5555"),

@@ -1,5 +1,5 @@
 //! Metadata: the source of truth for repositories, manifests, tags, repository↔blob links,
-//! manifest references, referrer subjects and upload sessions. Handlers and registry rules
+//! manifest references, referrer subjects, upload sessions and users. Handlers and registry rules
 //! see only the [`MetaStore`] trait, so a PostgreSQL engine can sit beside SQLite.
 
 mod sqlite;
@@ -70,6 +70,18 @@ pub struct UploadSession {
     /// The hasher state after `size` bytes.
     pub hash_state: Vec<u8>,
     pub started_at_ms: i64,
+}
+
+/// A user of the built-in token service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    /// argon2id in PHC string form.
+    pub password_hash: String,
+    /// May manage users (and, until roles arrive, nothing more than others).
+    pub admin: bool,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
 }
 
 /// Everything one repository of a Distribution tree contributes, written in one go.
@@ -145,6 +157,16 @@ pub trait MetaStore: Send + Sync + 'static {
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>>;
+    /// `false` when a user of that name exists already.
+    async fn create_user(&self, user: &UserRecord) -> Result<bool>;
+    /// `false` when there is no such user.
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
+    /// `false` when there is no such user.
+    async fn delete_user(&self, name: &str) -> Result<bool>;
 
     /// Writes imported repositories in a single transaction; re-importing is harmless.
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;

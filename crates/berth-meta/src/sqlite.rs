@@ -17,11 +17,12 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::{
     ImportedRepository, ManifestRecord, MetaError, MetaStore, Referrer, Result, StoredManifest,
-    UploadSession, now_ms,
+    UploadSession, UserRecord, now_ms,
 };
 
-const SCHEMA_VERSION: i64 = 1;
-const SCHEMA: &str = include_str!("schema.sql");
+/// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("users.sql")];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct SqliteMeta {
     write: SqlitePool,
@@ -77,12 +78,20 @@ impl SqliteMeta {
                 supported: SCHEMA_VERSION,
             });
         }
-        if version == 0 {
+        for (from, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            // Each step and its version bump commit together: a crash leaves the old
+            // version, and the step runs again on the next start.
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
-            sqlx::raw_sql("PRAGMA user_version = 1")
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*step))
                 .execute(&mut *tx)
                 .await?;
+            // The version is our own integer, not input.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "PRAGMA user_version = {}",
+                from + 1
+            )))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         Ok(())
@@ -549,6 +558,61 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        sqlx::query(
+            "SELECT name, password_hash, admin, created_at, updated_at FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|row| user_from_row(&row))
+        .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>> {
+        sqlx::query(
+            "SELECT name, password_hash, admin, created_at, updated_at FROM users ORDER BY name",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO users (name, password_hash, admin, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_at_ms)
+        .bind(user.updated_at_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?")
+            .bind(password_hash)
+            .bind(now_ms())
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE name = ?")
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
@@ -567,6 +631,16 @@ impl MetaStore for SqliteMeta {
         tx.commit().await?;
         Ok(())
     }
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        admin: row.try_get("admin")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
 }
 
 #[cfg(test)]
@@ -638,6 +712,39 @@ mod tests {
         assert!(meta.delete_manifest(&r, &m.digest).await.unwrap());
         assert!(meta.manifest_by_tag(&r, &tags[0]).await.unwrap().is_none());
         assert!(!meta.delete_manifest(&r, &m.digest).await.unwrap());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn users_are_created_updated_and_removed() {
+        let dir = std::env::temp_dir().join(format!("berth-meta-users-{}", std::process::id()));
+        let path = dir.join("m.db");
+        let meta = SqliteMeta::open(&path).await.unwrap();
+        let alice = UserRecord {
+            name: "alice".into(),
+            password_hash: "$argon2id$first".into(),
+            admin: true,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        assert!(meta.create_user(&alice).await.unwrap());
+        assert!(!meta.create_user(&alice).await.unwrap(), "names are unique");
+        assert!(
+            meta.set_user_password("alice", "$argon2id$second")
+                .await
+                .unwrap()
+        );
+        assert!(!meta.set_user_password("bob", "x").await.unwrap());
+        let stored = meta.user("alice").await.unwrap().unwrap();
+        assert_eq!(stored.password_hash, "$argon2id$second");
+        assert!(stored.admin);
+        assert_eq!(meta.users().await.unwrap().len(), 1);
+        drop(meta);
+        // Reopening an up-to-date database runs no migration twice.
+        let meta = SqliteMeta::open(&path).await.unwrap();
+        assert!(meta.delete_user("alice").await.unwrap());
+        assert!(!meta.delete_user("alice").await.unwrap());
+        assert!(meta.user("alice").await.unwrap().is_none());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

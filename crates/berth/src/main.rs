@@ -1,9 +1,11 @@
 //! The `berth` command: run the registry, import a registry:2 tree, check a config.
 
+mod auth;
 mod import;
 mod logging;
 mod serve;
 mod settings;
+mod user_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +25,7 @@ use clap::{Parser, Subcommand};
         berth serve                                  # :5000, data in ./data\n  \
         berth serve /etc/docker/registry/config.yml  # an existing registry:2 config\n  \
         berth import /var/lib/registry               # index a registry:2 tree\n  \
+        berth user add alice                         # a user for `docker login`\n  \
         berth config check config.yml                # validate a config file"
 )]
 struct Cli {
@@ -45,6 +48,14 @@ enum Command {
         #[arg(long)]
         metadata: Option<PathBuf>,
     },
+    /// Manage the users of the built-in token service (auth.local).
+    User {
+        /// The config whose metadata database holds the users (default: ./data).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: user_cmd::UserCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -63,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve::run(config.as_deref()),
         Command::Import { rootdir, metadata } => import::run(&rootdir, metadata.as_deref()),
+        Command::User { config, command } => user_cmd::run(config.as_deref(), command),
         Command::Config {
             command: ConfigCommand::Check { config },
         } => settings::check(&config),

@@ -53,6 +53,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     );
     crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
 
+    let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
     let registry = Arc::new(Registry::new(
         blobs,
         meta,
@@ -60,7 +61,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             delete_enabled: s.delete_enabled,
         },
     ));
-    let app = berth_api::router(registry, api_options(&s)?);
+    let app = berth_api::router(registry, auth.clone(), api_options(&s)?);
     let tls = s
         .tls
         .as_ref()
@@ -77,10 +78,17 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         metadata = %s.metadata.display(),
         "berth is serving"
     );
-    if !s.authenticated {
+    if auth.is_open() {
         tracing::warn!(
-            "AUTHENTICATION IS OFF: anyone who can reach {} can push, pull and delete",
+            "AUTHENTICATION IS OFF: anyone who can reach {} can push, pull and delete \
+             (add an auth section to the config: local, htpasswd or token)",
             s.addr
+        );
+    } else {
+        tracing::info!(
+            mode = auth.mode_name(),
+            anonymous_pull = s.anonymous_pull,
+            "authentication on"
         );
     }
     berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;

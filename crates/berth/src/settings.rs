@@ -1,5 +1,5 @@
 //! Turns a loaded [`Config`] into what `serve` needs, refusing configurations berth cannot
-//! honour safely (another storage driver, an access controller it does not enforce yet).
+//! honour safely (another storage driver, an access controller it does not have).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,8 +19,84 @@ pub struct ServeSettings {
     pub tls: Option<TlsSettings>,
     pub drain: Duration,
     pub log: LogSettings,
-    pub authenticated: bool,
+    pub auth: AuthSettings,
+    pub anonymous_pull: bool,
     pub warnings: Vec<String>,
+}
+
+/// The access controller to run, with every default resolved.
+pub enum AuthSettings {
+    /// Open registry: no `auth` section in a config file, or `auth: none`.
+    None,
+    Htpasswd {
+        path: PathBuf,
+        realm: String,
+    },
+    Local {
+        realm: Option<String>,
+        service: String,
+        issuer: String,
+        token_ttl: Duration,
+        signing_key: PathBuf,
+        /// Where the first start writes the generated admin password.
+        initial_password_file: PathBuf,
+    },
+    Token {
+        realm: String,
+        service: String,
+        issuer: String,
+        rootcertbundle: Option<PathBuf>,
+        jwks: Option<PathBuf>,
+        algorithms: Vec<String>,
+    },
+}
+
+const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+fn auth_settings(auth: &AuthConfig, root: &Path) -> anyhow::Result<AuthSettings> {
+    Ok(match auth {
+        AuthConfig::None => AuthSettings::None,
+        AuthConfig::Htpasswd { realm, path } => AuthSettings::Htpasswd {
+            path: path.clone().context(
+                "auth.htpasswd.path: set the htpasswd file (create it with `htpasswd -Bc FILE USER`)",
+            )?,
+            realm: realm.clone().unwrap_or_else(|| "berth".into()),
+        },
+        AuthConfig::Local(l) => AuthSettings::Local {
+            realm: l.realm.clone(),
+            service: l.service.clone().unwrap_or_else(|| "berth".into()),
+            issuer: l.issuer.clone().unwrap_or_else(|| "berth".into()),
+            token_ttl: l.tokenttl.unwrap_or(DEFAULT_TOKEN_TTL),
+            signing_key: l
+                .signingkey
+                .clone()
+                .unwrap_or_else(|| root.join("berth").join("token-key.pem")),
+            initial_password_file: root.join("initial-admin-password"),
+        },
+        AuthConfig::Token(t) => {
+            let need = |v: &Option<String>, key: &str| {
+                v.clone()
+                    .with_context(|| format!("auth.token.{key} is required for token authentication"))
+            };
+            if t.rootcertbundle.is_none() && t.jwks.is_none() {
+                bail!("auth.token: set rootcertbundle or jwks, the keys that sign the tokens");
+            }
+            AuthSettings::Token {
+                realm: need(&t.realm, "realm")?,
+                service: need(&t.service, "service")?,
+                issuer: need(&t.issuer, "issuer")?,
+                rootcertbundle: t.rootcertbundle.clone(),
+                jwks: t.jwks.clone(),
+                algorithms: t.signingalgorithms.clone(),
+            }
+        }
+        AuthConfig::Silly { .. } | AuthConfig::Other { .. } => bail!(
+            "auth.{}: berth does not have this access controller, and refuses to serve an \
+             open registry in its place. Use htpasswd, token, local (berth's users and \
+             token service) or none",
+            auth.name()
+        ),
+    })
 }
 
 pub struct LogSettings {
@@ -68,14 +144,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
             other.name()
         ),
     };
-    if !matches!(config.auth, AuthConfig::None) {
-        bail!(
-            "auth.{}: berth does not enforce this access controller yet, and refuses to \
-             serve an open registry in its place. Remove the auth section (or set \
-             `auth: none`) to run without authentication on a trusted network",
-            config.auth.name()
-        );
-    }
+    let auth = auth_settings(&config.auth, &root)?;
     let metadata = config
         .metadata_path()
         .context("berth.metadata.path: set where the metadata database lives")?;
@@ -95,7 +164,8 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
             fields: config.log.fields.clone(),
             access_log: !config.log.accesslog.disabled,
         },
-        authenticated: false,
+        auth,
+        anonymous_pull: config.berth.access.anonymouspull,
         warnings,
     })
 }

@@ -18,6 +18,7 @@ use berth_storage::ByteStream;
 use futures_util::TryStreamExt;
 
 use crate::AppState;
+use crate::access::{self, Peer};
 use crate::response::{ApiError, ApiResult, hv};
 use crate::routes::{self, Route};
 
@@ -67,10 +68,16 @@ impl Ctx {
 
     /// Whether the request carries a body at all (a final `PUT` often does not).
     pub fn has_body(&self) -> bool {
-        let length = self.header(header::CONTENT_LENGTH);
-        let chunked = self.headers.contains_key(header::TRANSFER_ENCODING);
-        chunked || length.is_some_and(|l| l.trim() != "0")
+        has_body(&self.headers)
     }
+}
+
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok());
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    chunked || length.is_some_and(|l| l.trim() != "0")
 }
 
 pub(crate) fn repo_name(name: &str) -> Result<RepoName, ApiError> {
@@ -91,37 +98,71 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let method = parts.method.clone();
+    let peer = parts.extensions.get::<Peer>().copied();
     let query = parts
         .uri
         .query()
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .unwrap_or_default();
-    let routed = path
-        .strip_prefix(state.options.prefix.as_str())
-        .and_then(routes::parse);
-    let ctx = Ctx {
-        state: state.clone(),
-        method: method.clone(),
-        headers: parts.headers,
-        query,
-        body,
+    let local = path.strip_prefix(state.options.prefix.as_str());
+    let mut user = None;
+    let may_leave_body_unread = has_body(&parts.headers) && parts.version <= Version::HTTP_11;
+    let mut resp = if let Some(endpoint) = local.and_then(crate::token::route) {
+        crate::token::handle(
+            &state.auth,
+            endpoint,
+            &method,
+            &parts.headers,
+            &query,
+            body,
+            peer.as_ref(),
+        )
+        .await
+    } else {
+        let ctx = Ctx {
+            state: state.clone(),
+            method: method.clone(),
+            headers: parts.headers,
+            query,
+            body,
+        };
+        let result = match local.and_then(routes::parse) {
+            Some(route) => {
+                let needs = access::needs(&route, &method, mount_source(&ctx));
+                let opts = &state.options;
+                let checked =
+                    access::check(&state.auth, &ctx.headers, peer.as_ref(), &needs, || {
+                        access::default_realm(
+                            &ctx.headers,
+                            peer.as_ref(),
+                            opts.base_url.as_deref(),
+                            &opts.prefix,
+                        )
+                    })
+                    .await;
+                match checked {
+                    Ok(who) => {
+                        user = who.user;
+                        handle(route, ctx).await
+                    }
+                    Err(refusal) => Ok(refusal),
+                }
+            }
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no API endpoint at {path}"),
+            )),
+        };
+        result.unwrap_or_else(IntoResponse::into_response)
     };
-    let may_leave_body_unread = ctx.has_body() && parts.version <= Version::HTTP_11;
-    let result = match routed {
-        Some(route) => handle(route, ctx).await,
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("no API endpoint at {path}"),
-        )),
-    };
-    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     let failed = resp.status().as_u16() >= 400;
     let headers = resp.headers_mut();
     if may_leave_body_unread && failed {
         // An error may be answered before the body is read (a chunk out of order, an
-        // oversized manifest). The server then cannot reuse the connection, so say so:
-        // a client that sends its next request on it would otherwise see a reset.
+        // oversized manifest, a refused login). The server then cannot reuse the
+        // connection, so say so: a client that sends its next request on it would
+        // otherwise see a reset.
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     headers.insert(
@@ -136,10 +177,16 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
         %method,
         path,
         status = resp.status().as_u16(),
+        user = user.as_deref().unwrap_or("-"),
         ms = started.elapsed().as_millis() as u64,
         "request"
     );
     resp
+}
+
+/// `from` of a cross-repository mount (`POST ...?mount=<digest>&from=<repo>`).
+fn mount_source(ctx: &Ctx) -> Option<&str> {
+    ctx.param("mount").and(ctx.param("from"))
 }
 
 async fn handle(route: Route<'_>, ctx: Ctx) -> ApiResult {

@@ -1,0 +1,197 @@
+//! The access check in front of every `/v2` request: which scopes a route needs, asking
+//! the authenticator, and answering a refusal the way Docker clients expect.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_auth::{Action, Authenticator, Credentials, Identity, Refusal, Scope};
+
+use crate::response::{ApiError, hv};
+use crate::routes::Route;
+
+/// The connection a request came in on (set by the server for each connection).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+impl Peer {
+    pub fn ip(peer: Option<&Peer>) -> IpAddr {
+        peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.addr.ip())
+    }
+}
+
+/// What a request must be allowed to do, as Distribution's token scopes name it: reads
+/// need `pull`, writes `pull,push`, deletes `delete`; a cross-repository mount also
+/// reads its source.
+pub fn needs(route: &Route<'_>, method: &Method, mount_from: Option<&str>) -> Vec<Scope> {
+    const READ: &[Action] = &[Action::Pull];
+    const WRITE: &[Action] = &[Action::Pull, Action::Push];
+    const DELETE: &[Action] = &[Action::Delete];
+    let by_method = |name: &str| {
+        let actions = match *method {
+            Method::GET | Method::HEAD => READ,
+            Method::DELETE => DELETE,
+            _ => WRITE,
+        };
+        vec![Scope::repository(name, actions)]
+    };
+    match route {
+        Route::Base => Vec::new(),
+        Route::Catalog => vec![Scope::catalog()],
+        Route::Tags { name } | Route::Referrers { name, .. } => {
+            vec![Scope::repository(name, READ)]
+        }
+        Route::Manifest { name, .. } | Route::Blob { name, .. } => by_method(name),
+        Route::UploadStart { name } => {
+            let mut v = vec![Scope::repository(name, WRITE)];
+            if let Some(from) = mount_from.filter(|f| f != name) {
+                v.push(Scope::repository(from, READ));
+            }
+            v
+        }
+        Route::Upload { name, .. } => vec![Scope::repository(name, WRITE)],
+    }
+}
+
+/// The token endpoint on the address the client used, for challenges.
+pub fn default_realm(
+    headers: &HeaderMap,
+    peer: Option<&Peer>,
+    base_url: Option<&str>,
+    prefix: &str,
+) -> String {
+    let base = match base_url {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => {
+            let scheme = if peer.is_some_and(|p| p.tls) {
+                "https"
+            } else {
+                "http"
+            };
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(String::from)
+                .or_else(|| peer.map(|p| p.addr.to_string()))
+                .unwrap_or_else(|| "localhost".into());
+            format!("{scheme}://{host}")
+        }
+    };
+    format!("{base}{prefix}/auth/token")
+}
+
+pub fn credentials(headers: &HeaderMap) -> Credentials {
+    Credentials::parse(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Checks the request; `Err` is the response to send instead.
+pub async fn check(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    peer: Option<&Peer>,
+    needs: &[Scope],
+    realm: impl FnOnce() -> String,
+) -> Result<Identity, Response> {
+    if auth.is_open() {
+        return Ok(Identity::anonymous());
+    }
+    auth.authorize(&credentials(headers), Peer::ip(peer), needs)
+        .await
+        .map_err(|refusal| refuse(auth, refusal, needs, &realm()))
+}
+
+/// A refusal as the distribution spec and Docker's token flow expect it.
+pub fn refuse(auth: &Authenticator, refusal: Refusal, needs: &[Scope], realm: &str) -> Response {
+    let challenge = |error: Option<&str>| auth.challenge(realm, needs, error);
+    let (err, challenge) = match &refusal {
+        Refusal::Unauthenticated(m) => (
+            ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m.clone()),
+            challenge(None),
+        ),
+        Refusal::InvalidToken(e) => (
+            ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", e.to_string()),
+            challenge(Some("invalid_token")),
+        ),
+        Refusal::InsufficientScope(_) => (
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                refusal.to_string(),
+            ),
+            challenge(Some("insufficient_scope")),
+        ),
+        Refusal::Denied(m) => (
+            ApiError::new(StatusCode::FORBIDDEN, "DENIED", m.clone()),
+            None,
+        ),
+        Refusal::TooManyAttempts { retry_after } => (
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                refusal.to_string(),
+            )
+            .with_header(
+                header::RETRY_AFTER,
+                hv(retry_after.as_secs().max(1).to_string()),
+            ),
+            None,
+        ),
+        Refusal::Internal(e) => {
+            tracing::error!(error = %e, "authentication failed internally");
+            (
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UNKNOWN",
+                    "internal server error; the registry log has details",
+                ),
+                None,
+            )
+        }
+    };
+    let mut resp = err.into_response();
+    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_need_docker_scopes() {
+        let m = Route::Manifest {
+            name: "a/b".into(),
+            reference: "v1",
+        };
+        assert_eq!(
+            needs(&m, &Method::GET, None)[0].to_string(),
+            "repository:a/b:pull"
+        );
+        assert_eq!(
+            needs(&m, &Method::PUT, None)[0].to_string(),
+            "repository:a/b:pull,push"
+        );
+        assert_eq!(
+            needs(&m, &Method::DELETE, None)[0].to_string(),
+            "repository:a/b:delete"
+        );
+        let start = Route::UploadStart { name: "a".into() };
+        let v = needs(&start, &Method::POST, Some("c"));
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].to_string(), "repository:c:pull");
+        assert!(needs(&Route::Base, &Method::GET, None).is_empty());
+        assert_eq!(
+            needs(&Route::Catalog, &Method::GET, None)[0].to_string(),
+            "registry:catalog:*"
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The authentication modes behind one interface: given a request's credentials and the
+//! scopes it needs, say who it is or why not; issue tokens for the built-in service.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use berth_meta::MetaStore;
+
+use crate::access::{AccessPolicy, Identity};
+use crate::cache::VerifiedCache;
+use crate::htpasswd::{HtpasswdFile, verify_bcrypt};
+use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
+use crate::scope::Scope;
+use crate::token::{TokenError, TokenIssuer, TokenVerifier};
+use crate::{AuthError, password};
+
+/// How long a verified password is remembered (Docker sends Basic on every request).
+const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(300);
+
+pub enum Mode {
+    /// No authentication: every request may do everything.
+    Open,
+    /// Distribution's `auth.htpasswd`: Basic credentials checked against the file.
+    Htpasswd { file: HtpasswdFile, realm: String },
+    /// berth's `auth.local`: users in the metadata database and a built-in token service.
+    /// Bearer tokens from it, and Basic credentials directly, are accepted.
+    Local {
+        meta: Arc<dyn MetaStore>,
+        issuer: Box<TokenIssuer>,
+        verifier: TokenVerifier,
+        /// `None`: the token endpoint on the host the client used.
+        realm: Option<String>,
+    },
+    /// Distribution's `auth.token`: only bearer tokens from an external issuer.
+    ExternalToken {
+        verifier: TokenVerifier,
+        realm: String,
+        service: String,
+    },
+}
+
+/// What a request's `Authorization` header holds.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Anonymous,
+    Basic { user: String, password: String },
+    Bearer(String),
+    Malformed,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print secrets, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+            Credentials::Malformed => f.write_str("Malformed"),
+        }
+    }
+}
+
+impl Credentials {
+    pub fn parse(authorization: Option<&str>) -> Credentials {
+        let Some(value) = authorization.map(str::trim) else {
+            return Credentials::Anonymous;
+        };
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = STANDARD
+                .decode(rest)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            match decoded.as_deref().and_then(|s| s.split_once(':')) {
+                Some((user, password)) => Credentials::Basic {
+                    user: user.into(),
+                    password: password.into(),
+                },
+                None => Credentials::Malformed,
+            }
+        } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+            Credentials::Bearer(rest.into())
+        } else {
+            Credentials::Malformed
+        }
+    }
+}
+
+/// Why a request may not proceed, and so how to answer it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// 401 with a challenge: no credentials, or wrong ones.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 401, `error="invalid_token"`.
+    #[error("{0}")]
+    InvalidToken(TokenError),
+    /// 401, `error="insufficient_scope"`: the token does not cover the request.
+    #[error("the token does not grant {0}")]
+    InsufficientScope(String),
+    /// 403 `DENIED`: signed in, but the access policy says no.
+    #[error("{0}")]
+    Denied(String),
+    /// 429 `TOOMANYREQUESTS`.
+    #[error("too many failed logins; try again in {} seconds", retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: Duration },
+    /// 500: a database or crypto failure.
+    #[error(transparent)]
+    Internal(#[from] AuthError),
+}
+
+/// The token endpoint's answer.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub token: String,
+    pub expires_in: u64,
+    pub issued_at: u64,
+    pub refresh_token: Option<String>,
+}
+
+pub struct Authenticator {
+    mode: Mode,
+    policy: AccessPolicy,
+    cache: VerifiedCache,
+    limiter: LoginLimiter,
+}
+
+impl Authenticator {
+    pub fn new(mode: Mode, policy: AccessPolicy) -> Authenticator {
+        Authenticator::with_limits(mode, policy, LimiterSettings::default())
+    }
+
+    pub fn with_limits(mode: Mode, policy: AccessPolicy, limits: LimiterSettings) -> Authenticator {
+        Authenticator {
+            mode,
+            policy,
+            cache: VerifiedCache::new(CREDENTIAL_CACHE_TTL),
+            limiter: LoginLimiter::new(limits),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self.mode, Mode::Open)
+    }
+
+    /// The built-in token service, when this mode has one.
+    pub fn issuer(&self) -> Option<&TokenIssuer> {
+        match &self.mode {
+            Mode::Local { issuer, .. } => Some(issuer),
+            _ => None,
+        }
+    }
+
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Open => "none",
+            Mode::Htpasswd { .. } => "htpasswd",
+            Mode::Local { .. } => "local",
+            Mode::ExternalToken { .. } => "token",
+        }
+    }
+
+    /// Who the request is, if it may do everything in `needs`. An empty `needs` (the
+    /// `/v2/` base) only asks that the caller be signed in.
+    pub async fn authorize(
+        &self,
+        credentials: &Credentials,
+        addr: IpAddr,
+        needs: &[Scope],
+    ) -> Result<Identity, Refusal> {
+        let who = match (&self.mode, credentials) {
+            (Mode::Open, _) => return Ok(Identity::anonymous()),
+            (_, Credentials::Malformed) => {
+                return Err(Refusal::Unauthenticated(
+                    "the Authorization header is malformed".into(),
+                ));
+            }
+            (
+                Mode::Local { verifier, .. } | Mode::ExternalToken { verifier, .. },
+                Credentials::Bearer(t),
+            ) => {
+                let grant = verifier.verify(t).map_err(Refusal::InvalidToken)?;
+                if let Some(missing) = needs.iter().find(|n| !grant.covers(n)) {
+                    return Err(Refusal::InsufficientScope(missing.to_string()));
+                }
+                // The token's issuer already made the access decision.
+                let user = (!grant.subject.is_empty()).then_some(grant.subject);
+                return Ok(Identity { user, admin: false });
+            }
+            (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => {
+                return Err(Refusal::Unauthenticated(
+                    "this registry takes a user name and password (Basic), not a token".into(),
+                ));
+            }
+            (Mode::ExternalToken { realm, .. }, Credentials::Basic { .. }) => {
+                return Err(Refusal::Unauthenticated(format!(
+                    "this registry takes tokens from {realm}, not passwords"
+                )));
+            }
+            (_, Credentials::Basic { user, password }) => self.login(user, password, addr).await?,
+            (_, Credentials::Anonymous) => Identity::anonymous(),
+        };
+        if who.is_anonymous()
+            && (needs.is_empty() || !needs.iter().all(|n| self.policy.allows(&who, n)))
+        {
+            return Err(Refusal::Unauthenticated("authentication required".into()));
+        }
+        if let Some(denied) = needs.iter().find(|n| !self.policy.allows(&who, n)) {
+            return Err(Refusal::Denied(format!("access to {denied} is denied")));
+        }
+        Ok(who)
+    }
+
+    /// Checks a user name and password (htpasswd or local users), with failed-login
+    /// limits and a cache of recent successes.
+    pub async fn login(&self, user: &str, plain: &str, addr: IpAddr) -> Result<Identity, Refusal> {
+        match self.limiter.check(addr, user) {
+            Verdict::Proceed => {}
+            Verdict::Slow(pause) => tokio::time::sleep(pause).await,
+            Verdict::Refuse(retry_after) => return Err(Refusal::TooManyAttempts { retry_after }),
+        }
+        let stored = match &self.mode {
+            Mode::Htpasswd { file, .. } => file.hash_of(user).map(|h| (h, false)),
+            Mode::Local { meta, .. } => meta
+                .user(user)
+                .await
+                .map_err(AuthError::from)?
+                .map(|u| (u.password_hash, u.admin)),
+            Mode::Open | Mode::ExternalToken { .. } => None,
+        };
+        let verified = match &stored {
+            Some((hash, _)) if self.cache.contains(user, plain, hash) => true,
+            Some((hash, _)) => {
+                let (plain, hash) = (plain.to_string(), hash.clone());
+                let bcrypt = matches!(self.mode, Mode::Htpasswd { .. });
+                tokio::task::spawn_blocking(move || {
+                    if bcrypt {
+                        verify_bcrypt(&plain, &hash)
+                    } else {
+                        password::verify(&plain, &hash)
+                    }
+                })
+                .await
+                .unwrap_or(false)
+            }
+            None => false,
+        };
+        match stored {
+            Some((hash, admin)) if verified => {
+                self.cache.insert(user, plain, &hash);
+                self.limiter.succeeded(addr, user);
+                Ok(Identity::user(user, admin))
+            }
+            _ => {
+                self.limiter.failed(addr, user);
+                tracing::warn!(target: "berth::auth", user, %addr, "failed login");
+                Err(Refusal::Unauthenticated(
+                    "incorrect user name or password".into(),
+                ))
+            }
+        }
+    }
+
+    /// The `WWW-Authenticate` value for a refused request (`None` when open).
+    pub fn challenge(
+        &self,
+        default_realm: &str,
+        needs: &[Scope],
+        error: Option<&str>,
+    ) -> Option<String> {
+        let bearer = |realm: &str, service: &str| {
+            let mut v = format!("Bearer realm=\"{realm}\",service=\"{service}\"");
+            if !needs.is_empty() {
+                let scopes: Vec<String> = needs.iter().map(Scope::to_string).collect();
+                v.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
+            }
+            if let Some(e) = error {
+                v.push_str(&format!(",error=\"{e}\""));
+            }
+            v
+        };
+        match &self.mode {
+            Mode::Open => None,
+            Mode::Htpasswd { realm, .. } => Some(format!("Basic realm=\"{realm}\"")),
+            Mode::Local { issuer, realm, .. } => Some(bearer(
+                realm.as_deref().unwrap_or(default_realm),
+                &issuer.service,
+            )),
+            Mode::ExternalToken { realm, service, .. } => Some(bearer(realm, service)),
+        }
+    }
+
+    /// An access token for `who` with what the policy grants of `asked`, and a refresh
+    /// token when `offline` and a user signed in with a password.
+    pub async fn issue(
+        &self,
+        who: &Identity,
+        asked: &[Scope],
+        offline: bool,
+    ) -> Result<TokenResponse, Refusal> {
+        let Mode::Local { issuer, meta, .. } = &self.mode else {
+            return Err(Refusal::Denied(
+                "this registry does not issue tokens".into(),
+            ));
+        };
+        let granted = self.policy.grant(who, asked);
+        let subject = who.user.as_deref().unwrap_or("");
+        let access = issuer.access_token(subject, &granted)?;
+        let refresh_token = match (&who.user, offline) {
+            (Some(name), true) => {
+                let user = meta.user(name).await.map_err(AuthError::from)?;
+                match user {
+                    Some(u) => Some(issuer.refresh_token(name, &u.password_hash)?),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(TokenResponse {
+            token: access.token,
+            expires_in: access.expires_in,
+            issued_at: access.issued_at,
+            refresh_token,
+        })
+    }
+
+    /// The OAuth2 `refresh_token` grant: who the refresh token belongs to, if it is still
+    /// valid for that user's current password.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Identity, Refusal> {
+        let Mode::Local { issuer, meta, .. } = &self.mode else {
+            return Err(Refusal::Denied(
+                "this registry does not issue tokens".into(),
+            ));
+        };
+        // Look the user up first (async), then check the token against that record.
+        let unverified_sub =
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(refresh_token)
+                .ok()
+                .and_then(|d| {
+                    d.claims
+                        .get("sub")
+                        .and_then(|s| s.as_str())
+                        .map(String::from)
+                })
+                .ok_or(Refusal::InvalidToken(TokenError::Malformed))?;
+        let user = meta.user(&unverified_sub).await.map_err(AuthError::from)?;
+        let name = issuer
+            .check_refresh_token(refresh_token, |sub| {
+                user.as_ref()
+                    .filter(|u| u.name == sub)
+                    .map(|u| u.password_hash.clone())
+            })
+            .map_err(Refusal::InvalidToken)?;
+        let admin = user.is_some_and(|u| u.admin);
+        Ok(Identity::user(name, admin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_authorization_headers() {
+        let basic = format!("Basic {}", STANDARD.encode("alice:pa:ss"));
+        assert_eq!(
+            Credentials::parse(Some(&basic)),
+            Credentials::Basic {
+                user: "alice".into(),
+                password: "pa:ss".into()
+            }
+        );
+        assert_eq!(
+            Credentials::parse(Some("Bearer abc.def.ghi")),
+            Credentials::Bearer("abc.def.ghi".into())
+        );
+        assert_eq!(Credentials::parse(None), Credentials::Anonymous);
+        assert_eq!(
+            Credentials::parse(Some("Basic !!!")),
+            Credentials::Malformed
+        );
+        assert_eq!(Credentials::parse(Some("Digest x")), Credentials::Malformed);
+        assert_eq!(
+            format!("{:?}", Credentials::parse(Some(&basic))),
+            "Basic(alice, ***)"
+        );
+    }
+}

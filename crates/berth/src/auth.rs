@@ -1,0 +1,90 @@
+//! Builds the access controller `serve` runs, and gives a fresh installation its first
+//! administrator.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use berth_auth::htpasswd::HtpasswdFile;
+use berth_auth::keys::{SigningKey, write_private};
+use berth_auth::token::{TokenIssuer, TokenVerifier};
+use berth_auth::{AccessPolicy, Authenticator, Mode, password, users};
+use berth_meta::MetaStore;
+
+use crate::settings::{AuthSettings, ServeSettings};
+
+pub async fn authenticator(
+    s: &ServeSettings,
+    meta: Arc<dyn MetaStore>,
+) -> anyhow::Result<Authenticator> {
+    let mode = match &s.auth {
+        AuthSettings::None => Mode::Open,
+        AuthSettings::Htpasswd { path, realm } => Mode::Htpasswd {
+            file: HtpasswdFile::open(path).context("auth.htpasswd.path")?,
+            realm: realm.clone(),
+        },
+        AuthSettings::Local {
+            realm,
+            service,
+            issuer,
+            token_ttl,
+            signing_key,
+            initial_password_file,
+        } => {
+            let key = SigningKey::load_or_generate(signing_key).context("auth.local.signingkey")?;
+            let issuer = TokenIssuer::new(key, issuer, service, *token_ttl);
+            ensure_first_admin(meta.as_ref(), initial_password_file).await?;
+            Mode::Local {
+                verifier: issuer.verifier(),
+                issuer: Box::new(issuer),
+                meta,
+                realm: realm.clone(),
+            }
+        }
+        AuthSettings::Token {
+            realm,
+            service,
+            issuer,
+            rootcertbundle,
+            jwks,
+            algorithms,
+        } => Mode::ExternalToken {
+            verifier: TokenVerifier::external(
+                issuer,
+                service,
+                rootcertbundle.as_deref(),
+                jwks.as_deref(),
+                algorithms,
+            )
+            .context("auth.token")?,
+            realm: realm.clone(),
+            service: service.clone(),
+        },
+    };
+    let policy = AccessPolicy {
+        anonymous_pull: s.anonymous_pull,
+    };
+    Ok(Authenticator::new(mode, policy))
+}
+
+/// On a database without users, creates `admin` with a generated password, prints it
+/// once and keeps it in `password_file` (mode 0600) for the operator to pick up.
+async fn ensure_first_admin(meta: &dyn MetaStore, password_file: &Path) -> anyhow::Result<()> {
+    if !meta.users().await?.is_empty() {
+        return Ok(());
+    }
+    let plain = password::generate(24)?;
+    users::add(meta, "admin", &plain, true).await?;
+    write_private(password_file, &format!("{plain}\n"))
+        .with_context(|| format!("writing {}", password_file.display()))?;
+    // Printed to the terminal, not through the logger: log pipelines keep lines forever.
+    eprintln!(
+        "\n  berth created the first user.\n\n    user:     admin\n    password: {plain}\n\n  \
+         The password is also in {} (readable only by you).\n  \
+         Log in with: docker login <this host>:<port> -u admin\n  \
+         Add users with: berth user add NAME\n",
+        password_file.display()
+    );
+    tracing::info!(file = %password_file.display(), "created user admin; its password was printed once and saved to the file");
+    Ok(())
+}

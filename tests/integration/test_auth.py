@@ -1,0 +1,475 @@
+"""Authentication through the real binary and real clients: the secure no-config default,
+htpasswd (Distribution's format, reloaded without restart), berth's users with the built-in
+token service (Docker token spec: GET with Basic, OAuth2 POST, refresh tokens, scopes),
+external token issuers, refused tokens, failed-login limits, anonymous pull.
+
+berth only: Distribution's behaviour is not the reference for berth's own modes."""
+
+import base64
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import images as im
+from conftest import berth_bin, free_port
+
+pytestmark = pytest.mark.berth_only
+
+LOCAL_AUTH = "auth:\n  local:\n    service: test-registry\n"
+
+
+def admin_password(reg) -> str:
+    return (reg.root / "initial-admin-password").read_text().strip()
+
+
+def run_berth(*args, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([berth_bin(), *args], input=stdin, capture_output=True, text=True,
+                          timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"berth {' '.join(args)}: {proc.returncode}\n{proc.stderr}")
+    return proc
+
+
+def challenge(r: requests.Response) -> dict[str, str]:
+    value = r.headers["WWW-Authenticate"]
+    scheme, _, params = value.partition(" ")
+    out = dict(re.findall(r'(\w+)="([^"]*)"', params))
+    out["scheme"] = scheme
+    return out
+
+
+def token(reg, user=None, password=None, scope=None, **params) -> requests.Response:
+    query = dict(service="test-registry", **params)
+    if scope:
+        query["scope"] = scope
+    auth = (user, password) if user else None
+    return requests.get(f"{reg.url}/auth/token", params=query, auth=auth, timeout=30)
+
+
+def bearer(t: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {t}"}
+
+
+def push_blob(reg, repo: str, data: bytes, headers) -> requests.Response:
+    digest = im.sha256(data)
+    r = requests.post(f"{reg.url}/v2/{repo}/blobs/uploads/", headers=headers, timeout=30)
+    if r.status_code != 202:
+        return r
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else reg.url + loc
+    return requests.put(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=data,
+                        headers=headers, timeout=30)
+
+
+@pytest.fixture
+def local_registry(make_registry):
+    return make_registry(extra_config=LOCAL_AUTH)
+
+
+# ------------------------------------------------------------------ the secure default
+
+def test_no_config_default_requires_login_and_prints_the_admin_password(workdir):
+    port = free_port()
+    env = dict(os.environ, REGISTRY_HTTP_ADDR=f"127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
+
+    def start():
+        proc = subprocess.Popen([berth_bin(), "serve"], cwd=workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                return proc, requests.get(f"{url}/v2/", timeout=1)
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        proc.kill()
+        raise AssertionError("berth serve without a config did not start")
+
+    proc, r = start()
+    try:
+        assert (workdir / "data" / "docker" / "registry" / "v2").is_dir()
+        assert (workdir / "data" / "berth" / "metadata.db").is_file()
+        assert r.status_code == 401
+        assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+        c = challenge(r)
+        assert c["scheme"] == "Bearer"
+        assert c["realm"] == f"{url}/auth/token"
+        assert c["service"] == "berth"
+        pw_file = workdir / "data" / "initial-admin-password"
+        assert pw_file.stat().st_mode & 0o777 == 0o600
+        password = pw_file.read_text().strip()
+        assert len(password) >= 20
+        r = requests.get(f"{url}/v2/", auth=("admin", password), timeout=10)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        first_out, _ = proc.communicate(timeout=15)
+    assert f"password: {password}" in first_out
+    assert "AUTHENTICATION IS OFF" not in first_out
+
+    # A second start keeps the user and prints no password.
+    proc, r = start()
+    proc.terminate()
+    second_out, _ = proc.communicate(timeout=15)
+    assert r.status_code == 401
+    assert password not in second_out
+    assert pw_file.read_text().strip() == password
+
+
+def test_config_without_auth_section_stays_open_and_says_so(make_registry):
+    reg = make_registry()
+    assert requests.get(f"{reg.url}/v2/", timeout=10).status_code == 200
+    reg.stop()
+    assert "AUTHENTICATION IS OFF" in reg.log()
+
+
+def test_unsupported_access_controller_refuses_to_start(make_registry):
+    with pytest.raises(RuntimeError, match="auth.silly"):
+        make_registry(extra_config="auth:\n  silly:\n    realm: x\n    service: y\n")
+
+
+# ------------------------------------------------------------------------- htpasswd
+
+def htpasswd_file(path: Path, user: str, password: str, create: bool = True):
+    flags = "-Bbc" if create else "-Bb"
+    subprocess.run(["htpasswd", flags, str(path), user, password], check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def htpasswd_registry(make_registry, workdir):
+    path = workdir / "htpasswd"
+    htpasswd_file(path, "alice", "alice-password")
+    reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: my-realm\n    path: {path}\n")
+    reg.htpasswd = path
+    return reg
+
+
+def test_htpasswd_basic_challenge_and_credentials(htpasswd_registry):
+    reg = htpasswd_registry
+    r = requests.get(f"{reg.url}/v2/", timeout=10)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'Basic realm="my-realm"'
+    assert requests.get(f"{reg.url}/v2/", auth=("alice", "alice-password")).status_code == 200
+    wrong = requests.get(f"{reg.url}/v2/", auth=("alice", "nope"))
+    assert wrong.status_code == 401 and wrong.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert requests.get(f"{reg.url}/v2/_catalog").status_code == 401
+    assert requests.get(f"{reg.url}/v2/_catalog", auth=("alice", "alice-password")).ok
+    # Credentials never reach the log.
+    reg.stop()
+    assert "alice-password" not in reg.log() and "nope" not in reg.log()
+
+
+def test_htpasswd_skopeo_push_pull(htpasswd_registry, workdir):
+    reg = htpasswd_registry
+    layout = im.build_image(workdir / "src", "v1")
+    ref = f"docker://{reg.host}/team/app:v1"
+    with pytest.raises(im.SkopeoError):
+        im.copy(layout.ref, ref)
+    im.copy(layout.ref, ref, "--dest-creds=alice:alice-password")
+    raw = im.skopeo("inspect", "--raw", "--tls-verify=false", "--creds=alice:alice-password",
+                    ref).stdout.encode()
+    assert im.sha256(raw) == layout.digest
+    with pytest.raises(im.SkopeoError):
+        im.skopeo("inspect", "--raw", "--tls-verify=false", "--creds=alice:wrong", ref)
+
+
+def test_htpasswd_changes_apply_without_restart(htpasswd_registry):
+    reg = htpasswd_registry
+    assert requests.get(f"{reg.url}/v2/", auth=("bob", "bob-password")).status_code == 401
+    htpasswd_file(reg.htpasswd, "bob", "bob-password", create=False)
+    assert requests.get(f"{reg.url}/v2/", auth=("bob", "bob-password")).status_code == 200
+    # Changing alice's password ends the old one at once (the verified-password cache
+    # is keyed by the stored hash).
+    assert requests.get(f"{reg.url}/v2/", auth=("alice", "alice-password")).status_code == 200
+    htpasswd_file(reg.htpasswd, "alice", "new-alice-password", create=False)
+    assert requests.get(f"{reg.url}/v2/", auth=("alice", "alice-password")).status_code == 401
+    assert requests.get(f"{reg.url}/v2/", auth=("alice", "new-alice-password")).ok
+
+
+# ------------------------------------------------------- local users and token service
+
+def test_token_endpoint_get_with_basic(local_registry):
+    reg = local_registry
+    r = requests.get(f"{reg.url}/v2/team/app/tags/list", timeout=10)
+    assert r.status_code == 401
+    c = challenge(r)
+    assert c["scheme"] == "Bearer" and c["service"] == "test-registry"
+    assert c["scope"] == "repository:team/app:pull"
+    assert c["realm"] == f"{reg.url}/auth/token"
+
+    pw = admin_password(reg)
+    r = token(reg, "admin", pw, scope="repository:team/app:pull,push")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token"] == body["access_token"]
+    assert body["expires_in"] == 300
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["issued_at"])
+    assert "refresh_token" not in body
+    assert r.headers["Cache-Control"] == "no-store"
+    claims = json.loads(base64.urlsafe_b64decode(body["token"].split(".")[1] + "=="))
+    assert claims["sub"] == "admin" and claims["aud"] == "test-registry"
+    assert claims["access"] == [{"type": "repository", "name": "team/app",
+                                 "actions": ["pull", "push"]}]
+
+    h = bearer(body["token"])
+    assert requests.get(f"{reg.url}/v2/", headers=h).status_code == 200
+    assert push_blob(reg, "team/app", b"layer", h).status_code == 201
+    # The token covers team/app only, and not deletes.
+    other = push_blob(reg, "team/other", b"layer", h)
+    assert other.status_code == 401
+    assert challenge(other)["error"] == "insufficient_scope"
+    assert challenge(other)["scope"] == "repository:team/other:pull,push"
+    d = requests.delete(f"{reg.url}/v2/team/app/blobs/{im.sha256(b'layer')}", headers=h)
+    assert d.status_code == 401 and challenge(d)["error"] == "insufficient_scope"
+
+
+def test_wrong_password_and_anonymous_tokens(local_registry):
+    reg = local_registry
+    r = token(reg, "admin", "wrong", scope="repository:a:pull")
+    assert r.status_code == 401
+    assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    # Anonymous: a token, but with nothing granted (anonymous pull is off).
+    r = token(reg, scope="repository:a:pull")
+    assert r.status_code == 200
+    t = r.json()["token"]
+    claims = json.loads(base64.urlsafe_b64decode(t.split(".")[1] + "=="))
+    assert claims["access"] == [] and claims["sub"] == ""
+    r = requests.get(f"{reg.url}/v2/a/tags/list", headers=bearer(t))
+    assert r.status_code == 401 and challenge(r)["error"] == "insufficient_scope"
+
+
+def test_oauth2_password_and_refresh_grants(local_registry, make_registry):
+    reg = local_registry
+    pw = admin_password(reg)
+    run_berth("user", "add", "carol", "--password-stdin", "--config", str(reg.config_path),
+              stdin="carol-password\n")
+    form = dict(grant_type="password", username="carol", password="carol-password",
+                service="test-registry", client_id="pytest", access_type="offline",
+                scope="repository:c/app:pull")
+    r = requests.post(f"{reg.url}/auth/token", data=form, timeout=30)
+    assert r.status_code == 200, r.text
+    refresh = r.json()["refresh_token"]
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(r.json()["access_token"])).ok
+
+    r = requests.post(f"{reg.url}/auth/token", data=dict(
+        grant_type="refresh_token", refresh_token=refresh, service="test-registry",
+        client_id="pytest", scope="repository:c/app:pull,push"), timeout=30)
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(r.json()["access_token"])).ok
+
+    # A refresh token is not an access token.
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(refresh)).status_code == 401
+    # A password change revokes refresh tokens.
+    run_berth("user", "passwd", "carol", "--password-stdin", "--config", str(reg.config_path),
+              stdin="carol-new-password\n")
+    r = requests.post(f"{reg.url}/auth/token", data=dict(
+        grant_type="refresh_token", refresh_token=refresh, client_id="pytest"), timeout=30)
+    assert r.status_code == 401
+    bad = requests.post(f"{reg.url}/auth/token", data=dict(grant_type="magic"), timeout=30)
+    assert bad.status_code == 400
+    # Removing a user ends password logins at once.
+    run_berth("user", "remove", "carol", "--config", str(reg.config_path))
+    assert token(reg, "carol", "carol-new-password").status_code == 401
+    listed = run_berth("user", "list", "--config", str(reg.config_path)).stdout
+    assert listed.split() == ["admin", "admin"]  # name, then the admin flag
+    assert requests.get(f"{reg.url}/v2/", auth=("admin", pw)).ok
+
+
+def test_forged_foreign_and_unsigned_tokens_are_refused(local_registry, make_registry):
+    reg = local_registry
+    other = make_registry(extra_config=LOCAL_AUTH)  # same service name, its own key
+    foreign = token(other, "admin", admin_password(other), scope="repository:a:pull").json()
+    r = requests.get(f"{reg.url}/v2/a/tags/list", headers=bearer(foreign["token"]))
+    assert r.status_code == 401 and challenge(r)["error"] == "invalid_token"
+
+    good = token(reg, "admin", admin_password(reg), scope="repository:a:pull").json()["token"]
+    head, claims, sig = good.split(".")
+    # Signature bytes tampered with.
+    tampered = f"{head}.{claims}.{sig[:-4]}{'AAAA' if not sig.endswith('AAAA') else 'BBBB'}"
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(tampered)).status_code == 401
+    # Claims swapped for wider ones under the old signature.
+    wider = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    wider["access"][0]["actions"] = ["pull", "push", "delete"]
+    enc = base64.urlsafe_b64encode(json.dumps(wider).encode()).rstrip(b"=").decode()
+    r = requests.delete(f"{reg.url}/v2/a/manifests/sha256:{'0' * 64}",
+                        headers=bearer(f"{head}.{enc}.{sig}"))
+    assert r.status_code == 401
+    # alg: none.
+    none = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    r = requests.get(f"{reg.url}/v2/", headers=bearer(f"{none}.{claims}."))
+    assert r.status_code == 401 and challenge(r)["error"] == "invalid_token"
+    assert requests.get(f"{reg.url}/v2/", headers=bearer("not-a-token")).status_code == 401
+    assert requests.get(f"{reg.url}/v2/", headers={"Authorization": "Basic !!"}).status_code == 401
+
+
+def test_expired_tokens_are_refused(make_registry):
+    reg = make_registry(extra_config="auth:\n  local:\n    service: test-registry\n"
+                                     "    tokenttl: 1s\n")
+    t = token(reg, "admin", admin_password(reg)).json()
+    assert t["expires_in"] == 1
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(t["token"])).ok
+    time.sleep(12)  # past expiry and the 10 s clock-skew allowance
+    r = requests.get(f"{reg.url}/v2/", headers=bearer(t["token"]))
+    assert r.status_code == 401 and challenge(r)["error"] == "invalid_token"
+    assert "expired" in r.json()["errors"][0]["message"]
+
+
+def test_repeated_failed_logins_are_slowed_then_refused(local_registry):
+    reg = local_registry
+    started = time.time()
+    codes = [requests.get(f"{reg.url}/v2/", auth=("admin", f"guess{i}"), timeout=30).status_code
+             for i in range(12)]
+    elapsed = time.time() - started
+    assert codes[:10] == [401] * 10, codes
+    assert codes[10:] == [429, 429], codes
+    assert elapsed >= 4, "attempts 6-10 each wait a second"
+    r = requests.get(f"{reg.url}/v2/", auth=("admin", admin_password(reg)), timeout=30)
+    assert r.status_code == 429, "the user stays locked for a while, even with the password"
+    assert r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    assert int(r.headers["Retry-After"]) > 0
+    # The token endpoint shares the limit.
+    assert token(reg, "admin", admin_password(reg)).status_code == 429
+
+
+def test_skopeo_with_token_auth(local_registry, workdir):
+    reg = local_registry
+    creds = f"admin:{admin_password(reg)}"
+    layout = im.build_image(workdir / "src", "v1", layers=2)
+    ref = f"docker://{reg.host}/team/app:v1"
+    with pytest.raises(im.SkopeoError):
+        im.copy(layout.ref, ref)
+    im.copy(layout.ref, ref, f"--dest-creds={creds}")
+    # A copy into a second repository mounts across repositories with one token.
+    im.copy(ref, f"docker://{reg.host}/team/copy:v1", f"--src-creds={creds}",
+            f"--dest-creds={creds}")
+    for repo in ("team/app", "team/copy"):
+        raw = im.skopeo("inspect", "--raw", "--tls-verify=false", f"--creds={creds}",
+                        f"docker://{reg.host}/{repo}:v1").stdout.encode()
+        assert im.sha256(raw) == layout.digest
+    with pytest.raises(im.SkopeoError):
+        im.skopeo("inspect", "--raw", "--tls-verify=false", ref)
+
+
+def test_anonymous_pull_when_granted(make_registry, workdir):
+    reg = make_registry(extra_config=LOCAL_AUTH + "berth:\n  access:\n    anonymouspull: true\n")
+    creds = f"admin:{admin_password(reg)}"
+    layout = im.build_image(workdir / "src", "v1")
+    ref = f"docker://{reg.host}/pub/app:v1"
+    im.copy(layout.ref, ref, f"--dest-creds={creds}")
+    # No credentials: pulling works, pushing does not.
+    assert im.sha256(im.inspect_raw(ref)) == layout.digest
+    with pytest.raises(im.SkopeoError):
+        im.copy(layout.ref, f"docker://{reg.host}/pub/other:v1")
+    r = requests.get(f"{reg.url}/v2/pub/app/manifests/v1",
+                     headers={"Accept": im.OCI_MANIFEST})
+    assert r.status_code == 200
+    assert requests.get(f"{reg.url}/v2/_catalog").status_code == 401
+
+
+def test_external_token_issuer(make_registry, workdir):
+    """One berth issues tokens (auth.local) and another trusts them (auth.token, Distribution's
+    keys), the way a registry sits behind docker_auth or Harbor's token service."""
+    issuer = make_registry(extra_config="auth:\n  local:\n    service: shared\n"
+                                        "    issuer: central-auth\n")
+    jwks = workdir / "jwks.json"
+    jwks.write_text(requests.get(f"{issuer.url}/auth/jwks", timeout=10).text)
+    keys = json.loads(jwks.read_text())["keys"]
+    assert keys[0]["kty"] == "EC" and keys[0]["crv"] == "P-256" and keys[0]["kid"]
+    reg = make_registry(extra_config=(
+        f"auth:\n  token:\n    realm: {issuer.url}/auth/token\n    service: shared\n"
+        f"    issuer: central-auth\n    jwks: {jwks}\n"))
+    r = requests.get(f"{reg.url}/v2/", timeout=10)
+    assert r.status_code == 401
+    assert challenge(r)["realm"] == f"{issuer.url}/auth/token"
+    # Passwords are not taken by a token-only registry.
+    assert requests.get(f"{reg.url}/v2/", auth=("admin", admin_password(issuer))).status_code == 401
+
+    layout = im.build_image(workdir / "src", "v1")
+    ref = f"docker://{reg.host}/ext/app:v1"
+    im.copy(layout.ref, ref, f"--dest-creds=admin:{admin_password(issuer)}")
+    raw = im.skopeo("inspect", "--raw", "--tls-verify=false",
+                    f"--creds=admin:{admin_password(issuer)}", ref).stdout.encode()
+    assert im.sha256(raw) == layout.digest
+    # A token from an issuer the registry does not trust.
+    stranger = make_registry(extra_config="auth:\n  local:\n    service: shared\n"
+                                          "    issuer: central-auth\n")
+    t = requests.get(f"{stranger.url}/auth/token", auth=("admin", admin_password(stranger)),
+                     params={"service": "shared"}).json()["token"]
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(t)).status_code == 401
+
+
+def test_token_registry_refuses_to_start_without_keys(make_registry):
+    with pytest.raises(RuntimeError, match="rootcertbundle or jwks"):
+        make_registry(extra_config="auth:\n  token:\n    realm: http://x/token\n"
+                                   "    service: s\n    issuer: i\n")
+
+
+# ---------------------------------------------------------------------- Docker engine
+
+from test_docker import build_busybox_image, docker, docker_engine, local_images  # noqa: E402,F401
+
+
+def docker_with_config(config_dir: Path, *args, stdin: str | None = None, check: bool = True):
+    proc = subprocess.run(["docker", "--config", str(config_dir), *args], input=stdin,
+                          capture_output=True, text=True, timeout=180)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {proc.returncode}\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize("mode", ["local", "htpasswd"])
+def test_docker_login_push_pull_logout(mode, docker_engine, local_images, make_registry,
+                                       workdir):
+    if mode == "local":
+        reg = make_registry(extra_config=LOCAL_AUTH)
+        user, password = "admin", admin_password(reg)
+    else:
+        path = workdir / "htpasswd"
+        user, password = "dora", "dora-password"
+        htpasswd_file(path, user, password)
+        reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: r\n    path: {path}\n")
+    cfg = workdir / "docker-config"
+    cfg.mkdir()
+    host = f"localhost:{reg.port}"
+    image = f"{host}/auth/busybox:{mode}"
+    local_images.append(image)
+    image_id = build_busybox_image(workdir / "ctx", image, f"marker {mode}")
+    local_images.append(image_id)
+
+    denied = docker_with_config(cfg, "push", image, check=False)
+    assert denied.returncode != 0
+    said = (denied.stdout + denied.stderr).lower()
+    # Docker words an anonymous token without push rights as "requested access to the
+    # resource is denied", and a Basic challenge as "no basic auth credentials".
+    assert any(m in said for m in ("denied", "unauthorized", "no basic auth credentials")), said
+    wrong = docker_with_config(cfg, "login", host, "-u", user, "--password-stdin",
+                               stdin="wrong-password\n", check=False)
+    assert wrong.returncode != 0
+
+    login = docker_with_config(cfg, "login", host, "-u", user, "--password-stdin",
+                               stdin=password + "\n")
+    assert "Login Succeeded" in login.stdout
+    stored = json.loads((cfg / "config.json").read_text())["auths"][host]
+    if mode == "local":
+        # docker keeps the refresh token from the OAuth2 password grant, not the password.
+        assert stored.get("identitytoken"), stored.keys()
+    docker_with_config(cfg, "push", image)
+
+    docker("rmi", image)
+    docker("rmi", image_id, check=False)
+    docker_with_config(cfg, "pull", image)
+    run = docker("run", "--rm", image, "cat", "/etc/marker.txt")
+    assert run.stdout == f"marker {mode}"
+
+    docker_with_config(cfg, "logout", host)
+    docker("rmi", image)
+    pulled = docker_with_config(cfg, "pull", image, check=False)
+    assert pulled.returncode != 0
