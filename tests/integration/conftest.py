@@ -56,11 +56,13 @@ class Registry:
 
     def __init__(self, workdir: Path, delete: bool = True, extra_config: str = "",
                  env: dict | None = None, kind: str = TARGET, root: Path | None = None,
-                 port: int | None = None, scheme: str = "http", ca: Path | None = None):
+                 port: int | None = None, scheme: str = "http", ca: Path | None = None,
+                 cert: tuple[str, str] | None = None):
         """`extra_config` is appended right after the `http:` section: indent it by two
         spaces to add `http` keys, or not at all for top-level sections.
         `port` is where readiness is checked (e.g. when REGISTRY_HTTP_ADDR moves it);
-        `ca` is the CA file to trust for https."""
+        `ca` is the CA file to trust for https; `cert` a (certificate, key) pair to
+        present when the registry requires client certificates."""
         self.workdir = workdir
         self.root = root or (workdir / "data")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,7 @@ class Registry:
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"{scheme}://{self.host}"
         self.verify = str(ca) if ca else True
+        self.cert = cert
         self.kind = kind
         self.config_path = workdir / "config.yml"
         self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config))
@@ -89,7 +92,8 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"registry exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                r = requests.get(self.url + "/v2/", timeout=1, verify=self.verify)
+                r = requests.get(self.url + "/v2/", timeout=1, verify=self.verify,
+                                 cert=self.cert)
                 if r.status_code in (200, 401, 404):
                     return self
             except requests.ConnectionError:
@@ -135,7 +139,7 @@ def workdir():
 @pytest.fixture
 def make_registry(workdir):
     """Factory: make_registry(delete=True, extra_config="", env=None, kind=TARGET, root=None,
-    port=None, scheme="http", ca=None)."""
+    port=None, scheme="http", ca=None, cert=None)."""
     started: list[Registry] = []
 
     def make(**kwargs) -> Registry:

@@ -473,3 +473,56 @@ def test_docker_login_push_pull_logout(mode, docker_engine, local_images, make_r
     docker("rmi", image)
     pulled = docker_with_config(cfg, "pull", image, check=False)
     assert pulled.returncode != 0
+
+
+# ------------------------------------------------------------ client certificates
+
+def make_client_cert(dir: Path, cn: str) -> tuple[Path, Path, Path]:
+    """A client CA and a certificate for `cn` signed by it (clientAuth usage)."""
+    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    ca_key, ca_crt = dir / "clients-ca.key", dir / "clients-ca.crt"
+    key, csr, crt, ext = dir / "client.key", dir / "client.csr", dir / "client.crt", dir / "c.cnf"
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+       "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days", "2", "-subj", "/CN=clients CA")
+    sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", key, "-out", csr, "-subj", f"/O=berth tests/CN={cn}")
+    ext.write_text("extendedKeyUsage=clientAuth\n")
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+       "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
+    return ca_crt, crt, key
+
+
+def test_client_certificate_identity_is_the_user(make_registry, workdir):
+    from test_tls_and_cli import make_cert
+    server_dir, client_dir = workdir / "server", workdir / "client"
+    server_dir.mkdir()
+    client_dir.mkdir()
+    ca, crt, key = make_cert(server_dir)
+    clients_ca, client_crt, client_key = make_client_cert(client_dir, "ci-robot")
+    cert = (str(client_crt), str(client_key))
+    reg = make_registry(
+        extra_config=(f"  tls:\n    certificate: {crt}\n    key: {key}\n"
+                      f"    clientcas: [{clients_ca}]\n" + LOCAL_AUTH),
+        scheme="https", ca=ca, cert=cert)
+    # No Authorization header: the certificate alone signs the client in.
+    r = requests.get(f"{reg.url}/v2/", cert=cert, verify=str(ca), timeout=10)
+    assert r.status_code == 200, r.text
+    data = b"pushed by a robot"
+    assert push_blob_tls(reg, "robots/app", data, cert, str(ca)).status_code == 201
+    # The token endpoint issues tokens for the certificate's user too.
+    t = requests.get(f"{reg.url}/auth/token", params={"scope": "repository:robots/app:pull"},
+                     cert=cert, verify=str(ca), timeout=10).json()["token"]
+    claims = json.loads(base64.urlsafe_b64decode(t.split(".")[1] + "=="))
+    assert claims["sub"] == "ci-robot"
+    reg.stop()
+    assert "user=ci-robot" in reg.log() or 'user="ci-robot"' in reg.log()
+
+
+def push_blob_tls(reg, repo, data, cert, ca) -> requests.Response:
+    digest = im.sha256(data)
+    tls = dict(cert=cert, verify=ca, timeout=10)
+    r = requests.post(f"{reg.url}/v2/{repo}/blobs/uploads/", **tls)
+    assert r.status_code == 202, r.text
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else reg.url + loc
+    return requests.put(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=data, **tls)

@@ -4,6 +4,7 @@ overrides, http.prefix, and the loud warnings a registry:2 user must see."""
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,40 @@ def test_tls_minimum_version_is_enforced(make_registry, workdir):
     tls13 = subprocess.run(["curl", "-sS", "--cacert", str(ca), "--tlsv1.3", "-o", "/dev/null",
                             "-w", "%{http_code}", f"{reg.url}/v2/"], capture_output=True, text=True)
     assert tls13.stdout == "200"
+
+
+def served_certificate(reg) -> bytes:
+    """The DER certificate the registry presents on a fresh connection."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", reg.port), timeout=5) as sock:
+        with ctx.wrap_socket(sock) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def test_rotated_certificate_is_served_without_restart(make_registry, workdir):
+    first_dir, second_dir = workdir / "first", workdir / "second"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    ca, crt, key = make_cert(first_dir)
+    reg = make_registry(extra_config=f"  tls:\n    certificate: {crt}\n    key: {key}\n",
+                        scheme="https", ca=ca)
+    before = served_certificate(reg)
+    new_ca, new_crt, new_key = make_cert(second_dir)
+    # A half-done rotation (new certificate, old key) keeps the old pair in service.
+    crt.write_bytes(new_crt.read_bytes())
+    time.sleep(1.5)
+    assert served_certificate(reg) == before
+    key.write_bytes(new_key.read_bytes())
+    time.sleep(1.5)
+    after = served_certificate(reg)
+    assert after != before
+    r = requests.get(f"{reg.url}/v2/", verify=str(new_ca), timeout=5)
+    assert r.status_code == 200
+    assert reg.proc.poll() is None, "the registry kept running"
 
 
 def test_help_explains_commands():

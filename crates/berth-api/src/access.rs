@@ -2,6 +2,7 @@
 //! the authenticator, and answering a refusal the way Docker clients expect.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,13 +12,31 @@ use crate::response::{ApiError, hv};
 use crate::routes::Route;
 
 /// The connection a request came in on (set by the server for each connection).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
     pub tls: bool,
+    /// The common name of a client certificate verified against `http.tls.clientcas`.
+    pub client_user: Option<Arc<str>>,
 }
 
 impl Peer {
+    pub fn plain(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            tls: false,
+            client_user: None,
+        }
+    }
+
+    pub fn tls(addr: SocketAddr, client_user: Option<String>) -> Peer {
+        Peer {
+            addr,
+            tls: true,
+            client_user: client_user.map(Arc::from),
+        }
+    }
+
     pub fn ip(peer: Option<&Peer>) -> IpAddr {
         peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.addr.ip())
     }
@@ -83,12 +102,18 @@ pub fn default_realm(
     format!("{base}{prefix}/auth/token")
 }
 
-pub fn credentials(headers: &HeaderMap) -> Credentials {
-    Credentials::parse(
+/// The request's credentials: its `Authorization` header, else a verified client
+/// certificate (as good as a password: its CA is one the operator chose to trust).
+pub fn credentials(headers: &HeaderMap, peer: Option<&Peer>) -> Credentials {
+    let creds = Credentials::parse(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
-    )
+    );
+    match peer.and_then(|p| p.client_user.as_deref()) {
+        Some(user) if creds == Credentials::Anonymous => Credentials::Certificate(user.into()),
+        _ => creds,
+    }
 }
 
 /// Checks the request; `Err` is the response to send instead.
@@ -102,7 +127,7 @@ pub async fn check(
     if auth.is_open() {
         return Ok(Identity::anonymous());
     }
-    auth.authorize(&credentials(headers), Peer::ip(peer), needs)
+    auth.authorize(&credentials(headers, peer), Peer::ip(peer), needs)
         .await
         .map_err(|refusal| refuse(auth, refusal, needs, &realm()))
 }

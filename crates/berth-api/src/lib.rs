@@ -3,6 +3,8 @@
 //! rustls; HTTP/1.1 and HTTP/2).
 
 pub mod access;
+mod cert_reload;
+mod client_cert;
 mod response;
 mod routes;
 pub mod server;

@@ -12,14 +12,16 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::access::Peer;
+use crate::cert_reload::ReloadingCert;
+use crate::client_cert;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -44,7 +46,7 @@ pub struct TlsSettings {
     pub tls13_only: bool,
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let file_err = |e: rustls::pki_types::pem::Error| TlsError::File {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -63,6 +65,7 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 
 pub fn tls_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider_for_keys = provider.clone();
     let versions: &[&rustls::SupportedProtocolVersion] = if s.tls13_only {
         &[&rustls::version::TLS13]
     } else {
@@ -86,13 +89,29 @@ pub fn tls_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
             .map_err(|e| TlsError::ClientCa(e.to_string()))?;
         builder.with_client_cert_verifier(verifier)
     };
-    let key = PrivateKeyDer::from_pem_file(&s.key).map_err(|e| TlsError::File {
-        path: s.key.clone(),
-        reason: e.to_string(),
-    })?;
-    let mut config = builder.with_single_cert(certs(&s.certificate)?, key)?;
+    let resolver = ReloadingCert::new(&s.certificate, &s.key, provider_for_keys)?;
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The application for one connection: every request carries who is on the other end.
+fn with_peer(
+    app: axum::Router,
+    peer: Peer,
+) -> TowerToHyperService<
+    tower::util::MapRequest<
+        axum::Router,
+        impl FnMut(hyper::Request<hyper::body::Incoming>) -> hyper::Request<hyper::body::Incoming>
+        + Clone,
+    >,
+> {
+    TowerToHyperService::new(app.map_request(
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer.clone());
+            req
+        },
+    ))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open requests finish
@@ -122,18 +141,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn_peer = Peer {
-            addr: peer,
-            tls: acceptor.is_some(),
-        };
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(conn_peer);
-                req
-            },
-        ));
         match &acceptor {
             None => {
+                let service = with_peer(app.clone(), Peer::plain(peer));
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
@@ -148,6 +158,7 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
+                let app = app.clone();
                 tokio::spawn(async move {
                     let tls = match acceptor.accept(stream).await {
                         Ok(tls) => tls,
@@ -156,6 +167,14 @@ pub async fn serve(
                             return;
                         }
                     };
+                    // Only certificates that passed `clientcas` verification get here.
+                    let client_user = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|cert| client_cert::common_name(cert));
+                    let service = with_peer(app, Peer::tls(peer, client_user));
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
                     if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -87,8 +87,9 @@ async fn get_token(
     query: &[(String, String)],
     peer: Option<&Peer>,
 ) -> Response {
-    let who = match credentials(headers) {
+    let who = match credentials(headers, peer) {
         Credentials::Anonymous => Identity::anonymous(),
+        Credentials::Certificate(user) => Identity::user(user, false),
         Credentials::Basic { user, password } => {
             match auth.login(&user, &password, Peer::ip(peer)).await {
                 Ok(who) => who,

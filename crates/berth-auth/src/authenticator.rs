@@ -46,8 +46,14 @@ pub enum Mode {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
     Anonymous,
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
     Bearer(String),
+    /// The common name of a client certificate the TLS layer verified against
+    /// `http.tls.clientcas`.
+    Certificate(String),
     Malformed,
 }
 
@@ -58,6 +64,7 @@ impl std::fmt::Debug for Credentials {
             Credentials::Anonymous => f.write_str("Anonymous"),
             Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
             Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+            Credentials::Certificate(user) => write!(f, "Certificate({user})"),
             Credentials::Malformed => f.write_str("Malformed"),
         }
     }
@@ -202,6 +209,7 @@ impl Authenticator {
                 )));
             }
             (_, Credentials::Basic { user, password }) => self.login(user, password, addr).await?,
+            (_, Credentials::Certificate(user)) => Identity::user(user.clone(), false),
             (_, Credentials::Anonymous) => Identity::anonymous(),
         };
         if who.is_anonymous()

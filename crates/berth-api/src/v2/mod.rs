@@ -98,7 +98,7 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let method = parts.method.clone();
-    let peer = parts.extensions.get::<Peer>().copied();
+    let peer = parts.extensions.get::<Peer>().cloned();
     let query = parts
         .uri
         .query()
