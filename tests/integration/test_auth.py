@@ -526,3 +526,52 @@ def push_blob_tls(reg, repo, data, cert, ca) -> requests.Response:
     loc = r.headers["Location"]
     loc = loc if loc.startswith("http") else reg.url + loc
     return requests.put(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=data, **tls)
+
+
+# ------------------------------------------------------------------ users over HTTP
+
+def test_user_management_api(local_registry):
+    reg = local_registry
+    admin = ("admin", admin_password(reg))
+    api = f"{reg.url}/api/v1"
+    assert requests.get(f"{api}/users", timeout=10).status_code == 401
+    assert requests.get(f"{api}/user", auth=admin).json() == {"name": "admin", "admin": True}
+
+    r = requests.post(f"{api}/users", auth=admin, timeout=30,
+                      json={"name": "erin", "password": "erin-password"})
+    assert r.status_code == 201, r.text
+    assert requests.post(f"{api}/users", auth=admin, timeout=30,
+                         json={"name": "erin", "password": "erin-password"}).status_code == 409
+    bad = requests.post(f"{api}/users", auth=admin, json={"name": "Bad Name!", "password": "x" * 9})
+    assert bad.status_code == 400 and "not a valid user name" in bad.text
+    short = requests.post(f"{api}/users", auth=admin, json={"name": "frank", "password": "short"})
+    assert short.status_code == 400 and "too short" in short.text
+    names = [u["name"] for u in requests.get(f"{api}/users", auth=admin).json()]
+    assert names == ["admin", "erin"]
+
+    erin = ("erin", "erin-password")
+    # A user signs in with the new password (token flow) and may not manage others...
+    t = token(reg, *erin, scope="repository:e/app:pull,push").json()["token"]
+    assert requests.get(f"{api}/user", headers=bearer(t)).json() == {"name": "erin", "admin": False}
+    assert requests.get(f"{api}/users", auth=erin).status_code == 403
+    assert requests.delete(f"{api}/users/admin", auth=erin).status_code == 403
+    # ...but may change their own password.
+    r = requests.put(f"{api}/users/erin/password", auth=erin, json={"password": "erin-second"})
+    assert r.status_code == 204
+    assert requests.get(f"{api}/user", auth=erin).status_code == 401
+    assert requests.get(f"{api}/user", auth=("erin", "erin-second")).ok
+
+    # The last administrator cannot be removed; others can.
+    r = requests.delete(f"{api}/users/admin", auth=admin)
+    assert r.status_code == 409 and "last administrator" in r.text
+    assert requests.delete(f"{api}/users/erin", auth=admin).status_code == 204
+    assert requests.delete(f"{api}/users/erin", auth=admin).status_code == 404
+    assert requests.get(f"{api}/user", auth=("erin", "erin-second")).status_code == 401
+    reg.stop()
+    assert "erin-password" not in reg.log() and "erin-second" not in reg.log()
+
+
+def test_user_api_needs_local_users(make_registry):
+    reg = make_registry()
+    r = requests.get(f"{reg.url}/api/v1/users", timeout=10)
+    assert r.status_code == 404 and "auth.local" in r.text

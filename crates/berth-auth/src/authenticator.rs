@@ -162,6 +162,14 @@ impl Authenticator {
         }
     }
 
+    /// The user database, when users are berth's own.
+    pub fn user_store(&self) -> Option<&Arc<dyn MetaStore>> {
+        match &self.mode {
+            Mode::Local { meta, .. } => Some(meta),
+            _ => None,
+        }
+    }
+
     pub fn mode_name(&self) -> &'static str {
         match self.mode {
             Mode::Open => "none",

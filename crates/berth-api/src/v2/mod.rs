@@ -107,7 +107,29 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
     let local = path.strip_prefix(state.options.prefix.as_str());
     let mut user = None;
     let may_leave_body_unread = has_body(&parts.headers) && parts.version <= Version::HTTP_11;
-    let mut resp = if let Some(endpoint) = local.and_then(crate::token::route) {
+    let realm = || {
+        let opts = &state.options;
+        access::default_realm(
+            &parts.headers,
+            peer.as_ref(),
+            opts.base_url.as_deref(),
+            &opts.prefix,
+        )
+    };
+    let mut resp = if let Some(api_path) = local.filter(|p| crate::users_api::matches(p)) {
+        let (resp, who) = crate::users_api::handle(
+            &state.auth,
+            api_path,
+            &method,
+            &parts.headers,
+            body,
+            peer.as_ref(),
+            realm(),
+        )
+        .await;
+        user = who;
+        resp
+    } else if let Some(endpoint) = local.and_then(crate::token::route) {
         crate::token::handle(
             &state.auth,
             endpoint,
