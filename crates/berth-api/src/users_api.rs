@@ -147,7 +147,9 @@ async fn serve(
             json!({ "name": name, "admin": is_admin }),
         )),
         (&Method::GET, "/api/v1/users", _) => {
-            need_admin()?;
+            if !is_admin {
+                return Err(denied());
+            }
             let list = meta.users().await.map_err(|e| from_auth_error(e.into()))?;
             let out: Vec<_> = list
                 .iter()
@@ -156,7 +158,9 @@ async fn serve(
             Ok(json_response(StatusCode::OK, json!(out)))
         }
         (&Method::POST, "/api/v1/users", _) => {
-            need_admin()?;
+            if !is_admin {
+                return Err(denied());
+            }
             let new: NewUser = json_body(body).await?;
             users::add(meta, &new.name, &new.password, new.admin)
                 .await
@@ -175,7 +179,9 @@ async fn serve(
         (&Method::PUT, _, Some(rest)) if rest.ends_with("/password") => {
             let target = rest.trim_end_matches("/password");
             if target != name {
-                need_admin()?;
+                if !is_admin {
+                    return Err(denied());
+                }
             }
             let new: NewPassword = json_body(body).await?;
             users::set_password(meta, target, &new.password)
@@ -185,7 +191,9 @@ async fn serve(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (&Method::DELETE, _, Some(target)) if !target.contains('/') => {
-            need_admin()?;
+            if !is_admin {
+                return Err(denied());
+            }
             let all = meta.users().await.map_err(|e| from_auth_error(e.into()))?;
             let admins = all.iter().filter(|u| u.admin).count();
             if admins == 1 && all.iter().any(|u| u.admin && u.name == target) {
