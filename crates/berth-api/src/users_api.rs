@@ -129,16 +129,12 @@ async fn serve(
         Ok(u) => u.is_some_and(|u| u.admin),
         Err(e) => return Err(from_auth_error(e.into())),
     };
-    let need_admin = || {
-        if is_admin {
-            Ok(())
-        } else {
-            Err(error(
-                StatusCode::FORBIDDEN,
-                "DENIED",
-                "only administrators may do this",
-            ))
-        }
+    let denied = || {
+        error(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            "only administrators may do this",
+        )
     };
     let target = path.strip_prefix("/api/v1/users/");
     match (method, path, target) {
@@ -178,10 +174,8 @@ async fn serve(
         }
         (&Method::PUT, _, Some(rest)) if rest.ends_with("/password") => {
             let target = rest.trim_end_matches("/password");
-            if target != name {
-                if !is_admin {
-                    return Err(denied());
-                }
+            if target != name && !is_admin {
+                return Err(denied());
             }
             let new: NewPassword = json_body(body).await?;
             users::set_password(meta, target, &new.password)
