@@ -575,3 +575,57 @@ def test_user_api_needs_local_users(make_registry):
     reg = make_registry()
     r = requests.get(f"{reg.url}/api/v1/users", timeout=10)
     assert r.status_code == 404 and "auth.local" in r.text
+
+
+# ------------------------------------------------- Distribution's documented setups
+
+def test_distribution_htpasswd_env_example_works_unchanged(make_registry, workdir):
+    """Distribution's "native basic auth" recipe: a config without `auth`, switched on by
+    REGISTRY_AUTH_* variables, with a file made by `htpasswd -Bbn`."""
+    path = workdir / "htpasswd"
+    line = subprocess.run(["htpasswd", "-Bbn", "testuser", "testpassword"], check=True,
+                          capture_output=True, text=True).stdout
+    path.write_text(line)
+    reg = make_registry(env={"REGISTRY_AUTH": "htpasswd",
+                             "REGISTRY_AUTH_HTPASSWD_REALM": "Registry Realm",
+                             "REGISTRY_AUTH_HTPASSWD_PATH": str(path)})
+    r = requests.get(f"{reg.url}/v2/", timeout=10)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'Basic realm="Registry Realm"'
+    assert requests.get(f"{reg.url}/v2/", auth=("testuser", "testpassword")).ok
+
+
+@pytest.mark.parametrize("mode", ["local", "htpasswd"])
+def test_skopeo_login_then_push_and_pull(mode, make_registry, workdir):
+    if mode == "local":
+        reg = make_registry(extra_config=LOCAL_AUTH)
+        user, password = "admin", admin_password(reg)
+    else:
+        path = workdir / "htpasswd"
+        user, password = "gina", "gina-password"
+        htpasswd_file(path, user, password)
+        reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: r\n    path: {path}\n")
+    authfile = workdir / "auth.json"
+    wrong = im.skopeo("login", "--tls-verify=false", "--authfile", str(authfile), "-u", user,
+                      "-p", "not-the-password", reg.host, check=False)
+    assert wrong.returncode != 0
+    im.skopeo("login", "--tls-verify=false", "--authfile", str(authfile), "-u", user,
+              "-p", password, reg.host)
+    layout = im.build_image(workdir / "src", "v1")
+    ref = f"docker://{reg.host}/login/{mode}:v1"
+    im.copy(layout.ref, ref, "--dest-authfile", str(authfile))
+    raw = im.skopeo("inspect", "--raw", "--tls-verify=false", "--authfile", str(authfile),
+                    ref).stdout.encode()
+    assert im.sha256(raw) == layout.digest
+    im.skopeo("logout", "--authfile", str(authfile), reg.host)
+    with pytest.raises(im.SkopeoError):
+        im.skopeo("inspect", "--raw", "--tls-verify=false", "--authfile", str(authfile), ref)
+
+
+def test_pull_only_token_cannot_push(local_registry):
+    reg = local_registry
+    t = token(reg, "admin", admin_password(reg), scope="repository:ro/app:pull").json()["token"]
+    r = push_blob(reg, "ro/app", b"nope", bearer(t))
+    assert r.status_code == 401 and challenge(r)["error"] == "insufficient_scope"
+    assert challenge(r)["scope"] == "repository:ro/app:pull,push"
+    assert requests.get(f"{reg.url}/v2/ro/app/tags/list", headers=bearer(t)).status_code == 404
