@@ -507,6 +507,13 @@ mod tests {
         claims.aud = serde_json::json!(["elsewhere", "registry"]);
         let both = encode(&iss.header(), &claims, &iss.key.encoding).unwrap();
         assert!(iss.verifier().verify(&both).is_ok(), "aud may be a list");
+        claims.iss = "someone-else".into();
+        let foreign = encode(&iss.header(), &claims, &iss.key.encoding).unwrap();
+        assert_eq!(iss.verifier().verify(&foreign), Err(TokenError::Issuer));
+        claims.iss = "berth".into();
+        claims.nbf = now() + 3600;
+        let early = encode(&iss.header(), &claims, &iss.key.encoding).unwrap();
+        assert_eq!(iss.verifier().verify(&early), Err(TokenError::NotYetValid));
     }
 
     #[test]
