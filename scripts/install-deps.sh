@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks need on a Debian machine: the reference registry
-# (Debian's docker-registry = CNCF Distribution), real clients (skopeo), image content
-# (busybox-static), htpasswd, and the Python test runner.
+# (Debian's docker-registry = CNCF Distribution), real clients (skopeo, podman), image
+# content (busybox-static), htpasswd, and the Python test runner.
 # Safe to run repeatedly; skips what is already present.
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(skopeo docker-registry busybox-static apache2-utils jq openssl curl
+APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl
               python3-pip ca-certificates)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    # Not `dpkg -s`: it succeeds for a removed package whose config files are still there.
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] \
+        || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"

@@ -35,6 +35,8 @@ step "integration tests"
 export BERTH_BIN="$CARGO_TARGET_DIR/debug/berth"
 # A machine with a Docker engine must run the Docker tests, not skip them.
 if docker info >/dev/null 2>&1; then export BERTH_REQUIRE_DOCKER=1; fi
+# install-deps installs podman; a machine where it runs must run its tests.
+if podman --version >/dev/null 2>&1; then export BERTH_REQUIRE_PODMAN=1; fi
 python3 -m pytest tests/integration -q -p no:cacheprovider ${PYTEST_ARGS:-}
 
 if [ -z "${SKIP_FUZZ:-}" ]; then

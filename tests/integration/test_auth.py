@@ -220,6 +220,8 @@ def test_token_endpoint_get_with_basic(local_registry):
 
     h = bearer(body["token"])
     assert requests.get(f"{reg.url}/v2/", headers=h).status_code == 200
+    assert re.search(r'path="/auth/token" status=200 user="?admin', reg.log()), \
+        "the access log names who got the token"
     assert push_blob(reg, "team/app", b"layer", h).status_code == 201
     # The token covers team/app only, and not deletes.
     other = push_blob(reg, "team/other", b"layer", h)

@@ -42,6 +42,11 @@ impl Peer {
     }
 }
 
+/// Set on a response by endpoints that sign a user in themselves (the token service),
+/// so the access log can name them.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub String);
+
 /// What a request must be allowed to do, as Distribution's token scopes name it: reads
 /// need `pull`, writes `pull,push`, deletes `delete`; a cross-repository mount also
 /// reads its source.

@@ -9,7 +9,7 @@ use berth_auth::scope::parse_scopes;
 use berth_auth::{Authenticator, Credentials, Identity, Refusal, TokenResponse};
 use serde_json::json;
 
-use crate::access::{Peer, credentials};
+use crate::access::{Peer, SignedIn, credentials};
 use crate::response::{ApiError, hv};
 
 /// Form bodies are a few hundred bytes; anything near this is not a token request.
@@ -105,7 +105,7 @@ async fn get_token(
     let asked = parse_scopes(values(query, "scope"));
     let offline = values(query, "offline_token").any(|v| v == "true");
     match auth.issue(&who, &asked, offline).await {
-        Ok(t) => token_json(&t),
+        Ok(t) => token_json(&t, &who),
         Err(refusal) => refused(refusal),
     }
 }
@@ -146,12 +146,12 @@ async fn post_token(auth: &Authenticator, body: Body, peer: Option<&Peer>) -> Re
     let offline =
         field("access_type") == Some("offline") || field("grant_type") == Some("refresh_token");
     match auth.issue(&who, &asked, offline).await {
-        Ok(t) => token_json(&t),
+        Ok(t) => token_json(&t, &who),
         Err(refusal) => refused(refusal),
     }
 }
 
-fn token_json(t: &TokenResponse) -> Response {
+fn token_json(t: &TokenResponse, who: &Identity) -> Response {
     let mut body = json!({
         "token": t.token,
         "access_token": t.token,
@@ -161,7 +161,12 @@ fn token_json(t: &TokenResponse) -> Response {
     if let Some(r) = &t.refresh_token {
         body["refresh_token"] = json!(r);
     }
-    json_response(StatusCode::OK, body.to_string())
+    let mut resp = json_response(StatusCode::OK, body.to_string());
+    if let Some(user) = &who.user {
+        // For the access log: who the token was issued to.
+        resp.extensions_mut().insert(SignedIn(user.clone()));
+    }
+    resp
 }
 
 fn bad_request(message: &str) -> Response {

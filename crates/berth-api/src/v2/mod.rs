@@ -18,7 +18,7 @@ use berth_storage::ByteStream;
 use futures_util::TryStreamExt;
 
 use crate::AppState;
-use crate::access::{self, Peer};
+use crate::access::{self, Peer, SignedIn};
 use crate::response::{ApiError, ApiResult, hv};
 use crate::routes::{self, Route};
 
@@ -178,6 +178,9 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -
         };
         result.unwrap_or_else(IntoResponse::into_response)
     };
+    if user.is_none() {
+        user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
+    }
     let failed = resp.status().as_u16() >= 400;
     let headers = resp.headers_mut();
     if may_leave_body_unread && failed {
