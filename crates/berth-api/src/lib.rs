@@ -5,6 +5,10 @@
 pub mod access;
 mod cert_reload;
 mod client_cert;
+pub mod debug;
+mod front;
+mod health;
+pub mod metrics;
 mod response;
 mod routes;
 pub mod server;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use axum::http::{HeaderName, HeaderValue};
 use berth_auth::Authenticator;
 use berth_core::Registry;
+use metrics::Metrics;
 
 /// What the HTTP layer needs to know beyond the registry itself.
 #[derive(Debug, Clone, Default)]
@@ -33,19 +38,13 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub auth: Arc<Authenticator>,
     pub options: ApiOptions,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The application: every request goes through one dispatcher, because repository names
 /// contain slashes and are matched from the right, as Distribution does.
-pub fn router(
-    registry: Arc<Registry>,
-    auth: Arc<Authenticator>,
-    options: ApiOptions,
-) -> axum::Router {
-    let state = Arc::new(AppState {
-        registry,
-        auth,
-        options,
-    });
-    axum::Router::new().fallback(v2::dispatch).with_state(state)
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .fallback(front::dispatch)
+        .with_state(state)
 }

@@ -13,6 +13,21 @@ pub enum Route<'a> {
     Referrers { name: String, digest: &'a str },
 }
 
+impl Route<'_> {
+    /// The kind of endpoint, for metrics labels (never a name or digest).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Base => "base",
+            Route::Catalog => "catalog",
+            Route::Tags { .. } => "tags",
+            Route::Manifest { .. } => "manifest",
+            Route::Blob { .. } => "blob",
+            Route::UploadStart { .. } | Route::Upload { .. } => "blob_upload",
+            Route::Referrers { .. } => "referrers",
+        }
+    }
+}
+
 pub fn parse(path: &str) -> Option<Route<'_>> {
     let rest = match path {
         "/v2" | "/v2/" => return Some(Route::Base),

@@ -488,8 +488,8 @@ pub struct HttpConfig {
     /// Extra response headers, in file order.
     #[serde(deserialize_with = "de_headers")]
     pub headers: Vec<(String, Vec<String>)>,
-    /// Not supported yet (warned when present).
-    pub debug: Option<Value>,
+    /// The debug listener: metrics and health, off the main port.
+    pub debug: DebugConfig,
     pub http2: Http2Config,
     pub h2c: H2cConfig,
 }
@@ -506,7 +506,7 @@ impl Default for HttpConfig {
             draintimeout: None,
             tls: TlsConfig::default(),
             headers: Vec::new(),
-            debug: None,
+            debug: DebugConfig::default(),
             http2: Http2Config::default(),
             h2c: H2cConfig::default(),
         }
@@ -587,6 +587,24 @@ pub enum ClientAuth {
     RequireAnyClientCert,
     VerifyClientCertIfGiven,
     RequireAndVerifyClientCert,
+}
+
+/// `http.debug`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct DebugConfig {
+    /// Where the debug listener binds (e.g. `localhost:5001`); none: no debug listener.
+    pub addr: Option<String>,
+    pub prometheus: PrometheusConfig,
+}
+
+/// `http.debug.prometheus`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct PrometheusConfig {
+    pub enabled: bool,
+    /// Default `/metrics`.
+    pub path: Option<String>,
 }
 
 // -------------------------------------------------------------------------- berth

@@ -232,8 +232,7 @@ const HTTP: &[Field] = &[
             f("addr", Str),
             f("prometheus", Struct(&[f("enabled", Bool), f("path", Str)])),
         ]),
-    )
-    .no("there is no debug server or /metrics endpoint yet"),
+    ),
     f("http2", Struct(&[f("disabled", Bool)])),
     f("h2c", Struct(&[f("enabled", Bool)])),
 ];

@@ -5,6 +5,7 @@
 mod blobs;
 mod discovery;
 mod error;
+mod health;
 pub mod import;
 mod manifests;
 mod uploads;
@@ -16,6 +17,7 @@ use berth_storage::{BlobStore, KeyedLocks};
 
 pub use discovery::ReferrersIndex;
 pub use error::{RegistryError, Result};
+pub use health::Check;
 pub use manifests::PushedManifest;
 pub use uploads::{ChunkClaim, UploadStatus};
 

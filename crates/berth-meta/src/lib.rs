@@ -95,6 +95,9 @@ pub struct ImportedRepository {
 
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
+    /// Proves the database answers and takes writes now (readiness).
+    async fn ping(&self) -> Result<()>;
+
     /// True when the database has no repositories at all (first start, import decision).
     async fn is_empty(&self) -> Result<bool>;
 

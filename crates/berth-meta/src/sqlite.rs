@@ -27,6 +27,9 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct SqliteMeta {
     write: SqlitePool,
     read: SqlitePool,
+    /// The database file: open connections keep working on a deleted file, so readiness
+    /// also checks that the path still leads to it.
+    path: std::path::PathBuf,
 }
 
 fn parse_digest(value: String) -> Result<Digest> {
@@ -62,7 +65,11 @@ impl SqliteMeta {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let meta = SqliteMeta { write, read };
+        let meta = SqliteMeta {
+            write,
+            read,
+            path: path.to_path_buf(),
+        };
         meta.migrate().await?;
         Ok(meta)
     }
@@ -255,6 +262,17 @@ async fn missing(
 
 #[async_trait]
 impl MetaStore for SqliteMeta {
+    async fn ping(&self) -> Result<()> {
+        if let Err(e) = std::fs::metadata(&self.path) {
+            return Err(MetaError::Database(sqlx::Error::Io(e)));
+        }
+        // Through the writer: a database that cannot take writes is not ready.
+        sqlx::query("UPDATE settings SET value = value WHERE key = 'health'")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn is_empty(&self) -> Result<bool> {
         let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM repositories LIMIT 1")
             .fetch_optional(&self.read)

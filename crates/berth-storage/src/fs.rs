@@ -167,6 +167,21 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    async fn check_writable(&self) -> Result<()> {
+        // Where uploads land: if this takes a file, uploads can start.
+        let probe = self.v2.join("_berth/uploads").join(unique_temp_name());
+        blocking(move || {
+            let write = || -> io::Result<()> {
+                let mut f = File::create(&probe)?;
+                f.write_all(b"ok")?;
+                f.sync_all()?;
+                fs::remove_file(&probe)
+            };
+            write().map_err(|e| StorageError::io(&probe, e))
+        })
+        .await
+    }
+
     async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
         let dir = self.upload_dir(upload_id)?;
         let path = dir.join("data");

@@ -75,6 +75,9 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Discards an upload; absent uploads are not an error.
     async fn delete_upload(&self, upload_id: &str) -> Result<()>;
+
+    /// Proves the store takes writes now (readiness): writes, syncs and removes a probe.
+    async fn check_writable(&self) -> Result<()>;
 }
 
 /// Appends bytes to an upload. `finish` must be called for the bytes to count: it flushes

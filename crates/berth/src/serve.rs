@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::{HeaderName, HeaderValue};
-use berth_api::ApiOptions;
+use berth_api::debug::DebugOptions;
+use berth_api::metrics::Metrics;
+use berth_api::{ApiOptions, AppState};
 use berth_core::{Options, Registry};
 use berth_meta::SqliteMeta;
 use berth_storage::FsBlobStore;
@@ -61,7 +63,16 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             delete_enabled: s.delete_enabled,
         },
     ));
-    let app = berth_api::router(registry, auth.clone(), api_options(&s)?);
+    let state = Arc::new(AppState {
+        registry,
+        auth: auth.clone(),
+        options: api_options(&s)?,
+        metrics: Arc::new(Metrics::new()),
+    });
+    let app = berth_api::router(state.clone());
+    if let Some(addr) = &s.debug_addr {
+        start_debug_listener(addr, state, s.metrics_path.clone()).await?;
+    }
     let tls = s
         .tls
         .as_ref()
@@ -93,6 +104,29 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     }
     berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The debug listener runs until the process ends; it holds no state worth draining.
+async fn start_debug_listener(
+    addr: &str,
+    state: Arc<AppState>,
+    metrics_path: Option<String>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (http.debug.addr)"))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        metrics = metrics_path.as_deref().unwrap_or("off"),
+        "debug listener: /debug/health and metrics"
+    );
+    let app = berth_api::debug::router(state, DebugOptions { metrics_path });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "debug listener stopped");
+        }
+    });
     Ok(())
 }
 

@@ -21,6 +21,10 @@ pub struct ServeSettings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub anonymous_pull: bool,
+    /// `http.debug.addr`, resolved like `http.addr`.
+    pub debug_addr: Option<String>,
+    /// `http.debug.prometheus.path` when enabled.
+    pub metrics_path: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -166,6 +170,16 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         },
         auth,
         anonymous_pull: config.berth.access.anonymouspull,
+        debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
+        metrics_path: config.http.debug.prometheus.enabled.then(|| {
+            config
+                .http
+                .debug
+                .prometheus
+                .path
+                .clone()
+                .unwrap_or_else(|| "/metrics".into())
+        }),
         warnings,
     })
 }

@@ -1,5 +1,5 @@
-//! The `/v2` API: one dispatcher that matches the route, checks the repository name, and
-//! hands over to the handler for that resource.
+//! The `/v2` API: the access check for a matched route, then the handler for that
+//! resource (the route was matched by the front door; names are checked here).
 
 mod blobs;
 mod discovery;
@@ -7,20 +7,22 @@ mod manifests;
 mod uploads;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_oci::RepoName;
 use berth_storage::ByteStream;
 use futures_util::TryStreamExt;
 
 use crate::AppState;
-use crate::access::{self, Peer, SignedIn};
+use crate::access::{self, Peer};
 use crate::response::{ApiError, ApiResult, hv};
-use crate::routes::{self, Route};
+use crate::routes::Route;
+
+/// Set on the response of a finished blob upload: its size in bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlobAccepted(pub u64);
 
 /// Everything a handler may need from the request.
 pub(crate) struct Ctx {
@@ -72,7 +74,7 @@ impl Ctx {
     }
 }
 
-fn has_body(headers: &HeaderMap) -> bool {
+pub(crate) fn has_body(headers: &HeaderMap) -> bool {
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok());
@@ -93,120 +95,34 @@ pub(crate) fn method_not_allowed() -> ApiError {
     )
 }
 
-pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
-    let method = parts.method.clone();
-    let peer = parts.extensions.get::<Peer>().cloned();
-    let query = parts
-        .uri
-        .query()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .unwrap_or_default();
-    let local = path.strip_prefix(state.options.prefix.as_str());
-    let mut user = None;
-    let may_leave_body_unread = has_body(&parts.headers) && parts.version <= Version::HTTP_11;
-    let realm = || {
-        let opts = &state.options;
-        access::default_realm(
-            &parts.headers,
-            peer.as_ref(),
-            opts.base_url.as_deref(),
-            &opts.prefix,
-        )
+/// Serves one `/v2` request: the access check for what the route needs, then the
+/// handler. Returns the response and who was signed in.
+pub(crate) async fn serve(
+    state: &Arc<AppState>,
+    route: Route<'_>,
+    parts: axum::http::request::Parts,
+    query: Vec<(String, String)>,
+    body: Body,
+    peer: Option<&Peer>,
+    realm: String,
+) -> (Response, Option<String>) {
+    let ctx = Ctx {
+        state: state.clone(),
+        method: parts.method,
+        headers: parts.headers,
+        query,
+        body,
     };
-    let mut resp = if let Some(api_path) = local.filter(|p| crate::users_api::matches(p)) {
-        let (resp, who) = crate::users_api::handle(
-            &state.auth,
-            api_path,
-            &method,
-            &parts.headers,
-            body,
-            peer.as_ref(),
-            realm(),
-        )
-        .await;
-        user = who;
-        resp
-    } else if let Some(endpoint) = local.and_then(crate::token::route) {
-        crate::token::handle(
-            &state.auth,
-            endpoint,
-            &method,
-            &parts.headers,
-            &query,
-            body,
-            peer.as_ref(),
-        )
-        .await
-    } else {
-        let ctx = Ctx {
-            state: state.clone(),
-            method: method.clone(),
-            headers: parts.headers,
-            query,
-            body,
-        };
-        let result = match local.and_then(routes::parse) {
-            Some(route) => {
-                let needs = access::needs(&route, &method, mount_source(&ctx));
-                let opts = &state.options;
-                let checked =
-                    access::check(&state.auth, &ctx.headers, peer.as_ref(), &needs, || {
-                        access::default_realm(
-                            &ctx.headers,
-                            peer.as_ref(),
-                            opts.base_url.as_deref(),
-                            &opts.prefix,
-                        )
-                    })
-                    .await;
-                match checked {
-                    Ok(who) => {
-                        user = who.user;
-                        handle(route, ctx).await
-                    }
-                    Err(refusal) => Ok(refusal),
-                }
-            }
-            None => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("no API endpoint at {path}"),
-            )),
-        };
-        result.unwrap_or_else(IntoResponse::into_response)
-    };
-    if user.is_none() {
-        user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
+    let needs = access::needs(&route, &ctx.method, mount_source(&ctx));
+    match access::check(&state.auth, &ctx.headers, peer, &needs, || realm).await {
+        Ok(who) => {
+            let resp = handle(route, ctx)
+                .await
+                .unwrap_or_else(IntoResponse::into_response);
+            (resp, who.user)
+        }
+        Err(refusal) => (refusal, None),
     }
-    let failed = resp.status().as_u16() >= 400;
-    let headers = resp.headers_mut();
-    if may_leave_body_unread && failed {
-        // An error may be answered before the body is read (a chunk out of order, an
-        // oversized manifest, a refused login). The server then cannot reuse the
-        // connection, so say so: a client that sends its next request on it would
-        // otherwise see a reset.
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    headers.insert(
-        "docker-distribution-api-version",
-        HeaderValue::from_static("registry/2.0"),
-    );
-    for (name, value) in &state.options.headers {
-        headers.append(name, value.clone());
-    }
-    tracing::info!(
-        target: "berth::access",
-        %method,
-        path,
-        status = resp.status().as_u16(),
-        user = user.as_deref().unwrap_or("-"),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    resp
 }
 
 /// `from` of a cross-repository mount (`POST ...?mount=<digest>&from=<repo>`).

@@ -45,6 +45,12 @@ fn created(ctx: &Ctx, repo: &RepoName, digest: &berth_oci::Digest) -> axum::resp
     )
 }
 
+/// Marks the response of a finished upload with the blob's size, for the metrics.
+fn accepted(mut resp: axum::response::Response, size: u64) -> axum::response::Response {
+    resp.extensions_mut().insert(super::BlobAccepted(size));
+    resp
+}
+
 pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
     if ctx.method != Method::POST {
         return Err(method_not_allowed());
@@ -64,8 +70,8 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
     } else if let Some(digest) = ctx.param("digest") {
         let digest = parse_digest(digest)?;
         let body = ctx.take_body();
-        registry.put_blob(&repo, &digest, body).await?;
-        return Ok(created(&ctx, &repo, &digest));
+        let size = registry.put_blob(&repo, &digest, body).await?;
+        return Ok(accepted(created(&ctx, &repo, &digest), size));
     }
     let algorithm = match ctx.param("digest-algorithm") {
         Some(a) => Algorithm::parse(a).map_err(RegistryError::from)?,
@@ -135,8 +141,8 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
             })?;
             let digest = parse_digest(digest)?;
             let body = ctx.has_body().then(|| ctx.take_body());
-            registry.finish_upload(&repo, id, &digest, body).await?;
-            Ok(created(&ctx, &repo, &digest))
+            let size = registry.finish_upload(&repo, id, &digest, body).await?;
+            Ok(accepted(created(&ctx, &repo, &digest), size))
         }
         Method::DELETE => {
             registry.cancel_upload(&repo, id).await?;

@@ -1,0 +1,211 @@
+//! The front door: every request on the main listener comes through here. It picks the
+//! endpoint (the `/v2` API, the token service, the users API, health), and does what all
+//! of them share: a request id, metrics, common headers, the access log.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Version, header};
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::access::{self, Peer, SignedIn};
+use crate::response::{ApiError, hv};
+use crate::routes::{self, Route};
+
+/// Which endpoint a path names; also the `handler` label of the metrics.
+enum Endpoint<'a> {
+    V2(Route<'a>),
+    Token(crate::token::Endpoint),
+    Users(&'a str),
+    Health(crate::health::Probe),
+    Unknown,
+}
+
+impl Endpoint<'_> {
+    fn label(&self) -> &'static str {
+        match self {
+            Endpoint::V2(route) => route.label(),
+            Endpoint::Token(_) => "token",
+            Endpoint::Users(_) => "users",
+            Endpoint::Health(_) => "health",
+            Endpoint::Unknown => "unknown",
+        }
+    }
+}
+
+fn classify<'a>(path: &'a str, prefix: &str) -> Endpoint<'a> {
+    // Probes answer at the root as well, where orchestrators look for them.
+    if let Some(probe) = crate::health::route(path) {
+        return Endpoint::Health(probe);
+    }
+    let Some(local) = path.strip_prefix(prefix) else {
+        return Endpoint::Unknown;
+    };
+    if let Some(probe) = crate::health::route(local) {
+        return Endpoint::Health(probe);
+    }
+    if crate::users_api::matches(local) {
+        return Endpoint::Users(local);
+    }
+    if let Some(e) = crate::token::route(local) {
+        return Endpoint::Token(e);
+    }
+    routes::parse(local).map_or(Endpoint::Unknown, Endpoint::V2)
+}
+
+/// A request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        })
+        .map(String::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let id = request_id(req.headers());
+    let span = tracing::info_span!("request", id = %id);
+    let mut resp = serve(state, req).instrument(span).await;
+    resp.headers_mut().insert("x-request-id", hv(&id));
+    resp
+}
+
+async fn serve(state: Arc<AppState>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let method = parts.method.clone();
+    let peer = parts.extensions.get::<Peer>().cloned();
+    let query = parts
+        .uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default();
+    let may_leave_body_unread =
+        crate::v2::has_body(&parts.headers) && parts.version <= Version::HTTP_11;
+    let opts = &state.options;
+    let realm = access::default_realm(
+        &parts.headers,
+        peer.as_ref(),
+        opts.base_url.as_deref(),
+        &opts.prefix,
+    );
+    let endpoint = classify(&path, &opts.prefix);
+    let label = endpoint.label();
+    let in_flight = state.metrics.in_flight(label);
+    let (mut resp, mut user) = match endpoint {
+        Endpoint::V2(route) => {
+            crate::v2::serve(&state, route, parts, query, body, peer.as_ref(), realm).await
+        }
+        Endpoint::Token(e) => {
+            let resp = crate::token::handle(
+                &state.auth,
+                e,
+                &method,
+                &parts.headers,
+                &query,
+                body,
+                peer.as_ref(),
+            )
+            .await;
+            (resp, None)
+        }
+        Endpoint::Users(local) => {
+            crate::users_api::handle(
+                &state.auth,
+                local,
+                &method,
+                &parts.headers,
+                body,
+                peer.as_ref(),
+                realm,
+            )
+            .await
+        }
+        Endpoint::Health(probe) => (crate::health::answer(&state, probe, &method).await, None),
+        Endpoint::Unknown => (
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no API endpoint at {path}"),
+            )
+            .into_response(),
+            None,
+        ),
+    };
+    drop(in_flight);
+    if user.is_none() {
+        user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
+    }
+    let status = resp.status();
+    record(&state, &method, label, &resp);
+    let headers = resp.headers_mut();
+    if may_leave_body_unread && status.as_u16() >= 400 {
+        // An error may be answered before the body is read (a chunk out of order, an
+        // oversized manifest, a refused login). The server then cannot reuse the
+        // connection, so say so: a client that sends its next request on it would
+        // otherwise see a reset.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    headers.insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    for (name, value) in &state.options.headers {
+        headers.append(name, value.clone());
+    }
+    state
+        .metrics
+        .observe(&method, label, status.as_u16(), started.elapsed());
+    tracing::info!(
+        target: "berth::access",
+        %method,
+        path,
+        status = status.as_u16(),
+        user = user.as_deref().unwrap_or("-"),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
+}
+
+/// Counters that depend on what was answered: auth refusals, blob bytes.
+fn record(state: &AppState, method: &Method, label: &'static str, resp: &Response) {
+    let status = resp.status();
+    if status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        let reason = match status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "denied",
+            _ => "too_many_attempts",
+        };
+        state.metrics.auth_failure(reason);
+    }
+    let length = || {
+        resp.headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if label == "blob"
+        && *method == Method::GET
+        && status.is_success()
+        && let Some(n) = length()
+    {
+        state.metrics.blob_bytes("pulled", n);
+    }
+    if let Some(size) = resp.extensions().get::<crate::v2::BlobAccepted>() {
+        state.metrics.blob_bytes("pushed", size.0);
+    }
+}

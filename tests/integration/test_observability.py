@@ -1,0 +1,160 @@
+"""Metrics, health and request ids through the real binary: the debug listener's
+Prometheus endpoint is scraped after a known workload and parsed with the Prometheus
+client library's OpenMetrics parser; readiness turns unready when storage or the metadata
+database goes away and ready again when they come back.
+
+berth only: Distribution's debug server has other metrics and health semantics."""
+
+import hashlib
+import re
+
+import pytest
+import requests
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from conftest import free_port
+
+pytestmark = pytest.mark.berth_only
+
+
+@pytest.fixture
+def observed(make_registry):
+    debug_port = free_port()
+    reg = make_registry(extra_config=(
+        f"  debug:\n    addr: 127.0.0.1:{debug_port}\n"
+        "    prometheus:\n      enabled: true\n      path: /metrics\n"))
+    reg.debug_url = f"http://127.0.0.1:{debug_port}"
+    return reg
+
+
+def scrape(reg) -> dict[tuple[str, tuple], float]:
+    r = requests.get(f"{reg.debug_url}/metrics", timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+    samples = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def push_blob(reg, repo: str, data: bytes):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = requests.post(f"{reg.url}/v2/{repo}/blobs/uploads/", timeout=10)
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else reg.url + loc
+    r = requests.put(f"{loc}?digest={digest}", data=data, timeout=10)
+    assert r.status_code == 201
+    return digest
+
+
+def test_metrics_count_a_known_workload(observed):
+    reg = observed
+    before = scrape(reg)
+    for _ in range(5):
+        assert requests.get(f"{reg.url}/v2/").status_code == 200
+    for _ in range(3):
+        assert requests.get(f"{reg.url}/v2/x/manifests/missing").status_code == 404
+    data = b"x" * 12345
+    digest = push_blob(reg, "metrics/app", data)
+    for _ in range(2):
+        assert requests.get(f"{reg.url}/v2/metrics/app/blobs/{digest}").content == data
+    after = scrape(reg)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    total = "registry_http_requests_total"
+    assert delta(total, method="GET", handler="base", code="200") == 5
+    assert delta(total, method="GET", handler="manifest", code="404") == 3
+    assert delta(total, method="POST", handler="blob_upload", code="202") == 1
+    assert delta(total, method="PUT", handler="blob_upload", code="201") == 1
+    assert delta(total, method="GET", handler="blob", code="200") == 2
+    assert delta("berth_blob_bytes_total", direction="pushed") == len(data)
+    assert delta("berth_blob_bytes_total", direction="pulled") == 2 * len(data)
+    assert delta("registry_http_request_duration_seconds_count",
+                 method="GET", handler="base") == 5
+    assert value(after, "registry_http_in_flight_requests", handler="base") == 0
+    # Labels stay bounded: no repository names or digests anywhere.
+    text = requests.get(f"{reg.debug_url}/metrics").text
+    assert "metrics/app" not in text and digest not in text
+
+
+def test_auth_failures_are_counted(make_registry):
+    debug_port = free_port()
+    reg = make_registry(extra_config=(
+        f"  debug:\n    addr: 127.0.0.1:{debug_port}\n    prometheus:\n      enabled: true\n"
+        "auth:\n  local:\n    service: s\n"))
+    reg.debug_url = f"http://127.0.0.1:{debug_port}"
+    before = value(scrape(reg), "berth_auth_failures_total", reason="unauthorized")
+    for _ in range(3):
+        assert requests.get(f"{reg.url}/v2/", auth=("admin", "wrong")).status_code == 401
+    after = value(scrape(reg), "berth_auth_failures_total", reason="unauthorized")
+    assert after - before == 3
+
+
+def test_metrics_are_off_unless_enabled(make_registry):
+    debug_port = free_port()
+    reg = make_registry(extra_config=f"  debug:\n    addr: 127.0.0.1:{debug_port}\n")
+    assert requests.get(f"http://127.0.0.1:{debug_port}/metrics").status_code == 404
+    assert requests.get(f"http://127.0.0.1:{debug_port}/debug/health").status_code == 200
+    assert requests.get(f"{reg.url}/metrics").status_code == 404, "never on the main port"
+
+
+def test_readiness_follows_storage_and_database(observed):
+    reg = observed
+    assert requests.get(f"{reg.url}/healthz").json() == {"status": "alive"}
+    r = requests.get(f"{reg.url}/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "checks": {"storage": {"status": "ok"},
+                                                      "metadata": {"status": "ok"}}}
+
+    # Storage goes away (an unmounted volume): not ready, and the report says why.
+    docker_dir = reg.root / "docker"
+    docker_dir.rename(reg.root / "docker.away")
+    r = requests.get(f"{reg.url}/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["storage"]["status"] == "failing"
+    assert "_berth/uploads" in body["checks"]["storage"]["error"]
+    assert body["checks"]["metadata"]["status"] == "ok"
+    assert requests.get(f"{reg.debug_url}/debug/health").status_code == 503
+    assert requests.get(f"{reg.url}/healthz").status_code == 200, "alive all the same"
+    (reg.root / "docker.away").rename(docker_dir)
+    assert requests.get(f"{reg.url}/readyz").status_code == 200
+
+    # The metadata database file disappears.
+    db = reg.root / "berth" / "metadata.db"
+    db.rename(reg.root / "berth" / "metadata.away")
+    r = requests.get(f"{reg.url}/readyz")
+    assert r.status_code == 503
+    assert r.json()["checks"]["metadata"]["status"] == "failing"
+    (reg.root / "berth" / "metadata.away").rename(db)
+    assert requests.get(f"{reg.url}/readyz").status_code == 200
+    assert requests.get(f"{reg.debug_url}/debug/health").status_code == 200
+
+
+def test_health_needs_no_credentials(make_registry):
+    reg = make_registry(extra_config="auth:\n  local:\n    service: s\n")
+    assert requests.get(f"{reg.url}/v2/").status_code == 401
+    assert requests.get(f"{reg.url}/healthz").status_code == 200
+    assert requests.get(f"{reg.url}/readyz").status_code == 200
+
+
+def test_request_ids_in_responses_and_logs(registry):
+    r = requests.get(f"{registry.url}/v2/nothing/tags/list")
+    generated = r.headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    r = requests.get(f"{registry.url}/v2/", headers={"X-Request-Id": "ci-job-42"})
+    assert r.headers["X-Request-Id"] == "ci-job-42"
+    hostile = requests.get(f"{registry.url}/v2/", headers={"X-Request-Id": "a b\" c"})
+    assert hostile.headers["X-Request-Id"] != "a b\" c", "odd ids are replaced, not echoed"
+    registry.stop()
+    log = registry.log()
+    assert re.search(rf"id={generated}.*path=\"?/v2/nothing/tags/list", log), log[-2000:]
+    assert "id=ci-job-42" in log
