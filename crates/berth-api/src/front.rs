@@ -10,6 +10,8 @@ use axum::http::{HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use berth_notify::{Actor, Event, RequestInfo};
+
 use crate::AppState;
 use crate::access::{self, Peer, SignedIn};
 use crate::response::{ApiError, hv};
@@ -74,12 +76,12 @@ fn request_id(headers: &axum::http::HeaderMap) -> String {
 pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let id = request_id(req.headers());
     let span = tracing::info_span!("request", id = %id);
-    let mut resp = serve(state, req).instrument(span).await;
+    let mut resp = serve(state, req, id.clone()).instrument(span).await;
     resp.headers_mut().insert("x-request-id", hv(&id));
     resp
 }
 
-async fn serve(state: Arc<AppState>, req: Request) -> Response {
+async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -99,6 +101,18 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
         opts.base_url.as_deref(),
         &opts.prefix,
     );
+    // Kept for the event a request may produce (the parts move into the handler).
+    let host = header_text(&parts.headers, header::HOST);
+    let user_agent = header_text(&parts.headers, header::USER_AGENT);
+    let scheme = if peer.as_ref().is_some_and(|p| p.tls) {
+        "https"
+    } else {
+        "http"
+    };
+    let base = match &opts.base_url {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => format!("{scheme}://{host}"),
+    };
     let endpoint = classify(&path, &opts.prefix);
     let label = endpoint.label();
     let in_flight = state.metrics.in_flight(label);
@@ -146,6 +160,32 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
     if user.is_none() {
         user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
     }
+    if let Some(events) = &state.events
+        && let Some(crate::v2::Emit(action, target)) = resp.extensions_mut().remove()
+    {
+        let request = RequestInfo {
+            id: request_id,
+            addr: peer
+                .as_ref()
+                .map(|p| p.addr.to_string())
+                .unwrap_or_default(),
+            host: host.clone(),
+            method: method.to_string(),
+            useragent: user_agent.clone(),
+        };
+        let mut target = target;
+        target.url = format!("{base}{}{}", opts.prefix, target.url);
+        let actor = Actor {
+            name: user.clone().unwrap_or_default(),
+        };
+        events.notifier.publish(Event::new(
+            action,
+            target,
+            request,
+            actor,
+            events.source.clone(),
+        ));
+    }
     let status = resp.status();
     record(&state, &method, label, &resp);
     let headers = resp.headers_mut();
@@ -176,6 +216,14 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
         "request"
     );
     resp
+}
+
+fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Counters that depend on what was answered: auth refusals, blob bytes.

@@ -39,6 +39,15 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub options: ApiOptions,
     pub metrics: Arc<Metrics>,
+    /// Where registry events go, when `notifications.endpoints` are configured.
+    pub events: Option<Events>,
+}
+
+/// The notification side of the registry: who receives events, and how this instance
+/// names itself in them.
+pub struct Events {
+    pub notifier: Arc<berth_notify::Notifier>,
+    pub source: berth_notify::Source,
 }
 
 /// The application: every request goes through one dispatcher, because repository names

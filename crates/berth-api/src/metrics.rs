@@ -130,6 +130,11 @@ impl Metrics {
         }
     }
 
+    /// Adds the webhook delivery counters (before the metrics are shared).
+    pub fn register_notifications(&mut self, notify: &berth_notify::NotifyMetrics) {
+        notify.register(&mut self.registry);
+    }
+
     pub fn in_flight(&self, handler: &'static str) -> InFlight {
         let gauge = self
             .in_flight

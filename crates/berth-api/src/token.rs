@@ -156,7 +156,7 @@ fn token_json(t: &TokenResponse, who: &Identity) -> Response {
         "token": t.token,
         "access_token": t.token,
         "expires_in": t.expires_in,
-        "issued_at": rfc3339(t.issued_at),
+        "issued_at": berth_notify::time::rfc3339(t.issued_at),
     });
     if let Some(r) = &t.refresh_token {
         body["refresh_token"] = json!(r);
@@ -203,38 +203,4 @@ fn refused(refusal: Refusal) -> Response {
         );
     }
     err.into_response()
-}
-
-/// Unix seconds as RFC 3339 UTC (`2026-11-23T10:00:00Z`).
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn formats_utc_times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_434_245), "2026-11-23T11:44:05Z");
-    }
 }

@@ -34,9 +34,9 @@ pub struct Config {
     pub berth: BerthConfig,
     /// Distribution's deprecated top-level log level; already folded into `log.level`.
     pub loglevel: Option<Value>,
+    pub notifications: NotificationsConfig,
     // Accepted so registry:2 configs load, but not acted on yet (each one present is
     // named in the warnings). Kept raw for the day berth implements them.
-    pub notifications: Option<Value>,
     pub redis: Option<Value>,
     pub health: Option<Value>,
     pub proxy: Option<Value>,
@@ -587,6 +587,50 @@ pub enum ClientAuth {
     RequireAnyClientCert,
     VerifyClientCertIfGiven,
     RequireAndVerifyClientCert,
+}
+
+/// `notifications`: webhooks in Distribution's event format.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct NotificationsConfig {
+    pub events: EventsConfig,
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct EventsConfig {
+    /// Include the manifest's references (layers, children) in push events.
+    pub includereferences: bool,
+}
+
+/// One `notifications.endpoints[]` entry.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct EndpointConfig {
+    pub name: String,
+    pub disabled: bool,
+    pub url: String,
+    #[serde(deserialize_with = "de_headers")]
+    pub headers: Vec<(String, Vec<String>)>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Failures in a row before `backoff` applies.
+    pub threshold: Option<u32>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub backoff: Option<Duration>,
+    /// Deprecated spelling of `ignore.mediatypes`.
+    pub ignoredmediatypes: Vec<String>,
+    pub ignore: IgnoreConfig,
+    /// berth: sign each delivery with HMAC-SHA256 of the body (`X-Berth-Signature`).
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct IgnoreConfig {
+    pub mediatypes: Vec<String>,
+    pub actions: Vec<String>,
 }
 
 /// `http.debug`.

@@ -98,7 +98,7 @@ const TOP: &[Field] = &[
     f("auth", Auth),
     f("http", Struct(HTTP)),
     f("berth", Struct(BERTH)),
-    f("notifications", Struct(NOTIFICATIONS)).no("no webhooks are sent"),
+    f("notifications", Struct(NOTIFICATIONS)),
     f("redis", Struct(REDIS)).no("berth needs no Redis"),
     f("health", Struct(HEALTH)).no("no health checks run"),
     f("proxy", Struct(PROXY))
@@ -279,6 +279,7 @@ const NOTIFICATIONS: &[Field] = &[
                 "ignore",
                 Struct(&[f("mediatypes", StrList), f("actions", StrList)]),
             ),
+            f("secret", Str),
         ])),
     ),
 ];

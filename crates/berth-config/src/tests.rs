@@ -308,11 +308,15 @@ fn env_creates_missing_sections() {
     assert_eq!(c.http.tls.minimumtls, TlsVersion::Tls13);
     assert_eq!(c.metadata_path(), Some(PathBuf::from("/m/meta.db")));
     assert_eq!(c.log.fields, vec![("environment".into(), "staging".into())]);
-    let endpoints = &c.notifications.as_ref().expect("created")["endpoints"];
-    assert_eq!(endpoints[0]["name"], Value::from("hook"));
-    assert_eq!(endpoints[0]["url"], Value::from("https://h.example/e"));
-    assert_eq!(endpoints[1]["name"], Value::from("other"));
-    assert_warned(&loaded, &["notifications: not supported yet, ignored"]);
+    let endpoints = &c.notifications.endpoints;
+    assert_eq!(endpoints[0].name, "hook");
+    assert_eq!(endpoints[0].url, "https://h.example/e");
+    assert_eq!(endpoints[1].name, "other");
+    assert!(
+        !loaded.warnings.iter().any(|w| w.contains("notifications")),
+        "{:#?}",
+        loaded.warnings
+    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ use crate::{Registry, RegistryError, Result};
 pub struct PushedManifest {
     pub digest: Digest,
     pub subject: Option<Digest>,
+    pub media_type: String,
+    pub size: u64,
 }
 
 /// What the metadata store keeps of a parsed manifest.
@@ -93,7 +95,12 @@ impl Registry {
         // Bytes first, durably; then the metadata that makes them visible.
         self.blobs.put(&digest, content).await?;
         self.meta.put_manifest(repo, &record, &tags).await?;
-        Ok(PushedManifest { digest, subject })
+        Ok(PushedManifest {
+            digest,
+            subject,
+            media_type: record.media_type,
+            size: record.content.len() as u64,
+        })
     }
 
     /// Reads a manifest by tag or digest. `accept` lists the media types the client takes

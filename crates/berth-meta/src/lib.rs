@@ -1,6 +1,7 @@
 //! Metadata: the source of truth for repositories, manifests, tags, repository↔blob links,
-//! manifest references, referrer subjects, upload sessions and users. Handlers and registry rules
-//! see only the [`MetaStore`] trait, so a PostgreSQL engine can sit beside SQLite.
+//! manifest references, referrer subjects, upload sessions, users and the notification
+//! outbox. Handlers and registry rules see only the [`MetaStore`] trait, so a PostgreSQL
+//! engine can sit beside SQLite.
 
 mod sqlite;
 
@@ -82,6 +83,16 @@ pub struct UserRecord {
     pub admin: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+/// A notification waiting in the outbox for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub id: i64,
+    /// The event as JSON.
+    pub payload: String,
+    /// Failed deliveries so far.
+    pub attempts: u32,
 }
 
 /// Everything one repository of a Distribution tree contributes, written in one go.
@@ -170,6 +181,17 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
     /// `false` when there is no such user.
     async fn delete_user(&self, name: &str) -> Result<bool>;
+
+    /// Queues `(endpoint, payload)` notifications, all in one transaction.
+    async fn enqueue_events(&self, events: &[(String, String)]) -> Result<()>;
+    /// The oldest notifications for `endpoint` due at `now` (ms), at most `limit`.
+    async fn due_events(&self, endpoint: &str, now: i64, limit: u32) -> Result<Vec<OutboxEvent>>;
+    /// Forgets delivered notifications.
+    async fn delivered_events(&self, ids: &[i64]) -> Result<()>;
+    /// Counts a failed delivery and sets when to try again.
+    async fn postpone_events(&self, ids: &[i64], next_attempt_at: i64, error: &str) -> Result<()>;
+    /// Notifications not yet delivered, over all endpoints.
+    async fn outbox_depth(&self) -> Result<u64>;
 
     /// Writes imported repositories in a single transaction; re-importing is harmless.
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;

@@ -16,12 +16,16 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 
 use crate::{
-    ImportedRepository, ManifestRecord, MetaError, MetaStore, Referrer, Result, StoredManifest,
-    UploadSession, UserRecord, now_ms,
+    ImportedRepository, ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, Result,
+    StoredManifest, UploadSession, UserRecord, now_ms,
 };
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("users.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("users.sql"),
+    include_str!("outbox.sql"),
+];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct SqliteMeta {
@@ -629,6 +633,80 @@ impl MetaStore for SqliteMeta {
             .execute(&self.write)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn enqueue_events(&self, events: &[(String, String)]) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        for (endpoint, payload) in events {
+            sqlx::query(
+                "INSERT INTO outbox (endpoint, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(endpoint)
+            .bind(payload)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn due_events(&self, endpoint: &str, now: i64, limit: u32) -> Result<Vec<OutboxEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, payload, attempts FROM outbox WHERE endpoint = ? AND next_attempt_at <= ?
+             ORDER BY id LIMIT ?",
+        )
+        .bind(endpoint)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxEvent {
+                    id: row.try_get("id")?,
+                    payload: row.try_get("payload")?,
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    async fn delivered_events(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM outbox WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn postpone_events(&self, ids: &[i64], next_attempt_at: i64, error: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            )
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
     }
 
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {

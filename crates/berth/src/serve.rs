@@ -8,9 +8,10 @@ use anyhow::Context;
 use axum::http::{HeaderName, HeaderValue};
 use berth_api::debug::DebugOptions;
 use berth_api::metrics::Metrics;
-use berth_api::{ApiOptions, AppState};
+use berth_api::{ApiOptions, AppState, Events};
 use berth_core::{Options, Registry};
 use berth_meta::SqliteMeta;
+use berth_notify::{Notifier, NotifyMetrics, Source};
 use berth_storage::FsBlobStore;
 use tokio::net::TcpListener;
 
@@ -63,11 +64,29 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             delete_enabled: s.delete_enabled,
         },
     ));
+    let mut metrics = Metrics::new();
+    let events = if s.endpoints.is_empty() {
+        None
+    } else {
+        let notify_metrics = NotifyMetrics::default();
+        metrics.register_notifications(&notify_metrics);
+        for e in &s.endpoints {
+            tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
+        }
+        Some(Events {
+            notifier: Notifier::start(registry.meta().clone(), s.endpoints.clone(), notify_metrics),
+            source: Source {
+                addr: s.addr.clone(),
+                instance_id: uuid::Uuid::new_v4().to_string(),
+            },
+        })
+    };
     let state = Arc::new(AppState {
         registry,
         auth: auth.clone(),
         options: api_options(&s)?,
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(metrics),
+        events,
     });
     let app = berth_api::router(state.clone());
     if let Some(addr) = &s.debug_addr {

@@ -25,6 +25,8 @@ pub struct ServeSettings {
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
     pub metrics_path: Option<String>,
+    /// `notifications.endpoints`, the enabled ones.
+    pub endpoints: Vec<berth_notify::EndpointSettings>,
     pub warnings: Vec<String>,
 }
 
@@ -171,6 +173,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         auth,
         anonymous_pull: config.berth.access.anonymouspull,
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
+        endpoints: endpoints(&config.notifications)?,
         metrics_path: config.http.debug.prometheus.enabled.then(|| {
             config
                 .http
@@ -182,6 +185,44 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         }),
         warnings,
     })
+}
+
+fn endpoints(
+    n: &berth_config::NotificationsConfig,
+) -> anyhow::Result<Vec<berth_notify::EndpointSettings>> {
+    let mut out = Vec::new();
+    for (i, e) in n.endpoints.iter().enumerate() {
+        if e.disabled {
+            continue;
+        }
+        if e.name.is_empty() || e.url.is_empty() {
+            bail!("notifications.endpoints[{i}]: name and url are required");
+        }
+        if !(e.url.starts_with("http://") || e.url.starts_with("https://")) {
+            bail!(
+                "notifications.endpoints[{i}].url: {:?} is not an http(s) URL",
+                e.url
+            );
+        }
+        let mut ignore_media_types = e.ignore.mediatypes.clone();
+        ignore_media_types.extend(e.ignoredmediatypes.iter().cloned());
+        out.push(berth_notify::EndpointSettings {
+            name: e.name.clone(),
+            url: e.url.clone(),
+            headers: e
+                .headers
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+                .collect(),
+            timeout: e.timeout.unwrap_or(Duration::from_secs(5)),
+            threshold: e.threshold.unwrap_or(3),
+            backoff: e.backoff.unwrap_or(Duration::from_secs(1)),
+            ignore_media_types,
+            ignore_actions: e.ignore.actions.clone(),
+            secret: e.secret.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// `berth config check`: warnings go to stderr, the verdict to stdout; errors fail.

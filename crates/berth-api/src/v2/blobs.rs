@@ -3,10 +3,11 @@
 use axum::body::Body;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::response::Response;
-use berth_oci::RepoName;
+use berth_notify::{Action, Target};
 use berth_oci::range::{RangeRequest, parse_range};
+use berth_oci::{Digest, RepoName};
 
-use super::{Ctx, empty, method_not_allowed, parse_digest};
+use super::{BLOB_MEDIA_TYPE, Ctx, emit, empty, method_not_allowed, parse_digest};
 use crate::response::{ApiError, ApiResult, hv};
 
 const DIGEST_HEADER: HeaderName = HeaderName::from_static("docker-content-digest");
@@ -40,10 +41,11 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                     .with_header(header::CONTENT_RANGE, hv(format!("bytes */{size}"))));
                 }
             };
-            let body = if ctx.method == Method::HEAD {
-                Body::empty()
-            } else {
+            let is_get = ctx.method == Method::GET;
+            let body = if is_get {
                 Body::from_stream(registry.read_blob(&digest, range).await?)
+            } else {
+                Body::empty()
             };
             let mut resp = Response::new(body);
             *resp.status_mut() = status;
@@ -60,16 +62,39 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                     hv(format!("bytes {}-{}/{size}", r.start, r.end)),
                 );
             }
-            Ok(resp)
+            Ok(if is_get {
+                emit(resp, Action::Pull, blob_target(&repo, &digest, Some(size)))
+            } else {
+                resp
+            })
         }
         Method::DELETE => {
             registry.delete_blob(&repo, &digest).await?;
-            Ok(empty(
+            let resp = empty(
                 StatusCode::ACCEPTED,
                 vec![(DIGEST_HEADER, hv(digest.to_string()))],
+            );
+            Ok(emit(
+                resp,
+                Action::Delete,
+                blob_target(&repo, &digest, None),
             ))
         }
         _ => Err(method_not_allowed()),
+    }
+}
+
+/// A blob as an event target.
+pub(crate) fn blob_target(repo: &RepoName, digest: &Digest, size: Option<u64>) -> Target {
+    Target {
+        media_type: BLOB_MEDIA_TYPE.into(),
+        size,
+        length: size,
+        digest: digest.to_string(),
+        repository: repo.to_string(),
+        url: format!("/v2/{repo}/blobs/{digest}"),
+        tag: None,
+        from_repository: None,
     }
 }
 

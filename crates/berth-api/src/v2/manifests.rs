@@ -8,8 +8,16 @@ use berth_oci::manifest::MAX_MANIFEST_SIZE;
 use berth_oci::{Reference, RepoName, Tag, media};
 
 use super::blobs::digest_header;
-use super::{Ctx, empty, method_not_allowed};
+use super::{Ctx, emit, empty, method_not_allowed};
 use crate::response::{ApiResult, hv};
+use berth_notify::{Action, Target};
+
+fn tag_of(reference: &Reference) -> Option<String> {
+    match reference {
+        Reference::Tag(t) => Some(t.as_str().to_string()),
+        Reference::Digest(_) => None,
+    }
+}
 
 const SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
 const TAG_HEADER: HeaderName = HeaderName::from_static("oci-tag");
@@ -30,6 +38,17 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 .collect();
             let m = registry.get_manifest(&repo, &reference, &accept).await?;
             let length = m.content.len();
+            let target = Target {
+                media_type: m.media_type.clone(),
+                size: Some(length as u64),
+                length: Some(length as u64),
+                digest: m.digest.to_string(),
+                repository: repo.to_string(),
+                url: format!("/v2/{repo}/manifests/{}", m.digest),
+                tag: tag_of(&reference),
+                from_repository: None,
+            };
+            let is_get = ctx.method == Method::GET;
             let body = if ctx.method == Method::HEAD {
                 Body::empty()
             } else {
@@ -41,7 +60,12 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             h.insert(header::CONTENT_LENGTH, hv(length.to_string()));
             h.insert(digest_header(), hv(m.digest.to_string()));
             h.insert(header::ETAG, hv(format!("\"{}\"", m.digest)));
-            Ok(resp)
+            // Distribution reports GETs as pulls, not HEADs.
+            Ok(if is_get {
+                emit(resp, Action::Pull, target)
+            } else {
+                resp
+            })
         }
         Method::PUT => {
             let tags = ctx
@@ -71,7 +95,17 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             if let Some(subject) = pushed.subject {
                 headers.push((SUBJECT_HEADER, hv(subject.to_string())));
             }
-            let mut resp = empty(StatusCode::CREATED, headers);
+            let target = Target {
+                media_type: pushed.media_type.clone(),
+                size: Some(pushed.size),
+                length: Some(pushed.size),
+                digest: pushed.digest.to_string(),
+                repository: repo.to_string(),
+                url: format!("/v2/{repo}/manifests/{}", pushed.digest),
+                tag: tag_of(&reference).or_else(|| tags.first().map(|t| t.as_str().to_string())),
+                from_repository: None,
+            };
+            let mut resp = emit(empty(StatusCode::CREATED, headers), Action::Push, target);
             // OCI 1.1: one `OCI-Tag` per `?tag=` accepted (all are, or none: the push is
             // one transaction).
             for tag in &tags {
@@ -81,7 +115,20 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
         }
         Method::DELETE => {
             registry.delete_manifest(&repo, &reference).await?;
-            Ok(empty(StatusCode::ACCEPTED, vec![]))
+            let target = Target {
+                digest: match &reference {
+                    Reference::Digest(d) => d.to_string(),
+                    Reference::Tag(_) => String::new(),
+                },
+                repository: repo.to_string(),
+                tag: tag_of(&reference),
+                ..Target::default()
+            };
+            Ok(emit(
+                empty(StatusCode::ACCEPTED, vec![]),
+                Action::Delete,
+                target,
+            ))
         }
         _ => Err(method_not_allowed()),
     }

@@ -15,6 +15,8 @@ use berth_oci::RepoName;
 use berth_storage::ByteStream;
 use futures_util::TryStreamExt;
 
+use berth_notify::{Action, Target};
+
 use crate::AppState;
 use crate::access::{self, Peer};
 use crate::response::{ApiError, ApiResult, hv};
@@ -23,6 +25,19 @@ use crate::routes::Route;
 /// Set on the response of a finished blob upload: its size in bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BlobAccepted(pub u64);
+
+/// Set on a response whose request is a registry event (push, pull, delete, mount); the
+/// front door turns it into a notification. `target.url` is a path here.
+#[derive(Debug, Clone)]
+pub(crate) struct Emit(pub Action, pub Target);
+
+pub(crate) fn emit(mut resp: Response, action: Action, target: Target) -> Response {
+    resp.extensions_mut().insert(Emit(action, target));
+    resp
+}
+
+/// The media type Distribution gives blobs in events.
+pub(crate) const BLOB_MEDIA_TYPE: &str = "application/octet-stream";
 
 /// Everything a handler may need from the request.
 pub(crate) struct Ctx {

@@ -6,9 +6,10 @@ use berth_core::{RegistryError, UploadStatus};
 use berth_oci::range::parse_content_range;
 use berth_oci::{Algorithm, RepoName};
 
-use super::blobs::digest_header;
-use super::{Ctx, empty, method_not_allowed, parse_digest, repo_name};
+use super::blobs::{blob_target, digest_header};
+use super::{Ctx, emit, empty, method_not_allowed, parse_digest, repo_name};
 use crate::response::{ApiError, ApiResult, hv};
+use berth_notify::Action;
 
 const UUID_HEADER: HeaderName = HeaderName::from_static("docker-upload-uuid");
 
@@ -45,10 +46,16 @@ fn created(ctx: &Ctx, repo: &RepoName, digest: &berth_oci::Digest) -> axum::resp
     )
 }
 
-/// Marks the response of a finished upload with the blob's size, for the metrics.
-fn accepted(mut resp: axum::response::Response, size: u64) -> axum::response::Response {
+/// Marks the response of a finished upload: its size for the metrics, a push event for
+/// notifications.
+fn accepted(
+    mut resp: axum::response::Response,
+    repo: &RepoName,
+    digest: &berth_oci::Digest,
+    size: u64,
+) -> axum::response::Response {
     resp.extensions_mut().insert(super::BlobAccepted(size));
-    resp
+    emit(resp, Action::Push, blob_target(repo, digest, Some(size)))
 }
 
 pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
@@ -59,19 +66,22 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
     if let Some(mount) = ctx.param("mount") {
         let digest = parse_digest(mount)?;
         let from = ctx.param("from").map(repo_name).transpose()?;
-        if registry
-            .mount_blob(&repo, &digest, from.as_ref())
-            .await?
-            .is_some()
-        {
-            return Ok(created(&ctx, &repo, &digest));
+        if let Some(size) = registry.mount_blob(&repo, &digest, from.as_ref()).await? {
+            let mut target = blob_target(&repo, &digest, Some(size));
+            target.from_repository = from.as_ref().map(|f| f.to_string());
+            return Ok(emit(created(&ctx, &repo, &digest), Action::Mount, target));
         }
         // Not mountable: the client uploads it instead, in the session we open below.
     } else if let Some(digest) = ctx.param("digest") {
         let digest = parse_digest(digest)?;
         let body = ctx.take_body();
         let size = registry.put_blob(&repo, &digest, body).await?;
-        return Ok(accepted(created(&ctx, &repo, &digest), size));
+        return Ok(accepted(
+            created(&ctx, &repo, &digest),
+            &repo,
+            &digest,
+            size,
+        ));
     }
     let algorithm = match ctx.param("digest-algorithm") {
         Some(a) => Algorithm::parse(a).map_err(RegistryError::from)?,
@@ -142,7 +152,12 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
             let digest = parse_digest(digest)?;
             let body = ctx.has_body().then(|| ctx.take_body());
             let size = registry.finish_upload(&repo, id, &digest, body).await?;
-            Ok(accepted(created(&ctx, &repo, &digest), size))
+            Ok(accepted(
+                created(&ctx, &repo, &digest),
+                &repo,
+                &digest,
+                size,
+            ))
         }
         Method::DELETE => {
             registry.cancel_upload(&repo, id).await?;
