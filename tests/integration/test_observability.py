@@ -7,6 +7,7 @@ berth only: Distribution's debug server has other metrics and health semantics."
 
 import hashlib
 import re
+import time
 
 import pytest
 import requests
@@ -79,6 +80,14 @@ def test_metrics_count_a_known_workload(observed):
     assert delta("registry_http_request_duration_seconds_count",
                  method="GET", handler="base") == 5
     assert value(after, "registry_http_in_flight_requests", handler="base") == 0
+    # Content totals (deduplicated) and storage driver timings.
+    assert value(after, "berth_storage_blobs") == 1
+    assert value(after, "berth_storage_bytes") == len(data)
+    assert value(after, "berth_repositories") == 1
+    assert value(after, "berth_uploads_in_progress") == 0
+    assert delta("registry_storage_action_seconds_count", driver="filesystem", action="Move") == 1
+    assert delta("registry_storage_action_seconds_count", driver="filesystem",
+                 action="Reader") == 2
     # Labels stay bounded: no repository names or digests anywhere.
     text = requests.get(f"{reg.debug_url}/metrics").text
     assert "metrics/app" not in text and digest not in text
@@ -158,3 +167,68 @@ def test_request_ids_in_responses_and_logs(registry):
     log = registry.log()
     assert re.search(rf"id={generated}.*path=\"?/v2/nothing/tags/list", log), log[-2000:]
     assert "id=ci-job-42" in log
+
+
+def wait_ready(reg, want: int, timeout: float = 5.0) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        r = requests.get(f"{reg.url}/readyz", timeout=5)
+        if r.status_code == want or time.time() > deadline:
+            assert r.status_code == want, r.text
+            return r.json()
+        time.sleep(0.05)
+
+
+def test_distribution_health_section_checks(make_registry, workdir):
+    """Distribution's periodic checks: a maintenance file, a TCP dependency, an HTTP
+    dependency and the storage driver, all part of readiness."""
+    import socket
+    maintenance = workdir / "maintenance"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    tcp_port = listener.getsockname()[1]
+    closed_port = free_port()
+    reg = make_registry(extra_config=(
+        "health:\n"
+        "  storagedriver:\n    enabled: true\n    interval: 100ms\n    threshold: 2\n"
+        f"  file:\n    - file: {maintenance}\n      interval: 100ms\n"
+        f"  tcp:\n    - addr: 127.0.0.1:{tcp_port}\n      interval: 100ms\n      timeout: 1s\n"
+        f"  http:\n    - uri: http://127.0.0.1:{closed_port}/ping\n      interval: 100ms\n"
+        "      timeout: 1s\n      threshold: 2\n"))
+    body = wait_ready(reg, 503)
+    failing = {k for k, v in body["checks"].items() if v["status"] == "failing"}
+    assert failing == {f"http:http://127.0.0.1:{closed_port}/ping"}, body
+    assert body["checks"][f"tcp:127.0.0.1:{tcp_port}"]["status"] == "ok"
+    assert body["checks"]["storagedriver"]["status"] == "ok"
+
+    # The HTTP dependency comes up: ready.
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import threading
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", closed_port), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wait_ready(reg, 200)
+        # Maintenance mode: the file's existence makes the registry unready.
+        maintenance.write_text("down for maintenance")
+        body = wait_ready(reg, 503)
+        assert "exists" in body["checks"][f"file:{maintenance}"]["error"]
+        maintenance.unlink()
+        wait_ready(reg, 200)
+        # The TCP dependency goes away.
+        listener.close()
+        body = wait_ready(reg, 503)
+        assert body["checks"][f"tcp:127.0.0.1:{tcp_port}"]["status"] == "failing"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -34,6 +34,10 @@ async fn serve(State(state): State<Arc<DebugState>>, req: Request) -> Response {
     }
     let path = req.uri().path();
     if state.options.metrics_path.as_deref() == Some(path) {
+        match state.app.registry.meta().storage_stats().await {
+            Ok(stats) => state.app.metrics.set_storage_stats(&stats),
+            Err(e) => tracing::warn!(error = %e, "cannot read storage totals for the metrics"),
+        }
         let mut resp = state.app.metrics.render().into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -7,7 +7,8 @@ mod cert_reload;
 mod client_cert;
 pub mod debug;
 mod front;
-mod health;
+pub mod health;
+pub mod metered_store;
 pub mod metrics;
 mod response;
 mod routes;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where registry events go, when `notifications.endpoints` are configured.
     pub events: Option<Events>,
+    /// The `health` section's checks, part of readiness.
+    pub periodic_checks: health::PeriodicChecks,
 }
 
 /// The notification side of the registry: who receives events, and how this instance

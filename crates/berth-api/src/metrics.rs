@@ -31,6 +31,12 @@ struct InFlightLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StorageLabels {
+    driver: &'static str,
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AuthLabels {
     reason: &'static str,
 }
@@ -52,6 +58,12 @@ pub struct Metrics {
     in_flight: Family<InFlightLabels, Gauge>,
     auth_failures: Family<AuthLabels, Counter>,
     blob_bytes: Family<DirectionLabels, Counter>,
+    storage_actions: Family<StorageLabels, Histogram, fn() -> Histogram>,
+    repositories: Gauge,
+    manifests: Gauge,
+    stored_blobs: Gauge,
+    stored_bytes: Gauge,
+    uploads: Gauge,
 }
 
 /// Decrements the in-flight gauge when the request is done, however it ends.
@@ -93,6 +105,40 @@ impl Metrics {
         let in_flight = Family::<InFlightLabels, Gauge>::default();
         let auth_failures = Family::<AuthLabels, Counter>::default();
         let blob_bytes = Family::<DirectionLabels, Counter>::default();
+        let storage_actions: Family<StorageLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let repositories = gauge(&mut registry, "berth_repositories", "Repositories");
+        let manifests = gauge(
+            &mut registry,
+            "berth_manifests",
+            "Manifests over all repositories",
+        );
+        let stored_blobs = gauge(
+            &mut registry,
+            "berth_storage_blobs",
+            "Distinct blobs stored (each once, however many repositories link it)",
+        );
+        let stored_bytes = gauge(
+            &mut registry,
+            "berth_storage_bytes",
+            "Bytes of distinct blobs stored (deduplicated)",
+        );
+        let uploads = gauge(
+            &mut registry,
+            "berth_uploads_in_progress",
+            "Open upload sessions",
+        );
+        registry.register_with_unit(
+            "registry_storage_action",
+            "Storage driver calls by driver and action",
+            Unit::Seconds,
+            storage_actions.clone(),
+        );
         registry.register(
             "registry_http_requests",
             "HTTP requests by method, handler and status code",
@@ -127,7 +173,31 @@ impl Metrics {
             in_flight,
             auth_failures,
             blob_bytes,
+            storage_actions,
+            repositories,
+            manifests,
+            stored_blobs,
+            stored_bytes,
+            uploads,
         }
+    }
+
+    pub fn storage_action(&self, driver: &'static str, action: &'static str, took: Duration) {
+        self.storage_actions
+            .get_or_create(&StorageLabels { driver, action })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Refreshes the content gauges (called when metrics are scraped).
+    pub fn set_storage_stats(&self, s: &berth_meta::StorageStats) {
+        let set = |g: &Gauge, v: u64| {
+            g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        };
+        set(&self.repositories, s.repositories);
+        set(&self.manifests, s.manifests);
+        set(&self.stored_blobs, s.blobs);
+        set(&self.stored_bytes, s.blob_bytes);
+        set(&self.uploads, s.uploads);
     }
 
     /// Adds the webhook delivery counters (before the metrics are shared).

@@ -37,8 +37,8 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     // Accepted so registry:2 configs load, but not acted on yet (each one present is
     // named in the warnings). Kept raw for the day berth implements them.
+    pub health: HealthConfig,
     pub redis: Option<Value>,
-    pub health: Option<Value>,
     pub proxy: Option<Value>,
     pub validation: Option<Value>,
     pub compatibility: Option<Value>,
@@ -631,6 +631,61 @@ pub struct EndpointConfig {
 pub struct IgnoreConfig {
     pub mediatypes: Vec<String>,
     pub actions: Vec<String>,
+}
+
+/// `health`: Distribution's periodic checks, reported by `/readyz` and `/debug/health`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    pub storagedriver: StorageDriverCheck,
+    pub file: Vec<FileCheck>,
+    pub http: Vec<HttpCheck>,
+    pub tcp: Vec<TcpCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct StorageDriverCheck {
+    pub enabled: bool,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub interval: Option<Duration>,
+    pub threshold: Option<u32>,
+}
+
+/// Fails while the file exists (a maintenance switch).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct FileCheck {
+    pub file: PathBuf,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub interval: Option<Duration>,
+}
+
+/// Fails when the URI does not answer `statuscode`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpCheck {
+    pub uri: String,
+    #[serde(deserialize_with = "de_headers")]
+    pub headers: Vec<(String, Vec<String>)>,
+    pub statuscode: Option<u16>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub interval: Option<Duration>,
+    pub threshold: Option<u32>,
+}
+
+/// Fails when no TCP connection can be made to `addr`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct TcpCheck {
+    pub addr: String,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub interval: Option<Duration>,
+    pub threshold: Option<u32>,
 }
 
 /// `http.debug`.

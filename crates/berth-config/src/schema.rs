@@ -100,7 +100,7 @@ const TOP: &[Field] = &[
     f("berth", Struct(BERTH)),
     f("notifications", Struct(NOTIFICATIONS)),
     f("redis", Struct(REDIS)).no("berth needs no Redis"),
-    f("health", Struct(HEALTH)).no("no health checks run"),
+    f("health", Struct(HEALTH)),
     f("proxy", Struct(PROXY))
         .no("this registry is NOT a pull-through cache; it accepts pushes like a normal registry"),
     f("validation", Struct(VALIDATION)).no("manifests are validated by berth's own rules"),

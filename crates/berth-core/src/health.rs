@@ -11,7 +11,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// One check's outcome; `error` says why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: String,
     pub error: Option<String>,
 }
 
@@ -24,14 +24,22 @@ async fn timed<E: std::fmt::Display>(
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
     };
-    Check { name, error }
+    Check {
+        name: name.to_string(),
+        error,
+    }
 }
 
 impl Registry {
     pub async fn readiness(&self) -> Vec<Check> {
-        vec![
-            timed("storage", self.blobs.check_writable()).await,
-            timed("metadata", self.meta.ping()).await,
-        ]
+        vec![self.storage_check().await, self.metadata_check().await]
+    }
+
+    pub async fn storage_check(&self) -> Check {
+        timed("storage", self.blobs.check_writable()).await
+    }
+
+    pub async fn metadata_check(&self) -> Check {
+        timed("metadata", self.meta.ping()).await
     }
 }

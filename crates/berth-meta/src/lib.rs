@@ -85,6 +85,17 @@ pub struct UserRecord {
     pub updated_at_ms: i64,
 }
 
+/// Totals for the metrics: what the registry holds, each blob counted once however many
+/// repositories link it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    pub repositories: u64,
+    pub manifests: u64,
+    pub blobs: u64,
+    pub blob_bytes: u64,
+    pub uploads: u64,
+}
+
 /// A notification waiting in the outbox for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
@@ -192,6 +203,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn postpone_events(&self, ids: &[i64], next_attempt_at: i64, error: &str) -> Result<()>;
     /// Notifications not yet delivered, over all endpoints.
     async fn outbox_depth(&self) -> Result<u64>;
+
+    async fn storage_stats(&self) -> Result<StorageStats>;
 
     /// Writes imported repositories in a single transaction; re-importing is harmless.
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;

@@ -17,7 +17,7 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::{
     ImportedRepository, ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, Result,
-    StoredManifest, UploadSession, UserRecord, now_ms,
+    StorageStats, StoredManifest, UploadSession, UserRecord, now_ms,
 };
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
@@ -707,6 +707,26 @@ impl MetaStore for SqliteMeta {
             .fetch_one(&self.read)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM repositories) AS repositories,
+                    (SELECT COUNT(*) FROM manifests) AS manifests,
+                    (SELECT COUNT(*) FROM blobs) AS blobs,
+                    (SELECT COALESCE(SUM(size), 0) FROM blobs) AS blob_bytes,
+                    (SELECT COUNT(*) FROM uploads) AS uploads",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        let n = |col: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(col)?.max(0) as u64) };
+        Ok(StorageStats {
+            repositories: n("repositories")?,
+            manifests: n("manifests")?,
+            blobs: n("blobs")?,
+            blob_bytes: n("blob_bytes")?,
+            uploads: n("uploads")?,
+        })
     }
 
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {

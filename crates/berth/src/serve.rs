@@ -7,6 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::http::{HeaderName, HeaderValue};
 use berth_api::debug::DebugOptions;
+use berth_api::health::PeriodicChecks;
+use berth_api::metered_store::MeteredStore;
 use berth_api::metrics::Metrics;
 use berth_api::{ApiOptions, AppState, Events};
 use berth_core::{Options, Registry};
@@ -57,35 +59,39 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
+    let mut metrics = Metrics::new();
+    let notify_metrics = (!s.endpoints.is_empty()).then(NotifyMetrics::default);
+    if let Some(m) = &notify_metrics {
+        metrics.register_notifications(m);
+    }
+    let metrics = Arc::new(metrics);
+    let events = notify_metrics.map(|m| {
+        for e in &s.endpoints {
+            tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
+        }
+        Events {
+            notifier: Notifier::start(meta.clone(), s.endpoints.clone(), m),
+            source: Source {
+                addr: s.addr.clone(),
+                instance_id: uuid::Uuid::new_v4().to_string(),
+            },
+        }
+    });
+    let store = Arc::new(MeteredStore::new(blobs, "filesystem", metrics.clone()));
     let registry = Arc::new(Registry::new(
-        blobs,
+        store,
         meta,
         Options {
             delete_enabled: s.delete_enabled,
         },
     ));
-    let mut metrics = Metrics::new();
-    let events = if s.endpoints.is_empty() {
-        None
-    } else {
-        let notify_metrics = NotifyMetrics::default();
-        metrics.register_notifications(&notify_metrics);
-        for e in &s.endpoints {
-            tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
-        }
-        Some(Events {
-            notifier: Notifier::start(registry.meta().clone(), s.endpoints.clone(), notify_metrics),
-            source: Source {
-                addr: s.addr.clone(),
-                instance_id: uuid::Uuid::new_v4().to_string(),
-            },
-        })
-    };
+    let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
     let state = Arc::new(AppState {
+        periodic_checks,
         registry,
         auth: auth.clone(),
         options: api_options(&s)?,
-        metrics: Arc::new(metrics),
+        metrics,
         events,
     });
     let app = berth_api::router(state.clone());

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use berth_api::health::{CheckKind, CheckSpec};
 use berth_api::server::TlsSettings;
 use berth_config::{AuthConfig, Config, LoadedConfig, StorageDriver, TlsVersion};
 
@@ -27,6 +28,8 @@ pub struct ServeSettings {
     pub metrics_path: Option<String>,
     /// `notifications.endpoints`, the enabled ones.
     pub endpoints: Vec<berth_notify::EndpointSettings>,
+    /// The `health` section's periodic checks.
+    pub checks: Vec<CheckSpec>,
     pub warnings: Vec<String>,
 }
 
@@ -174,6 +177,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         anonymous_pull: config.berth.access.anonymouspull,
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
+        checks: health_checks(&config.health),
         metrics_path: config.http.debug.prometheus.enabled.then(|| {
             config
                 .http
@@ -185,6 +189,59 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         }),
         warnings,
     })
+}
+
+const CHECK_INTERVAL: Duration = Duration::from_secs(10);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Distribution's `health` section as periodic checks, with its defaults.
+fn health_checks(h: &berth_config::HealthConfig) -> Vec<CheckSpec> {
+    let mut out = Vec::new();
+    if h.storagedriver.enabled {
+        out.push(CheckSpec {
+            name: "storagedriver".into(),
+            kind: CheckKind::Storage,
+            interval: h.storagedriver.interval.unwrap_or(CHECK_INTERVAL),
+            threshold: h.storagedriver.threshold.unwrap_or(1),
+        });
+    }
+    for f in &h.file {
+        out.push(CheckSpec {
+            name: format!("file:{}", f.file.display()),
+            kind: CheckKind::FileAbsent(f.file.clone()),
+            interval: f.interval.unwrap_or(CHECK_INTERVAL),
+            threshold: 1,
+        });
+    }
+    for c in &h.http {
+        out.push(CheckSpec {
+            name: format!("http:{}", c.uri),
+            kind: CheckKind::Http {
+                uri: c.uri.clone(),
+                headers: c
+                    .headers
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+                    .collect(),
+                status: c.statuscode.unwrap_or(200),
+                timeout: c.timeout.unwrap_or(CHECK_TIMEOUT),
+            },
+            interval: c.interval.unwrap_or(CHECK_INTERVAL),
+            threshold: c.threshold.unwrap_or(1),
+        });
+    }
+    for c in &h.tcp {
+        out.push(CheckSpec {
+            name: format!("tcp:{}", c.addr),
+            kind: CheckKind::Tcp {
+                addr: c.addr.clone(),
+                timeout: c.timeout.unwrap_or(CHECK_TIMEOUT),
+            },
+            interval: c.interval.unwrap_or(CHECK_INTERVAL),
+            threshold: c.threshold.unwrap_or(1),
+        });
+    }
+    out
 }
 
 fn endpoints(
