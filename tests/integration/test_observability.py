@@ -114,6 +114,22 @@ def test_metrics_are_off_unless_enabled(make_registry):
     assert requests.get(f"{reg.url}/metrics").status_code == 404, "never on the main port"
 
 
+def test_metrics_on_the_main_port_when_asked(make_registry):
+    reg = make_registry(extra_config="berth:\n  metrics:\n    mainport: true\n"
+                                     "auth:\n  local:\n    service: s\n")
+    r = requests.get(f"{reg.url}/metrics", timeout=10)
+    assert r.status_code == 200, "no credentials needed"
+    names = {f.name for f in text_string_to_metric_families(r.text)}
+    assert "registry_http_requests" in names
+
+
+def test_access_log_has_bytes(registry):
+    data = requests.get(f"{registry.url}/v2/").content
+    registry.stop()
+    assert re.search(rf'path="?/v2/"? status=200 bytes={len(data)} ', registry.log()), \
+        registry.log()[-1500:]
+
+
 def test_readiness_follows_storage_and_database(observed):
     reg = observed
     assert requests.get(f"{reg.url}/healthz").json() == {"status": "alive"}

@@ -28,22 +28,27 @@ pub fn router(app: Arc<AppState>, options: DebugOptions) -> axum::Router {
         .with_state(Arc::new(DebugState { app, options }))
 }
 
+/// The metrics exposition, with the content gauges read fresh from the database.
+pub(crate) async fn metrics_response(app: &AppState) -> Response {
+    match app.registry.meta().storage_stats().await {
+        Ok(stats) => app.metrics.set_storage_stats(&stats),
+        Err(e) => tracing::warn!(error = %e, "cannot read storage totals for the metrics"),
+    }
+    let mut resp = app.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        hv("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    resp
+}
+
 async fn serve(State(state): State<Arc<DebugState>>, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let path = req.uri().path();
     if state.options.metrics_path.as_deref() == Some(path) {
-        match state.app.registry.meta().storage_stats().await {
-            Ok(stats) => state.app.metrics.set_storage_stats(&stats),
-            Err(e) => tracing::warn!(error = %e, "cannot read storage totals for the metrics"),
-        }
-        let mut resp = state.app.metrics.render().into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            hv("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        );
-        return resp;
+        return metrics_response(&state.app).await;
     }
     if path == "/debug/health" {
         return crate::health::readiness(&state.app).await;

@@ -23,6 +23,7 @@ enum Endpoint<'a> {
     Token(crate::token::Endpoint),
     Users(&'a str),
     Health(crate::health::Probe),
+    Metrics,
     Unknown,
 }
 
@@ -33,15 +34,19 @@ impl Endpoint<'_> {
             Endpoint::Token(_) => "token",
             Endpoint::Users(_) => "users",
             Endpoint::Health(_) => "health",
+            Endpoint::Metrics => "metrics",
             Endpoint::Unknown => "unknown",
         }
     }
 }
 
-fn classify<'a>(path: &'a str, prefix: &str) -> Endpoint<'a> {
-    // Probes answer at the root as well, where orchestrators look for them.
+fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
+    // Probes (and metrics) answer at the root as well, where orchestrators look for them.
     if let Some(probe) = crate::health::route(path) {
         return Endpoint::Health(probe);
+    }
+    if metrics && path == "/metrics" {
+        return Endpoint::Metrics;
     }
     let Some(local) = path.strip_prefix(prefix) else {
         return Endpoint::Unknown;
@@ -113,7 +118,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         Some(b) => b.trim_end_matches('/').to_string(),
         None => format!("{scheme}://{host}"),
     };
-    let endpoint = classify(&path, &opts.prefix);
+    let endpoint = classify(&path, &opts.prefix, opts.metrics_on_main_port);
     let label = endpoint.label();
     let in_flight = state.metrics.in_flight(label);
     let (mut resp, mut user) = match endpoint {
@@ -146,6 +151,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
             .await
         }
         Endpoint::Health(probe) => (crate::health::answer(&state, probe, &method).await, None),
+        Endpoint::Metrics => (crate::debug::metrics_response(&state).await, None),
         Endpoint::Unknown => (
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -206,11 +212,27 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     state
         .metrics
         .observe(&method, label, status.as_u16(), started.elapsed());
+    // Bytes of the response body: its declared length (streamed blobs), else what the
+    // body itself says it holds; HEAD sends none.
+    let bytes = if method == Method::HEAD {
+        Some(0)
+    } else {
+        None
+    }
+    .or_else(|| {
+        resp.headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    })
+    .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+    .unwrap_or(0);
     tracing::info!(
         target: "berth::access",
         %method,
         path,
         status = status.as_u16(),
+        bytes,
         user = user.as_deref().unwrap_or("-"),
         ms = started.elapsed().as_millis() as u64,
         "request"

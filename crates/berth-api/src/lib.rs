@@ -33,6 +33,8 @@ pub struct ApiOptions {
     pub base_url: Option<String>,
     /// `http.headers`: added to every response.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `berth.metrics.mainport`: also serve `/metrics` on the main listener.
+    pub metrics_on_main_port: bool,
 }
 
 pub struct AppState {

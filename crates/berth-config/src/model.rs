@@ -714,6 +714,15 @@ pub struct PrometheusConfig {
 pub struct BerthConfig {
     pub metadata: MetadataConfig,
     pub access: AccessConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `berth.metrics`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Also serve `/metrics` on the main listener, without credentials.
+    pub mainport: bool,
 }
 
 /// `berth.access`: the access decision until projects and roles arrive.

@@ -258,6 +258,7 @@ const TLS: &[Field] = &[
 const BERTH: &[Field] = &[
     f("metadata", Struct(&[f("path", Str)])),
     f("access", Struct(&[f("anonymouspull", Bool)])),
+    f("metrics", Struct(&[f("mainport", Bool)])),
 ];
 
 const HEADERS: Kind = Map(&StrList);

@@ -43,6 +43,7 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
         prefix: s.prefix.trim_end_matches('/').to_string(),
         base_url: s.base_url.clone(),
         headers,
+        metrics_on_main_port: s.metrics_on_main_port,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct ServeSettings {
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
     pub metrics_path: Option<String>,
+    /// `berth.metrics.mainport`.
+    pub metrics_on_main_port: bool,
     /// `notifications.endpoints`, the enabled ones.
     pub endpoints: Vec<berth_notify::EndpointSettings>,
     /// The `health` section's periodic checks.
@@ -178,6 +180,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         checks: health_checks(&config.health),
+        metrics_on_main_port: config.berth.metrics.mainport,
         metrics_path: config.http.debug.prometheus.enabled.then(|| {
             config
                 .http
