@@ -212,21 +212,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     state
         .metrics
         .observe(&method, label, status.as_u16(), started.elapsed());
-    // Bytes of the response body: its declared length (streamed blobs), else what the
-    // body itself says it holds; HEAD sends none.
-    let bytes = if method == Method::HEAD {
-        Some(0)
-    } else {
-        None
-    }
-    .or_else(|| {
-        resp.headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-    })
-    .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
-    .unwrap_or(0);
+    let bytes = body_bytes(&method, &resp);
     tracing::info!(
         target: "berth::access",
         %method,
@@ -238,6 +224,20 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         "request"
     );
     resp
+}
+
+/// Bytes of the response body: none for HEAD; else its declared length (streamed blobs),
+/// or what the body itself says it holds.
+fn body_bytes(method: &Method, resp: &Response) -> u64 {
+    if *method == Method::HEAD {
+        return 0;
+    }
+    resp.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+        .unwrap_or(0)
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {
