@@ -160,6 +160,24 @@ def registry(make_registry) -> Registry:
     return make_registry()
 
 
+LOCAL_AUTH = "auth:\n  local:\n    service: test-registry\n"
+
+
+@pytest.fixture(params=["local", "htpasswd"])
+def auth_registry(request, make_registry, workdir):
+    """(registry, user, password): berth's users and token service, or an htpasswd file
+    made by Apache's `htpasswd -B`. Tests using it run once per mode."""
+    if request.param == "local":
+        reg = make_registry(extra_config=LOCAL_AUTH)
+        return reg, "admin", (reg.root / "initial-admin-password").read_text().strip()
+    path = workdir / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(path), "alice", "alice-password"], check=True,
+                   capture_output=True)
+    reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: my-realm\n"
+                                     f"    path: {path}\n")
+    return reg, "alice", "alice-password"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "berth_only: behaviour Distribution does not have")
 

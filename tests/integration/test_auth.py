@@ -17,11 +17,10 @@ import pytest
 import requests
 
 import images as im
-from conftest import berth_bin, free_port
+from conftest import LOCAL_AUTH, berth_bin, free_port
 
 pytestmark = pytest.mark.berth_only
 
-LOCAL_AUTH = "auth:\n  local:\n    service: test-registry\n"
 
 
 def admin_password(reg) -> str:
@@ -220,7 +219,7 @@ def test_token_endpoint_get_with_basic(local_registry):
 
     h = bearer(body["token"])
     assert requests.get(f"{reg.url}/v2/", headers=h).status_code == 200
-    assert re.search(r'path="/auth/token" status=200 user="?admin', reg.log()), \
+    assert re.search(r'path="/auth/token" status=200 bytes=\d+ user="?admin', reg.log()), \
         "the access log names who got the token"
     assert push_blob(reg, "team/app", b"layer", h).status_code == 201
     # The token covers team/app only, and not deletes.
@@ -427,17 +426,9 @@ def docker_with_config(config_dir: Path, *args, stdin: str | None = None, check:
     return proc
 
 
-@pytest.mark.parametrize("mode", ["local", "htpasswd"])
-def test_docker_login_push_pull_logout(mode, docker_engine, local_images, make_registry,
-                                       workdir):
-    if mode == "local":
-        reg = make_registry(extra_config=LOCAL_AUTH)
-        user, password = "admin", admin_password(reg)
-    else:
-        path = workdir / "htpasswd"
-        user, password = "dora", "dora-password"
-        htpasswd_file(path, user, password)
-        reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: r\n    path: {path}\n")
+def test_docker_login_push_pull_logout(docker_engine, local_images, auth_registry, workdir):
+    reg, user, password = auth_registry
+    mode = "local" if user == "admin" else "htpasswd"
     cfg = workdir / "docker-config"
     cfg.mkdir()
     host = f"localhost:{reg.port}"
@@ -597,16 +588,9 @@ def test_distribution_htpasswd_env_example_works_unchanged(make_registry, workdi
     assert requests.get(f"{reg.url}/v2/", auth=("testuser", "testpassword")).ok
 
 
-@pytest.mark.parametrize("mode", ["local", "htpasswd"])
-def test_skopeo_login_then_push_and_pull(mode, make_registry, workdir):
-    if mode == "local":
-        reg = make_registry(extra_config=LOCAL_AUTH)
-        user, password = "admin", admin_password(reg)
-    else:
-        path = workdir / "htpasswd"
-        user, password = "gina", "gina-password"
-        htpasswd_file(path, user, password)
-        reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: r\n    path: {path}\n")
+def test_skopeo_login_then_push_and_pull(auth_registry, workdir):
+    reg, user, password = auth_registry
+    mode = "local" if user == "admin" else "htpasswd"
     authfile = workdir / "auth.json"
     wrong = im.skopeo("login", "--tls-verify=false", "--authfile", str(authfile), "-u", user,
                       "-p", "not-the-password", reg.host, check=False)

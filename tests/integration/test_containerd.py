@@ -30,7 +30,6 @@ from test_skopeo import upload_requests
 
 NAMESPACE = "berth-test"
 SOCKETS = ("/run/containerd/containerd.sock", "/run/docker/containerd/containerd.sock")
-LOCAL_AUTH = "auth:\n  local:\n    service: test-registry\n"
 
 
 class Ctr:
@@ -207,20 +206,6 @@ def test_pull_of_a_missing_tag_fails(ctr, registry):
 
 
 # ----------------------------------------------------------------------- authentication
-
-@pytest.fixture(params=["local", "htpasswd"])
-def auth_registry(request, make_registry, workdir):
-    """(registry, user, password) with berth's users and token service, or htpasswd."""
-    if request.param == "local":
-        reg = make_registry(extra_config=LOCAL_AUTH)
-        return reg, "admin", (reg.root / "initial-admin-password").read_text().strip()
-    path = workdir / "htpasswd"
-    subprocess.run(["htpasswd", "-Bbc", str(path), "alice", "alice-password"], check=True,
-                   capture_output=True)
-    reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: my-realm\n"
-                                     f"    path: {path}\n")
-    return reg, "alice", "alice-password"
-
 
 @pytest.mark.berth_only
 def test_pull_and_push_with_credentials(ctr, auth_registry, workdir):

@@ -21,7 +21,6 @@ import requests
 
 import images as im
 
-LOCAL_AUTH = "auth:\n  local:\n    service: test-registry\n"
 
 
 class Podman:
@@ -159,20 +158,6 @@ def test_push_pull_without_credentials(podman, registry, workdir):
 
 
 # ----------------------------------------------------------------------- authentication
-
-@pytest.fixture(params=["local", "htpasswd"])
-def auth_registry(request, make_registry, workdir):
-    """(registry, user, password) with berth's users and token service, or htpasswd."""
-    if request.param == "local":
-        reg = make_registry(extra_config=LOCAL_AUTH)
-        return reg, "admin", (reg.root / "initial-admin-password").read_text().strip()
-    path = workdir / "htpasswd"
-    subprocess.run(["htpasswd", "-Bbc", str(path), "alice", "alice-password"], check=True,
-                   capture_output=True)
-    reg = make_registry(extra_config=f"auth:\n  htpasswd:\n    realm: my-realm\n"
-                                     f"    path: {path}\n")
-    return reg, "alice", "alice-password"
-
 
 @pytest.mark.berth_only
 def test_login_push_pull_logout(podman, auth_registry, workdir):
