@@ -158,8 +158,7 @@ pub(crate) const STORAGE_SPECIAL: &[Field] = &[
                     f("interval", Duration),
                     f("dryrun", Bool),
                 ]),
-            )
-            .no("abandoned uploads are not purged yet"),
+            ),
             f("readonly", Struct(&[f("enabled", Bool)])),
         ]),
     ),

@@ -191,6 +191,32 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes upload sessions untouched for `age` (Distribution's upload purging): their
+    /// metadata and their bytes. With `dry_run`, only reports them. A session that a
+    /// client touches meanwhile is kept: the purge holds the session's lock and deletes the
+    /// row only if it is still stale.
+    pub async fn purge_uploads(
+        &self,
+        age: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<Vec<String>> {
+        let before = berth_meta::now_ms() - age.as_millis() as i64;
+        let stale = self.meta.stale_uploads(before).await?;
+        if dry_run {
+            return Ok(stale);
+        }
+        let mut purged = Vec::new();
+        for id in stale {
+            let _lock = self.upload_locks.acquire(&id).await;
+            // A chunk may have arrived while we waited for the lock.
+            if self.meta.delete_upload_if_stale(&id, before).await? {
+                self.blobs.delete_upload(&id).await?;
+                purged.push(id);
+            }
+        }
+        Ok(purged)
+    }
+
     /// Best-effort removal of an upload nobody will resume.
     async fn discard_upload(&self, id: &str) {
         if let Err(e) = self.meta.delete_upload(id).await {

@@ -179,6 +179,10 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>>;
     async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()>;
     async fn delete_upload(&self, id: &str) -> Result<()>;
+    /// Upload sessions not touched since `before` (ms): abandoned, for purging.
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>>;
+    /// Forgets the session only if it is still untouched since `before`; `true` if it did.
+    async fn delete_upload_if_stale(&self, id: &str, before: i64) -> Result<bool>;
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;

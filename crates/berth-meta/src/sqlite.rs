@@ -559,6 +559,24 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < ? ORDER BY id")
+                .bind(before)
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
+    async fn delete_upload_if_stale(&self, id: &str, before: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM uploads WHERE id = ? AND updated_at < ?")
+            .bind(id)
+            .bind(before)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")

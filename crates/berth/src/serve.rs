@@ -86,6 +86,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             delete_enabled: s.delete_enabled,
         },
     ));
+    if let Some(purging) = s.upload_purging.clone() {
+        tokio::spawn(purge_uploads(registry.clone(), purging));
+    }
     let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
     let state = Arc::new(AppState {
         periodic_checks,
@@ -131,6 +134,28 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Distribution's upload purging: every `interval`, sessions untouched for `age` go.
+async fn purge_uploads(registry: Arc<Registry>, p: crate::settings::UploadPurging) {
+    let mut ticker = tokio::time::interval(p.interval);
+    loop {
+        ticker.tick().await;
+        match registry.purge_uploads(p.age, p.dry_run).await {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) if p.dry_run => tracing::info!(
+                uploads = ids.len(),
+                ids = ids.join(","),
+                "upload purging (dry run): would remove abandoned uploads"
+            ),
+            Ok(ids) => tracing::info!(
+                uploads = ids.len(),
+                ids = ids.join(","),
+                "purged abandoned uploads"
+            ),
+            Err(e) => tracing::warn!(error = %e, "upload purging failed; will try again"),
+        }
+    }
 }
 
 /// The debug listener runs until the process ends; it holds no state worth draining.

@@ -28,11 +28,20 @@ pub struct ServeSettings {
     pub metrics_path: Option<String>,
     /// `berth.metrics.mainport`.
     pub metrics_on_main_port: bool,
+    /// `storage.maintenance.uploadpurging`, when enabled.
+    pub upload_purging: Option<UploadPurging>,
     /// `notifications.endpoints`, the enabled ones.
     pub endpoints: Vec<berth_notify::EndpointSettings>,
     /// The `health` section's periodic checks.
     pub checks: Vec<CheckSpec>,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadPurging {
+    pub age: Duration,
+    pub interval: Duration,
+    pub dry_run: bool,
 }
 
 /// The access controller to run, with every default resolved.
@@ -181,6 +190,15 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         endpoints: endpoints(&config.notifications)?,
         checks: health_checks(&config.health),
         metrics_on_main_port: config.berth.metrics.mainport,
+        upload_purging: {
+            let p = &config.storage.maintenance.uploadpurging;
+            p.enabled.then(|| UploadPurging {
+                age: p.age,
+                // A zero interval would spin; Distribution rejects it too.
+                interval: p.interval.max(Duration::from_millis(100)),
+                dry_run: p.dryrun,
+            })
+        },
         metrics_path: config.http.debug.prometheus.enabled.then(|| {
             config
                 .http

@@ -62,7 +62,7 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                     hv(format!("bytes {}-{}/{size}", r.start, r.end)),
                 );
             }
-            Ok(if is_get {
+            Ok(if is_get && ctx.state.events.is_some() {
                 emit(resp, Action::Pull, blob_target(&repo, &digest, Some(size)))
             } else {
                 resp

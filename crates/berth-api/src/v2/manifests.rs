@@ -38,7 +38,9 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 .collect();
             let m = registry.get_manifest(&repo, &reference, &accept).await?;
             let length = m.content.len();
-            let target = Target {
+            // Distribution reports GETs as pulls, not HEADs. Built only when someone
+            // listens: this is the hottest path.
+            let pull = (ctx.method == Method::GET && ctx.state.events.is_some()).then(|| Target {
                 media_type: m.media_type.clone(),
                 size: Some(length as u64),
                 length: Some(length as u64),
@@ -47,8 +49,7 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 url: format!("/v2/{repo}/manifests/{}", m.digest),
                 tag: tag_of(&reference),
                 from_repository: None,
-            };
-            let is_get = ctx.method == Method::GET;
+            });
             let body = if ctx.method == Method::HEAD {
                 Body::empty()
             } else {
@@ -60,11 +61,9 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             h.insert(header::CONTENT_LENGTH, hv(length.to_string()));
             h.insert(digest_header(), hv(m.digest.to_string()));
             h.insert(header::ETAG, hv(format!("\"{}\"", m.digest)));
-            // Distribution reports GETs as pulls, not HEADs.
-            Ok(if is_get {
-                emit(resp, Action::Pull, target)
-            } else {
-                resp
+            Ok(match pull {
+                Some(target) => emit(resp, Action::Pull, target),
+                None => resp,
             })
         }
         Method::PUT => {
