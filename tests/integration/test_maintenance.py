@@ -80,3 +80,37 @@ def test_disabled_purging_keeps_everything(make_registry):
     time.sleep(1.5)
     assert requests.get(loc, timeout=10).status_code == 204
     assert os.path.isdir(upload_dir(reg, uuid))
+
+
+# ------------------------------------------------------------------ immutable tags
+
+def test_immutable_tags_cannot_move_or_go(make_registry, workdir):
+    import images as im
+    reg = make_registry(extra_config=(
+        "berth:\n  immutable:\n    - repositories: \"prod/**\"\n      tags: \"v*\"\n"))
+    first = im.build_image(workdir / "a", "v1", seed="immutable-1")
+    second = im.build_image(workdir / "b", "v1", seed="immutable-2")
+    im.copy(first.ref, f"docker://{reg.host}/prod/web:v1")
+    # The same manifest again is fine; another one under the tag is refused.
+    im.copy(first.ref, f"docker://{reg.host}/prod/web:v1")
+    with pytest.raises(im.SkopeoError) as refused:
+        im.copy(second.ref, f"docker://{reg.host}/prod/web:v1")
+    assert "immutable" in refused.value.stderr
+    r = requests.put(f"{reg.url}/v2/prod/web/manifests/v1", data=second.top.data,
+                     headers={"Content-Type": im.OCI_MANIFEST}, timeout=10)
+    assert r.status_code == 403
+    err = r.json()["errors"][0]
+    assert err["code"] == "DENIED"
+    assert 'repositories="prod/**"' in err["message"] and 'tags="v*"' in err["message"]
+    # Neither the tag nor the manifest under it can be deleted.
+    assert requests.delete(f"{reg.url}/v2/prod/web/manifests/v1").status_code == 403
+    assert requests.delete(
+        f"{reg.url}/v2/prod/web/manifests/{first.digest}").status_code == 403
+    r = requests.get(f"{reg.url}/v2/prod/web/manifests/v1", headers={"Accept": im.OCI_MANIFEST})
+    assert r.headers["Docker-Content-Digest"] == first.digest, "nothing changed"
+    # Other tags and other repositories are not covered.
+    im.copy(first.ref, f"docker://{reg.host}/prod/web:latest")
+    im.copy(second.ref, f"docker://{reg.host}/prod/web:latest")
+    im.copy(first.ref, f"docker://{reg.host}/dev/web:v1")
+    im.copy(second.ref, f"docker://{reg.host}/dev/web:v1")
+    assert requests.delete(f"{reg.url}/v2/dev/web/manifests/v1").status_code == 202

@@ -715,6 +715,17 @@ pub struct BerthConfig {
     pub metadata: MetadataConfig,
     pub access: AccessConfig,
     pub metrics: MetricsConfig,
+    /// Immutable-tag rules.
+    pub immutable: Vec<ImmutableTagRule>,
+}
+
+/// `berth.immutable[]`: tags matching `tags` in repositories matching `repositories`
+/// (globs: `*`, `**`, `?`) may be created but never moved or deleted.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct ImmutableTagRule {
+    pub repositories: String,
+    pub tags: String,
 }
 
 /// `berth.metrics`.

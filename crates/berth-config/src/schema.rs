@@ -258,6 +258,10 @@ const BERTH: &[Field] = &[
     f("metadata", Struct(&[f("path", Str)])),
     f("access", Struct(&[f("anonymouspull", Bool)])),
     f("metrics", Struct(&[f("mainport", Bool)])),
+    f(
+        "immutable",
+        List(&Struct(&[f("repositories", Str), f("tags", Str)])),
+    ),
 ];
 
 const HEADERS: Kind = Map(&StrList);

@@ -40,6 +40,9 @@ pub enum RegistryError {
     TagInvalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A policy forbids it (an immutable tag).
+    #[error("{0}")]
+    Denied(String),
     #[error("error reading request body: {0}")]
     Body(std::io::Error),
     #[error(transparent)]
@@ -65,6 +68,7 @@ impl RegistryError {
             NameUnknown => "NAME_UNKNOWN",
             TagInvalid(_) => "TAG_INVALID",
             Unsupported(_) => "UNSUPPORTED",
+            Denied(_) => "DENIED",
             Storage(_) | Meta(_) => "UNKNOWN",
         }
     }

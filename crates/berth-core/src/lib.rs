@@ -8,6 +8,7 @@ mod error;
 mod health;
 pub mod import;
 mod manifests;
+pub mod policy;
 mod uploads;
 
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub use uploads::{ChunkClaim, UploadStatus};
 pub struct Options {
     /// `storage.delete.enabled`: deletes of manifests, tags and blobs are refused without it.
     pub delete_enabled: bool,
+    /// Tags that may be created but never moved or deleted.
+    pub immutable: Vec<policy::ImmutableRule>,
 }
 
 pub struct Registry {

@@ -90,6 +90,9 @@ impl Registry {
         {
             tags.push(t.clone());
         }
+        for tag in &tags {
+            self.check_tag_may_move(repo, tag, Some(&digest)).await?;
+        }
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
         let record = manifest_record(digest.clone(), &parsed, content.clone());
         // Bytes first, durably; then the metadata that makes them visible.
@@ -170,6 +173,10 @@ impl Registry {
     /// tag only.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
         self.require_delete()?;
+        match reference {
+            Reference::Tag(t) => self.check_tag_may_move(repo, t, None).await?,
+            Reference::Digest(d) => self.check_no_immutable_tag_on(repo, d).await?,
+        }
         let deleted = match reference {
             Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
@@ -181,5 +188,72 @@ impl Registry {
                 "{reference} is not in {repo}"
             )))
         }
+    }
+
+    /// Refuses to point an existing immutable tag elsewhere (`to`: the new manifest) or to
+    /// delete it (`to: None`). Creating it, or pushing the same manifest again, is fine.
+    async fn check_tag_may_move(
+        &self,
+        repo: &RepoName,
+        tag: &Tag,
+        to: Option<&Digest>,
+    ) -> Result<()> {
+        let Some(rule) = self
+            .options
+            .immutable
+            .iter()
+            .find(|r| r.covers(repo.as_str(), tag.as_str()))
+        else {
+            return Ok(());
+        };
+        let Some(current) = self.meta.manifest_by_tag(repo, tag).await? else {
+            return Ok(());
+        };
+        if Some(&current.digest) == to {
+            return Ok(());
+        }
+        let what = if to.is_some() {
+            "overwritten"
+        } else {
+            "deleted"
+        };
+        Err(RegistryError::Denied(format!(
+            "tag {tag} in {repo} is immutable and cannot be {what} ({}); it points to {}",
+            rule.describe(),
+            current.digest
+        )))
+    }
+
+    /// Deleting a manifest deletes its tags: refused while an immutable one points to it.
+    async fn check_no_immutable_tag_on(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        if !self
+            .options
+            .immutable
+            .iter()
+            .any(|r| r.repositories.matches(repo.as_str()))
+        {
+            return Ok(());
+        }
+        let tags = self
+            .meta
+            .tags(repo, None, u32::MAX)
+            .await?
+            .unwrap_or_default();
+        for name in tags {
+            let Ok(tag) = name.parse::<Tag>() else {
+                continue;
+            };
+            if self
+                .options
+                .immutable
+                .iter()
+                .any(|r| r.covers(repo.as_str(), &name))
+                && let Some(m) = self.meta.manifest_by_tag(repo, &tag).await?
+                && &m.digest == digest
+            {
+                return self.check_tag_may_move(repo, &tag, None).await;
+            }
+        }
+        Ok(())
     }
 }

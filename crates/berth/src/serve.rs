@@ -84,6 +84,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         meta,
         Options {
             delete_enabled: s.delete_enabled,
+            immutable: s.immutable.clone(),
         },
     ));
     if let Some(purging) = s.upload_purging.clone() {

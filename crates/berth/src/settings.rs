@@ -13,6 +13,7 @@ pub struct ServeSettings {
     pub root: PathBuf,
     pub metadata: PathBuf,
     pub delete_enabled: bool,
+    pub immutable: Vec<berth_core::policy::ImmutableRule>,
     pub addr: String,
     pub prefix: String,
     pub base_url: Option<String>,
@@ -172,6 +173,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         metadata,
         root,
         delete_enabled: config.storage.delete_enabled(),
+        immutable: immutable_rules(&config.berth.immutable)?,
         addr: listen_addr(&config.http.addr),
         prefix: config.http.prefix.clone(),
         base_url: config.http.base_url().map(String::from),
@@ -210,6 +212,25 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         }),
         warnings,
     })
+}
+
+fn immutable_rules(
+    rules: &[berth_config::ImmutableTagRule],
+) -> anyhow::Result<Vec<berth_core::policy::ImmutableRule>> {
+    use berth_core::policy::{Glob, ImmutableRule};
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if r.repositories.is_empty() || r.tags.is_empty() {
+                bail!("berth.immutable[{i}]: set both repositories and tags (globs; ** for all)");
+            }
+            Ok(ImmutableRule {
+                repositories: Glob::new(&r.repositories),
+                tags: Glob::new(&r.tags),
+            })
+        })
+        .collect()
 }
 
 const CHECK_INTERVAL: Duration = Duration::from_secs(10);
