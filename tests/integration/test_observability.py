@@ -18,14 +18,19 @@ from conftest import free_port
 pytestmark = pytest.mark.berth_only
 
 
-@pytest.fixture
-def observed(make_registry):
+def with_debug_listener(make_registry, extra: str = ""):
+    """A registry whose debug listener serves metrics; `reg.debug_url` points at it."""
     debug_port = free_port()
     reg = make_registry(extra_config=(
         f"  debug:\n    addr: 127.0.0.1:{debug_port}\n"
-        "    prometheus:\n      enabled: true\n      path: /metrics\n"))
+        "    prometheus:\n      enabled: true\n      path: /metrics\n" + extra))
     reg.debug_url = f"http://127.0.0.1:{debug_port}"
     return reg
+
+
+@pytest.fixture
+def observed(make_registry):
+    return with_debug_listener(make_registry)
 
 
 def scrape(reg) -> dict[tuple[str, tuple], float]:
@@ -94,11 +99,7 @@ def test_metrics_count_a_known_workload(observed):
 
 
 def test_auth_failures_are_counted(make_registry):
-    debug_port = free_port()
-    reg = make_registry(extra_config=(
-        f"  debug:\n    addr: 127.0.0.1:{debug_port}\n    prometheus:\n      enabled: true\n"
-        "auth:\n  local:\n    service: s\n"))
-    reg.debug_url = f"http://127.0.0.1:{debug_port}"
+    reg = with_debug_listener(make_registry, "auth:\n  local:\n    service: s\n")
     before = value(scrape(reg), "berth_auth_failures_total", reason="unauthorized")
     for _ in range(3):
         assert requests.get(f"{reg.url}/v2/", auth=("admin", "wrong")).status_code == 401
