@@ -217,3 +217,27 @@ def test_actor_is_the_signed_in_user(make_registry, receiver):
     assert r.status_code == 201
     events = receiver.wait_for(lambda ev: len(ev) >= 1)
     assert events[0]["actor"] == {"name": "admin"}
+
+
+def test_push_events_carry_references_when_asked(make_registry, receiver, workdir):
+    reg = make_registry(extra_config=(
+        "notifications:\n  events:\n    includereferences: true\n  endpoints:\n"
+        f"    - name: hook\n      url: {receiver.url}\n      timeout: 1s\n"))
+    layout = im.build_image(workdir / "src", "v1", layers=2)
+    im.copy(layout.ref, f"docker://{reg.host}/refs/app:v1")
+    events = receiver.wait_for(lambda ev: any(e["target"].get("tag") == "v1" for e in ev))
+    push = next(e for e in events if e["target"].get("tag") == "v1")
+    image = layout.images[0]
+    expected = [image.config] + image.layers
+    assert push["target"]["references"] == [
+        {"mediaType": b.media_type, "size": len(b.data), "digest": b.digest} for b in expected]
+    blob_events = [e for e in events if e["target"]["mediaType"] == "application/octet-stream"]
+    assert all("references" not in e["target"] for e in blob_events)
+
+
+def test_references_are_left_out_by_default(make_registry, receiver, workdir):
+    reg = notifying_registry(make_registry, receiver)
+    layout = im.build_image(workdir / "src", "v1")
+    im.copy(layout.ref, f"docker://{reg.host}/norefs/app:v1")
+    events = receiver.wait_for(lambda ev: any(e["target"].get("tag") == "v1" for e in ev))
+    assert all("references" not in e["target"] for e in events)

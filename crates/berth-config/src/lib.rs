@@ -306,13 +306,6 @@ fn check(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigError>
         warnings.push("http.http2.disabled: not supported yet, HTTP/2 stays enabled".into());
     }
 
-    if config.notifications.events.includereferences {
-        warnings.push(
-            "notifications.events.includereferences: not supported yet; push events carry \
-             no references"
-                .into(),
-        );
-    }
     if config.storage.read_only() {
         warnings.push(
             "storage.maintenance.readonly.enabled is true but read-only mode is not supported \

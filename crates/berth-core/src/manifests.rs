@@ -14,6 +14,8 @@ pub struct PushedManifest {
     pub subject: Option<Digest>,
     pub media_type: String,
     pub size: u64,
+    /// What the manifest points to: config, layers, index children (for events).
+    pub references: Vec<berth_oci::manifest::Descriptor>,
 }
 
 /// What the metadata store keeps of a parsed manifest.
@@ -94,6 +96,13 @@ impl Registry {
             self.check_tag_may_move(repo, tag, Some(&digest)).await?;
         }
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        let references = parsed
+            .config
+            .iter()
+            .chain(&parsed.layers)
+            .chain(&parsed.manifests)
+            .cloned()
+            .collect();
         let record = manifest_record(digest.clone(), &parsed, content.clone());
         // Bytes first, durably; then the metadata that makes them visible.
         self.blobs.put(&digest, content).await?;
@@ -103,6 +112,7 @@ impl Registry {
             subject,
             media_type: record.media_type,
             size: record.content.len() as u64,
+            references,
         })
     }
 

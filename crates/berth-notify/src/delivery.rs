@@ -94,13 +94,16 @@ impl NotifyMetrics {
 
 pub struct Notifier {
     tx: mpsc::UnboundedSender<Event>,
+    include_references: bool,
 }
 
 impl Notifier {
     /// Starts the outbox writer and one delivery worker per endpoint.
+    /// `include_references`: `notifications.events.includereferences`.
     pub fn start(
         meta: Arc<dyn MetaStore>,
         endpoints: Vec<EndpointSettings>,
+        include_references: bool,
         metrics: NotifyMetrics,
     ) -> Arc<Notifier> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -131,11 +134,17 @@ impl Notifier {
                 }
             }
         }
-        Arc::new(Notifier { tx })
+        Arc::new(Notifier {
+            tx,
+            include_references,
+        })
     }
 
     /// Hands an event over; never blocks the request that produced it.
-    pub fn publish(&self, event: Event) {
+    pub fn publish(&self, mut event: Event) {
+        if !self.include_references {
+            event.target.references.clear();
+        }
         let _ = self.tx.send(event);
     }
 }

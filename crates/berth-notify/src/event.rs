@@ -44,6 +44,19 @@ pub struct Target {
     /// For mounts: where the blob came from.
     #[serde(rename = "fromRepository", skip_serializing_if = "Option::is_none")]
     pub from_repository: Option<String>,
+    /// For manifest pushes with `notifications.events.includereferences`: what the
+    /// manifest points to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+}
+
+/// A descriptor in an event's `references`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub size: u64,
+    pub digest: String,
 }
 
 impl Target {
@@ -135,6 +148,7 @@ mod tests {
                 url: "http://r/v2/team/app/manifests/sha256:00".into(),
                 tag: Some("v1".into()),
                 from_repository: None,
+                references: vec![],
             },
             RequestInfo::default(),
             Actor {

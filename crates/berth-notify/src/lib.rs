@@ -7,4 +7,4 @@ pub mod event;
 pub mod time;
 
 pub use delivery::{EndpointSettings, Notifier, NotifyMetrics};
-pub use event::{Action, Actor, Event, RequestInfo, Source, Target};
+pub use event::{Action, Actor, Event, Reference, RequestInfo, Source, Target};

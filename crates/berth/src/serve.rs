@@ -71,7 +71,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
         }
         Events {
-            notifier: Notifier::start(meta.clone(), s.endpoints.clone(), m),
+            notifier: Notifier::start(meta.clone(), s.endpoints.clone(), s.include_references, m),
             source: Source {
                 addr: s.addr.clone(),
                 instance_id: uuid::Uuid::new_v4().to_string(),

@@ -33,6 +33,8 @@ pub struct ServeSettings {
     pub upload_purging: Option<UploadPurging>,
     /// `notifications.endpoints`, the enabled ones.
     pub endpoints: Vec<berth_notify::EndpointSettings>,
+    /// `notifications.events.includereferences`.
+    pub include_references: bool,
     /// The `health` section's periodic checks.
     pub checks: Vec<CheckSpec>,
     pub warnings: Vec<String>,
@@ -190,6 +192,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         anonymous_pull: config.berth.access.anonymouspull,
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
+        include_references: config.notifications.events.includereferences,
         checks: health_checks(&config.health),
         metrics_on_main_port: config.berth.metrics.mainport,
         upload_purging: {

@@ -95,6 +95,7 @@ pub(crate) fn blob_target(repo: &RepoName, digest: &Digest, size: Option<u64>) -
         url: format!("/v2/{repo}/blobs/{digest}"),
         tag: None,
         from_repository: None,
+        references: vec![],
     }
 }
 

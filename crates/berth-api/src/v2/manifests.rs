@@ -49,6 +49,7 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 url: format!("/v2/{repo}/manifests/{}", m.digest),
                 tag: tag_of(&reference),
                 from_repository: None,
+                references: vec![],
             });
             let body = if ctx.method == Method::HEAD {
                 Body::empty()
@@ -103,6 +104,15 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 url: format!("/v2/{repo}/manifests/{}", pushed.digest),
                 tag: tag_of(&reference).or_else(|| tags.first().map(|t| t.as_str().to_string())),
                 from_repository: None,
+                references: pushed
+                    .references
+                    .iter()
+                    .map(|d| berth_notify::Reference {
+                        media_type: d.media_type.clone(),
+                        size: d.size,
+                        digest: d.digest.to_string(),
+                    })
+                    .collect(),
             };
             let mut resp = emit(empty(StatusCode::CREATED, headers), Action::Push, target);
             // OCI 1.1: one `OCI-Tag` per `?tag=` accepted (all are, or none: the push is
