@@ -137,59 +137,56 @@ pub async fn check(
         .map_err(|refusal| refuse(auth, refusal, needs, &realm()))
 }
 
-/// A refusal as the distribution spec and Docker's token flow expect it.
+/// A refusal on `/v2` as the distribution spec and Docker's token flow expect it: the
+/// challenge names the scopes needed and, for bearer tokens, what was wrong.
 pub fn refuse(auth: &Authenticator, refusal: Refusal, needs: &[Scope], realm: &str) -> Response {
-    let challenge = |error: Option<&str>| auth.challenge(realm, needs, error);
-    let (err, challenge) = match &refusal {
-        Refusal::Unauthenticated(m) => (
-            ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m.clone()),
-            challenge(None),
-        ),
-        Refusal::InvalidToken(e) => (
-            ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", e.to_string()),
-            challenge(Some("invalid_token")),
+    refusal_response(refusal, |error| auth.challenge(realm, needs, error))
+}
+
+/// Any refusal as a response: its status and code, `Retry-After` when limited, and the
+/// `WWW-Authenticate` value `challenge` gives for 401s (its argument is the bearer
+/// `error`, if there is one).
+pub fn refusal_response(
+    refusal: Refusal,
+    challenge: impl FnOnce(Option<&str>) -> Option<String>,
+) -> Response {
+    let (status, code, bearer_error) = match &refusal {
+        Refusal::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", None),
+        Refusal::InvalidToken(_) => (
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            Some("invalid_token"),
         ),
         Refusal::InsufficientScope(_) => (
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                refusal.to_string(),
-            ),
-            challenge(Some("insufficient_scope")),
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            Some("insufficient_scope"),
         ),
-        Refusal::Denied(m) => (
-            ApiError::new(StatusCode::FORBIDDEN, "DENIED", m.clone()),
-            None,
-        ),
-        Refusal::TooManyAttempts { retry_after } => (
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOOMANYREQUESTS",
-                refusal.to_string(),
-            )
-            .with_header(
-                header::RETRY_AFTER,
-                hv(retry_after.as_secs().max(1).to_string()),
-            ),
-            None,
-        ),
+        Refusal::Denied(_) => (StatusCode::FORBIDDEN, "DENIED", None),
+        Refusal::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", None),
         Refusal::Internal(e) => {
             tracing::error!(error = %e, "authentication failed internally");
-            (
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "UNKNOWN",
-                    "internal server error; the registry log has details",
-                ),
-                None,
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN",
+                "internal server error; the registry log has details",
             )
+            .into_response();
         }
     };
-    let mut resp = err.into_response();
-    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    let mut err = ApiError::new(status, code, refusal.to_string());
+    if let Refusal::TooManyAttempts { retry_after } = refusal {
+        err = err.with_header(
+            header::RETRY_AFTER,
+            hv(retry_after.as_secs().max(1).to_string()),
+        );
     }
-    resp
+    if status == StatusCode::UNAUTHORIZED
+        && let Some(value) = challenge(bearer_error).and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        err = err.with_header(header::WWW_AUTHENTICATE, value);
+    }
+    err.into_response()
 }
 
 #[cfg(test)]

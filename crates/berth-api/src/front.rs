@@ -242,12 +242,16 @@ fn body_bytes(method: &Method, resp: &Response) -> u64 {
     if *method == Method::HEAD {
         return 0;
     }
+    content_length(resp)
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+        .unwrap_or(0)
+}
+
+fn content_length(resp: &Response) -> Option<u64> {
     resp.headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
-        .unwrap_or(0)
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {
@@ -272,16 +276,10 @@ fn record(state: &AppState, method: &Method, label: &'static str, resp: &Respons
         };
         state.metrics.auth_failure(reason);
     }
-    let length = || {
-        resp.headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
     if label == "blob"
         && *method == Method::GET
         && status.is_success()
-        && let Some(n) = length()
+        && let Some(n) = content_length(resp)
     {
         state.metrics.blob_bytes("pulled", n);
     }

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_core::{Check, Registry};
 use serde_json::json;
 
 use crate::AppState;
-use crate::response::{ApiError, hv};
+use crate::response::{ApiError, json, no_store};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Probe {
@@ -39,7 +39,10 @@ pub async fn answer(state: &AppState, probe: Probe, method: &Method) -> Response
         .into_response();
     }
     match probe {
-        Probe::Alive => json_response(StatusCode::OK, json!({ "status": "alive" })),
+        Probe::Alive => no_store(json(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "alive" }),
+        )),
         Probe::Ready => readiness(state).await,
     }
 }
@@ -73,16 +76,10 @@ pub async fn readiness(state: &AppState) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
-    json_response(status, json!({ "status": word, "checks": report }))
-}
-
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, hv("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, hv("no-store"));
-    resp
+    no_store(json(
+        status,
+        &serde_json::json!({ "status": word, "checks": report }),
+    ))
 }
 
 /// What a periodic check (Distribution's `health` section) looks at.

@@ -3,14 +3,14 @@
 //! the signing key.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_auth::scope::parse_scopes;
 use berth_auth::{Authenticator, Credentials, Identity, Refusal, TokenResponse};
 use serde_json::json;
 
-use crate::access::{Peer, SignedIn, credentials};
-use crate::response::{ApiError, hv};
+use crate::access::{Peer, SignedIn, credentials, refusal_response};
+use crate::response::{ApiError, all_params, first_param, json, no_store};
 
 /// Form bodies are a few hundred bytes; anything near this is not a token request.
 const MAX_FORM: usize = 64 * 1024;
@@ -46,7 +46,7 @@ pub async fn handle(
         .into_response();
     };
     match (endpoint, method) {
-        (Endpoint::Jwks, &Method::GET) => json_response(StatusCode::OK, issuer.jwks().to_string()),
+        (Endpoint::Jwks, &Method::GET) => no_store(json(StatusCode::OK, &issuer.jwks())),
         (Endpoint::Token, &Method::GET) => get_token(auth, headers, query, peer).await,
         (Endpoint::Token, &Method::POST) => post_token(auth, body, peer).await,
         _ => ApiError::new(
@@ -56,27 +56,6 @@ pub async fn handle(
         )
         .into_response(),
     }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut resp = (status, body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, hv("application/json"));
-    // Tokens must not be cached by proxies.
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, hv("no-store"));
-    resp
-}
-
-fn values<'a>(query: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> {
-    query
-        .iter()
-        .filter(move |(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn first<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// `GET /auth/token?service=...&scope=...[&offline_token=true]`, Basic credentials or
@@ -102,8 +81,8 @@ async fn get_token(
             ));
         }
     };
-    let asked = parse_scopes(values(query, "scope"));
-    let offline = values(query, "offline_token").any(|v| v == "true");
+    let asked = parse_scopes(all_params(query, "scope"));
+    let offline = all_params(query, "offline_token").any(|v| v == "true");
     match auth.issue(&who, &asked, offline).await {
         Ok(t) => token_json(&t, &who),
         Err(refusal) => refused(refusal),
@@ -120,8 +99,8 @@ async fn post_token(auth: &Authenticator, body: Body, peer: Option<&Peer>) -> Re
     let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
         return bad_request("the body must be application/x-www-form-urlencoded");
     };
-    let field = |key: &str| first(&form, key);
-    let asked = parse_scopes(values(&form, "scope"));
+    let field = |key: &str| first_param(&form, key);
+    let asked = parse_scopes(all_params(&form, "scope"));
     let who = match field("grant_type") {
         Some("password") => {
             let (Some(user), Some(password)) = (field("username"), field("password")) else {
@@ -161,7 +140,8 @@ fn token_json(t: &TokenResponse, who: &Identity) -> Response {
     if let Some(r) = &t.refresh_token {
         body["refresh_token"] = json!(r);
     }
-    let mut resp = json_response(StatusCode::OK, body.to_string());
+    // Tokens must not be cached by proxies.
+    let mut resp = no_store(json(StatusCode::OK, &body));
     if let Some(user) = &who.user {
         // For the access log: who the token was issued to.
         resp.extensions_mut().insert(SignedIn(user.clone()));
@@ -173,34 +153,10 @@ fn bad_request(message: &str) -> Response {
     ApiError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", message).into_response()
 }
 
-/// Token-endpoint refusals: Docker reads the distribution error envelope here too.
+/// Token-endpoint refusals: Docker reads the distribution error envelope here too, and
+/// a 401 asks for Basic credentials.
 fn refused(refusal: Refusal) -> Response {
-    let (status, code) = match &refusal {
-        Refusal::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
-        Refusal::Denied(_) => (StatusCode::FORBIDDEN, "DENIED"),
-        Refusal::Internal(e) => {
-            tracing::error!(error = %e, "token service failed");
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN",
-                "internal server error; the registry log has details",
-            )
-            .into_response();
-        }
-        _ => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-    };
-    let mut err = ApiError::new(status, code, refusal.to_string());
-    if let Refusal::TooManyAttempts { retry_after } = refusal {
-        err = err.with_header(
-            header::RETRY_AFTER,
-            hv(retry_after.as_secs().max(1).to_string()),
-        );
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        err = err.with_header(
-            header::WWW_AUTHENTICATE,
-            hv("Basic realm=\"berth token service\""),
-        );
-    }
-    err.into_response()
+    refusal_response(refusal, |_| {
+        Some("Basic realm=\"berth token service\"".to_string())
+    })
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::{self, Peer};
-use crate::response::ApiError;
+use crate::response::{ApiError, json};
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -38,15 +38,6 @@ struct NewUser {
 #[derive(Deserialize)]
 struct NewPassword {
     password: String,
-}
-
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
-    let mut resp = (status, value.to_string()).into_response();
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        crate::response::hv("application/json"),
-    );
-    resp
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
@@ -138,9 +129,9 @@ async fn serve(
     };
     let target = path.strip_prefix("/api/v1/users/");
     match (method, path, target) {
-        (&Method::GET, "/api/v1/user", _) => Ok(json_response(
+        (&Method::GET, "/api/v1/user", _) => Ok(json(
             StatusCode::OK,
-            json!({ "name": name, "admin": is_admin }),
+            &json!({ "name": name, "admin": is_admin }),
         )),
         (&Method::GET, "/api/v1/users", _) => {
             if !is_admin {
@@ -151,7 +142,7 @@ async fn serve(
                 .iter()
                 .map(|u| json!({ "name": u.name, "admin": u.admin, "created_at": u.created_at_ms / 1000 }))
                 .collect();
-            Ok(json_response(StatusCode::OK, json!(out)))
+            Ok(json(StatusCode::OK, &json!(out)))
         }
         (&Method::POST, "/api/v1/users", _) => {
             if !is_admin {
@@ -167,9 +158,9 @@ async fn serve(
                     other => from_auth_error(other),
                 })?;
             tracing::info!(target: "berth::audit", by = name, user = new.name, admin = new.admin, "user created");
-            Ok(json_response(
+            Ok(json(
                 StatusCode::CREATED,
-                json!({ "name": new.name, "admin": new.admin }),
+                &json!({ "name": new.name, "admin": new.admin }),
             ))
         }
         (&Method::PUT, _, Some(rest)) if rest.ends_with("/password") => {

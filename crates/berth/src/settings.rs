@@ -236,6 +236,14 @@ fn immutable_rules(
         .collect()
 }
 
+/// `name: [v1, v2]` header maps as one `(name, value)` pair per value, in file order.
+fn flatten_headers(headers: &[(String, Vec<String>)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+        .collect()
+}
+
 const CHECK_INTERVAL: Duration = Duration::from_secs(10);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -263,11 +271,7 @@ fn health_checks(h: &berth_config::HealthConfig) -> Vec<CheckSpec> {
             name: format!("http:{}", c.uri),
             kind: CheckKind::Http {
                 uri: c.uri.clone(),
-                headers: c
-                    .headers
-                    .iter()
-                    .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
-                    .collect(),
+                headers: flatten_headers(&c.headers),
                 status: c.statuscode.unwrap_or(200),
                 timeout: c.timeout.unwrap_or(CHECK_TIMEOUT),
             },
@@ -311,11 +315,7 @@ fn endpoints(
         out.push(berth_notify::EndpointSettings {
             name: e.name.clone(),
             url: e.url.clone(),
-            headers: e
-                .headers
-                .iter()
-                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
-                .collect(),
+            headers: flatten_headers(&e.headers),
             timeout: e.timeout.unwrap_or(Duration::from_secs(5)),
             threshold: e.threshold.unwrap_or(3),
             backoff: e.backoff.unwrap_or(Duration::from_secs(1)),

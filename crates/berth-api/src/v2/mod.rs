@@ -19,7 +19,7 @@ use berth_notify::{Action, Target};
 
 use crate::AppState;
 use crate::access::{self, Peer};
-use crate::response::{ApiError, ApiResult, hv};
+use crate::response::{ApiError, ApiResult, all_params, first_param, hv};
 use crate::routes::Route;
 
 /// Set on the response of a finished blob upload: its size in bytes.
@@ -50,17 +50,11 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        first_param(&self.query, key)
     }
 
     pub fn params<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.query
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        all_params(&self.query, key)
     }
 
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
