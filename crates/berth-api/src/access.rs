@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_auth::{Action, Authenticator, Credentials, Identity, Refusal, Scope};
 
+use crate::ApiOptions;
 use crate::response::{ApiError, hv};
 use crate::routes::Route;
 
@@ -80,31 +81,33 @@ pub fn needs(route: &Route<'_>, method: &Method, mount_from: Option<&str>) -> Ve
     }
 }
 
-/// The token endpoint on the address the client used, for challenges.
-pub fn default_realm(
-    headers: &HeaderMap,
-    peer: Option<&Peer>,
-    base_url: Option<&str>,
-    prefix: &str,
-) -> String {
-    let base = match base_url {
-        Some(b) => b.trim_end_matches('/').to_string(),
-        None => {
-            let scheme = if peer.is_some_and(|p| p.tls) {
-                "https"
-            } else {
-                "http"
-            };
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(String::from)
-                .or_else(|| peer.map(|p| p.addr.to_string()))
-                .unwrap_or_else(|| "localhost".into());
-            format!("{scheme}://{host}")
-        }
+/// This registry's base URL as the client addressed it: `http.host` when configured,
+/// else the scheme of the connection and the `Host` the client sent.
+pub fn public_base(headers: &HeaderMap, peer: Option<&Peer>, base_url: Option<&str>) -> String {
+    if let Some(b) = base_url {
+        return b.trim_end_matches('/').to_string();
+    }
+    let scheme = if peer.is_some_and(|p| p.tls) {
+        "https"
+    } else {
+        "http"
     };
-    format!("{base}{prefix}/auth/token")
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+        .or_else(|| peer.map(|p| p.addr.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    format!("{scheme}://{host}")
+}
+
+/// The token endpoint on the address the client used, for challenges.
+pub fn default_realm(headers: &HeaderMap, peer: Option<&Peer>, options: &ApiOptions) -> String {
+    format!(
+        "{}{}/auth/token",
+        public_base(headers, peer, options.base_url.as_deref()),
+        options.prefix
+    )
 }
 
 /// The request's credentials: its `Authorization` header, else a verified client
@@ -127,14 +130,17 @@ pub async fn check(
     headers: &HeaderMap,
     peer: Option<&Peer>,
     needs: &[Scope],
-    realm: impl FnOnce() -> String,
+    options: &ApiOptions,
 ) -> Result<Identity, Response> {
     if auth.is_open() {
         return Ok(Identity::anonymous());
     }
     auth.authorize(&credentials(headers, peer), Peer::ip(peer), needs)
         .await
-        .map_err(|refusal| refuse(auth, refusal, needs, &realm()))
+        .map_err(|refusal| {
+            let realm = default_realm(headers, peer, options);
+            refuse(auth, refusal, needs, &realm)
+        })
 }
 
 /// A refusal on `/v2` as the distribution spec and Docker's token flow expect it: the

@@ -110,30 +110,19 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     let may_leave_body_unread =
         crate::v2::has_body(&parts.headers) && parts.version <= Version::HTTP_11;
     let opts = &state.options;
-    let realm = access::default_realm(
-        &parts.headers,
-        peer.as_ref(),
-        opts.base_url.as_deref(),
-        &opts.prefix,
-    );
-    // Kept for the event a request may produce (the parts move into the handler).
-    let host = header_text(&parts.headers, header::HOST);
-    let user_agent = header_text(&parts.headers, header::USER_AGENT);
-    let scheme = if peer.as_ref().is_some_and(|p| p.tls) {
-        "https"
-    } else {
-        "http"
-    };
-    let base = match &opts.base_url {
-        Some(b) => b.trim_end_matches('/').to_string(),
-        None => format!("{scheme}://{host}"),
-    };
+    // What an event needs from the request, kept before the parts move into the
+    // handler — only when someone listens.
+    let event_request = state.events.is_some().then(|| EventRequest {
+        base: access::public_base(&parts.headers, peer.as_ref(), opts.base_url.as_deref()),
+        host: header_text(&parts.headers, header::HOST),
+        user_agent: header_text(&parts.headers, header::USER_AGENT),
+    });
     let endpoint = classify(&path, &opts.prefix, opts.metrics_on_main_port);
     let label = endpoint.label();
     let in_flight = state.metrics.in_flight(label);
     let (mut resp, mut user) = match endpoint {
         Endpoint::V2(route) => {
-            crate::v2::serve(&state, route, parts, query, body, peer.as_ref(), realm).await
+            crate::v2::serve(&state, route, parts, query, body, peer.as_ref()).await
         }
         Endpoint::Token(e) => {
             let resp = crate::token::handle(
@@ -156,7 +145,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
                 &parts.headers,
                 body,
                 peer.as_ref(),
-                realm,
+                opts,
             )
             .await
         }
@@ -177,6 +166,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
     }
     if let Some(events) = &state.events
+        && let Some(seen) = event_request
         && let Some(crate::v2::Emit(action, target)) = resp.extensions_mut().remove()
     {
         let request = RequestInfo {
@@ -185,12 +175,12 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
                 .as_ref()
                 .map(|p| p.addr.to_string())
                 .unwrap_or_default(),
-            host: host.clone(),
+            host: seen.host,
             method: method.to_string(),
-            useragent: user_agent.clone(),
+            useragent: seen.user_agent,
         };
         let mut target = target;
-        target.url = format!("{base}{}{}", opts.prefix, target.url);
+        target.url = format!("{}{}{}", seen.base, opts.prefix, target.url);
         let actor = Actor {
             name: user.clone().unwrap_or_default(),
         };
@@ -252,6 +242,13 @@ fn content_length(resp: &Response) -> Option<u64> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// The request details an event reports.
+struct EventRequest {
+    base: String,
+    host: String,
+    user_agent: String,
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {

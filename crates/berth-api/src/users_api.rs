@@ -17,6 +17,7 @@ use berth_meta::MetaStore;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::ApiOptions;
 use crate::access::{self, Peer};
 use crate::response::{ApiError, json};
 
@@ -82,7 +83,7 @@ pub async fn handle(
     headers: &HeaderMap,
     body: Body,
     peer: Option<&Peer>,
-    realm: String,
+    options: &ApiOptions,
 ) -> (Response, Option<String>) {
     let Some(meta) = auth.user_store() else {
         return (
@@ -94,7 +95,7 @@ pub async fn handle(
             None,
         );
     };
-    let who = match access::check(auth, headers, peer, &[], || realm).await {
+    let who = match access::check(auth, headers, peer, &[], options).await {
         Ok(who) => who,
         Err(refusal) => return (refusal, None),
     };

@@ -62,8 +62,10 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                     hv(format!("bytes {}-{}/{size}", r.start, r.end)),
                 );
             }
-            Ok(if is_get && ctx.state.events.is_some() {
-                emit(resp, Action::Pull, blob_target(&repo, &digest, Some(size)))
+            Ok(if is_get {
+                emit(&ctx, resp, Action::Pull, || {
+                    blob_target(&repo, &digest, Some(size))
+                })
             } else {
                 resp
             })
@@ -74,11 +76,9 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                 StatusCode::ACCEPTED,
                 vec![(DIGEST_HEADER, hv(digest.to_string()))],
             );
-            Ok(emit(
-                resp,
-                Action::Delete,
-                blob_target(&repo, &digest, None),
-            ))
+            Ok(emit(&ctx, resp, Action::Delete, || {
+                blob_target(&repo, &digest, None)
+            }))
         }
         _ => Err(method_not_allowed()),
     }

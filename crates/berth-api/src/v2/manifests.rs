@@ -19,6 +19,27 @@ fn tag_of(reference: &Reference) -> Option<String> {
     }
 }
 
+/// A manifest as an event target.
+fn manifest_target(
+    repo: &RepoName,
+    media_type: &str,
+    digest: &berth_oci::Digest,
+    size: usize,
+    reference: &Reference,
+) -> Target {
+    Target {
+        media_type: media_type.to_string(),
+        size: Some(size as u64),
+        length: Some(size as u64),
+        digest: digest.to_string(),
+        repository: repo.to_string(),
+        url: format!("/v2/{repo}/manifests/{digest}"),
+        tag: tag_of(reference),
+        from_repository: None,
+        references: vec![],
+    }
+}
+
 const SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
 const TAG_HEADER: HeaderName = HeaderName::from_static("oci-tag");
 
@@ -38,23 +59,11 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
                 .collect();
             let m = registry.get_manifest(&repo, &reference, &accept).await?;
             let length = m.content.len();
-            // Distribution reports GETs as pulls, not HEADs. Built only when someone
-            // listens: this is the hottest path.
-            let pull = (ctx.method == Method::GET && ctx.state.events.is_some()).then(|| Target {
-                media_type: m.media_type.clone(),
-                size: Some(length as u64),
-                length: Some(length as u64),
-                digest: m.digest.to_string(),
-                repository: repo.to_string(),
-                url: format!("/v2/{repo}/manifests/{}", m.digest),
-                tag: tag_of(&reference),
-                from_repository: None,
-                references: vec![],
-            });
-            let body = if ctx.method == Method::HEAD {
-                Body::empty()
-            } else {
+            let is_get = ctx.method == Method::GET;
+            let body = if is_get {
                 Body::from(m.content)
+            } else {
+                Body::empty()
             };
             let mut resp = Response::new(body);
             let h = resp.headers_mut();
@@ -62,9 +71,13 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             h.insert(header::CONTENT_LENGTH, hv(length.to_string()));
             h.insert(digest_header(), hv(m.digest.to_string()));
             h.insert(header::ETAG, hv(format!("\"{}\"", m.digest)));
-            Ok(match pull {
-                Some(target) => emit(resp, Action::Pull, target),
-                None => resp,
+            // Distribution reports GETs as pulls, not HEADs.
+            Ok(if is_get {
+                emit(&ctx, resp, Action::Pull, || {
+                    manifest_target(&repo, &m.media_type, &m.digest, length, &reference)
+                })
+            } else {
+                resp
             })
         }
         Method::PUT => {
@@ -95,26 +108,33 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             if let Some(subject) = pushed.subject {
                 headers.push((SUBJECT_HEADER, hv(subject.to_string())));
             }
-            let target = Target {
-                media_type: pushed.media_type.clone(),
-                size: Some(pushed.size),
-                length: Some(pushed.size),
-                digest: pushed.digest.to_string(),
-                repository: repo.to_string(),
-                url: format!("/v2/{repo}/manifests/{}", pushed.digest),
-                tag: tag_of(&reference).or_else(|| tags.first().map(|t| t.as_str().to_string())),
-                from_repository: None,
-                references: pushed
-                    .references
-                    .iter()
-                    .map(|d| berth_notify::Reference {
-                        media_type: d.media_type.clone(),
-                        size: d.size,
-                        digest: d.digest.to_string(),
-                    })
-                    .collect(),
-            };
-            let mut resp = emit(empty(StatusCode::CREATED, headers), Action::Push, target);
+            let mut resp = emit(
+                &ctx,
+                empty(StatusCode::CREATED, headers),
+                Action::Push,
+                || {
+                    let mut target = manifest_target(
+                        &repo,
+                        &pushed.media_type,
+                        &pushed.digest,
+                        pushed.size as usize,
+                        &reference,
+                    );
+                    target.tag = target
+                        .tag
+                        .or_else(|| tags.first().map(|t| t.as_str().to_string()));
+                    target.references = pushed
+                        .references
+                        .iter()
+                        .map(|d| berth_notify::Reference {
+                            media_type: d.media_type.clone(),
+                            size: d.size,
+                            digest: d.digest.to_string(),
+                        })
+                        .collect();
+                    target
+                },
+            );
             // OCI 1.1: one `OCI-Tag` per `?tag=` accepted (all are, or none: the push is
             // one transaction).
             for tag in &tags {
@@ -124,19 +144,19 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
         }
         Method::DELETE => {
             registry.delete_manifest(&repo, &reference).await?;
-            let target = Target {
-                digest: match &reference {
-                    Reference::Digest(d) => d.to_string(),
-                    Reference::Tag(_) => String::new(),
-                },
-                repository: repo.to_string(),
-                tag: tag_of(&reference),
-                ..Target::default()
-            };
             Ok(emit(
+                &ctx,
                 empty(StatusCode::ACCEPTED, vec![]),
                 Action::Delete,
-                target,
+                || Target {
+                    digest: match &reference {
+                        Reference::Digest(d) => d.to_string(),
+                        Reference::Tag(_) => String::new(),
+                    },
+                    repository: repo.to_string(),
+                    tag: tag_of(&reference),
+                    ..Target::default()
+                },
             ))
         }
         _ => Err(method_not_allowed()),

@@ -31,8 +31,17 @@ pub(crate) struct BlobAccepted(pub u64);
 #[derive(Debug, Clone)]
 pub(crate) struct Emit(pub Action, pub Target);
 
-pub(crate) fn emit(mut resp: Response, action: Action, target: Target) -> Response {
-    resp.extensions_mut().insert(Emit(action, target));
+/// Marks `resp` as the event `action` on `target` — built only when notifications are
+/// configured, since pulls are the hottest path.
+pub(crate) fn emit(
+    ctx: &Ctx,
+    mut resp: Response,
+    action: Action,
+    target: impl FnOnce() -> Target,
+) -> Response {
+    if ctx.state.events.is_some() {
+        resp.extensions_mut().insert(Emit(action, target()));
+    }
     resp
 }
 
@@ -113,7 +122,6 @@ pub(crate) async fn serve(
     query: Vec<(String, String)>,
     body: Body,
     peer: Option<&Peer>,
-    realm: String,
 ) -> (Response, Option<String>) {
     let ctx = Ctx {
         state: state.clone(),
@@ -123,7 +131,7 @@ pub(crate) async fn serve(
         body,
     };
     let needs = access::needs(&route, &ctx.method, mount_source(&ctx));
-    match access::check(&state.auth, &ctx.headers, peer, &needs, || realm).await {
+    match access::check(&state.auth, &ctx.headers, peer, &needs, &state.options).await {
         Ok(who) => {
             let resp = handle(route, ctx)
                 .await

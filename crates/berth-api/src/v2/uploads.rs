@@ -9,7 +9,7 @@ use berth_oci::{Algorithm, RepoName};
 use super::blobs::{blob_target, digest_header};
 use super::{Ctx, emit, empty, method_not_allowed, parse_digest, repo_name};
 use crate::response::{ApiError, ApiResult, hv};
-use berth_notify::Action;
+use berth_notify::{Action, Target};
 
 const UUID_HEADER: HeaderName = HeaderName::from_static("docker-upload-uuid");
 
@@ -49,13 +49,16 @@ fn created(ctx: &Ctx, repo: &RepoName, digest: &berth_oci::Digest) -> axum::resp
 /// Marks the response of a finished upload: its size for the metrics, a push event for
 /// notifications.
 fn accepted(
-    mut resp: axum::response::Response,
+    ctx: &Ctx,
     repo: &RepoName,
     digest: &berth_oci::Digest,
     size: u64,
 ) -> axum::response::Response {
+    let mut resp = created(ctx, repo, digest);
     resp.extensions_mut().insert(super::BlobAccepted(size));
-    emit(resp, Action::Push, blob_target(repo, digest, Some(size)))
+    emit(ctx, resp, Action::Push, || {
+        blob_target(repo, digest, Some(size))
+    })
 }
 
 pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
@@ -67,21 +70,18 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
         let digest = parse_digest(mount)?;
         let from = ctx.param("from").map(repo_name).transpose()?;
         if let Some(size) = registry.mount_blob(&repo, &digest, from.as_ref()).await? {
-            let mut target = blob_target(&repo, &digest, Some(size));
-            target.from_repository = from.as_ref().map(|f| f.to_string());
-            return Ok(emit(created(&ctx, &repo, &digest), Action::Mount, target));
+            let resp = created(&ctx, &repo, &digest);
+            return Ok(emit(&ctx, resp, Action::Mount, || Target {
+                from_repository: from.as_ref().map(|f| f.to_string()),
+                ..blob_target(&repo, &digest, Some(size))
+            }));
         }
         // Not mountable: the client uploads it instead, in the session we open below.
     } else if let Some(digest) = ctx.param("digest") {
         let digest = parse_digest(digest)?;
         let body = ctx.take_body();
         let size = registry.put_blob(&repo, &digest, body).await?;
-        return Ok(accepted(
-            created(&ctx, &repo, &digest),
-            &repo,
-            &digest,
-            size,
-        ));
+        return Ok(accepted(&ctx, &repo, &digest, size));
     }
     let algorithm = match ctx.param("digest-algorithm") {
         Some(a) => Algorithm::parse(a).map_err(RegistryError::from)?,
@@ -152,12 +152,7 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult 
             let digest = parse_digest(digest)?;
             let body = ctx.has_body().then(|| ctx.take_body());
             let size = registry.finish_upload(&repo, id, &digest, body).await?;
-            Ok(accepted(
-                created(&ctx, &repo, &digest),
-                &repo,
-                &digest,
-                size,
-            ))
+            Ok(accepted(&ctx, &repo, &digest, size))
         }
         Method::DELETE => {
             registry.cancel_upload(&repo, id).await?;
