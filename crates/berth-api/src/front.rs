@@ -22,6 +22,7 @@ enum Endpoint<'a> {
     V2(Route<'a>),
     Token(crate::token::Endpoint),
     Users(&'a str),
+    Lifecycle(crate::lifecycle_api::Kind),
     Health(crate::health::Probe),
     Metrics,
     Unknown,
@@ -33,6 +34,7 @@ impl Endpoint<'_> {
             Endpoint::V2(route) => route.label(),
             Endpoint::Token(_) => "token",
             Endpoint::Users(_) => "users",
+            Endpoint::Lifecycle(_) => "lifecycle",
             Endpoint::Health(_) => "health",
             Endpoint::Metrics => "metrics",
             Endpoint::Unknown => "unknown",
@@ -56,6 +58,9 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     }
     if crate::users_api::matches(local) {
         return Endpoint::Users(local);
+    }
+    if let Some(kind) = crate::lifecycle_api::route(local) {
+        return Endpoint::Lifecycle(kind);
     }
     if let Some(e) = crate::token::route(local) {
         return Endpoint::Token(e);
@@ -146,6 +151,17 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
                 body,
                 peer.as_ref(),
                 opts,
+            )
+            .await
+        }
+        Endpoint::Lifecycle(kind) => {
+            crate::lifecycle_api::handle(
+                &state,
+                kind,
+                &method,
+                &parts.headers,
+                &query,
+                peer.as_ref(),
             )
             .await
         }

@@ -8,6 +8,7 @@ mod client_cert;
 pub mod debug;
 mod front;
 pub mod health;
+mod lifecycle_api;
 pub mod metered_store;
 pub mod metrics;
 mod response;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub events: Option<Events>,
     /// The `health` section's checks, part of readiness.
     pub periodic_checks: health::PeriodicChecks,
+    /// Garbage collection and retention, for `/api/v1/gc` and `/api/v1/retention`.
+    pub lifecycle: Option<Arc<berth_core::lifecycle::Lifecycle>>,
 }
 
 /// The notification side of the registry: who receives events, and how this instance

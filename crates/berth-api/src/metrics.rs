@@ -205,6 +205,10 @@ impl Metrics {
         notify.register(&mut self.registry);
     }
 
+    pub fn register_lifecycle(&mut self, lifecycle: &berth_core::lifecycle::LifecycleMetrics) {
+        lifecycle.register(&mut self.registry);
+    }
+
     pub fn in_flight(&self, handler: &'static str) -> InFlight {
         let gauge = self
             .in_flight

@@ -717,6 +717,76 @@ pub struct BerthConfig {
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
+    pub gc: GcConfig,
+    pub retention: RetentionConfig,
+}
+
+/// `berth.gc`: online garbage collection.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct GcConfig {
+    /// Collect in the background while serving.
+    pub enabled: bool,
+    /// Pause between background runs.
+    #[serde(deserialize_with = "de_duration")]
+    pub interval: Duration,
+    /// How long a blob or manifest must have been unreferenced before it goes.
+    #[serde(deserialize_with = "de_duration")]
+    pub grace: Duration,
+    /// Also collect manifests no tag points to.
+    pub deleteuntagged: bool,
+    /// Collect referrers whose subject is gone.
+    pub orphanreferrers: bool,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            enabled: true,
+            interval: Duration::from_secs(600),
+            grace: Duration::from_secs(24 * 3600),
+            deleteuntagged: false,
+            orphanreferrers: true,
+        }
+    }
+}
+
+/// `berth.retention`: which images to keep, the rest deleted on a schedule.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Five-field cron expression (UTC); none: only on demand.
+    pub schedule: Option<String>,
+    /// Only log what would be deleted.
+    pub dryrun: bool,
+    pub policies: Vec<RetentionPolicyConfig>,
+}
+
+/// One retention policy: in repositories matching `repositories`, tags matching `tags`
+/// are kept if any rule keeps them; the others are deleted.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct RetentionPolicyConfig {
+    pub repositories: String,
+    /// Default `**`: every tag.
+    pub tags: Option<String>,
+    pub keep: Vec<RetentionRuleConfig>,
+    /// `keep` (default) or `delete` manifests no tag points to.
+    pub untagged: Option<String>,
+}
+
+/// One rule; exactly one of its keys is set.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct RetentionRuleConfig {
+    pub mostrecentlypushed: Option<u64>,
+    pub mostrecentlypulled: Option<u64>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub pushedwithin: Option<Duration>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub pulledwithin: Option<Duration>,
+    /// Tag globs always kept.
+    pub tags: Vec<String>,
 }
 
 /// `berth.immutable[]`: tags matching `tags` in repositories matching `repositories`

@@ -262,6 +262,41 @@ const BERTH: &[Field] = &[
         "immutable",
         List(&Struct(&[f("repositories", Str), f("tags", Str)])),
     ),
+    f(
+        "gc",
+        Struct(&[
+            f("enabled", Bool),
+            f("interval", Duration),
+            f("grace", Duration),
+            f("deleteuntagged", Bool),
+            f("orphanreferrers", Bool),
+        ]),
+    ),
+    f(
+        "retention",
+        Struct(&[
+            f("schedule", Str),
+            f("dryrun", Bool),
+            f(
+                "policies",
+                List(&Struct(&[
+                    f("repositories", Str),
+                    f("tags", Str),
+                    f(
+                        "keep",
+                        List(&Struct(&[
+                            f("mostrecentlypushed", UInt),
+                            f("mostrecentlypulled", UInt),
+                            f("pushedwithin", Duration),
+                            f("pulledwithin", Duration),
+                            f("tags", StrList),
+                        ])),
+                    ),
+                    f("untagged", Str),
+                ])),
+            ),
+        ]),
+    ),
 ];
 
 const HEADERS: Kind = Map(&StrList);

@@ -10,8 +10,13 @@ impl Registry {
     /// Size of a blob readable from `repo`. A manifest is also readable as a blob, as its
     /// bytes are content-addressed like any other.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
-        if let Some(size) = self.meta.repository_blob(repo, digest).await? {
-            return Ok(size);
+        if let Some(blob) = self.meta.repository_blob(repo, digest).await? {
+            // A client checking a blob nothing references yet is about to use it (push a
+            // manifest naming it): its grace period restarts, unless it was just collected.
+            if blob.collectable && !self.meta.touch_blob(digest).await? {
+                return Err(RegistryError::BlobUnknown);
+            }
+            return Ok(blob.size);
         }
         match self.meta.manifest(repo, digest).await? {
             Some(m) => Ok(m.content.len() as u64),
@@ -38,19 +43,19 @@ impl Registry {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<Option<u64>> {
-        let size = match from {
-            Some(from) => self.meta.repository_blob(from, digest).await?,
-            None => self.meta.any_blob(digest).await?,
+        let available = match from {
+            Some(from) => self.meta.repository_blob(from, digest).await?.is_some(),
+            None => self.meta.any_blob(digest).await?.is_some(),
         };
-        let Some(size) = size else {
+        if !available {
             return Ok(None);
-        };
+        }
         if self.blobs.stat(digest).await?.is_none() {
             tracing::error!(%digest, "metadata lists a blob the blob store does not have");
             return Ok(None);
         }
-        self.meta.link_blob(repo, digest, size).await?;
-        Ok(Some(size))
+        // Links only if still stored: garbage collection may have taken it meanwhile.
+        Ok(self.meta.link_existing_blob(repo, digest).await?)
     }
 
     /// Removes the blob from `repo`; its bytes go when garbage collection finds them unused.

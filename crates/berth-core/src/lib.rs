@@ -5,16 +5,20 @@
 mod blobs;
 mod discovery;
 mod error;
+pub mod gc;
 mod health;
 pub mod import;
+pub mod lifecycle;
 mod manifests;
 pub mod policy;
+pub mod retention;
+pub mod schedule;
 mod uploads;
 
 use std::sync::Arc;
 
 use berth_meta::MetaStore;
-use berth_storage::{BlobStore, KeyedLocks};
+use berth_storage::{BlobStore, KeyedLocks, SweepLock};
 
 pub use discovery::ReferrersIndex;
 pub use error::{RegistryError, Result};
@@ -36,15 +40,26 @@ pub struct Registry {
     options: Options,
     /// Serialises requests on one upload session (offset check, write, state update).
     upload_locks: KeyedLocks,
+    /// Orders blobs becoming visible against garbage collection removing them.
+    sweep: SweepLock,
+    /// Manifest pulls not yet written to the metadata (for retention rules).
+    pulls: gc::PullLog,
 }
 
 impl Registry {
-    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetaStore>, options: Options) -> Self {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetaStore>,
+        sweep: SweepLock,
+        options: Options,
+    ) -> Self {
         Registry {
             blobs,
             meta,
             options,
             upload_locks: KeyedLocks::default(),
+            sweep,
+            pulls: gc::PullLog::default(),
         }
     }
 

@@ -105,8 +105,25 @@ impl Registry {
             .collect();
         let record = manifest_record(digest.clone(), &parsed, content.clone());
         // Bytes first, durably; then the metadata that makes them visible.
-        self.blobs.put(&digest, content).await?;
-        self.meta.put_manifest(repo, &record, &tags).await?;
+        {
+            let _placing = self.sweep.shared().await?;
+            self.blobs.put(&digest, content).await?;
+            self.meta
+                .put_manifest(repo, &record, &tags)
+                .await
+                .map_err(|e| match e {
+                    // A blob collected between the check above and the write.
+                    berth_meta::MetaError::MissingReference {
+                        digest,
+                        manifest: false,
+                    } => RegistryError::ManifestBlobUnknown(digest),
+                    berth_meta::MetaError::MissingReference {
+                        digest,
+                        manifest: true,
+                    } => RegistryError::ManifestChildUnknown(digest),
+                    e => e.into(),
+                })?;
+        }
         Ok(PushedManifest {
             digest,
             subject,
@@ -202,7 +219,7 @@ impl Registry {
 
     /// Refuses to point an existing immutable tag elsewhere (`to`: the new manifest) or to
     /// delete it (`to: None`). Creating it, or pushing the same manifest again, is fine.
-    async fn check_tag_may_move(
+    pub(crate) async fn check_tag_may_move(
         &self,
         repo: &RepoName,
         tag: &Tag,

@@ -151,8 +151,11 @@ impl Registry {
             // Nothing was ever written: make sure the (empty) file exists to be renamed.
             self.blobs.upload_writer(id, 0).await?.finish().await?;
         }
-        self.blobs.commit_upload(id, digest).await?;
-        self.meta.link_blob(repo, digest, size).await?;
+        {
+            let _placing = self.sweep.shared().await?;
+            self.blobs.commit_upload(id, digest).await?;
+            self.meta.link_blob(repo, digest, size).await?;
+        }
         self.meta.delete_upload(id).await?;
         Ok(size)
     }

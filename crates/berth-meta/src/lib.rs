@@ -17,6 +17,9 @@ pub enum MetaError {
     Database(#[from] sqlx::Error),
     #[error("metadata database holds an invalid value in {column}: {value:?}")]
     Corrupt { column: &'static str, value: String },
+    /// A manifest names a blob or child manifest the repository does not hold (anymore).
+    #[error("the manifest references {digest}, which is not in the repository")]
+    MissingReference { digest: Digest, manifest: bool },
     #[error(
         "metadata database schema version {found} is newer than this berth understands ({supported}); upgrade berth"
     )]
@@ -58,6 +61,82 @@ pub struct Referrer {
     pub size: u64,
     pub artifact_type: Option<String>,
     pub annotations: Option<String>,
+}
+
+/// A blob as a repository holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositoryBlob {
+    pub size: u64,
+    /// Nothing references it and garbage collection has it under review: a client that
+    /// is about to use it should restart its grace period ([`MetaStore::touch_blob`]).
+    pub collectable: bool,
+}
+
+/// What a garbage collection may remove besides unreferenced blobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectRules {
+    /// Manifests no tag points to (unless an index or a present subject needs them).
+    pub delete_untagged: bool,
+    /// Referrers whose subject is gone.
+    pub orphan_referrers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GarbageReason {
+    Untagged,
+    OrphanReferrer,
+}
+
+impl GarbageReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GarbageReason::Untagged => "untagged",
+            GarbageReason::OrphanReferrer => "orphan referrer",
+        }
+    }
+}
+
+/// A manifest garbage collection deleted (or, in a plan, would delete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectedManifest {
+    pub repository: String,
+    pub digest: Digest,
+    pub reason: GarbageReason,
+}
+
+/// What a garbage collection would remove now (a dry run).
+#[derive(Debug, Clone, Default)]
+pub struct CollectionPlan {
+    pub manifests: Vec<CollectedManifest>,
+    /// Blobs and their sizes.
+    pub blobs: Vec<(Digest, u64)>,
+}
+
+/// One garbage collection or retention run, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRun {
+    pub id: i64,
+    /// `gc` or `retention`.
+    pub kind: String,
+    /// `cli`, `api`, `schedule`.
+    pub trigger: String,
+    pub dry_run: bool,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    /// The report as JSON, once finished.
+    pub summary: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A tag as retention rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRecord {
+    pub tag: String,
+    pub digest: Digest,
+    /// When the tag was last pushed (pointed at its manifest), ms.
+    pub pushed_at: i64,
+    /// When its manifest was last pulled, ms; `None` if never (since pulls are recorded).
+    pub pulled_at: Option<i64>,
 }
 
 /// A resumable upload session.
@@ -128,8 +207,20 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Records that `repo` holds the blob (creating the repository if needed).
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
 
-    /// Size of the blob if `repo` holds it.
-    async fn repository_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+    /// The blob if `repo` holds it.
+    async fn repository_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<RepositoryBlob>>;
+
+    /// Links a blob that is stored (for another repository) into `repo`; its size, or
+    /// `None` when it is not stored (anymore).
+    async fn link_existing_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Restarts the grace period of a blob under review (a client is about to reference
+    /// it); `false` when it is no longer stored.
+    async fn touch_blob(&self, digest: &Digest) -> Result<bool>;
 
     /// Size of the blob if any repository holds it (for automatic mounts).
     async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>>;
@@ -143,7 +234,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Of `digests`, those `repo` does not hold as manifests.
     async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>>;
 
-    /// Stores a manifest and points `tags` at it, in one transaction.
+    /// Stores a manifest and points `tags` at it, in one transaction. Fails with
+    /// [`MetaError::MissingReference`] if a blob or child it names is not in `repo`.
     async fn put_manifest(
         &self,
         repo: &RepoName,
@@ -209,6 +301,45 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn outbox_depth(&self) -> Result<u64>;
 
     async fn storage_stats(&self) -> Result<StorageStats>;
+
+    /// One garbage-collection step over manifests under review since `cutoff` (ms) or
+    /// earlier, at most `limit`, in one transaction: those garbage under `rules` are
+    /// deleted (their references go under review). Returns them and how many were looked at.
+    async fn collect_manifests(
+        &self,
+        rules: &CollectRules,
+        cutoff: i64,
+        limit: u32,
+    ) -> Result<(Vec<CollectedManifest>, usize)>;
+
+    /// One garbage-collection step over blobs under review since `cutoff` or earlier: those
+    /// no manifest references are forgotten. Returns them with their sizes (the caller
+    /// removes the bytes) and how many were looked at.
+    async fn collect_blobs(&self, cutoff: i64, limit: u32) -> Result<(Vec<(Digest, u64)>, usize)>;
+
+    /// What a collection with `rules` and a grace of `grace_ms` would remove now, without
+    /// removing anything.
+    async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan>;
+
+    /// Manifests and blobs waiting in the review queues.
+    async fn gc_backlog(&self) -> Result<(u64, u64)>;
+
+    /// Every tag of `repo` with its push and pull times.
+    async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>>;
+    /// Manifests of `repo` no tag points to and nothing needs (see `manifest_referenced`).
+    async fn untagged_manifests(&self, repo: &RepoName) -> Result<Vec<Digest>>;
+    /// Whether an index in `repo` lists the manifest, or it is a referrer whose subject is
+    /// present.
+    async fn manifest_referenced(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Records manifest pulls `(repository, digest, when)`, for retention rules.
+    async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()>;
+
+    /// Records that a lifecycle run (`kind`: gc, retention) started; its id.
+    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool) -> Result<i64>;
+    async fn finish_run(&self, id: i64, summary: Option<&str>, error: Option<&str>) -> Result<()>;
+    /// The newest runs of `kind` first.
+    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>>;
 
     /// Writes imported repositories in a single transaction; re-importing is harmless.
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;

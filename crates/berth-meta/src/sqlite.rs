@@ -15,9 +15,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqliteConnection};
 
+mod gc;
+
 use crate::{
-    ImportedRepository, ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, Result,
-    StorageStats, StoredManifest, UploadSession, UserRecord, now_ms,
+    CollectRules, CollectedManifest, CollectionPlan, ImportedRepository, LifecycleRun,
+    ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, RepositoryBlob, Result,
+    StorageStats, StoredManifest, TagRecord, UploadSession, UserRecord, now_ms,
 };
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
@@ -25,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("users.sql"),
     include_str!("outbox.sql"),
+    include_str!("gc.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -36,7 +40,7 @@ pub struct SqliteMeta {
     path: std::path::PathBuf,
 }
 
-fn parse_digest(value: String) -> Result<Digest> {
+pub(crate) fn parse_digest(value: String) -> Result<Digest> {
     Digest::from_str(&value).map_err(|_| MetaError::Corrupt {
         column: "digest",
         value,
@@ -154,7 +158,8 @@ async fn link_blob_in(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    // Nothing references a freshly uploaded or mounted blob yet: its grace period starts.
+    gc::review_blob(conn, &digest, now).await
 }
 
 async fn put_manifest_in(
@@ -190,6 +195,8 @@ async fn put_manifest_in(
     if inserted == 0 {
         return Ok(()); // same digest, same bytes: already recorded
     }
+    // Untagged until a tag points at it, which the review then sees.
+    gc::review_manifest(conn, repo_id, &digest, now).await?;
     let refs = m
         .blobs
         .iter()
@@ -217,6 +224,15 @@ async fn set_tag_in(
     digest: &Digest,
     now: i64,
 ) -> Result<()> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+            .bind(repo_id)
+            .bind(tag)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(previous) = previous.filter(|p| *p != digest.to_string()) {
+        gc::review_manifest(conn, repo_id, &previous, now).await?;
+    }
     sqlx::query(
         "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
@@ -297,9 +313,17 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
-    async fn repository_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT b.size FROM repository_blobs rb
+    async fn repository_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<RepositoryBlob>> {
+        let row = sqlx::query(
+            "SELECT b.size,
+                EXISTS (SELECT 1 FROM gc_blob_review q WHERE q.digest = b.digest)
+                AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = b.digest)
+                AS collectable
+             FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
              WHERE r.name = ? AND rb.digest = ?",
@@ -308,7 +332,13 @@ impl MetaStore for SqliteMeta {
         .bind(digest.to_string())
         .fetch_optional(&self.read)
         .await?;
-        Ok(size.map(|s| s as u64))
+        row.map(|row| {
+            Ok(RepositoryBlob {
+                size: row.try_get::<i64, _>("size")?.max(0) as u64,
+                collectable: row.try_get("collectable")?,
+            })
+        })
+        .transpose()
     }
 
     async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -323,15 +353,57 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM repository_blobs WHERE digest = ?
-             AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
-        )
-        .bind(digest.to_string())
-        .bind(repo.as_str())
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let Some(repo_id) = self.repo_id(repo).await? else {
+            return Ok(false);
+        };
+        let digest = digest.to_string();
+        let mut tx = self.write.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
+                .bind(repo_id)
+                .bind(&digest)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if done > 0 {
+            gc::review_blob(&mut tx, &digest, now_ms()).await?;
+        }
+        tx.commit().await?;
+        Ok(done > 0)
+    }
+
+    async fn link_existing_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repo(&mut tx, repo, now).await?;
+        // Under the write lock: a blob collected a moment ago is not linked back.
+        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = ?")
+            .bind(digest.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let size = size.max(0) as u64;
+        link_blob_in(&mut tx, repo_id, digest, size, now).await?;
+        tx.commit().await?;
+        Ok(Some(size))
+    }
+
+    async fn touch_blob(&self, digest: &Digest) -> Result<bool> {
+        let digest = digest.to_string();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE gc_blob_review SET since = MAX(since, ?) WHERE digest = ?")
+            .bind(now_ms())
+            .bind(&digest)
+            .execute(&mut *tx)
+            .await?;
+        let present: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
+            .bind(&digest)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(present.is_some())
     }
 
     async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {
@@ -365,6 +437,27 @@ impl MetaStore for SqliteMeta {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
+        // Checked again here, under the write lock: garbage collection may have removed a
+        // blob since the caller looked.
+        for (digests, table, manifest_ref) in [
+            (&manifest.blobs, "repository_blobs", false),
+            (&manifest.children, "manifests", true),
+        ] {
+            for d in digests {
+                let sql = format!("SELECT 1 FROM {table} WHERE repository_id = ? AND digest = ?");
+                let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(repo_id)
+                    .bind(d.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_none() {
+                    return Err(MetaError::MissingReference {
+                        digest: d.clone(),
+                        manifest: manifest_ref,
+                    });
+                }
+            }
+        }
         put_manifest_in(&mut tx, repo_id, manifest, now).await?;
         for tag in tags {
             set_tag_in(&mut tx, repo_id, tag.as_str(), &manifest.digest, now).await?;
@@ -406,38 +499,30 @@ impl MetaStore for SqliteMeta {
         let Some(repo_id) = self.repo_id(repo).await? else {
             return Ok(false);
         };
-        let digest = digest.to_string();
         let mut tx = self.write.begin().await?;
-        let deleted = sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
-            .bind(repo_id)
-            .bind(&digest)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        for sql in [
-            "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
-            "DELETE FROM manifest_references WHERE repository_id = ? AND manifest_digest = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(repo_id)
-                .bind(&digest)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let deleted =
+            gc::delete_manifest_in(&mut tx, repo_id, &digest.to_string(), now_ms()).await?;
         tx.commit().await?;
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM tags WHERE name = ?
-             AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        let Some(repo_id) = self.repo_id(repo).await? else {
+            return Ok(false);
+        };
+        let mut tx = self.write.begin().await?;
+        let digest: Option<String> = sqlx::query_scalar(
+            "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest",
         )
+        .bind(repo_id)
         .bind(tag.as_str())
-        .bind(repo.as_str())
-        .execute(&self.write)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if let Some(digest) = &digest {
+            gc::review_manifest(&mut tx, repo_id, digest, now_ms()).await?;
+        }
+        tx.commit().await?;
+        Ok(digest.is_some())
     }
 
     async fn tags(
@@ -747,6 +832,208 @@ impl MetaStore for SqliteMeta {
         })
     }
 
+    async fn collect_manifests(
+        &self,
+        rules: &CollectRules,
+        cutoff: i64,
+        limit: u32,
+    ) -> Result<(Vec<CollectedManifest>, usize)> {
+        let mut tx = self.write.begin().await?;
+        gc::lock_for_write(&mut tx).await?;
+        let candidates = gc::manifest_candidates(&mut tx, rules, cutoff, limit).await?;
+        let now = now_ms();
+        let mut collected = Vec::new();
+        for (repo_id, digest) in &candidates {
+            if let Some(m) =
+                gc::collect_manifest(&mut tx, rules, cutoff, *repo_id, digest, now).await?
+            {
+                collected.push(m);
+            }
+        }
+        tx.commit().await?;
+        Ok((collected, candidates.len()))
+    }
+
+    async fn collect_blobs(&self, cutoff: i64, limit: u32) -> Result<(Vec<(Digest, u64)>, usize)> {
+        let mut tx = self.write.begin().await?;
+        gc::lock_for_write(&mut tx).await?;
+        let candidates = gc::blob_candidates(&mut tx, cutoff, limit).await?;
+        let mut collected = Vec::new();
+        for digest in &candidates {
+            if let Some(size) = gc::collect_blob(&mut tx, cutoff, digest).await? {
+                collected.push((parse_digest(digest.clone())?, size));
+            }
+        }
+        tx.commit().await?;
+        Ok((collected, candidates.len()))
+    }
+
+    async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan> {
+        // The real passes, in one transaction that is rolled back: the plan counts blobs
+        // freed by the manifests it would delete, exactly as a real run would.
+        let mut tx = self.write.begin().await?;
+        gc::lock_for_write(&mut tx).await?;
+        let mut plan = CollectionPlan::default();
+        loop {
+            let cutoff = now_ms() - grace_ms;
+            let candidates = gc::manifest_candidates(&mut tx, rules, cutoff, 1000).await?;
+            if candidates.is_empty() {
+                break;
+            }
+            for (repo_id, digest) in &candidates {
+                if let Some(m) =
+                    gc::collect_manifest(&mut tx, rules, cutoff, *repo_id, digest, now_ms()).await?
+                {
+                    plan.manifests.push(m);
+                }
+            }
+        }
+        let cutoff = now_ms() - grace_ms;
+        loop {
+            let candidates = gc::blob_candidates(&mut tx, cutoff, 1000).await?;
+            if candidates.is_empty() {
+                break;
+            }
+            for digest in &candidates {
+                if let Some(size) = gc::collect_blob(&mut tx, cutoff, digest).await? {
+                    plan.blobs.push((parse_digest(digest.clone())?, size));
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(plan)
+    }
+
+    async fn gc_backlog(&self) -> Result<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM gc_blob_review) AS blobs,
+                    (SELECT COUNT(*) FROM gc_manifest_review) AS manifests",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok((
+            row.try_get::<i64, _>("manifests")?.max(0) as u64,
+            row.try_get::<i64, _>("blobs")?.max(0) as u64,
+        ))
+    }
+
+    async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>> {
+        let rows = sqlx::query(
+            "SELECT t.name, t.digest, t.updated_at, m.pulled_at FROM tags t
+             JOIN repositories r ON r.id = t.repository_id
+             LEFT JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+             WHERE r.name = ? ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TagRecord {
+                    tag: r.try_get("name")?,
+                    digest: parse_digest(r.try_get("digest")?)?,
+                    pushed_at: r.try_get("updated_at")?,
+                    pulled_at: r.try_get("pulled_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn untagged_manifests(&self, repo: &RepoName) -> Result<Vec<Digest>> {
+        let digests: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ?
+             AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
+             AND NOT {}
+             ORDER BY m.created_at",
+            gc::NEEDED_BY_INDEX_OR_SUBJECT
+        )))
+        .bind(repo.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        digests.into_iter().map(parse_digest).collect()
+    }
+
+    async fn manifest_referenced(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let found: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.digest = ?",
+            gc::NEEDED_BY_INDEX_OR_SUBJECT
+        )))
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.unwrap_or(false))
+    }
+
+    async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (repo, digest, at) in pulls {
+            sqlx::query(
+                "UPDATE manifests SET pulled_at = MAX(COALESCE(pulled_at, 0), ?)
+                 WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+            )
+            .bind(at)
+            .bind(digest.to_string())
+            .bind(repo.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind)
+        .bind(trigger)
+        .bind(dry_run)
+        .bind(now_ms())
+        .fetch_one(&self.write)
+        .await?)
+    }
+
+    async fn finish_run(&self, id: i64, summary: Option<&str>, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE lifecycle_runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(summary)
+        .bind(error)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, trigger, dry_run, started_at, finished_at, summary, error
+             FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(kind)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LifecycleRun {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    trigger: r.try_get("trigger")?,
+                    dry_run: r.try_get("dry_run")?,
+                    started_at_ms: r.try_get("started_at")?,
+                    finished_at_ms: r.try_get("finished_at")?,
+                    summary: r.try_get("summary")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
@@ -806,7 +1093,13 @@ mod tests {
         let r = repo("team/app");
         let layer = Digest::sha256(b"layer");
         meta.link_blob(&r, &layer, 5).await.unwrap();
-        assert_eq!(meta.repository_blob(&r, &layer).await.unwrap(), Some(5));
+        assert_eq!(
+            meta.repository_blob(&r, &layer)
+                .await
+                .unwrap()
+                .map(|b| b.size),
+            Some(5)
+        );
         assert_eq!(
             meta.repository_blob(&repo("other"), &layer).await.unwrap(),
             None
@@ -880,5 +1173,305 @@ mod tests {
         assert!(!meta.delete_user("alice").await.unwrap());
         assert!(meta.user("alice").await.unwrap().is_none());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn index(content: &str, children: Vec<Digest>) -> ManifestRecord {
+        ManifestRecord {
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            children,
+            ..record(content, vec![], None)
+        }
+    }
+
+    async fn collect_all(meta: &SqliteMeta, rules: CollectRules) -> (Vec<String>, Vec<Digest>) {
+        let cutoff = now_ms();
+        let mut manifests = Vec::new();
+        loop {
+            let (done, _) = meta.collect_manifests(&rules, now_ms(), 2).await.unwrap();
+            if done.is_empty() {
+                break;
+            }
+            manifests.extend(
+                done.into_iter()
+                    .map(|m| format!("{}:{}", m.digest, m.reason.as_str())),
+            );
+        }
+        let mut blobs = Vec::new();
+        loop {
+            let (done, examined) = meta.collect_blobs(cutoff.max(now_ms()), 2).await.unwrap();
+            blobs.extend(done.into_iter().map(|(d, _)| d));
+            if examined < 2 {
+                break;
+            }
+        }
+        (manifests, blobs)
+    }
+
+    /// Each case builds a small repository, applies a change, and states which manifests
+    /// and blobs a collection with the rules takes.
+    #[tokio::test]
+    async fn garbage_collection_decisions() {
+        let l1 = Digest::sha256(b"layer-1");
+        let l2 = Digest::sha256(b"layer-2");
+        let shared = Digest::sha256(b"shared");
+        let keep_all = CollectRules {
+            delete_untagged: false,
+            orphan_referrers: false,
+        };
+        let untagged = CollectRules {
+            delete_untagged: true,
+            orphan_referrers: true,
+        };
+        let img1 = record("{\"img\":1}", vec![l1.clone(), shared.clone()], None);
+        let img2 = record("{\"img\":2}", vec![l2.clone(), shared.clone()], None);
+        let sig = record("{\"sig\":1}", vec![], Some(img1.digest.clone()));
+        let idx = index(
+            "{\"idx\":1}",
+            vec![img1.digest.clone(), img2.digest.clone()],
+        );
+        let v1: Tag = "v1".parse().unwrap();
+        let v2: Tag = "v2".parse().unwrap();
+
+        enum Change {
+            Nothing,
+            DeleteImg1,
+            MoveV1ToImg2,
+            DeleteTagV1,
+            UnlinkL1,
+            DeleteIndex,
+            UntagAllDeleteIndex,
+        }
+        use Change::*;
+        struct Case {
+            name: &'static str,
+            with_index: bool,
+            with_sig: bool,
+            change: Change,
+            rules: CollectRules,
+            manifests: Vec<String>,
+            blobs: Vec<Digest>,
+        }
+        let d = |m: &ManifestRecord, why: &str| format!("{}:{why}", m.digest);
+        let cases = vec![
+            Case {
+                name: "nothing changed",
+                with_index: false,
+                with_sig: false,
+                change: Nothing,
+                rules: untagged,
+                manifests: vec![],
+                blobs: vec![],
+            },
+            Case {
+                name: "manifest deleted: its own layer and bytes go, the shared layer stays",
+                with_index: false,
+                with_sig: false,
+                change: DeleteImg1,
+                rules: keep_all,
+                manifests: vec![],
+                blobs: vec![l1.clone(), img1.digest.clone()],
+            },
+            Case {
+                name: "tag moved, untagged kept without delete-untagged",
+                with_index: false,
+                with_sig: false,
+                change: MoveV1ToImg2,
+                rules: keep_all,
+                manifests: vec![],
+                blobs: vec![],
+            },
+            Case {
+                name: "tag moved, untagged collected with delete-untagged",
+                with_index: false,
+                with_sig: false,
+                change: MoveV1ToImg2,
+                rules: untagged,
+                manifests: vec![d(&img1, "untagged")],
+                blobs: vec![l1.clone(), img1.digest.clone()],
+            },
+            Case {
+                name: "tag deleted, signature keeps nothing alive but goes as orphan",
+                with_index: false,
+                with_sig: true,
+                change: DeleteTagV1,
+                rules: untagged,
+                manifests: vec![d(&img1, "untagged"), d(&sig, "orphan referrer")],
+                blobs: vec![l1.clone(), img1.digest.clone(), sig.digest.clone()],
+            },
+            Case {
+                name: "signature of a present subject is kept though untagged",
+                with_index: false,
+                with_sig: true,
+                change: Nothing,
+                rules: untagged,
+                manifests: vec![],
+                blobs: vec![],
+            },
+            Case {
+                name: "orphan referrers kept when disabled",
+                with_index: false,
+                with_sig: true,
+                change: DeleteImg1,
+                rules: keep_all,
+                manifests: vec![],
+                blobs: vec![l1.clone(), img1.digest.clone()],
+            },
+            Case {
+                name: "index children are kept though untagged",
+                with_index: true,
+                with_sig: false,
+                change: DeleteTagV1,
+                rules: untagged,
+                manifests: vec![],
+                blobs: vec![],
+            },
+            Case {
+                name: "index deleted: tagged children stay",
+                with_index: true,
+                with_sig: false,
+                change: DeleteIndex,
+                rules: untagged,
+                manifests: vec![],
+                blobs: vec![idx.digest.clone()],
+            },
+            Case {
+                name: "index deleted: untagged children go with delete-untagged",
+                with_index: true,
+                with_sig: false,
+                change: UntagAllDeleteIndex,
+                rules: untagged,
+                manifests: vec![d(&img1, "untagged"), d(&img2, "untagged")],
+                blobs: vec![
+                    l1.clone(),
+                    l2.clone(),
+                    shared.clone(),
+                    img1.digest.clone(),
+                    img2.digest.clone(),
+                    idx.digest.clone(),
+                ],
+            },
+            Case {
+                name: "unlinked layer still referenced stays",
+                with_index: false,
+                with_sig: false,
+                change: UnlinkL1,
+                rules: untagged,
+                manifests: vec![],
+                blobs: vec![],
+            },
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let dir =
+                std::env::temp_dir().join(format!("berth-gc-test-{}-{i}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let meta = SqliteMeta::open(&dir.join("m.db")).await.unwrap();
+            let r = repo("team/app");
+            for l in [&l1, &l2, &shared] {
+                meta.link_blob(&r, l, 1).await.unwrap();
+            }
+            meta.put_manifest(&r, &img1, std::slice::from_ref(&v1))
+                .await
+                .unwrap();
+            meta.put_manifest(&r, &img2, std::slice::from_ref(&v2))
+                .await
+                .unwrap();
+            if case.with_sig {
+                meta.put_manifest(&r, &sig, &[]).await.unwrap();
+            }
+            if case.with_index {
+                meta.put_manifest(&r, &idx, &["multi".parse().unwrap()])
+                    .await
+                    .unwrap();
+            }
+            // Everything so far is settled: review it once.
+            collect_all(&meta, CollectRules::default()).await;
+            match case.change {
+                Nothing => {}
+                DeleteImg1 => assert!(meta.delete_manifest(&r, &img1.digest).await.unwrap()),
+                MoveV1ToImg2 => meta
+                    .put_manifest(&r, &img2, std::slice::from_ref(&v1))
+                    .await
+                    .unwrap(),
+                DeleteTagV1 => assert!(meta.delete_tag(&r, &v1).await.unwrap()),
+                UnlinkL1 => assert!(meta.unlink_blob(&r, &l1).await.unwrap()),
+                DeleteIndex => assert!(meta.delete_manifest(&r, &idx.digest).await.unwrap()),
+                UntagAllDeleteIndex => {
+                    assert!(meta.delete_tag(&r, &v1).await.unwrap());
+                    assert!(meta.delete_tag(&r, &v2).await.unwrap());
+                    assert!(meta.delete_manifest(&r, &idx.digest).await.unwrap());
+                }
+            }
+            let (mut manifests, mut blobs) = collect_all(&meta, case.rules).await;
+            let (mut want_m, mut want_b) = (case.manifests, case.blobs);
+            manifests.sort();
+            want_m.sort();
+            blobs.sort();
+            want_b.sort();
+            assert_eq!(manifests, want_m, "{}: manifests", case.name);
+            assert_eq!(blobs, want_b, "{}: blobs", case.name);
+            for b in &want_b {
+                assert_eq!(
+                    meta.any_blob(b).await.unwrap(),
+                    None,
+                    "{}: {b} still listed",
+                    case.name
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn grace_period_and_touch_protect_fresh_blobs() {
+        let dir = std::env::temp_dir().join(format!("berth-gc-grace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let meta = SqliteMeta::open(&dir.join("m.db")).await.unwrap();
+        let r = repo("a");
+        let layer = Digest::sha256(b"fresh");
+        meta.link_blob(&r, &layer, 3).await.unwrap();
+        let b = meta.repository_blob(&r, &layer).await.unwrap().unwrap();
+        assert!(b.collectable, "an unreferenced upload is under review");
+        // Uploaded after the cutoff: not collected.
+        let (none, _) = meta.collect_blobs(now_ms() - 60_000, 10).await.unwrap();
+        assert!(none.is_empty());
+        // A client checking it restarts the clock.
+        let before = now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(meta.touch_blob(&layer).await.unwrap());
+        let (none, _) = meta.collect_blobs(before, 10).await.unwrap();
+        assert!(none.is_empty(), "touched after the cutoff");
+        let plan = meta
+            .plan_collection(&CollectRules::default(), 0)
+            .await
+            .unwrap();
+        assert_eq!(plan.blobs, vec![(layer.clone(), 3)]);
+        assert!(
+            meta.repository_blob(&r, &layer).await.unwrap().is_some(),
+            "a plan removes nothing"
+        );
+        let (gone, _) = meta.collect_blobs(now_ms(), 10).await.unwrap();
+        assert_eq!(gone, vec![(layer.clone(), 3)]);
+        assert!(!meta.touch_blob(&layer).await.unwrap(), "collected");
+        assert_eq!(
+            meta.link_existing_blob(&repo("b"), &layer).await.unwrap(),
+            None,
+            "no mount of a collected blob"
+        );
+        // A manifest naming it now fails instead of pointing at nothing.
+        let err = meta
+            .put_manifest(&r, &record("{}", vec![layer.clone()], None), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MetaError::MissingReference {
+                    manifest: false,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -46,6 +46,11 @@ impl FsBlobStore {
         &self.v2
     }
 
+    /// The lock that orders blob placement and garbage collection on this tree.
+    pub fn sweep_lock(&self) -> crate::SweepLock {
+        crate::SweepLock::new(self.v2.join("_berth/gc.lock"))
+    }
+
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
         self.v2

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use fs::FsBlobStore;
-pub use locks::KeyedLocks;
+pub use locks::{KeyedLocks, SweepGuard, SweepLock};
 
 /// A stream of blob bytes, as read from storage or received from a client.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;

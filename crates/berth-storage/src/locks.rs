@@ -21,3 +21,58 @@ impl KeyedLocks {
         lock.lock_owned().await
     }
 }
+
+/// Keeps a blob becoming visible (an upload finishing, a manifest being stored: bytes put
+/// in place, then the metadata that makes them visible) and garbage collection (metadata
+/// forgotten, then bytes removed) from interleaving. Placements share the lock; a
+/// collection step takes it alone, briefly. It is a file lock, so a `berth gc` process and
+/// a serving registry on the same storage exclude each other too.
+#[derive(Debug, Clone)]
+pub struct SweepLock {
+    path: std::path::PathBuf,
+}
+
+/// Holds the lock until dropped (closing the file releases it).
+#[derive(Debug)]
+pub struct SweepGuard(#[allow(dead_code)] std::fs::File);
+
+impl SweepLock {
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        SweepLock { path: path.into() }
+    }
+
+    /// For placing blobs; many at once.
+    pub async fn shared(&self) -> crate::Result<SweepGuard> {
+        self.take(false).await
+    }
+
+    /// For removing blobs; alone.
+    pub async fn exclusive(&self) -> crate::Result<SweepGuard> {
+        self.take(true).await
+    }
+
+    async fn take(&self, exclusive: bool) -> crate::Result<SweepGuard> {
+        let path = self.path.clone();
+        let take = move || -> std::io::Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            // One open file per holder: flock locks belong to the open file, so holders in
+            // the same process exclude each other as processes do.
+            if exclusive {
+                file.lock()?;
+            } else {
+                file.lock_shared()?;
+            }
+            Ok(file)
+        };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(take)
+            .await
+            .map_err(|e| crate::StorageError::io(&path, std::io::Error::other(e)))?
+            .map(SweepGuard)
+            .map_err(|e| crate::StorageError::io(&path, e))
+    }
+}

@@ -1,6 +1,8 @@
 //! The `berth` command: run the registry, import a registry:2 tree, check a config.
 
 mod auth;
+mod background;
+mod gc_cmd;
 mod import;
 mod logging;
 mod serve;
@@ -26,6 +28,7 @@ use clap::{Parser, Subcommand};
         berth serve /etc/docker/registry/config.yml  # an existing registry:2 config\n  \
         berth import /var/lib/registry               # index a registry:2 tree\n  \
         berth user add alice                         # a user for `docker login`\n  \
+        berth gc --dry-run                           # what garbage collection would free\n  \
         berth config check config.yml                # validate a config file"
 )]
 struct Cli {
@@ -56,6 +59,13 @@ enum Command {
         #[command(subcommand)]
         command: user_cmd::UserCommand,
     },
+    /// Remove blobs and manifests nothing needs, while the registry keeps serving.
+    Gc(gc_cmd::GcArgs),
+    /// registry:2's `garbage-collect`, for existing scripts: the same as `berth gc`.
+    #[command(name = "garbage-collect")]
+    GarbageCollect(gc_cmd::GcArgs),
+    /// Apply the retention policies (berth.retention) now.
+    Retention(gc_cmd::RetentionArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -75,6 +85,8 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve::run(config.as_deref()),
         Command::Import { rootdir, metadata } => import::run(&rootdir, metadata.as_deref()),
         Command::User { config, command } => user_cmd::run(config.as_deref(), command),
+        Command::Gc(args) | Command::GarbageCollect(args) => gc_cmd::gc(args),
+        Command::Retention(args) => gc_cmd::retention(args),
         Command::Config {
             command: ConfigCommand::Check { config },
         } => settings::check(&config),

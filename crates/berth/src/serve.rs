@@ -11,6 +11,7 @@ use berth_api::health::PeriodicChecks;
 use berth_api::metered_store::MeteredStore;
 use berth_api::metrics::Metrics;
 use berth_api::{ApiOptions, AppState, Events};
+use berth_core::lifecycle::{Lifecycle, LifecycleMetrics};
 use berth_core::{Options, Registry};
 use berth_meta::SqliteMeta;
 use berth_notify::{Notifier, NotifyMetrics, Source};
@@ -47,7 +48,11 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
     })
 }
 
-async fn serve(s: ServeSettings) -> anyhow::Result<()> {
+/// Opens the blob store and the metadata database, importing a registry:2 tree the first
+/// time berth sees it.
+pub async fn open_storage(
+    s: &ServeSettings,
+) -> anyhow::Result<(Arc<FsBlobStore>, Arc<SqliteMeta>)> {
     let blobs = Arc::new(
         FsBlobStore::new(&s.root)
             .with_context(|| format!("opening the storage root {}", s.root.display()))?,
@@ -58,6 +63,19 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             .with_context(|| format!("opening metadata database {}", s.metadata.display()))?,
     );
     crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
+    Ok((blobs, meta))
+}
+
+pub fn registry_options(s: &ServeSettings) -> Options {
+    Options {
+        delete_enabled: s.delete_enabled,
+        immutable: s.immutable.clone(),
+    }
+}
+
+async fn serve(s: ServeSettings) -> anyhow::Result<()> {
+    let (blobs, meta) = open_storage(&s).await?;
+    let sweep = blobs.sweep_lock();
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
     let mut metrics = Metrics::new();
@@ -65,6 +83,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     if let Some(m) = &notify_metrics {
         metrics.register_notifications(m);
     }
+    let lifecycle_metrics = LifecycleMetrics::default();
+    metrics.register_lifecycle(&lifecycle_metrics);
     let metrics = Arc::new(metrics);
     let events = notify_metrics.map(|m| {
         for e in &s.endpoints {
@@ -79,17 +99,18 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         }
     });
     let store = Arc::new(MeteredStore::new(blobs, "filesystem", metrics.clone()));
-    let registry = Arc::new(Registry::new(
-        store,
-        meta,
-        Options {
-            delete_enabled: s.delete_enabled,
-            immutable: s.immutable.clone(),
-        },
-    ));
+    let registry = Arc::new(Registry::new(store, meta, sweep, registry_options(&s)));
     if let Some(purging) = s.upload_purging.clone() {
-        tokio::spawn(purge_uploads(registry.clone(), purging));
+        tokio::spawn(crate::background::purge_uploads(registry.clone(), purging));
     }
+    let lifecycle = Arc::new(Lifecycle::new(
+        registry.clone(),
+        s.gc.options,
+        s.retention.policies.clone(),
+        lifecycle_metrics,
+    ));
+    crate::background::start(lifecycle.clone(), &s);
+    let pulls = registry.clone();
     let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
     let state = Arc::new(AppState {
         periodic_checks,
@@ -98,6 +119,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         options: api_options(&s)?,
         metrics,
         events,
+        lifecycle: Some(lifecycle),
     });
     let app = berth_api::router(state.clone());
     if let Some(addr) = &s.debug_addr {
@@ -133,30 +155,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         );
     }
     berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;
+    if let Err(e) = pulls.flush_pulls().await {
+        tracing::warn!(error = %e, "could not record the last pull times");
+    }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Distribution's upload purging: every `interval`, sessions untouched for `age` go.
-async fn purge_uploads(registry: Arc<Registry>, p: crate::settings::UploadPurging) {
-    let mut ticker = tokio::time::interval(p.interval);
-    loop {
-        ticker.tick().await;
-        match registry.purge_uploads(p.age, p.dry_run).await {
-            Ok(ids) if ids.is_empty() => {}
-            Ok(ids) if p.dry_run => tracing::info!(
-                uploads = ids.len(),
-                ids = ids.join(","),
-                "upload purging (dry run): would remove abandoned uploads"
-            ),
-            Ok(ids) => tracing::info!(
-                uploads = ids.len(),
-                ids = ids.join(","),
-                "purged abandoned uploads"
-            ),
-            Err(e) => tracing::warn!(error = %e, "upload purging failed; will try again"),
-        }
-    }
 }
 
 /// The debug listener runs until the process ends; it holds no state worth draining.

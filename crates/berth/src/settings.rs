@@ -37,7 +37,26 @@ pub struct ServeSettings {
     pub include_references: bool,
     /// The `health` section's periodic checks.
     pub checks: Vec<CheckSpec>,
+    /// `berth.gc`.
+    pub gc: GcSettings,
+    /// `berth.retention`.
+    pub retention: RetentionSettings,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GcSettings {
+    /// Collect in the background while serving.
+    pub background: bool,
+    pub interval: Duration,
+    pub options: berth_core::gc::GcOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    pub schedule: Option<berth_core::schedule::Schedule>,
+    pub dry_run: bool,
+    pub policies: Vec<berth_core::retention::RetentionPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +213,19 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,
         checks: health_checks(&config.health),
+        gc: GcSettings {
+            background: config.berth.gc.enabled,
+            interval: config.berth.gc.interval.max(Duration::from_millis(100)),
+            options: berth_core::gc::GcOptions {
+                grace: config.berth.gc.grace,
+                rules: berth_meta::CollectRules {
+                    delete_untagged: config.berth.gc.deleteuntagged,
+                    orphan_referrers: config.berth.gc.orphanreferrers,
+                },
+                dry_run: false,
+            },
+        },
+        retention: retention_settings(&config.berth.retention)?,
         metrics_on_main_port: config.berth.metrics.mainport,
         upload_purging: {
             let p = &config.storage.maintenance.uploadpurging;
@@ -234,6 +266,73 @@ fn immutable_rules(
             })
         })
         .collect()
+}
+
+fn retention_settings(r: &berth_config::RetentionConfig) -> anyhow::Result<RetentionSettings> {
+    use berth_core::policy::Glob;
+    use berth_core::retention::{KeepRule, RetentionPolicy};
+    let schedule = r
+        .schedule
+        .as_deref()
+        .map(berth_core::schedule::Schedule::parse)
+        .transpose()
+        .context("berth.retention.schedule")?;
+    let mut policies = Vec::new();
+    for (i, p) in r.policies.iter().enumerate() {
+        let at = format!("berth.retention.policies[{i}]");
+        if p.repositories.is_empty() {
+            bail!("{at}.repositories: set the repositories it applies to (a glob; ** for all)");
+        }
+        let mut keep = Vec::new();
+        for (j, rule) in p.keep.iter().enumerate() {
+            let mut kinds = Vec::new();
+            if let Some(n) = rule.mostrecentlypushed {
+                kinds.push(KeepRule::MostRecentlyPushed(n as usize));
+            }
+            if let Some(n) = rule.mostrecentlypulled {
+                kinds.push(KeepRule::MostRecentlyPulled(n as usize));
+            }
+            if let Some(d) = rule.pushedwithin {
+                kinds.push(KeepRule::PushedWithin(d));
+            }
+            if let Some(d) = rule.pulledwithin {
+                kinds.push(KeepRule::PulledWithin(d));
+            }
+            if !rule.tags.is_empty() {
+                kinds.push(KeepRule::Tags(
+                    rule.tags.iter().map(|t| Glob::new(t)).collect(),
+                ));
+            }
+            if kinds.len() != 1 {
+                bail!(
+                    "{at}.keep[{j}]: set exactly one of mostrecentlypushed, mostrecentlypulled, \
+                     pushedwithin, pulledwithin, tags (list several rules to combine them)"
+                );
+            }
+            keep.extend(kinds);
+        }
+        if keep.is_empty() {
+            bail!(
+                "{at}.keep: list at least one rule; a policy without rules would delete every tag"
+            );
+        }
+        let delete_untagged = match p.untagged.as_deref() {
+            None | Some("keep") => false,
+            Some("delete") => true,
+            Some(other) => bail!("{at}.untagged: {other:?} is not keep or delete"),
+        };
+        policies.push(RetentionPolicy {
+            repositories: Glob::new(&p.repositories),
+            tags: Glob::new(p.tags.as_deref().unwrap_or("**")),
+            keep,
+            delete_untagged,
+        });
+    }
+    Ok(RetentionSettings {
+        schedule,
+        dry_run: r.dryrun,
+        policies,
+    })
 }
 
 /// `name: [v1, v2]` header maps as one `(name, value)` pair per value, in file order.

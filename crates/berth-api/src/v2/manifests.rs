@@ -71,7 +71,10 @@ pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> Api
             h.insert(header::CONTENT_LENGTH, hv(length.to_string()));
             h.insert(digest_header(), hv(m.digest.to_string()));
             h.insert(header::ETAG, hv(format!("\"{}\"", m.digest)));
-            // Distribution reports GETs as pulls, not HEADs.
+            // Distribution reports GETs as pulls, not HEADs; retention counts them alike.
+            if is_get {
+                registry.note_pull(&repo, &m.digest);
+            }
             Ok(if is_get {
                 emit(&ctx, resp, Action::Pull, || {
                     manifest_target(&repo, &m.media_type, &m.digest, length, &reference)

@@ -1,0 +1,217 @@
+//! Online garbage collection: manifests and blobs that nothing needs any more, found through
+//! the metadata's review queues and removed while the registry serves.
+//!
+//! A pass takes batches of candidates under review for longer than the grace period. Each
+//! batch is decided and forgotten in one metadata transaction that checks references
+//! again, then its bytes are removed; the batch holds the sweep lock alone, so no upload or
+//! manifest can make one of those blobs visible in between. Bytes whose metadata went but
+//! that a crash left on disk are only wasted space; nothing referenced is ever removed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use berth_meta::{CollectRules, CollectedManifest, now_ms};
+use berth_oci::{Digest, RepoName};
+
+use crate::{Registry, Result};
+
+/// Candidates decided per transaction: small enough that pushes waiting on the sweep lock
+/// wait milliseconds, large enough to amortise the commit.
+const BATCH: u32 = 256;
+
+/// What one collection may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcOptions {
+    /// How long something must have been unreferenced (or untagged) before it goes.
+    pub grace: Duration,
+    pub rules: CollectRules,
+    /// Only report what would go.
+    pub dry_run: bool,
+}
+
+/// What a collection removed (or would remove, in a dry run).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    pub manifests_deleted: u64,
+    pub blobs_deleted: u64,
+    pub bytes_freed: u64,
+    pub duration_ms: u64,
+    /// The manifests, as `repository@digest (reason)`; the first 1,000.
+    pub manifests: Vec<String>,
+    /// The blobs' digests; the first 1,000.
+    pub blobs: Vec<String>,
+}
+
+/// Hears how far a collection has come (the CLI draws progress bars with it).
+pub trait Progress: Send + Sync {
+    /// A pass starts: `manifests` or `blobs`, with how many wait in its queue.
+    fn pass(&self, name: &'static str, queued: u64);
+    /// `examined` more candidates were decided, `removed` of them removed.
+    fn advance(&self, examined: u64, removed: u64);
+}
+
+/// A [`Progress`] that says nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn pass(&self, _: &'static str, _: u64) {}
+    fn advance(&self, _: u64, _: u64) {}
+}
+
+/// How many manifests and blobs a report names (it counts them all).
+const LISTED: usize = 1000;
+
+impl GcReport {
+    fn add_manifests(&mut self, collected: &[CollectedManifest]) {
+        self.manifests_deleted += collected.len() as u64;
+        for m in collected {
+            if self.manifests.len() < LISTED {
+                self.manifests.push(format!(
+                    "{}@{} ({})",
+                    m.repository,
+                    m.digest,
+                    m.reason.as_str()
+                ));
+            }
+        }
+    }
+
+    fn add_blob(&mut self, digest: &Digest, size: u64) {
+        self.blobs_deleted += 1;
+        self.bytes_freed += size;
+        if self.blobs.len() < LISTED {
+            self.blobs.push(digest.to_string());
+        }
+    }
+}
+
+impl Registry {
+    /// Runs one garbage collection to the end of both review queues.
+    pub async fn collect_garbage(
+        &self,
+        options: &GcOptions,
+        progress: &dyn Progress,
+    ) -> Result<GcReport> {
+        let started = Instant::now();
+        let grace_ms = options.grace.as_millis().min(i64::MAX as u128) as i64;
+        let mut report = GcReport {
+            dry_run: options.dry_run,
+            ..GcReport::default()
+        };
+        let (queued_manifests, queued_blobs) = self.meta.gc_backlog().await?;
+        if options.dry_run {
+            progress.pass("plan", queued_manifests + queued_blobs);
+            let plan = self.meta.plan_collection(&options.rules, grace_ms).await?;
+            report.add_manifests(&plan.manifests);
+            for (digest, size) in &plan.blobs {
+                report.add_blob(digest, *size);
+            }
+            progress.advance(queued_manifests + queued_blobs, report.blobs_deleted);
+        } else {
+            progress.pass("manifests", queued_manifests);
+            self.collect_manifests(options, grace_ms, &mut report, progress)
+                .await?;
+            let (_, queued_blobs) = self.meta.gc_backlog().await?;
+            progress.pass("blobs", queued_blobs);
+            self.collect_blobs(grace_ms, &mut report, progress).await?;
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Deletes garbage manifests until none is left; deleting an index can make its
+    /// children garbage, which the next round (with a fresh cutoff) sees.
+    async fn collect_manifests(
+        &self,
+        options: &GcOptions,
+        grace_ms: i64,
+        report: &mut GcReport,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        loop {
+            let cutoff = now_ms() - grace_ms;
+            let mut removed_this_round = 0;
+            loop {
+                let (collected, examined) = self
+                    .meta
+                    .collect_manifests(&options.rules, cutoff, BATCH)
+                    .await?;
+                progress.advance(examined as u64, collected.len() as u64);
+                removed_this_round += collected.len();
+                report.add_manifests(&collected);
+                for m in &collected {
+                    tracing::info!(repository = %m.repository, digest = %m.digest, reason = m.reason.as_str(), "garbage collection deleted manifest");
+                }
+                if examined < BATCH as usize {
+                    break;
+                }
+            }
+            if removed_this_round == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn collect_blobs(
+        &self,
+        grace_ms: i64,
+        report: &mut GcReport,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let cutoff = now_ms() - grace_ms;
+        loop {
+            let _alone = self.sweep.exclusive().await?;
+            let (collected, examined) = self.meta.collect_blobs(cutoff, BATCH).await?;
+            for (digest, size) in &collected {
+                // The metadata is gone already: a failure here leaves wasted space only.
+                match self.blobs.delete(digest).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%digest, error = %e, "could not remove collected blob")
+                    }
+                }
+                report.add_blob(digest, *size);
+            }
+            drop(_alone);
+            progress.advance(examined as u64, collected.len() as u64);
+            if examined < BATCH as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Notes a manifest pull (kept in memory; [`Registry::flush_pulls`] writes them).
+    pub fn note_pull(&self, repo: &RepoName, digest: &Digest) {
+        self.pulls.note(repo, digest);
+    }
+
+    /// Writes the pulls noted since the last flush, in one transaction.
+    pub async fn flush_pulls(&self) -> Result<usize> {
+        let pulls = self.pulls.take();
+        if pulls.is_empty() {
+            return Ok(0);
+        }
+        self.meta.record_pulls(&pulls).await?;
+        Ok(pulls.len())
+    }
+}
+
+/// Manifest pulls since the last flush: the latest time per manifest, so a hot tag costs
+/// one map entry however often it is pulled.
+#[derive(Default)]
+pub struct PullLog(Mutex<HashMap<(RepoName, Digest), i64>>);
+
+impl PullLog {
+    fn note(&self, repo: &RepoName, digest: &Digest) {
+        let now = now_ms();
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert((repo.clone(), digest.clone()), now);
+    }
+
+    fn take(&self) -> Vec<(RepoName, Digest, i64)> {
+        let map = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        map.into_iter().map(|((r, d), at)| (r, d, at)).collect()
+    }
+}

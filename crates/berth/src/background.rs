@@ -1,0 +1,109 @@
+//! What `serve` runs beside the requests: upload purging, garbage collection, scheduled
+//! retention, and writing noted pull times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::Registry;
+use berth_core::gc::Quiet;
+use berth_core::lifecycle::{Lifecycle, Trigger};
+
+use crate::settings::ServeSettings;
+
+/// How often pull times noted in memory are written: often enough that a crash loses
+/// little, rarely enough that pulls cost no database write each.
+const PULL_FLUSH: Duration = Duration::from_secs(10);
+
+pub fn start(lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
+    tokio::spawn(flush_pulls(lifecycle.registry().clone()));
+    if s.gc.background {
+        tracing::info!(
+            interval = ?s.gc.interval,
+            grace = ?s.gc.options.grace,
+            delete_untagged = s.gc.options.rules.delete_untagged,
+            "garbage collection runs in the background"
+        );
+        tokio::spawn(collect_garbage(lifecycle.clone(), s.gc.interval));
+    }
+    if let Some(schedule) = s.retention.schedule.clone() {
+        tracing::info!(%schedule, policies = lifecycle.retention.len(), dry_run = s.retention.dry_run, "retention scheduled");
+        tokio::spawn(retain(lifecycle, schedule, s.retention.dry_run));
+    }
+}
+
+async fn flush_pulls(registry: Arc<Registry>) {
+    let mut ticker = tokio::time::interval(PULL_FLUSH);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = registry.flush_pulls().await {
+            tracing::warn!(error = %e, "could not record pull times; will try again");
+        }
+    }
+}
+
+async fn collect_garbage(lifecycle: Arc<Lifecycle>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        match lifecycle
+            .collect(&lifecycle.gc, Trigger::Schedule, &Quiet)
+            .await
+        {
+            Ok(r) if r.manifests_deleted + r.blobs_deleted > 0 => tracing::info!(
+                manifests = r.manifests_deleted,
+                blobs = r.blobs_deleted,
+                bytes = r.bytes_freed,
+                ms = r.duration_ms,
+                "garbage collection freed space"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "garbage collection failed; will try again"),
+        }
+    }
+}
+
+async fn retain(
+    lifecycle: Arc<Lifecycle>,
+    schedule: berth_core::schedule::Schedule,
+    dry_run: bool,
+) {
+    loop {
+        let now = berth_meta::now_ms() / 1000;
+        let Some(next) = schedule.next_after(now) else {
+            tracing::warn!(%schedule, "the retention schedule never fires");
+            return;
+        };
+        tokio::time::sleep(Duration::from_secs((next - now).max(0) as u64)).await;
+        match lifecycle.retain(dry_run, Trigger::Schedule).await {
+            Ok(r) => tracing::info!(
+                dry_run,
+                repositories = r.repositories,
+                tags = r.tags_deleted.len(),
+                manifests = r.manifests_deleted.len(),
+                "retention run finished"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+    }
+}
+
+/// Distribution's upload purging: every `interval`, sessions untouched for `age` go.
+pub async fn purge_uploads(registry: Arc<Registry>, p: crate::settings::UploadPurging) {
+    let mut ticker = tokio::time::interval(p.interval);
+    loop {
+        ticker.tick().await;
+        match registry.purge_uploads(p.age, p.dry_run).await {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) if p.dry_run => tracing::info!(
+                uploads = ids.len(),
+                ids = ids.join(","),
+                "upload purging (dry run): would remove abandoned uploads"
+            ),
+            Ok(ids) => tracing::info!(
+                uploads = ids.len(),
+                ids = ids.join(","),
+                "purged abandoned uploads"
+            ),
+            Err(e) => tracing::warn!(error = %e, "upload purging failed; will try again"),
+        }
+    }
+}
