@@ -1,0 +1,288 @@
+"""Online garbage collection: `berth gc` beside a serving registry, the grace period, untagged
+manifests, referrers, the HTTP endpoint, background collection and its metrics.
+
+berth only: Distribution collects offline (`registry garbage-collect` with the registry
+stopped or read-only)."""
+
+import sqlite3
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import LOCAL_AUTH, berth_bin
+from gc_helpers import berth, blob_path, gc, gc_extra
+from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
+                 index_manifest)
+
+pytestmark = pytest.mark.berth_only
+
+
+def push_two_images_sharing_a_layer(c: Client, repo: str):
+    shared = blob("shared-base", 4000)
+    a_layer, b_layer = blob("only-a", 3000), blob("only-b", 2000)
+    a_cfg, b_cfg = config_blob("a"), config_blob("b")
+    c.push_blobs(repo, shared, a_layer, b_layer, a_cfg, b_cfg)
+    a = image_manifest(a_cfg, [shared, a_layer])
+    b = image_manifest(b_cfg, [shared, b_layer])
+    assert c.push_manifest(repo, "a", a).status_code == 201
+    assert c.push_manifest(repo, "b", b).status_code == 201
+    return {"shared": shared, "a_layer": a_layer, "b_layer": b_layer, "a_cfg": a_cfg,
+            "b_cfg": b_cfg, "a": a, "b": b}
+
+
+def test_gc_beside_a_serving_registry_removes_only_garbage(registry):
+    c = Client(registry)
+    x = push_two_images_sharing_a_layer(c, "gc/app")
+    assert c.delete(c.manifest_url("gc/app", x["a"].digest)).status_code == 202
+    gone = [x["a_layer"], x["a_cfg"], x["a"]]
+    kept = [x["shared"], x["b_layer"], x["b_cfg"], x["b"]]
+
+    # Within the grace period (24h by default) nothing goes.
+    out = gc(registry).stdout
+    assert "removed 0 manifests and 0 blobs" in out, out
+    assert all(blob_path(registry, b.digest).exists() for b in gone)
+
+    # A dry run lists what would go and removes nothing.
+    out = berth(registry, "gc", "--dry-run", "--grace", "0s").stdout
+    for b in gone:
+        assert f"blob eligible for deletion: {b.digest}" in out, out
+    for b in kept:
+        assert b.digest not in out
+    assert "would remove 0 manifests and 3 blobs" in out, out
+    assert all(blob_path(registry, b.digest).exists() for b in gone)
+
+    out = gc(registry, "--grace", "0s").stdout
+    assert "removed 0 manifests and 3 blobs" in out, out
+    assert not any(blob_path(registry, b.digest).exists() for b in gone)
+    assert all(blob_path(registry, b.digest).exists() for b in kept)
+    # The serving registry agrees at once: no stale answers.
+    for b in gone[:2]:
+        assert c.head(c.blob_url("gc/app", b.digest)).status_code == 404
+    r = c.get_manifest("gc/app", "b")
+    assert r.status_code == 200 and r.content == x["b"].data
+    for b in kept[:3]:
+        r = c.get(c.blob_url("gc/app", b.digest))
+        assert r.status_code == 200 and r.content == b.data
+    # A second run finds nothing left.
+    assert "removed 0 manifests and 0 blobs" in gc(registry, "--grace", "0s").stdout
+
+
+def test_grace_period_protects_layers_waiting_for_their_manifest(registry):
+    c = Client(registry)
+    layer, cfg = blob("pending", 5000), config_blob("pending")
+    c.push_blobs("gc/pending", layer, cfg)
+    gc(registry, "--grace", "1h")
+    assert blob_path(registry, layer.digest).exists()
+    # The manifest arrives after the collection: the push completes.
+    assert c.push_manifest("gc/pending", "v1", image_manifest(cfg, [layer])).status_code == 201
+    gc(registry, "--grace", "0s")
+    assert c.get(c.blob_url("gc/pending", layer.digest)).content == layer.data
+
+    # Uploaded and never referenced: goes once the grace period is over.
+    orphan = blob("never-referenced", 700)
+    c.push_blobs("gc/pending", orphan)
+    time.sleep(1.2)
+    gc(registry, "--grace", "1s")
+    assert not blob_path(registry, orphan.digest).exists()
+    r = c.head(c.blob_url("gc/pending", orphan.digest))
+    assert r.status_code == 404
+    # ...and a manifest naming it now is refused, not stored pointing at nothing.
+    r = c.put_manifest("gc/pending", "broken", image_manifest(cfg, [orphan]))
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+
+
+def test_checking_a_blob_restarts_its_grace_period(registry):
+    """A client HEADs a layer it is about to reference; a collection between that check
+    and its manifest push must not take the layer."""
+    c = Client(registry)
+    layer, cfg = blob("checked", 900), config_blob("checked")
+    c.push_blobs("gc/checked", layer, cfg)
+    time.sleep(2.5)
+    assert c.head(c.blob_url("gc/checked", layer.digest)).status_code == 200
+    gc(registry, "--grace", "2s")
+    assert blob_path(registry, layer.digest).exists(), "checked 0 s ago, grace 2 s"
+    assert not blob_path(registry, cfg.digest).exists(), "unchecked for 2.5 s"
+
+
+def test_untagged_manifests_only_with_delete_untagged(registry):
+    c = Client(registry)
+    old_layer, new_layer = blob("v1-layer", 1500), blob("v2-layer", 1600)
+    cfg = config_blob("app")
+    c.push_blobs("gc/untag", old_layer, new_layer, cfg)
+    old = image_manifest(cfg, [old_layer])
+    new = image_manifest(cfg, [new_layer])
+    assert c.push_manifest("gc/untag", "latest", old).status_code == 201
+    assert c.push_manifest("gc/untag", "latest", new).status_code == 201  # old is untagged now
+
+    gc(registry, "--grace", "0s")
+    assert c.get_manifest("gc/untag", old.digest).status_code == 200, "kept without -m"
+
+    # registry:2's spelling, for existing scripts.
+    out = berth(registry, "garbage-collect", "-m", "--dry-run", "--grace", "0s").stdout
+    assert f"manifest eligible for deletion: gc/untag@{old.digest} (untagged)" in out, out
+    assert c.get_manifest("gc/untag", old.digest).status_code == 200, "dry run"
+    out = berth(registry, "garbage-collect", "-m", "--grace", "0s").stdout
+    assert "removed 1 manifests and 2 blobs" in out, out
+    assert c.get_manifest("gc/untag", old.digest).status_code == 404
+    assert not blob_path(registry, old_layer.digest).exists()
+    assert not blob_path(registry, old.digest).exists()
+    assert c.get_manifest("gc/untag", "latest").content == new.data
+    assert blob_path(registry, cfg.digest).exists()
+
+
+def test_index_children_and_referrers(registry):
+    c = Client(registry)
+    cfg = config_blob("multi")
+    l_amd, l_arm = blob("amd64", 800), blob("arm64", 900)
+    c.push_blobs("gc/multi", cfg, l_amd, l_arm)
+    amd, arm = image_manifest(cfg, [l_amd]), image_manifest(cfg, [l_arm])
+    for m in (amd, arm):
+        assert c.push_manifest("gc/multi", m.digest, m).status_code == 201
+    idx = index_manifest([amd, arm])
+    assert c.push_manifest("gc/multi", "v1", idx).status_code == 201
+    sig_payload = blob("signature", 100)
+    c.push_blobs("gc/multi", sig_payload, empty_blob())
+    sig = artifact_manifest("application/vnd.example.sig", idx, sig_payload)
+    assert c.push_manifest("gc/multi", sig.digest, sig).status_code == 201
+
+    # Untagged children of a tagged index and the index's signature stay.
+    gc(registry, "-m", "--grace", "0s")
+    for m in (amd, arm, idx, sig):
+        assert c.get_manifest("gc/multi", m.digest).status_code == 200, m.digest
+
+    # The index goes: its children are untagged leftovers, its signature an orphan.
+    assert c.delete(c.manifest_url("gc/multi", "v1")).status_code == 202
+    out = berth(registry, "gc", "-m", "--grace", "0s").stdout
+    assert "removed 4 manifests" in out, out
+    for m in (amd, arm, idx, sig):
+        assert c.get_manifest("gc/multi", m.digest).status_code == 404, m.digest
+    for b in (l_amd, l_arm, cfg, sig_payload, idx, sig):
+        assert not blob_path(registry, b.digest).exists(), b.digest
+
+
+def test_orphan_referrers_kept_when_disabled(make_registry):
+    reg = make_registry(extra_config=gc_extra(orphanreferrers="false"))
+    c = Client(reg)
+    img = c.push_image("gc/refs", "v1", "subject")
+    payload = blob("sbom", 300)
+    c.push_blobs("gc/refs", payload, empty_blob())
+    sbom = artifact_manifest("application/spdx+json", img, payload)
+    assert c.push_manifest("gc/refs", sbom.digest, sbom).status_code == 201
+    assert c.delete(c.manifest_url("gc/refs", img.digest)).status_code == 202
+    gc(reg, "--grace", "0s")
+    assert c.get_manifest("gc/refs", sbom.digest).status_code == 200
+    assert blob_path(reg, payload.digest).exists()
+
+
+def test_http_endpoint_runs_and_reports(registry):
+    c = Client(registry)
+    x = push_two_images_sharing_a_layer(c, "gc/http")
+    assert c.delete(c.manifest_url("gc/http", x["b"].digest)).status_code == 202
+    gc(registry)  # a CLI run, recorded too
+    r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&dryrun=true", timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["dry_run"] is True and r.json()["blobs_deleted"] == 3
+    r = requests.post(f"{registry.url}/api/v1/gc?grace=0s", timeout=60)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["blobs_deleted"] == 3
+    assert report["bytes_freed"] == x["b_layer"].size + x["b_cfg"].size + x["b"].size
+    assert sorted(report["blobs"]) == sorted(b.digest for b in (x["b_layer"], x["b_cfg"], x["b"]))
+    status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
+    assert status["running"] is False
+    assert status["config"]["grace_seconds"] == 86400
+    triggers = [(run["trigger"], run["dry_run"]) for run in status["runs"]]
+    assert triggers == [("api", False), ("api", True), ("cli", False)], status
+    assert status["runs"][0]["report"]["blobs_deleted"] == 3
+    assert status["runs"][0]["finished_at"]
+    # Bad parameters are refused with what to write instead.
+    r = requests.post(f"{registry.url}/api/v1/gc?grace=soon", timeout=10)
+    assert r.status_code == 400 and "24h" in r.text
+    r = requests.post(f"{registry.url}/api/v1/gc?dryrun=maybe", timeout=10)
+    assert r.status_code == 400
+    assert requests.delete(f"{registry.url}/api/v1/gc", timeout=10).status_code == 405
+    # Started without waiting: 202, then visible in the runs.
+    r = requests.post(f"{registry.url}/api/v1/gc?wait=false", timeout=10)
+    assert r.status_code == 202
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        runs = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"]
+        if len(runs) == 4 and runs[0]["finished_at"]:
+            break
+        time.sleep(0.1)
+    assert len(runs) == 4 and runs[0]["error"] is None
+
+
+def test_http_endpoint_needs_an_administrator(make_registry):
+    reg = make_registry(extra_config=LOCAL_AUTH)
+    admin = ("admin", (reg.root / "initial-admin-password").read_text().strip())
+    r = requests.post(f"{reg.url}/api/v1/users", auth=admin, timeout=10,
+                      json={"name": "dev", "password": "dev-password-123"})
+    assert r.status_code == 201, r.text
+    assert requests.post(f"{reg.url}/api/v1/gc", timeout=10).status_code == 401
+    r = requests.post(f"{reg.url}/api/v1/gc", auth=("dev", "dev-password-123"), timeout=10)
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
+    r = requests.post(f"{reg.url}/api/v1/gc", auth=("admin", "wrong"), timeout=10)
+    assert r.status_code == 401
+    r = requests.post(f"{reg.url}/api/v1/gc", auth=admin, timeout=60)
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{reg.url}/api/v1/gc", auth=admin, timeout=10).json()["runs"]
+
+
+def test_background_collection_and_metrics(make_registry):
+    reg = make_registry(extra_config=gc_extra(interval="300ms", grace="0s",
+                                              deleteuntagged="true")
+                        + "  metrics:\n    mainport: true\n")
+    c = Client(reg)
+    x = push_two_images_sharing_a_layer(c, "gc/bg")
+    # Delete a's only tag: its manifest becomes untagged garbage.
+    assert c.delete(c.manifest_url("gc/bg", "a")).status_code == 202
+    gone = [x["a_layer"], x["a_cfg"], x["a"]]
+    deadline = time.time() + 15
+    while time.time() < deadline and any(blob_path(reg, b.digest).exists() for b in gone):
+        time.sleep(0.1)
+    assert not any(blob_path(reg, b.digest).exists() for b in gone)
+    assert c.get_manifest("gc/bg", "b").status_code == 200
+    metrics = requests.get(f"{reg.url}/metrics", timeout=10).text
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
+              if line.startswith("berth_gc_") or line.startswith("berth_lifecycle")}
+    assert values["berth_gc_manifests_deleted_total"] == 1, values
+    assert values["berth_gc_blobs_deleted_total"] == 3, values
+    assert values["berth_gc_freed_bytes_total"] == sum(b.size for b in gone), values
+    assert values['berth_lifecycle_runs_total{kind="gc",result="ok"}'] >= 1, values
+    reg.stop()
+    assert "garbage collection freed space" in reg.log()
+    assert "garbage collection deleted manifest" in reg.log()
+
+
+def test_pull_times_are_recorded(make_registry):
+    """Pulls are kept in memory and written in batches; a clean stop writes the rest."""
+    reg = make_registry()
+    c = Client(reg)
+    c.push_image("gc/pulls", "v1", "pulled")
+    c.push_image("gc/pulls", "v2", "not-pulled")
+    before = time.time()
+    assert c.get_manifest("gc/pulls", "v1").status_code == 200
+    assert c.get_manifest("gc/pulls", "v2", method="HEAD").status_code == 200
+    reg.stop()
+    db = sqlite3.connect(reg.root / "berth" / "metadata.db")
+    rows = dict(db.execute(
+        "SELECT t.name, m.pulled_at FROM tags t JOIN manifests m "
+        "ON m.repository_id = t.repository_id AND m.digest = t.digest").fetchall())
+    assert rows["v2"] is None, "a HEAD is not a pull"
+    assert rows["v1"] is not None and rows["v1"] / 1000 >= before - 1
+
+
+def test_cli_errors_say_what_to_do(registry, workdir):
+    r = berth(registry, "gc", "--grace", "soon", check=False)
+    assert r.returncode != 0 and "24h" in r.stderr
+    r = berth(registry, "retention", check=False)
+    assert r.returncode != 0 and "berth.retention.policies" in r.stderr
+    bad = workdir / "bad.yml"
+    bad.write_text(registry.config_path.read_text() + gc_extra() +
+                   "  retention:\n    schedule: \"61 * * * *\"\n")
+    r = subprocess.run([berth_bin(), "gc", str(bad)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0 and "five fields" in r.stderr, r.stderr
