@@ -38,6 +38,10 @@ impl MeteredStore {
 
 #[async_trait]
 impl BlobStore for MeteredStore {
+    async fn inventory(&self, temp_age: std::time::Duration) -> Result<berth_storage::Inventory> {
+        self.timed("Walk", self.inner.inventory(temp_age)).await
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         self.timed("Stat", self.inner.stat(digest)).await
     }

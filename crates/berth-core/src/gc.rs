@@ -20,6 +20,10 @@ use crate::{Registry, Result};
 /// wait milliseconds, large enough to amortise the commit.
 const BATCH: u32 = 256;
 
+/// Temporary files older than this belong to writes that crashed (a manifest write takes
+/// milliseconds).
+const TEMP_FILE_AGE: Duration = Duration::from_secs(3600);
+
 /// What one collection may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GcOptions {
@@ -28,6 +32,10 @@ pub struct GcOptions {
     pub rules: CollectRules,
     /// Only report what would go.
     pub dry_run: bool,
+    /// Also walk the stored blobs for bytes the metadata does not know (left by a crash
+    /// between a step's commit and its deletes). Only once the metadata knows every blob:
+    /// not while a registry:2 tree awaits its import.
+    pub walk_storage: bool,
 }
 
 /// What a collection removed (or would remove, in a dry run).
@@ -37,6 +45,8 @@ pub struct GcReport {
     pub manifests_deleted: u64,
     pub blobs_deleted: u64,
     pub bytes_freed: u64,
+    /// Stored blobs the metadata did not know (crash leftovers), removed.
+    pub orphan_files_removed: u64,
     pub duration_ms: u64,
     /// The manifests, as `repository@digest (reason)`; the first 1,000.
     pub manifests: Vec<String>,
@@ -116,6 +126,10 @@ impl Registry {
             let (_, queued_blobs) = self.meta.gc_backlog().await?;
             progress.pass("blobs", queued_blobs);
             self.collect_blobs(grace_ms, &mut report, progress).await?;
+            if options.walk_storage {
+                progress.pass("storage", 0);
+                self.remove_orphan_files(&mut report).await?;
+            }
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
@@ -180,6 +194,27 @@ impl Registry {
                 return Ok(());
             }
         }
+    }
+
+    /// Removes stored blobs the metadata does not list. Decided under the sweep lock held
+    /// alone: no upload or manifest is then between putting its bytes in place and
+    /// recording them, so a blob the metadata does not know is truly nobody's.
+    async fn remove_orphan_files(&self, report: &mut GcReport) -> Result<()> {
+        let inventory = self.blobs.inventory(TEMP_FILE_AGE).await?;
+        let suspects = self.meta.unknown_blobs(&inventory.blobs).await?;
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        let _alone = self.sweep.exclusive().await?;
+        for digest in self.meta.unknown_blobs(&suspects).await? {
+            let size = self.blobs.stat(&digest).await?.unwrap_or(0);
+            if self.blobs.delete(&digest).await? {
+                tracing::info!(%digest, size, "garbage collection removed bytes the metadata did not know");
+                report.orphan_files_removed += 1;
+                report.bytes_freed += size;
+            }
+        }
+        Ok(())
     }
 
     /// Notes a manifest pull (kept in memory; [`Registry::flush_pulls`] writes them).

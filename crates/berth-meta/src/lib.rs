@@ -321,6 +321,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// removing anything.
     async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan>;
 
+    /// Of `digests`, those the metadata does not list as stored blobs.
+    async fn unknown_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>>;
+
     /// Manifests and blobs waiting in the review queues.
     async fn gc_backlog(&self) -> Result<(u64, u64)>;
 

@@ -904,6 +904,21 @@ impl MetaStore for SqliteMeta {
         Ok(plan)
     }
 
+    async fn unknown_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>> {
+        let mut unknown = Vec::new();
+        let mut conn = self.read.acquire().await?;
+        for d in digests {
+            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
+                .bind(d.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if found.is_none() {
+                unknown.push(d.clone());
+            }
+        }
+        Ok(unknown)
+    }
+
     async fn gc_backlog(&self) -> Result<(u64, u64)> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM gc_blob_review) AS blobs,

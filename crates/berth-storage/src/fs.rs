@@ -243,6 +243,53 @@ impl BlobStore for FsBlobStore {
         let dir = self.upload_dir(upload_id)?;
         blocking(move || remove_dir_if_present(&dir)).await
     }
+
+    async fn inventory(&self, temp_age: std::time::Duration) -> Result<crate::Inventory> {
+        let blobs = self.v2.join("blobs");
+        blocking(move || walk_blobs(&blobs, temp_age)).await
+    }
+}
+
+/// Lists `blobs/<algorithm>/<xx>/<hex>/data`, removing old `data.tmp-*` files beside them.
+fn walk_blobs(blobs: &Path, temp_age: std::time::Duration) -> Result<crate::Inventory> {
+    let mut found = crate::Inventory::default();
+    let entries = |dir: &Path| -> Result<Vec<fs::DirEntry>> {
+        match fs::read_dir(dir) {
+            Ok(rd) => rd
+                .collect::<io::Result<Vec<_>>>()
+                .map_err(|e| StorageError::io(dir, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StorageError::io(dir, e)),
+        }
+    };
+    for algorithm in entries(blobs)? {
+        let alg_name = algorithm.file_name().to_string_lossy().into_owned();
+        for prefix in entries(&algorithm.path())? {
+            for blob_dir in entries(&prefix.path())? {
+                let hex = blob_dir.file_name().to_string_lossy().into_owned();
+                for file in entries(&blob_dir.path())? {
+                    let name = file.file_name();
+                    let name = name.to_string_lossy();
+                    if name == "data" {
+                        if let Ok(d) = format!("{alg_name}:{hex}").parse::<Digest>() {
+                            found.blobs.push(d);
+                        }
+                    } else if name.starts_with("data.tmp-") {
+                        let old = file
+                            .metadata()
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .and_then(|t| t.elapsed().ok())
+                            .is_some_and(|age| age >= temp_age);
+                        if old && fs::remove_file(file.path()).is_ok() {
+                            found.temp_files_removed += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

@@ -78,6 +78,20 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Proves the store takes writes now (readiness): writes, syncs and removes a probe.
     async fn check_writable(&self) -> Result<()>;
+
+    /// Walks the stored blobs (for garbage collection to find bytes the metadata does not
+    /// know: left by a crash between a step's commit and its deletes). Temporary files of
+    /// writes that crashed, older than `temp_age`, are removed on the way.
+    async fn inventory(&self, temp_age: std::time::Duration) -> Result<Inventory>;
+}
+
+/// What [`BlobStore::inventory`] found.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Every stored blob.
+    pub blobs: Vec<Digest>,
+    /// Abandoned temporary files removed.
+    pub temp_files_removed: u64,
 }
 
 /// Appends bytes to an upload. `finish` must be called for the bytes to count: it flushes

@@ -48,13 +48,16 @@ async fn collect_garbage(lifecycle: Arc<Lifecycle>, interval: Duration) {
             .collect(&lifecycle.gc, Trigger::Schedule, &Quiet)
             .await
         {
-            Ok(r) if r.manifests_deleted + r.blobs_deleted > 0 => tracing::info!(
-                manifests = r.manifests_deleted,
-                blobs = r.blobs_deleted,
-                bytes = r.bytes_freed,
-                ms = r.duration_ms,
-                "garbage collection freed space"
-            ),
+            Ok(r) if r.manifests_deleted + r.blobs_deleted + r.orphan_files_removed > 0 => {
+                tracing::info!(
+                    manifests = r.manifests_deleted,
+                    blobs = r.blobs_deleted,
+                    orphans = r.orphan_files_removed,
+                    bytes = r.bytes_freed,
+                    ms = r.duration_ms,
+                    "garbage collection freed space"
+                )
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "garbage collection failed; will try again"),
         }

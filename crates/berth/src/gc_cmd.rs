@@ -134,6 +134,12 @@ fn print_report(r: &GcReport, quiet: bool) {
         }
     }
     let verb = if r.dry_run { "would remove" } else { "removed" };
+    if r.orphan_files_removed > 0 {
+        println!(
+            "removed {} stored blobs the metadata did not know (left by an interrupted run)",
+            r.orphan_files_removed
+        );
+    }
     println!(
         "garbage collection {verb} {} manifests and {} blobs, {} freed, in {:.2}s",
         r.manifests_deleted,

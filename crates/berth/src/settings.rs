@@ -223,6 +223,8 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
                     orphan_referrers: config.berth.gc.orphanreferrers,
                 },
                 dry_run: false,
+                // `serve` and `berth gc` import a registry:2 tree before collecting.
+                walk_storage: true,
             },
         },
         retention: retention_settings(&config.berth.retention)?,
