@@ -158,10 +158,15 @@ impl Lifecycle {
         let id = meta
             .start_run("retention", trigger.as_str(), dry_run)
             .await?;
-        let result = self
-            .registry
-            .apply_retention(&self.retention, dry_run)
-            .await;
+        // Pull-based rules must see the pulls this process has noted so far.
+        let result = match self.registry.flush_pulls().await {
+            Ok(_) => {
+                self.registry
+                    .apply_retention(&self.retention, dry_run)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         self.finish("retention", id, &result).await;
         if let Ok(r) = &result
             && !r.dry_run
