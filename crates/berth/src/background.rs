@@ -41,13 +41,20 @@ async fn flush_pulls(registry: Arc<Registry>) {
     }
 }
 
+/// How often background collection also walks the stored blobs for crash leftovers: the
+/// walk reads every blob directory, the queues only what changed.
+const STORAGE_WALK: Duration = Duration::from_secs(24 * 3600);
+
 async fn collect_garbage(lifecycle: Arc<Lifecycle>, interval: Duration) {
+    let mut last_walk: Option<std::time::Instant> = None;
     loop {
         tokio::time::sleep(interval).await;
-        match lifecycle
-            .collect(&lifecycle.gc, Trigger::Schedule, &Quiet)
-            .await
-        {
+        let mut options = lifecycle.gc;
+        options.walk_storage = last_walk.is_none_or(|at| at.elapsed() >= STORAGE_WALK);
+        if options.walk_storage {
+            last_walk = Some(std::time::Instant::now());
+        }
+        match lifecycle.collect(&options, Trigger::Schedule, &Quiet).await {
             Ok(r) if r.manifests_deleted + r.blobs_deleted + r.orphan_files_removed > 0 => {
                 tracing::info!(
                     manifests = r.manifests_deleted,
