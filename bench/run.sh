@@ -3,6 +3,7 @@
 #
 #   bench/run.sh            quick mode (under 2 minutes after the build)
 #   bench/run.sh full       every workload at full size, plus the 10x scaling run
+#   bench/run.sh gc         garbage collection: berth online vs Distribution offline
 #
 # Installs what it needs on Debian (docker-registry, skopeo), builds berth in release
 # mode, runs the same workloads against both registries, and writes bench/RESULTS.md
@@ -10,11 +11,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quick}"
-case "$mode" in quick|full) ;; *) echo "usage: bench/run.sh [quick|full]" >&2; exit 2;; esac
+case "$mode" in quick|full|gc) ;; *) echo "usage: bench/run.sh [quick|full|gc]" >&2; exit 2;; esac
 
 scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 cargo build --release --locked -p berth -p berth-loadgen
+if [ "$mode" = gc ]; then
+    exec python3 bench/gc_bench.py --berth "$CARGO_TARGET_DIR/release/berth" \
+        --command "bench/run.sh gc" "${@:2}"
+fi
 exec python3 bench/bench.py --mode "$mode" --berth "$CARGO_TARGET_DIR/release/berth" \
     --loadgen "$CARGO_TARGET_DIR/release/berth-loadgen" \
     --command "bench/run.sh $mode" "${@:2}"
