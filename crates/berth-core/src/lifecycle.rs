@@ -139,7 +139,11 @@ impl Lifecycle {
             .start_run("gc", trigger.as_str(), options.dry_run)
             .await?;
         let result = self.registry.collect_garbage(options, progress).await;
-        self.finish("gc", id, &result).await;
+        let idle = trigger == Trigger::Schedule
+            && result
+                .as_ref()
+                .is_ok_and(|r| r.manifests_deleted + r.blobs_deleted + r.orphan_files_removed == 0);
+        self.finish("gc", id, &result, idle).await;
         if let Ok(r) = &result
             && !r.dry_run
         {
@@ -167,7 +171,7 @@ impl Lifecycle {
             }
             Err(e) => Err(e),
         };
-        self.finish("retention", id, &result).await;
+        self.finish("retention", id, &result, false).await;
         if let Ok(r) = &result
             && !r.dry_run
         {
@@ -178,11 +182,14 @@ impl Lifecycle {
         result
     }
 
+    /// Records the end of a run. A scheduled run that changed nothing is counted in the
+    /// metrics but not kept in the history, which would otherwise fill with them.
     async fn finish<T: serde::Serialize>(
         &self,
         kind: &'static str,
         id: i64,
         result: &std::result::Result<T, RegistryError>,
+        idle_schedule: bool,
     ) {
         let (summary, error) = match result {
             Ok(report) => (serde_json::to_string(report).ok(), None),
@@ -196,7 +203,7 @@ impl Lifecycle {
         if let Err(e) = self
             .registry
             .meta()
-            .finish_run(id, summary.as_deref(), error.as_deref())
+            .finish_run(id, summary.as_deref(), error.as_deref(), !idle_schedule)
             .await
         {
             tracing::warn!(error = %e, kind, "could not record the end of a lifecycle run");

@@ -340,7 +340,15 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Records that a lifecycle run (`kind`: gc, retention) started; its id.
     async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool) -> Result<i64>;
-    async fn finish_run(&self, id: i64, summary: Option<&str>, error: Option<&str>) -> Result<()>;
+    /// Records how a run ended; `keep: false` forgets it instead (a scheduled run that
+    /// found nothing to do). Old runs beyond a fixed history are forgotten.
+    async fn finish_run(
+        &self,
+        id: i64,
+        summary: Option<&str>,
+        error: Option<&str>,
+        keep: bool,
+    ) -> Result<()>;
     /// The newest runs of `kind` first.
     async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>>;
 

@@ -32,6 +32,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Lifecycle runs kept in the history (ids are shared between kinds, so a kind keeps at
+/// most this many).
+const RUN_HISTORY: i64 = 1000;
+
 pub struct SqliteMeta {
     write: SqlitePool,
     read: SqlitePool,
@@ -1011,16 +1015,41 @@ impl MetaStore for SqliteMeta {
         .await?)
     }
 
-    async fn finish_run(&self, id: i64, summary: Option<&str>, error: Option<&str>) -> Result<()> {
+    async fn finish_run(
+        &self,
+        id: i64,
+        summary: Option<&str>,
+        error: Option<&str>,
+        keep: bool,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        if keep {
+            sqlx::query(
+                "UPDATE lifecycle_runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+            )
+            .bind(now_ms())
+            .bind(summary)
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM lifecycle_runs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The history is for people looking at recent runs; it must not grow forever.
         sqlx::query(
-            "UPDATE lifecycle_runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+            "DELETE FROM lifecycle_runs WHERE kind = (SELECT kind FROM lifecycle_runs WHERE id = ?)
+             AND id <= ? - ?",
         )
-        .bind(now_ms())
-        .bind(summary)
-        .bind(error)
         .bind(id)
-        .execute(&self.write)
+        .bind(id)
+        .bind(RUN_HISTORY)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
