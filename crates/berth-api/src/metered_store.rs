@@ -38,6 +38,10 @@ impl MeteredStore {
 
 #[async_trait]
 impl BlobStore for MeteredStore {
+    async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
+        self.timed("Delete", self.inner.delete_many(digests)).await
+    }
+
     async fn inventory(&self, temp_age: std::time::Duration) -> Result<berth_storage::Inventory> {
         self.timed("Walk", self.inner.inventory(temp_age)).await
     }

@@ -178,14 +178,13 @@ impl Registry {
         loop {
             let _alone = self.sweep.exclusive().await?;
             let (collected, examined) = self.meta.collect_blobs(cutoff, BATCH).await?;
+            let digests: Vec<Digest> = collected.iter().map(|(d, _)| d.clone()).collect();
+            // The metadata is gone already: a failure here leaves wasted space only, which
+            // the next storage walk reclaims.
+            if let Err(e) = self.blobs.delete_many(&digests).await {
+                tracing::warn!(error = %e, "could not remove collected blobs");
+            }
             for (digest, size) in &collected {
-                // The metadata is gone already: a failure here leaves wasted space only.
-                match self.blobs.delete(digest).await {
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(%digest, error = %e, "could not remove collected blob")
-                    }
-                }
                 report.add_blob(digest, *size);
             }
             drop(_alone);
@@ -206,13 +205,16 @@ impl Registry {
             return Ok(());
         }
         let _alone = self.sweep.exclusive().await?;
-        for digest in self.meta.unknown_blobs(&suspects).await? {
-            let size = self.blobs.stat(&digest).await?.unwrap_or(0);
-            if self.blobs.delete(&digest).await? {
-                tracing::info!(%digest, size, "garbage collection removed bytes the metadata did not know");
-                report.orphan_files_removed += 1;
-                report.bytes_freed += size;
-            }
+        let orphans = self.meta.unknown_blobs(&suspects).await?;
+        for digest in &orphans {
+            report.bytes_freed += self.blobs.stat(digest).await?.unwrap_or(0);
+        }
+        report.orphan_files_removed += self.blobs.delete_many(&orphans).await?;
+        if !orphans.is_empty() {
+            tracing::info!(
+                count = orphans.len(),
+                "garbage collection removed stored blobs the metadata did not list"
+            );
         }
         Ok(())
     }

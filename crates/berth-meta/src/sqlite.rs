@@ -844,64 +844,46 @@ impl MetaStore for SqliteMeta {
     ) -> Result<(Vec<CollectedManifest>, usize)> {
         let mut tx = self.write.begin().await?;
         gc::lock_for_write(&mut tx).await?;
-        let candidates = gc::manifest_candidates(&mut tx, rules, cutoff, limit).await?;
-        let now = now_ms();
-        let mut collected = Vec::new();
-        for (repo_id, digest) in &candidates {
-            if let Some(m) =
-                gc::collect_manifest(&mut tx, rules, cutoff, *repo_id, digest, now).await?
-            {
-                collected.push(m);
-            }
-        }
+        let step = gc::collect_manifest_batch(&mut tx, rules, cutoff, limit, now_ms()).await?;
         tx.commit().await?;
-        Ok((collected, candidates.len()))
+        Ok(step)
     }
 
     async fn collect_blobs(&self, cutoff: i64, limit: u32) -> Result<(Vec<(Digest, u64)>, usize)> {
         let mut tx = self.write.begin().await?;
         gc::lock_for_write(&mut tx).await?;
-        let candidates = gc::blob_candidates(&mut tx, cutoff, limit).await?;
-        let mut collected = Vec::new();
-        for digest in &candidates {
-            if let Some(size) = gc::collect_blob(&mut tx, cutoff, digest).await? {
-                collected.push((parse_digest(digest.clone())?, size));
-            }
-        }
+        let (collected, examined) = gc::collect_blob_batch(&mut tx, cutoff, limit).await?;
         tx.commit().await?;
-        Ok((collected, candidates.len()))
+        let collected = collected
+            .into_iter()
+            .map(|(d, size)| Ok((parse_digest(d)?, size)))
+            .collect::<Result<_>>()?;
+        Ok((collected, examined))
     }
 
     async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan> {
-        // The real passes, in one transaction that is rolled back: the plan counts blobs
+        // The real steps, in one transaction that is rolled back: the plan counts blobs
         // freed by the manifests it would delete, exactly as a real run would.
         let mut tx = self.write.begin().await?;
         gc::lock_for_write(&mut tx).await?;
         let mut plan = CollectionPlan::default();
         loop {
             let cutoff = now_ms() - grace_ms;
-            let candidates = gc::manifest_candidates(&mut tx, rules, cutoff, 1000).await?;
-            if candidates.is_empty() {
+            let (collected, examined) =
+                gc::collect_manifest_batch(&mut tx, rules, cutoff, 1000, now_ms()).await?;
+            plan.manifests.extend(collected);
+            if examined == 0 {
                 break;
-            }
-            for (repo_id, digest) in &candidates {
-                if let Some(m) =
-                    gc::collect_manifest(&mut tx, rules, cutoff, *repo_id, digest, now_ms()).await?
-                {
-                    plan.manifests.push(m);
-                }
             }
         }
         let cutoff = now_ms() - grace_ms;
         loop {
-            let candidates = gc::blob_candidates(&mut tx, cutoff, 1000).await?;
-            if candidates.is_empty() {
-                break;
+            let (collected, examined) = gc::collect_blob_batch(&mut tx, cutoff, 1000).await?;
+            for (d, size) in collected {
+                plan.blobs.push((parse_digest(d)?, size));
             }
-            for digest in &candidates {
-                if let Some(size) = gc::collect_blob(&mut tx, cutoff, digest).await? {
-                    plan.blobs.push((parse_digest(digest.clone())?, size));
-                }
+            if examined == 0 {
+                break;
             }
         }
         tx.rollback().await?;
@@ -909,18 +891,13 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn unknown_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>> {
-        let mut unknown = Vec::new();
+        let digests: Vec<String> = digests.iter().map(Digest::to_string).collect();
         let mut conn = self.read.acquire().await?;
-        for d in digests {
-            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
-                .bind(d.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if found.is_none() {
-                unknown.push(d.clone());
-            }
-        }
-        Ok(unknown)
+        gc::unknown_blobs(&mut conn, &digests)
+            .await?
+            .into_iter()
+            .map(parse_digest)
+            .collect()
     }
 
     async fn gc_backlog(&self) -> Result<(u64, u64)> {

@@ -160,14 +160,17 @@ impl BlobStore for FsBlobStore {
 
     async fn delete(&self, digest: &Digest) -> Result<bool> {
         let path = self.blob_path(digest);
-        blocking(move || match fs::remove_file(&path) {
-            Ok(()) => {
-                // Distribution keeps one directory per blob; remove it too.
-                let _ = fs::remove_dir(parent(&path));
-                Ok(true)
+        blocking(move || remove_blob_file(&path)).await
+    }
+
+    async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
+        let paths: Vec<PathBuf> = digests.iter().map(|d| self.blob_path(d)).collect();
+        blocking(move || {
+            let mut removed = 0;
+            for path in &paths {
+                removed += u64::from(remove_blob_file(path)?);
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(StorageError::io(&path, e)),
+            Ok(removed)
         })
         .await
     }
@@ -290,6 +293,18 @@ fn walk_blobs(blobs: &Path, temp_age: std::time::Duration) -> Result<crate::Inve
         }
     }
     Ok(found)
+}
+
+fn remove_blob_file(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => {
+            // Distribution keeps one directory per blob; remove it too.
+            let _ = fs::remove_dir(parent(path));
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

@@ -61,6 +61,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes a blob; `false` when it was not there.
     async fn delete(&self, digest: &Digest) -> Result<bool>;
 
+    /// Removes many blobs (garbage collection); how many were there. Stops at the first
+    /// failure.
+    async fn delete_many(&self, digests: &[Digest]) -> Result<u64>;
+
     /// Opens an upload for appending at `offset`. Bytes past `offset` (left by a request
     /// that failed before it was acknowledged) are discarded first.
     async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>>;

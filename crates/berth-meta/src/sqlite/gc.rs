@@ -112,138 +112,146 @@ pub(super) async fn lock_for_write(conn: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-/// Manifests under review since `cutoff` or earlier, oldest first. Without `delete_untagged`
-/// only referrers (and rows for manifests already gone) are looked at; untagged images stay
-/// queued for a run that collects them.
-pub(super) async fn manifest_candidates(
+/// A JSON array of strings, for `json_each(?)`: one statement over a whole batch instead
+/// of one per item (each statement is a round trip to SQLite's worker thread).
+fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::Value::from(items.into_iter().collect::<Vec<_>>()).to_string()
+}
+
+/// One step over manifests under review since `cutoff` or earlier, oldest first, at most
+/// `limit`: each is decided on the state inside this transaction; garbage under `rules`
+/// is deleted, the rest leave the queue (whatever changes that later queues them again).
+/// Without `delete_untagged`, untagged images are not looked at: they stay queued for a
+/// run that collects them. Returns what was deleted and how many were looked at.
+pub(super) async fn collect_manifest_batch(
     conn: &mut SqliteConnection,
     rules: &CollectRules,
     cutoff: i64,
     limit: u32,
-) -> Result<Vec<(i64, String)>> {
-    let rows = sqlx::query(
-        "SELECT q.repository_id, q.digest FROM gc_manifest_review q
+    now: i64,
+) -> Result<(Vec<CollectedManifest>, usize)> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT q.repository_id, q.digest, r.name AS repository, m.digest IS NOT NULL AS present,
+            m.subject IS NOT NULL AS referrer,
+            m.digest IS NOT NULL AND (EXISTS (SELECT 1 FROM tags t
+                WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
+              OR {NEEDED_BY_INDEX_OR_SUBJECT}) AS needed
+         FROM gc_manifest_review q
          LEFT JOIN manifests m ON m.repository_id = q.repository_id AND m.digest = q.digest
+         LEFT JOIN repositories r ON r.id = q.repository_id
          WHERE q.since <= ? AND (? OR m.digest IS NULL OR m.subject IS NOT NULL)
-         ORDER BY q.since LIMIT ?",
-    )
+         ORDER BY q.since LIMIT ?"
+    )))
     .bind(cutoff)
     .bind(rules.delete_untagged)
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("repository_id")?, r.try_get("digest")?)))
-        .collect()
-}
-
-/// Reviews one manifest: deletes it if it is garbage under `rules`, otherwise takes it off
-/// the queue (whatever changes that later queues it again). Rows touched after `cutoff`
-/// are left for a later run.
-pub(super) async fn collect_manifest(
-    conn: &mut SqliteConnection,
-    rules: &CollectRules,
-    cutoff: i64,
-    repo_id: i64,
-    digest: &str,
-    now: i64,
-) -> Result<Option<CollectedManifest>> {
-    let since: Option<i64> = sqlx::query_scalar(
-        "SELECT since FROM gc_manifest_review WHERE repository_id = ? AND digest = ?",
+    let keys: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            Ok(serde_json::json!([
+                row.try_get::<i64, _>("repository_id")?,
+                row.try_get::<String, _>("digest")?
+            ]))
+        })
+        .collect::<Result<_>>()?;
+    sqlx::query(
+        "DELETE FROM gc_manifest_review WHERE (repository_id, digest) IN
+         (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
     )
-    .bind(repo_id)
-    .bind(digest)
-    .fetch_optional(&mut *conn)
+    .bind(serde_json::Value::from(keys).to_string())
+    .execute(&mut *conn)
     .await?;
-    if since.is_none_or(|s| s > cutoff) {
-        return Ok(None);
+    let mut collected = Vec::new();
+    for row in &rows {
+        let repo_id: i64 = row.try_get("repository_id")?;
+        let digest: String = row.try_get("digest")?;
+        if !row.try_get::<bool, _>("present")? || row.try_get::<bool, _>("needed")? {
+            continue;
+        }
+        let reason = if row.try_get::<bool, _>("referrer")? {
+            if !rules.orphan_referrers {
+                continue;
+            }
+            GarbageReason::OrphanReferrer
+        } else {
+            GarbageReason::Untagged
+        };
+        delete_manifest_in(conn, repo_id, &digest, now).await?;
+        collected.push(CollectedManifest {
+            repository: row
+                .try_get::<Option<String>, _>("repository")?
+                .unwrap_or_default(),
+            digest: parse_digest(digest)?,
+            reason,
+        });
     }
-    let verdict = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT r.name AS repository, m.subject IS NOT NULL AS referrer,
-            EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
-            OR {NEEDED_BY_INDEX_OR_SUBJECT} AS needed
-         FROM manifests m JOIN repositories r ON r.id = m.repository_id
-         WHERE m.repository_id = ? AND m.digest = ?"
-    )))
-    .bind(repo_id)
-    .bind(digest)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let reason = match &verdict {
-        None => None,
-        Some(row) if row.try_get::<bool, _>("needed")? => None,
-        Some(row) if row.try_get::<bool, _>("referrer")? => rules
-            .orphan_referrers
-            .then_some(GarbageReason::OrphanReferrer),
-        Some(_) if rules.delete_untagged => Some(GarbageReason::Untagged),
-        // Untagged, kept: stays queued for a run with delete-untagged.
-        Some(_) => return Ok(None),
-    };
-    sqlx::query("DELETE FROM gc_manifest_review WHERE repository_id = ? AND digest = ?")
-        .bind(repo_id)
-        .bind(digest)
-        .execute(&mut *conn)
-        .await?;
-    let (Some(row), Some(reason)) = (verdict, reason) else {
-        return Ok(None);
-    };
-    delete_manifest_in(conn, repo_id, digest, now).await?;
-    Ok(Some(CollectedManifest {
-        repository: row.try_get("repository")?,
-        digest: parse_digest(digest.to_string())?,
-        reason,
-    }))
+    Ok((collected, rows.len()))
 }
 
-/// Blobs under review since `cutoff` or earlier, oldest first.
-pub(super) async fn blob_candidates(
+/// One step over blobs under review since `cutoff` or earlier, oldest first, at most
+/// `limit`: those no manifest references (as config, layer, child or its own bytes) are
+/// forgotten everywhere; the rest leave the queue. Returns the forgotten ones with their
+/// sizes (the caller removes the bytes) and how many were looked at.
+pub(super) async fn collect_blob_batch(
     conn: &mut SqliteConnection,
     cutoff: i64,
     limit: u32,
-) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT digest FROM gc_blob_review WHERE since <= ? ORDER BY since LIMIT ?",
+) -> Result<(Vec<(String, u64)>, usize)> {
+    let rows = sqlx::query(
+        "SELECT q.digest,
+            EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = q.digest)
+            OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = q.digest) AS referenced,
+            (SELECT size FROM blobs b WHERE b.digest = q.digest) AS size
+         FROM gc_blob_review q WHERE q.since <= ? ORDER BY q.since LIMIT ?",
     )
     .bind(cutoff)
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
-    .await?)
-}
-
-/// Reviews one blob: if no manifest references it (as config, layer, child or its own
-/// bytes), forgets it everywhere and returns its size; the caller removes the bytes.
-pub(super) async fn collect_blob(
-    conn: &mut SqliteConnection,
-    cutoff: i64,
-    digest: &str,
-) -> Result<Option<u64>> {
-    let row = sqlx::query(
-        "SELECT q.since,
-            EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = q.digest)
-            OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = q.digest) AS referenced,
-            (SELECT size FROM blobs b WHERE b.digest = q.digest) AS size
-         FROM gc_blob_review q WHERE q.digest = ?",
-    )
-    .bind(digest)
-    .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    if row.try_get::<i64, _>("since")? > cutoff {
-        return Ok(None);
+    let mut examined = Vec::with_capacity(rows.len());
+    let mut garbage = Vec::new();
+    for row in &rows {
+        let digest: String = row.try_get("digest")?;
+        if !row.try_get::<bool, _>("referenced")? {
+            let size: Option<i64> = row.try_get("size")?;
+            garbage.push((digest.clone(), size.unwrap_or(0).max(0) as u64));
+        }
+        examined.push(digest);
     }
-    sqlx::query("DELETE FROM gc_blob_review WHERE digest = ?")
-        .bind(digest)
+    let all = json_list(examined.iter().map(String::as_str));
+    sqlx::query("DELETE FROM gc_blob_review WHERE digest IN (SELECT value FROM json_each(?))")
+        .bind(&all)
         .execute(&mut *conn)
         .await?;
-    if row.try_get::<bool, _>("referenced")? {
-        return Ok(None);
+    if !garbage.is_empty() {
+        let gone = json_list(garbage.iter().map(|(d, _)| d.as_str()));
+        for sql in [
+            "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM json_each(?))",
+            "DELETE FROM blobs WHERE digest IN (SELECT value FROM json_each(?))",
+        ] {
+            sqlx::query(sql).bind(&gone).execute(&mut *conn).await?;
+        }
     }
-    for sql in [
-        "DELETE FROM repository_blobs WHERE digest = ?",
-        "DELETE FROM blobs WHERE digest = ?",
-    ] {
-        sqlx::query(sql).bind(digest).execute(&mut *conn).await?;
+    Ok((garbage, rows.len()))
+}
+
+/// Of `digests`, those with no `blobs` row.
+pub(super) async fn unknown_blobs(
+    conn: &mut SqliteConnection,
+    digests: &[String],
+) -> Result<Vec<String>> {
+    let mut unknown = Vec::new();
+    for chunk in digests.chunks(1000) {
+        let list = json_list(chunk.iter().map(String::as_str));
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT digest FROM blobs)",
+        )
+        .bind(&list)
+        .fetch_all(&mut *conn)
+        .await?;
+        unknown.extend(found);
     }
-    let size: Option<i64> = row.try_get("size")?;
-    Ok(Some(size.unwrap_or(0).max(0) as u64))
+    Ok(unknown)
 }
