@@ -278,8 +278,8 @@ def markdown(result: dict, args) -> str:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--berth", required=True)
-    p.add_argument("--images", type=int, default=1500)
-    p.add_argument("--garbage", type=int, default=1000)
+    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--garbage", type=int, default=1500)
     p.add_argument("--repos", type=int, default=250)
     p.add_argument("--pushers", type=int, default=4)
     p.add_argument("--push-seconds", type=float, default=float(GRACE_S))
