@@ -356,6 +356,21 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;
 }
 
+/// `(year, month, day)` of a day count since 1970-01-01, in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm): for timestamps and schedules without a
+/// date-time dependency.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
