@@ -261,24 +261,9 @@ impl Registry {
         {
             return Ok(());
         }
-        let tags = self
-            .meta
-            .tags(repo, None, u32::MAX)
-            .await?
-            .unwrap_or_default();
-        for name in tags {
-            let Ok(tag) = name.parse::<Tag>() else {
-                continue;
-            };
-            if self
-                .options
-                .immutable
-                .iter()
-                .any(|r| r.covers(repo.as_str(), &name))
-                && let Some(m) = self.meta.manifest_by_tag(repo, &tag).await?
-                && &m.digest == digest
-            {
-                return self.check_tag_may_move(repo, &tag, None).await;
+        for name in self.meta.tags_of(repo, digest).await? {
+            if let Ok(tag) = name.parse::<Tag>() {
+                self.check_tag_may_move(repo, &tag, None).await?;
             }
         }
         Ok(())

@@ -327,6 +327,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Manifests and blobs waiting in the review queues.
     async fn gc_backlog(&self) -> Result<(u64, u64)>;
 
+    /// The tags of `repo` pointing at `digest`.
+    async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>>;
+
     /// Every tag of `repo` with its push and pull times.
     async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>>;
     /// Manifests of `repo` no tag points to and nothing needs (see `manifest_referenced`).

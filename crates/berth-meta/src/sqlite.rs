@@ -913,6 +913,17 @@ impl MetaStore for SqliteMeta {
         ))
     }
 
+    async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+             WHERE r.name = ? AND t.digest = ? ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>> {
         let rows = sqlx::query(
             "SELECT t.name, t.digest, t.updated_at, m.pulled_at FROM tags t
