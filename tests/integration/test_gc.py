@@ -4,6 +4,7 @@ manifests, referrers, the HTTP endpoint, background collection and its metrics.
 berth only: Distribution collects offline (`registry garbage-collect` with the registry
 stopped or read-only)."""
 
+import fcntl
 import sqlite3
 import subprocess
 import time
@@ -286,3 +287,37 @@ def test_cli_errors_say_what_to_do(registry, workdir):
     r = subprocess.run([berth_bin(), "gc", str(bad)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != 0 and "five fields" in r.stderr, r.stderr
+
+
+def test_progress_is_visible_while_a_collection_runs(registry):
+    """A collection waits for blobs being put in place (they hold the sweep lock shared);
+    meanwhile the API shows where it stands, and pushes still complete."""
+    c = Client(registry)
+    for i in range(5):
+        c.push_blobs("gc/progress", blob(f"junk-{i}", 100))
+    lock_path = registry.root / "docker/registry/v2/_berth/gc.lock"
+    with open(lock_path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)  # as an upload finishing would
+        r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&wait=false", timeout=10)
+        assert r.status_code == 202
+        deadline = time.time() + 10
+        status = {}
+        while time.time() < deadline:
+            status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
+            if (status["progress"] or {}).get("pass") == "blobs":
+                break
+            time.sleep(0.05)
+        assert status["running"] is True, status
+        assert status["progress"] == {"pass": "blobs", "queued": 5, "reviewed": 0,
+                                      "removed": 0}, status
+        # Shared holders do not wait for each other: a push completes meanwhile.
+        c.push_image("gc/progress", "v1", "during")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
+        if not status["running"]:
+            break
+        time.sleep(0.05)
+    assert status["running"] is False and status["progress"] is None
+    assert status["runs"][0]["report"]["blobs_deleted"] == 5
+    assert c.get_manifest("gc/progress", "v1").status_code == 200

@@ -3,7 +3,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /api/v1/gc` | `{"running", "backlog", "config", "runs": [...]}` (newest first) |
+//! | `GET /api/v1/gc` | `{"running", "progress", "backlog", "config", "runs": [...]}` (newest first) |
 //! | `POST /api/v1/gc?dryrun=&deleteuntagged=&grace=&wait=` | 200 with the report; 202 with `wait=false` |
 //! | `GET /api/v1/retention` | `{"running", "schedule", "policies", "runs": [...]}` |
 //! | `POST /api/v1/retention?dryrun=&wait=` | 200 with the report; 202 with `wait=false` |
@@ -166,6 +166,7 @@ async fn gc_status(lifecycle: &Lifecycle) -> Result<Response, Response> {
         StatusCode::OK,
         &json!({
             "running": lifecycle.gc_running(),
+            "progress": lifecycle.gc_progress(),
             "backlog": {"manifests": manifests, "blobs": blobs},
             "config": {
                 "grace_seconds": gc.grace.as_secs_f64(),

@@ -85,8 +85,50 @@ impl LifecycleMetrics {
     }
 }
 
+/// Where a running collection stands, for the API.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GcProgress {
+    pub pass: &'static str,
+    /// Items in the pass's queue when it started.
+    pub queued: u64,
+    pub reviewed: u64,
+    pub removed: u64,
+}
+
+/// Forwards progress to the caller's reporter and keeps the latest for the API.
+struct Tracked<'a> {
+    inner: &'a dyn Progress,
+    latest: &'a std::sync::Mutex<Option<GcProgress>>,
+}
+
+impl Progress for Tracked<'_> {
+    fn pass(&self, name: &'static str, queued: u64) {
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(GcProgress {
+            pass: name,
+            queued,
+            ..GcProgress::default()
+        });
+        self.inner.pass(name, queued);
+    }
+
+    fn advance(&self, examined: u64, removed: u64) {
+        if let Some(p) = self
+            .latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            p.reviewed += examined;
+            p.removed += removed;
+        }
+        self.inner.advance(examined, removed);
+    }
+}
+
 pub struct Lifecycle {
     registry: Arc<Registry>,
+    /// The running collection's progress (in this process).
+    gc_progress: std::sync::Mutex<Option<GcProgress>>,
     /// The configured collection (grace, rules); callers may override per run.
     pub gc: GcOptions,
     pub retention: Vec<RetentionPolicy>,
@@ -107,6 +149,7 @@ impl Lifecycle {
             gc,
             retention,
             metrics,
+            gc_progress: Default::default(),
             gc_running: Default::default(),
             retention_running: Default::default(),
         }
@@ -119,6 +162,17 @@ impl Lifecycle {
     /// Whether a collection is running in this process now.
     pub fn gc_running(&self) -> bool {
         self.gc_running.try_lock().is_err()
+    }
+
+    /// Where the collection running in this process stands, if one is.
+    pub fn gc_progress(&self) -> Option<GcProgress> {
+        if !self.gc_running() {
+            return None;
+        }
+        self.gc_progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether a retention run is going on in this process now.
@@ -138,7 +192,11 @@ impl Lifecycle {
         let id = meta
             .start_run("gc", trigger.as_str(), options.dry_run)
             .await?;
-        let result = self.registry.collect_garbage(options, progress).await;
+        let tracked = Tracked {
+            inner: progress,
+            latest: &self.gc_progress,
+        };
+        let result = self.registry.collect_garbage(options, &tracked).await;
         let idle = trigger == Trigger::Schedule
             && result
                 .as_ref()
