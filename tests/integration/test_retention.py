@@ -16,6 +16,8 @@ from oci import Client, blob, config_blob, image_manifest
 pytestmark = pytest.mark.berth_only
 
 POLICIES = """berth:
+  gc:
+    grace: 3s
   immutable:
     - repositories: "ret/immutable"
       tags: "stable"
@@ -26,7 +28,7 @@ POLICIES = """berth:
       - repositories: "ret/pulled"
         keep: [{mostrecentlypulled: 1}]
       - repositories: "ret/pushed-within"
-        keep: [{pushedwithin: 2s}]
+        keep: [{pushedwithin: 3s}]
       - repositories: "ret/pulled-within"
         keep: [{pulledwithin: 1h}]
       - repositories: "ret/patterns/**"
@@ -43,31 +45,36 @@ POLICIES = """berth:
 CASES = {
     "ret/pushed": (["a", "b", "c", "d"], [], ["c", "d"]),
     "ret/pulled": (["a", "b", "c"], ["a"], ["a"]),
-    "ret/pushed-within": (["old1", "old2", "SLEEP", "new"], [], ["new"]),
     "ret/pulled-within": (["a", "b", "c"], ["b", "c"], ["b", "c"]),
     # `latest` is outside the policy's tag pattern: untouched.
     "ret/patterns/app": (["v1", "v2.0", "v3", "v4", "latest"], [], ["v1", "v2.0", "v4", "latest"]),
     "ret/untagged": (["a", "b"], [], ["b"]),
     "ret/immutable": (["stable", "x", "y"], [], ["stable", "y"]),
     "ret/no-policy": (["a", "b", "c"], [], ["a", "b", "c"]),
+    # Last, so that `new` is pushed just before the runs.
+    "ret/pushed-within": (["old1", "old2", "SLEEP", "new"], [], ["new"]),
 }
 
 
-def push_cases(c: Client) -> dict[tuple[str, str], object]:
-    manifests = {}
-    for repo, (tags, _, _) in CASES.items():
-        for tag in tags:
-            if tag == "SLEEP":
-                time.sleep(2.5)
-                continue
-            manifests[(repo, tag)] = c.push_image(repo, tag, f"{repo}/{tag}")
-            time.sleep(0.02)  # distinct push times
-    # An untagged manifest (pushed by digest) in the repository that deletes them.
-    layer, cfg = blob("loose", 300), config_blob("loose")
+def push_loose(c: Client, seed: str):
+    """An untagged manifest (pushed by digest) in the repository that deletes them."""
+    layer, cfg = blob(seed, 300), config_blob(seed)
     c.push_blobs("ret/untagged", layer, cfg)
     loose = image_manifest(cfg, [layer])
     assert c.push_manifest("ret/untagged", loose.digest, loose).status_code == 201
-    manifests[("ret/untagged", None)] = loose
+    return loose
+
+
+def push_cases(c: Client) -> dict[tuple[str, str], object]:
+    # Older than the grace period (3s) by the time retention runs.
+    manifests = {("ret/untagged", None): push_loose(c, "loose")}
+    for repo, (tags, _, _) in CASES.items():
+        for tag in tags:
+            if tag == "SLEEP":
+                time.sleep(4)
+                continue
+            manifests[(repo, tag)] = c.push_image(repo, tag, f"{repo}/{tag}")
+            time.sleep(0.02)  # distinct push times
     for repo, (_, pulls, _) in CASES.items():
         for tag in pulls:
             assert c.get_manifest(repo, tag).status_code == 200
@@ -82,6 +89,8 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
     reg = make_registry(extra_config=POLICIES)
     c = Client(reg)
     manifests = push_cases(c)
+    # Untagged but younger than the grace period: a push still in progress keeps it.
+    fresh = push_loose(c, "fresh")
     before = all_tags(c)
     expected_deleted = sorted(f"{repo}:{t}" for repo, (tags, _, keep) in CASES.items()
                               for t in tags if t != "SLEEP" and t not in keep)
@@ -112,6 +121,7 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
         status = c.get_manifest(repo, m.digest).status_code
         assert status == (200 if kept else 404), (repo, tag, status)
     assert f"ret/untagged@{manifests[('ret/untagged', None)].digest}" in report["manifests_deleted"]
+    assert c.get_manifest("ret/untagged", fresh.digest).status_code == 200
 
     # The space comes back through garbage collection.
     gone = manifests[("ret/pushed", "a")]

@@ -224,7 +224,7 @@ impl Lifecycle {
         let result = match self.registry.flush_pulls().await {
             Ok(_) => {
                 self.registry
-                    .apply_retention(&self.retention, dry_run)
+                    .apply_retention(&self.retention, self.gc.grace, dry_run)
                     .await
             }
             Err(e) => Err(e),

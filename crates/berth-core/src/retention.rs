@@ -95,10 +95,12 @@ pub fn kept_tags(policy: &RetentionPolicy, tags: &[&TagRecord], now: i64) -> Has
 }
 
 impl Registry {
-    /// Applies `policies` to every repository.
+    /// Applies `policies` to every repository. Untagged manifests (with `untagged: delete`)
+    /// go only once stored for longer than `untagged_grace`.
     pub async fn apply_retention(
         &self,
         policies: &[RetentionPolicy],
+        untagged_grace: Duration,
         dry_run: bool,
     ) -> Result<RetentionReport> {
         let started = std::time::Instant::now();
@@ -123,7 +125,8 @@ impl Registry {
                     continue;
                 };
                 report.repositories += 1;
-                self.retain_in(&repo, policy, dry_run, &mut report).await?;
+                self.retain_in(&repo, policy, untagged_grace, dry_run, &mut report)
+                    .await?;
             }
             last = Some(tail);
         }
@@ -135,6 +138,7 @@ impl Registry {
         &self,
         repo: &RepoName,
         policy: &RetentionPolicy,
+        untagged_grace: Duration,
         dry_run: bool,
         report: &mut RetentionReport,
     ) -> Result<()> {
@@ -169,7 +173,10 @@ impl Registry {
             }
         }
         if policy.delete_untagged {
-            for digest in self.meta.untagged_manifests(repo).await? {
+            // Only those older than the grace period: a multi-platform push uploads its
+            // images by digest before the index that tags them.
+            let before = now_ms() - untagged_grace.as_millis().min(i64::MAX as u128) as i64;
+            for digest in self.meta.untagged_manifests(repo, before).await? {
                 if !untagged.contains(&digest) {
                     untagged.push(digest);
                 }

@@ -332,8 +332,9 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Every tag of `repo` with its push and pull times.
     async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>>;
-    /// Manifests of `repo` no tag points to and nothing needs (see `manifest_referenced`).
-    async fn untagged_manifests(&self, repo: &RepoName) -> Result<Vec<Digest>>;
+    /// Manifests of `repo` stored before `before` (ms) that no tag points to and nothing
+    /// needs (see `manifest_referenced`).
+    async fn untagged_manifests(&self, repo: &RepoName, before: i64) -> Result<Vec<Digest>>;
     /// Whether an index in `repo` lists the manifest, or it is a referrer whose subject is
     /// present.
     async fn manifest_referenced(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;

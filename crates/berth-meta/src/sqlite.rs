@@ -946,16 +946,17 @@ impl MetaStore for SqliteMeta {
             .collect()
     }
 
-    async fn untagged_manifests(&self, repo: &RepoName) -> Result<Vec<Digest>> {
+    async fn untagged_manifests(&self, repo: &RepoName, before: i64) -> Result<Vec<Digest>> {
         let digests: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ?
+             WHERE r.name = ? AND m.created_at < ?
              AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
              AND NOT {}
              ORDER BY m.created_at",
             gc::NEEDED_BY_INDEX_OR_SUBJECT
         )))
         .bind(repo.as_str())
+        .bind(before)
         .fetch_all(&self.read)
         .await?;
         digests.into_iter().map(parse_digest).collect()
