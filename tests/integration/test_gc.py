@@ -321,3 +321,16 @@ def test_progress_is_visible_while_a_collection_runs(registry):
     assert status["running"] is False and status["progress"] is None
     assert status["runs"][0]["report"]["blobs_deleted"] == 5
     assert c.get_manifest("gc/progress", "v1").status_code == 200
+
+
+def test_gc_with_the_registry_stopped(registry):
+    c = Client(registry)
+    x = push_two_images_sharing_a_layer(c, "gc/offline")
+    assert c.delete(c.manifest_url("gc/offline", x["a"].digest)).status_code == 202
+    registry.stop()
+    out = gc(registry, "--grace", "0s").stdout
+    assert "removed 0 manifests and 3 blobs" in out, out
+    registry.start()
+    assert c.get_manifest("gc/offline", "b").content == x["b"].data
+    assert c.get(c.blob_url("gc/offline", x["shared"].digest)).content == x["shared"].data
+    assert c.head(c.blob_url("gc/offline", x["a_layer"].digest)).status_code == 404
