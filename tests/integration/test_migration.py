@@ -415,3 +415,44 @@ def assert_serves_tree_subset(reg: Registry, tree: Tree):
     for key, expected in tree.content.items():
         repo, tag = key.split(":")
         assert fetch_tree(reg.url, repo, tag) == expected, key
+
+
+def blob_files(root: Path) -> set[str]:
+    return {p.parent.name for p in (root / V2 / "blobs/sha256").glob("*/*/data")}
+
+
+def test_berth_gc_removes_what_registry_garbage_collect_removes(make_registry,
+                                                                distribution_tree, workdir):
+    """On copies of the same registry:2 tree, berth's online collection and Distribution's
+    offline `garbage-collect` keep exactly the same blobs; berth keeps serving everything.
+    A blob whose layer link was deleted (`DELETE /v2/<repo>/blobs/<digest>` on registry:2)
+    but that a manifest still references keeps its bytes in both."""
+    tree = distribution_tree
+    unlinked = None
+    roots = {}
+    for kind in ("distribution", "berth"):
+        roots[kind] = copy_tree(tree, workdir / f"{kind}-root")
+        # A blob of legacy/tool's image, which no other repository links.
+        links = sorted((roots[kind] / V2 / "repositories/legacy/tool/_layers/sha256").iterdir())
+        unlinked = links[0].name
+        shutil.rmtree(links[0])
+    (workdir / "dist-gc").mkdir()
+    config = Registry(workdir / "dist-gc", kind="distribution",
+                      root=roots["distribution"]).config_path
+    run = subprocess.run(["docker-registry", "garbage-collect", str(config)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+    reg = make_registry(kind="berth", root=roots["berth"])
+    run = subprocess.run([berth_bin(), "gc", "--quiet", "--grace", "0s", str(reg.config_path)],
+                         capture_output=True, text=True, timeout=120, env=reg.env)
+    assert run.returncode == 0, run.stderr
+    assert blob_files(roots["berth"]) == blob_files(roots["distribution"])
+    assert unlinked in blob_files(roots["berth"])
+    assert tree.deleted[1].split(":")[1] not in blob_files(roots["berth"])
+    # Everything else is still served in full (legacy/tool lacks the unlinked blob, a 404
+    # on registry:2 too).
+    for key, expected in tree.content.items():
+        repo, tag = key.split(":")
+        if repo != "legacy/tool":
+            assert fetch_tree(reg.url, repo, tag) == expected, key

@@ -321,7 +321,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// removing anything.
     async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan>;
 
-    /// Of `digests`, those the metadata does not list as stored blobs.
+    /// Of `digests`, those the metadata knows nothing of: not listed as stored blobs and
+    /// named by no manifest.
     async fn unknown_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>>;
 
     /// Manifests and blobs waiting in the review queues.

@@ -237,7 +237,9 @@ pub(super) async fn collect_blob_batch(
     Ok((garbage, rows.len()))
 }
 
-/// Of `digests`, those with no `blobs` row.
+/// Of `digests`, those the metadata knows nothing of: no `blobs` row, and no manifest
+/// names them (an imported registry:2 manifest may reference a blob whose layer link was
+/// deleted there; its bytes must stay).
 pub(super) async fn unknown_blobs(
     conn: &mut SqliteConnection,
     digests: &[String],
@@ -246,7 +248,10 @@ pub(super) async fn unknown_blobs(
     for chunk in digests.chunks(1000) {
         let list = json_list(chunk.iter().map(String::as_str));
         let found: Vec<String> = sqlx::query_scalar(
-            "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT digest FROM blobs)",
+            "SELECT value FROM json_each(?)
+             WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = value)
+             AND NOT EXISTS (SELECT 1 FROM manifest_references WHERE child_digest = value)
+             AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = value)",
         )
         .bind(&list)
         .fetch_all(&mut *conn)
