@@ -444,6 +444,14 @@ def test_berth_gc_removes_what_registry_garbage_collect_removes(make_registry,
     assert run.returncode == 0, run.stderr
 
     reg = make_registry(kind="berth", root=roots["berth"])
+    before = blob_files(roots["berth"])
+    # The deleted manifest's own bytes: registry:2 left them, no repository holds them.
+    dry = subprocess.run([berth_bin(), "gc", "--dry-run", "--grace", "0s",
+                          str(reg.config_path)],
+                         capture_output=True, text=True, timeout=120, env=reg.env)
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove 1 stored blobs no repository holds" in dry.stdout, dry.stdout
+    assert blob_files(roots["berth"]) == before
     run = subprocess.run([berth_bin(), "gc", "--quiet", "--grace", "0s", str(reg.config_path)],
                          capture_output=True, text=True, timeout=120, env=reg.env)
     assert run.returncode == 0, run.stderr

@@ -119,6 +119,12 @@ impl Registry {
                 report.add_blob(digest, *size);
             }
             progress.advance(queued_manifests + queued_blobs, report.blobs_deleted);
+            if options.walk_storage {
+                // Counted, not removed (temporary files included: none is old enough).
+                let inventory = self.blobs.inventory(Duration::MAX).await?;
+                let orphans = self.meta.unknown_blobs(&inventory.blobs).await?;
+                report.orphan_files_removed = orphans.len() as u64;
+            }
         } else {
             progress.pass("manifests", queued_manifests);
             self.collect_manifests(options, grace_ms, &mut report, progress)

@@ -136,7 +136,7 @@ fn print_report(r: &GcReport, quiet: bool) {
     let verb = if r.dry_run { "would remove" } else { "removed" };
     if r.orphan_files_removed > 0 {
         println!(
-            "removed {} stored blobs no repository holds (left by an interrupted run, or by registry:2 deletes)",
+            "{verb} {} stored blobs no repository holds (left by an interrupted run, or by registry:2 deletes)",
             r.orphan_files_removed
         );
     }
