@@ -59,10 +59,6 @@ impl BlobStore for MeteredStore {
             .await
     }
 
-    async fn delete(&self, digest: &Digest) -> Result<bool> {
-        self.timed("Delete", self.inner.delete(digest)).await
-    }
-
     async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
         self.timed("Writer", self.inner.upload_writer(upload_id, offset))
             .await

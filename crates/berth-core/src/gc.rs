@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use berth_meta::{CollectRules, CollectedManifest, now_ms};
+use berth_meta::{CollectRules, CollectedManifest, duration_ms, now_ms};
 use berth_oci::{Digest, RepoName};
 
 use crate::{Registry, Result};
@@ -47,6 +47,8 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Stored blobs the metadata did not know (crash leftovers), removed.
     pub orphan_files_removed: u64,
+    /// Temporary files of crashed writes removed on the storage walk.
+    pub temp_files_removed: u64,
     pub duration_ms: u64,
     /// The manifests, as `repository@digest (reason)`; the first 1,000.
     pub manifests: Vec<String>,
@@ -74,6 +76,15 @@ impl Progress for Quiet {
 const LISTED: usize = 1000;
 
 impl GcReport {
+    /// Whether the run removed (or, dry, would remove) anything at all.
+    pub fn removed_anything(&self) -> bool {
+        self.manifests_deleted
+            + self.blobs_deleted
+            + self.orphan_files_removed
+            + self.temp_files_removed
+            > 0
+    }
+
     fn add_manifests(&mut self, collected: &[CollectedManifest]) {
         self.manifests_deleted += collected.len() as u64;
         for m in collected {
@@ -105,7 +116,7 @@ impl Registry {
         progress: &dyn Progress,
     ) -> Result<GcReport> {
         let started = Instant::now();
-        let grace_ms = options.grace.as_millis().min(i64::MAX as u128) as i64;
+        let grace_ms = duration_ms(options.grace);
         let mut report = GcReport {
             dry_run: options.dry_run,
             ..GcReport::default()
@@ -121,9 +132,8 @@ impl Registry {
             progress.advance(queued_manifests + queued_blobs, report.blobs_deleted);
             if options.walk_storage {
                 // Counted, not removed (temporary files included: none is old enough).
-                let inventory = self.blobs.inventory(Duration::MAX).await?;
-                let orphans = self.meta.unknown_blobs(&inventory.blobs).await?;
-                report.orphan_files_removed = orphans.len() as u64;
+                report.orphan_files_removed =
+                    self.orphan_suspects(Duration::MAX).await?.0.len() as u64;
             }
         } else {
             progress.pass("manifests", queued_manifests);
@@ -205,8 +215,8 @@ impl Registry {
     /// alone: no upload or manifest is then between putting its bytes in place and
     /// recording them, so a blob the metadata does not know is truly nobody's.
     async fn remove_orphan_files(&self, report: &mut GcReport) -> Result<()> {
-        let inventory = self.blobs.inventory(TEMP_FILE_AGE).await?;
-        let suspects = self.meta.unknown_blobs(&inventory.blobs).await?;
+        let (suspects, temp_files_removed) = self.orphan_suspects(TEMP_FILE_AGE).await?;
+        report.temp_files_removed += temp_files_removed;
         if suspects.is_empty() {
             return Ok(());
         }
@@ -223,6 +233,14 @@ impl Registry {
             );
         }
         Ok(())
+    }
+
+    /// Walks the storage: the stored blobs the metadata knows nothing of, and how many
+    /// temporary files older than `temp_age` went on the way.
+    async fn orphan_suspects(&self, temp_age: Duration) -> Result<(Vec<Digest>, u64)> {
+        let inventory = self.blobs.inventory(temp_age).await?;
+        let unknown = self.meta.unknown_blobs(&inventory.blobs).await?;
+        Ok((unknown, inventory.temp_files_removed))
     }
 
     /// Notes a manifest pull (kept in memory; [`Registry::flush_pulls`] writes them).

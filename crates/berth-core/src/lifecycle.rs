@@ -197,10 +197,8 @@ impl Lifecycle {
             latest: &self.gc_progress,
         };
         let result = self.registry.collect_garbage(options, &tracked).await;
-        let idle = trigger == Trigger::Schedule
-            && result
-                .as_ref()
-                .is_ok_and(|r| r.manifests_deleted + r.blobs_deleted + r.orphan_files_removed == 0);
+        let idle =
+            trigger == Trigger::Schedule && result.as_ref().is_ok_and(|r| !r.removed_anything());
         self.finish("gc", id, &result, idle).await;
         if let Ok(r) = &result
             && !r.dry_run

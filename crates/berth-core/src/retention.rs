@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use berth_meta::{TagRecord, now_ms};
+use berth_meta::{TagRecord, duration_ms, now_ms};
 use berth_oci::{RepoName, Tag};
 
 use crate::policy::Glob;
@@ -175,7 +175,7 @@ impl Registry {
         if policy.delete_untagged {
             // Only those older than the grace period: a multi-platform push uploads its
             // images by digest before the index that tags them.
-            let before = now_ms() - untagged_grace.as_millis().min(i64::MAX as u128) as i64;
+            let before = now_ms().saturating_sub(duration_ms(untagged_grace));
             for digest in self.meta.untagged_manifests(repo, before).await? {
                 if !untagged.contains(&digest) {
                     untagged.push(digest);

@@ -16,7 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinHandle;
 
 use crate::locks::KeyedLocks;
-use crate::{BlobStore, ByteStream, Result, StorageError, UploadWriter, valid_upload_id};
+use crate::{BlobStore, ByteStream, Result, StorageError, UploadWriter, blocking, valid_upload_id};
 
 /// Reads and writes move in 1 MiB pieces: tokio's 4 KiB default is an order of magnitude
 /// slower for multi-gigabyte layers.
@@ -67,12 +67,6 @@ impl FsBlobStore {
         }
         Ok(self.v2.join("_berth/uploads").join(id))
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StorageError::io("<blocking task>", io::Error::other(e)))?
 }
 
 /// Opens a file for reading and returns its length; a missing file is `NotFound`.
@@ -156,11 +150,6 @@ impl BlobStore for FsBlobStore {
             sync_dir(dir)
         })
         .await
-    }
-
-    async fn delete(&self, digest: &Digest) -> Result<bool> {
-        let path = self.blob_path(digest);
-        blocking(move || remove_blob_file(&path)).await
     }
 
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
@@ -477,7 +466,13 @@ mod tests {
             .unwrap();
         assert_eq!(collect(part).await, b"llo ww");
         assert!(store.upload_writer("../../etc", 0).await.is_err());
-        assert!(store.delete(&digest).await.unwrap());
+        assert_eq!(
+            store
+                .delete_many(std::slice::from_ref(&digest))
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(store.stat(&digest).await.unwrap(), None);
         let _ = fs::remove_dir_all(dir);
     }

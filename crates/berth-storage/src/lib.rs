@@ -47,6 +47,15 @@ impl StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// Runs blocking file work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::io("<blocking task>", io::Error::other(e)))?
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Size of a stored blob, or `None` when absent.
@@ -58,10 +67,7 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Stores small content (manifests) under its digest, durably and atomically.
     async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()>;
 
-    /// Removes a blob; `false` when it was not there.
-    async fn delete(&self, digest: &Digest) -> Result<bool>;
-
-    /// Removes many blobs (garbage collection); how many were there. Stops at the first
+    /// Removes blobs (garbage collection); how many were there. Stops at the first
     /// failure.
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64>;
 

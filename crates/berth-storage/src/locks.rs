@@ -53,26 +53,26 @@ impl SweepLock {
 
     async fn take(&self, exclusive: bool) -> crate::Result<SweepGuard> {
         let path = self.path.clone();
-        let take = move || -> std::io::Result<std::fs::File> {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
-            // One open file per holder: flock locks belong to the open file, so holders in
-            // the same process exclude each other as processes do.
-            if exclusive {
-                file.lock()?;
-            } else {
-                file.lock_shared()?;
-            }
-            Ok(file)
-        };
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(take)
-            .await
-            .map_err(|e| crate::StorageError::io(&path, std::io::Error::other(e)))?
-            .map(SweepGuard)
-            .map_err(|e| crate::StorageError::io(&path, e))
+        crate::blocking(move || {
+            let take = || -> std::io::Result<std::fs::File> {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
+                // One open file per holder: flock locks belong to the open file, so holders
+                // in the same process exclude each other as processes do.
+                if exclusive {
+                    file.lock()?;
+                } else {
+                    file.lock_shared()?;
+                }
+                Ok(file)
+            };
+            take()
+                .map(SweepGuard)
+                .map_err(|e| crate::StorageError::io(&path, e))
+        })
+        .await
     }
 }

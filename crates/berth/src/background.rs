@@ -55,11 +55,12 @@ async fn collect_garbage(lifecycle: Arc<Lifecycle>, interval: Duration) {
             last_walk = Some(std::time::Instant::now());
         }
         match lifecycle.collect(&options, Trigger::Schedule, &Quiet).await {
-            Ok(r) if r.manifests_deleted + r.blobs_deleted + r.orphan_files_removed > 0 => {
+            Ok(r) if r.removed_anything() => {
                 tracing::info!(
                     manifests = r.manifests_deleted,
                     blobs = r.blobs_deleted,
                     orphans = r.orphan_files_removed,
+                    temp_files = r.temp_files_removed,
                     bytes = r.bytes_freed,
                     ms = r.duration_ms,
                     "garbage collection freed space"
