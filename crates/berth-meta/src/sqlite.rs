@@ -260,19 +260,21 @@ fn stored_manifest(row: SqliteRow) -> Result<StoredManifest> {
 }
 
 /// Returns those of `digests` for which `exists` finds no row.
-async fn missing(
-    pool: &SqlitePool,
-    sql: &'static str,
-    repo_id: Option<i64>,
+/// `(repository_id, digest)` is a blob the repository holds.
+const HOLDS_BLOB: &str = "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?";
+/// `(repository_id, digest)` is a manifest the repository holds.
+const HOLDS_MANIFEST: &str = "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?";
+
+/// Returns those of `digests` for which `exists` (`HOLDS_*`) finds no row.
+async fn missing_in(
+    conn: &mut SqliteConnection,
+    exists: &'static str,
+    repo_id: i64,
     digests: &[Digest],
 ) -> Result<Vec<Digest>> {
-    let Some(repo_id) = repo_id else {
-        return Ok(digests.to_vec());
-    };
     let mut out = Vec::new();
-    let mut conn = pool.acquire().await?;
     for d in digests {
-        let found: Option<i64> = sqlx::query_scalar(sql)
+        let found: Option<i64> = sqlx::query_scalar(exists)
             .bind(repo_id)
             .bind(d.to_string())
             .fetch_optional(&mut *conn)
@@ -282,6 +284,19 @@ async fn missing(
         }
     }
     Ok(out)
+}
+
+/// [`missing_in`] on a reader; everything is missing from an unknown repository.
+async fn missing(
+    pool: &SqlitePool,
+    exists: &'static str,
+    repo_id: Option<i64>,
+    digests: &[Digest],
+) -> Result<Vec<Digest>> {
+    let Some(repo_id) = repo_id else {
+        return Ok(digests.to_vec());
+    };
+    missing_in(&mut *pool.acquire().await?, exists, repo_id, digests).await
 }
 
 #[async_trait]
@@ -412,24 +427,12 @@ impl MetaStore for SqliteMeta {
 
     async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {
         let id = self.repo_id(repo).await?;
-        missing(
-            &self.read,
-            "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
-            id,
-            digests,
-        )
-        .await
+        missing(&self.read, HOLDS_BLOB, id, digests).await
     }
 
     async fn missing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {
         let id = self.repo_id(repo).await?;
-        missing(
-            &self.read,
-            "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
-            id,
-            digests,
-        )
-        .await
+        missing(&self.read, HOLDS_MANIFEST, id, digests).await
     }
 
     async fn put_manifest(
@@ -443,23 +446,19 @@ impl MetaStore for SqliteMeta {
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
         // Checked again here, under the write lock: garbage collection may have removed a
         // blob since the caller looked.
-        for (digests, table, manifest_ref) in [
-            (&manifest.blobs, "repository_blobs", false),
-            (&manifest.children, "manifests", true),
+        for (digests, exists, is_child) in [
+            (&manifest.blobs, HOLDS_BLOB, false),
+            (&manifest.children, HOLDS_MANIFEST, true),
         ] {
-            for d in digests {
-                let sql = format!("SELECT 1 FROM {table} WHERE repository_id = ? AND digest = ?");
-                let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .bind(repo_id)
-                    .bind(d.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if found.is_none() {
-                    return Err(MetaError::MissingReference {
-                        digest: d.clone(),
-                        manifest: manifest_ref,
-                    });
-                }
+            if let Some(digest) = missing_in(&mut tx, exists, repo_id, digests)
+                .await?
+                .into_iter()
+                .next()
+            {
+                return Err(MetaError::MissingReference {
+                    digest,
+                    manifest: is_child,
+                });
             }
         }
         put_manifest_in(&mut tx, repo_id, manifest, now).await?;
