@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::access::{self, Peer};
-use crate::response::{ApiError, first_param, json};
+use crate::response::{ApiError, error_response as error, first_param, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -36,10 +36,6 @@ pub fn route(path: &str) -> Option<Kind> {
         "/api/v1/retention" => Some(Kind::Retention),
         _ => None,
     }
-}
-
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    ApiError::new(status, code, message).into_response()
 }
 
 fn flag(query: &[(String, String)], key: &str, default: bool) -> Result<bool, ApiError> {
@@ -194,9 +190,13 @@ async fn retention_status(lifecycle: &Lifecycle) -> Result<Response, Response> {
     ))
 }
 
-fn gc_options(lifecycle: &Lifecycle, query: &[(String, String)]) -> Result<GcOptions, ApiError> {
+fn gc_options(
+    lifecycle: &Lifecycle,
+    query: &[(String, String)],
+    dry_run: bool,
+) -> Result<GcOptions, ApiError> {
     let mut options = lifecycle.gc;
-    options.dry_run = flag(query, "dryrun", false)?;
+    options.dry_run = dry_run;
     options.rules.delete_untagged = flag(query, "deleteuntagged", options.rules.delete_untagged)?;
     if let Some(grace) = first_param(query, "grace") {
         options.grace = berth_config::parse_go_duration(grace).map_err(|e| {
@@ -219,7 +219,7 @@ async fn start(
     let wait = flag(query, "wait", true).map_err(bad)?;
     let dry_run = flag(query, "dryrun", false).map_err(bad)?;
     let gc = match kind {
-        Kind::Gc => Some(gc_options(&lifecycle, query).map_err(bad)?),
+        Kind::Gc => Some(gc_options(&lifecycle, query, dry_run).map_err(bad)?),
         Kind::Retention => None,
     };
     let run = async move {

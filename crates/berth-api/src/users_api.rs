@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::ApiOptions;
 use crate::access::{self, Peer};
-use crate::response::{ApiError, json};
+use crate::response::{error_response as error, json};
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -39,10 +39,6 @@ struct NewUser {
 #[derive(Deserialize)]
 struct NewPassword {
     password: String,
-}
-
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    ApiError::new(status, code, message).into_response()
 }
 
 fn from_auth_error(e: AuthError) -> Response {

@@ -143,8 +143,7 @@ impl Registry {
             progress.pass("blobs", queued_blobs);
             self.collect_blobs(grace_ms, &mut report, progress).await?;
             if options.walk_storage {
-                progress.pass("storage", 0);
-                self.remove_orphan_files(&mut report).await?;
+                self.remove_orphan_files(&mut report, progress).await?;
             }
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
@@ -214,9 +213,14 @@ impl Registry {
     /// Removes stored blobs the metadata does not list. Decided under the sweep lock held
     /// alone: no upload or manifest is then between putting its bytes in place and
     /// recording them, so a blob the metadata does not know is truly nobody's.
-    async fn remove_orphan_files(&self, report: &mut GcReport) -> Result<()> {
+    async fn remove_orphan_files(
+        &self,
+        report: &mut GcReport,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let (suspects, temp_files_removed) = self.orphan_suspects(TEMP_FILE_AGE).await?;
         report.temp_files_removed += temp_files_removed;
+        progress.pass("storage", suspects.len() as u64);
         if suspects.is_empty() {
             return Ok(());
         }
@@ -225,7 +229,9 @@ impl Registry {
         for digest in &orphans {
             report.bytes_freed += self.blobs.stat(digest).await?.unwrap_or(0);
         }
-        report.orphan_files_removed += self.blobs.delete_many(&orphans).await?;
+        let removed = self.blobs.delete_many(&orphans).await?;
+        report.orphan_files_removed += removed;
+        progress.advance(suspects.len() as u64, removed);
         if !orphans.is_empty() {
             tracing::info!(
                 count = orphans.len(),

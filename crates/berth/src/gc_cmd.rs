@@ -77,6 +77,8 @@ fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
 /// One bar per pass.
 struct Bars {
     bar: std::sync::Mutex<Option<ProgressBar>>,
+    /// Removed so far in the current pass.
+    removed: std::sync::atomic::AtomicU64,
     quiet: bool,
 }
 
@@ -92,6 +94,7 @@ impl Progress for Bars {
         );
         bar.set_prefix(name);
         bar.set_message("0 removed");
+        self.removed.store(0, std::sync::atomic::Ordering::Relaxed);
         let mut slot = self.bar.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = slot.replace(bar) {
             old.finish();
@@ -101,13 +104,11 @@ impl Progress for Bars {
     fn advance(&self, examined: u64, removed: u64) {
         if let Some(bar) = &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
             bar.inc(examined);
-            let so_far = bar
-                .message()
-                .split(' ')
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-            bar.set_message(format!("{} removed", so_far + removed));
+            let so_far = self
+                .removed
+                .fetch_add(removed, std::sync::atomic::Ordering::Relaxed)
+                + removed;
+            bar.set_message(format!("{so_far} removed"));
         }
     }
 }
@@ -161,6 +162,7 @@ pub fn gc(args: GcArgs) -> anyhow::Result<()> {
         }
         let bars = Bars {
             bar: Default::default(),
+            removed: Default::default(),
             quiet: args.quiet,
         };
         let report = lifecycle
