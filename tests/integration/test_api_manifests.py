@@ -279,6 +279,18 @@ def test_invalid_tag(registry, tag):
     assert error_code(r) == "TAG_INVALID"
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+def test_a_reference_nobody_can_push_is_not_found(registry, method):
+    """Reads (and deletes) of a reference outside the tag and digest grammar: 404, as the
+    spec's conformance tests expect; only a PUT is told the tag is invalid."""
+    c = Client(registry)
+    build(c, "man/impossible", "oci-image")
+    r = c.request(method, c.manifest_url("man/impossible", ".INVALID_MANIFEST_NAME"))
+    assert r.status_code == 404, (r.status_code, r.text)
+    if registry.kind == "berth" and method != "HEAD":
+        assert error_code(r) == "MANIFEST_UNKNOWN"
+
+
 def test_longest_valid_tag(registry):
     c = Client(registry)
     m = build(c, "man/longtag", "oci-image")

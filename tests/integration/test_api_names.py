@@ -158,7 +158,8 @@ def test_hostile_name_is_name_invalid(registry, label):
 
 @pytest.mark.berth_only  # Distribution redirects these (301) after cleaning the path.
 def test_hostile_path_parts_are_refused(registry):
-    expected = {"BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "TAG_INVALID", "NOT_FOUND"}
+    expected = {"BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "TAG_INVALID", "NOT_FOUND",
+                "MANIFEST_UNKNOWN"}
     for method, path, body in HOSTILE_PARTS:
         status, resp = raw(registry, method, path, body)
         assert status in (400, 404), (method, path, status, resp)

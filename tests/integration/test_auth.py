@@ -224,11 +224,11 @@ def test_token_endpoint_get_with_basic(local_registry):
     assert push_blob(reg, "team/app", b"layer", h).status_code == 201
     # The token covers team/app only, and not deletes.
     other = push_blob(reg, "team/other", b"layer", h)
-    assert other.status_code == 401
+    assert other.status_code == 403
     assert challenge(other)["error"] == "insufficient_scope"
     assert challenge(other)["scope"] == "repository:team/other:pull,push"
     d = requests.delete(f"{reg.url}/v2/team/app/blobs/{im.sha256(b'layer')}", headers=h)
-    assert d.status_code == 401 and challenge(d)["error"] == "insufficient_scope"
+    assert d.status_code == 403 and challenge(d)["error"] == "insufficient_scope"
 
 
 def test_wrong_password_and_anonymous_tokens(local_registry):
@@ -244,6 +244,9 @@ def test_wrong_password_and_anonymous_tokens(local_registry):
     assert claims["access"] == [] and claims["sub"] == ""
     r = requests.get(f"{reg.url}/v2/a/tags/list", headers=bearer(t))
     assert r.status_code == 401 and challenge(r)["error"] == "insufficient_scope"
+    # An anonymous token is no sign-in: not for the base endpoint, not for the user API.
+    assert requests.get(f"{reg.url}/v2/", headers=bearer(t)).status_code == 401
+    assert requests.get(f"{reg.url}/api/v1/user", headers=bearer(t)).status_code == 403
 
 
 def test_oauth2_password_and_refresh_grants(local_registry, make_registry):
@@ -543,13 +546,19 @@ def test_user_management_api(local_registry):
     assert names == ["admin", "erin"]
 
     erin = ("erin", "erin-password")
-    # A user signs in with the new password (token flow) and may not manage others...
-    t = token(reg, *erin, scope="repository:e/app:pull,push").json()["token"]
-    assert requests.get(f"{api}/user", headers=bearer(t)).json() == {"name": "erin", "admin": False}
+    # A user signs in with the new password and may not manage others...
+    assert requests.get(f"{api}/user", auth=erin).json() == {"name": "erin", "admin": False}
     assert requests.get(f"{api}/users", auth=erin).status_code == 403
     assert requests.delete(f"{api}/users/admin", auth=erin).status_code == 403
-    # ...but may change their own password.
+    # ...but may change their own password, giving the current one.
     r = requests.put(f"{api}/users/erin/password", auth=erin, json={"password": "erin-second"})
+    assert r.status_code == 400 and "old_password" in r.text
+    r = requests.put(f"{api}/users/erin/password", auth=erin,
+                     json={"password": "erin-second", "old_password": "wrong-password"})
+    assert r.status_code == 403 and "current password is wrong" in r.text
+    assert requests.get(f"{api}/user", auth=erin).ok, "nothing changed"
+    r = requests.put(f"{api}/users/erin/password", auth=erin,
+                     json={"password": "erin-second", "old_password": "erin-password"})
     assert r.status_code == 204
     assert requests.get(f"{api}/user", auth=erin).status_code == 401
     assert requests.get(f"{api}/user", auth=("erin", "erin-second")).ok
@@ -612,6 +621,9 @@ def test_pull_only_token_cannot_push(local_registry):
     reg = local_registry
     t = token(reg, "admin", admin_password(reg), scope="repository:ro/app:pull").json()["token"]
     r = push_blob(reg, "ro/app", b"nope", bearer(t))
-    assert r.status_code == 401 and challenge(r)["error"] == "insufficient_scope"
+    # RFC 6750: a signed-in user's token with too little scope is 403, and the challenge
+    # names the scope to ask for.
+    assert r.status_code == 403 and challenge(r)["error"] == "insufficient_scope"
+    assert r.json()["errors"][0]["code"] == "DENIED"
     assert challenge(r)["scope"] == "repository:ro/app:pull,push"
     assert requests.get(f"{reg.url}/v2/ro/app/tags/list", headers=bearer(t)).status_code == 404

@@ -49,9 +49,10 @@ impl Peer {
 pub struct SignedIn(pub String);
 
 /// What a request must be allowed to do, as Distribution's token scopes name it: reads
-/// need `pull`, writes `pull,push`, deletes `delete`; a cross-repository mount also
-/// reads its source.
-pub fn needs(route: &Route<'_>, method: &Method, mount_from: Option<&str>) -> Vec<Scope> {
+/// need `pull`, writes `pull,push`, deletes `delete`. A cross-repository mount's source is
+/// not required: the upload handler mounts only from a source the caller may read, and
+/// otherwise opens an ordinary upload (as the spec allows).
+pub fn needs(route: &Route<'_>, method: &Method) -> Vec<Scope> {
     const READ: &[Action] = &[Action::Pull];
     const WRITE: &[Action] = &[Action::Pull, Action::Push];
     const DELETE: &[Action] = &[Action::Delete];
@@ -70,14 +71,9 @@ pub fn needs(route: &Route<'_>, method: &Method, mount_from: Option<&str>) -> Ve
             vec![Scope::repository(name, READ)]
         }
         Route::Manifest { name, .. } | Route::Blob { name, .. } => by_method(name),
-        Route::UploadStart { name } => {
-            let mut v = vec![Scope::repository(name, WRITE)];
-            if let Some(from) = mount_from.filter(|f| f != name) {
-                v.push(Scope::repository(from, READ));
-            }
-            v
+        Route::UploadStart { name } | Route::Upload { name, .. } => {
+            vec![Scope::repository(name, WRITE)]
         }
-        Route::Upload { name, .. } => vec![Scope::repository(name, WRITE)],
     }
 }
 
@@ -143,6 +139,21 @@ pub async fn check(
         })
 }
 
+/// Checks a management (`/api/v1`) request: see [`Authenticator::authorize_management`].
+pub async fn check_management(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    peer: Option<&Peer>,
+    options: &ApiOptions,
+) -> Result<Identity, Response> {
+    auth.authorize_management(&credentials(headers, peer), Peer::ip(peer))
+        .await
+        .map_err(|refusal| {
+            let realm = default_realm(headers, peer, options);
+            refuse(auth, refusal, &[Scope::management()], &realm)
+        })
+}
+
 /// A refusal on `/v2` as the distribution spec and Docker's token flow expect it: the
 /// challenge names the scopes needed and, for bearer tokens, what was wrong.
 pub fn refuse(auth: &Authenticator, refusal: Refusal, needs: &[Scope], realm: &str) -> Response {
@@ -150,8 +161,8 @@ pub fn refuse(auth: &Authenticator, refusal: Refusal, needs: &[Scope], realm: &s
 }
 
 /// Any refusal as a response: its status and code, `Retry-After` when limited, and the
-/// `WWW-Authenticate` value `challenge` gives for 401s (its argument is the bearer
-/// `error`, if there is one).
+/// `WWW-Authenticate` value `challenge` gives for 401s and insufficient scope (its
+/// argument is the bearer `error`, if there is one).
 pub fn refusal_response(
     refusal: Refusal,
     challenge: impl FnOnce(Option<&str>) -> Option<String>,
@@ -163,7 +174,12 @@ pub fn refusal_response(
             "UNAUTHORIZED",
             Some("invalid_token"),
         ),
-        Refusal::InsufficientScope(_) => (
+        Refusal::InsufficientScope {
+            signed_in: true, ..
+        } => (StatusCode::FORBIDDEN, "DENIED", Some("insufficient_scope")),
+        Refusal::InsufficientScope {
+            signed_in: false, ..
+        } => (
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             Some("insufficient_scope"),
@@ -187,7 +203,8 @@ pub fn refusal_response(
             hv(retry_after.as_secs().max(1).to_string()),
         );
     }
-    if status == StatusCode::UNAUTHORIZED
+    // 401s say how to sign in; a 403 for too little scope says which scope to ask for.
+    if (status == StatusCode::UNAUTHORIZED || bearer_error.is_some())
         && let Some(value) = challenge(bearer_error).and_then(|c| HeaderValue::from_str(&c).ok())
     {
         err = err.with_header(header::WWW_AUTHENTICATE, value);
@@ -206,24 +223,25 @@ mod tests {
             reference: "v1",
         };
         assert_eq!(
-            needs(&m, &Method::GET, None)[0].to_string(),
+            needs(&m, &Method::GET)[0].to_string(),
             "repository:a/b:pull"
         );
         assert_eq!(
-            needs(&m, &Method::PUT, None)[0].to_string(),
+            needs(&m, &Method::PUT)[0].to_string(),
             "repository:a/b:pull,push"
         );
         assert_eq!(
-            needs(&m, &Method::DELETE, None)[0].to_string(),
+            needs(&m, &Method::DELETE)[0].to_string(),
             "repository:a/b:delete"
         );
         let start = Route::UploadStart { name: "a".into() };
-        let v = needs(&start, &Method::POST, Some("c"));
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[1].to_string(), "repository:c:pull");
-        assert!(needs(&Route::Base, &Method::GET, None).is_empty());
         assert_eq!(
-            needs(&Route::Catalog, &Method::GET, None)[0].to_string(),
+            needs(&start, &Method::POST),
+            vec![Scope::repository("a", &[Action::Pull, Action::Push])]
+        );
+        assert!(needs(&Route::Base, &Method::GET).is_empty());
+        assert_eq!(
+            needs(&Route::Catalog, &Method::GET)[0].to_string(),
             "registry:catalog:*"
         );
     }

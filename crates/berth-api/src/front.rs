@@ -68,6 +68,21 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     routes::parse(local).map_or(Endpoint::Unknown, Endpoint::V2)
 }
 
+/// HTTP/2 clients name the host in the `:authority` pseudo-header and send no `Host`:
+/// give every handler (token realms, event URLs) one place to find it, as in HTTP/1.1.
+fn host_from_authority(req: &mut Request) {
+    if req.headers().contains_key(header::HOST) {
+        return;
+    }
+    if let Some(value) = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(header::HOST, value);
+    }
+}
+
 /// A request id: the client's `X-Request-Id` when it is short and plain, else a new one.
 fn request_id(headers: &axum::http::HeaderMap) -> String {
     headers
@@ -93,7 +108,8 @@ fn new_request_id() -> String {
     format!("{}{:016x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
+    host_from_authority(&mut req);
     let id = request_id(req.headers());
     let span = tracing::info_span!("request", id = %id);
     let mut resp = serve(state, req, id.clone()).instrument(span).await;

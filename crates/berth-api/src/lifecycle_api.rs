@@ -8,8 +8,10 @@
 //! | `GET /api/v1/retention` | `{"running", "schedule", "policies", "runs": [...]}` |
 //! | `POST /api/v1/retention?dryrun=&wait=` | 200 with the report; 202 with `wait=false` |
 //!
-//! Who may: administrators with `auth.local`; any signed-in user with htpasswd or token
-//! auth (they may delete anything already); anyone when auth is off.
+//! Who may: administrators (see `Authenticator::authorize_management`): with `auth.local`
+//! users created as administrators; with htpasswd every user (they may delete anything
+//! on `/v2` already); with an external token issuer only tokens carrying
+//! `registry:admin:*`; anyone when authentication is off. A token issued for `/v2` never.
 
 use std::sync::Arc;
 
@@ -59,12 +61,17 @@ pub async fn handle(
     query: &[(String, String)],
     peer: Option<&Peer>,
 ) -> (Response, Option<String>) {
-    let who = match access::check(&state.auth, headers, peer, &[], &state.options).await {
+    let who = match access::check_management(&state.auth, headers, peer, &state.options).await {
         Ok(who) => who,
         Err(refusal) => return (refusal, None),
     };
     let user = who.user.clone();
-    if let Err(denied) = allowed(state, who.user.as_deref()).await {
+    if !who.admin {
+        let denied = error(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            "only administrators may start or watch lifecycle runs",
+        );
         return (denied, user);
     }
     let Some(lifecycle) = state.lifecycle.clone() else {
@@ -88,31 +95,6 @@ pub async fn handle(
         )),
     };
     (resp.unwrap_or_else(|r| r), user)
-}
-
-async fn allowed(state: &AppState, user: Option<&str>) -> Result<(), Response> {
-    if state.auth.is_open() {
-        return Ok(());
-    }
-    let Some(user) = user else {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "DENIED",
-            "sign in to start or watch lifecycle runs",
-        ));
-    };
-    let Some(users) = state.auth.user_store() else {
-        return Ok(());
-    };
-    match users.user(user).await {
-        Ok(Some(u)) if u.admin => Ok(()),
-        Ok(_) => Err(error(
-            StatusCode::FORBIDDEN,
-            "DENIED",
-            "only administrators may start or watch lifecycle runs",
-        )),
-        Err(e) => Err(internal(e)),
-    }
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

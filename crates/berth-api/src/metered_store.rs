@@ -69,8 +69,8 @@ impl BlobStore for MeteredStore {
             .await
     }
 
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest) -> Result<()> {
-        self.timed("Move", self.inner.commit_upload(upload_id, digest))
+    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
+        self.timed("Move", self.inner.commit_upload(upload_id, digest, size))
             .await
     }
 

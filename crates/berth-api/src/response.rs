@@ -63,8 +63,22 @@ pub fn status_of(err: &RegistryError) -> StatusCode {
     }
 }
 
+/// What clients see when a write failed for want of space: 507, and what to do.
+pub fn storage_full(detail: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %detail, "storage is full: the write was refused");
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        "UNKNOWN",
+        "the registry's storage is full, so nothing was saved; retry once its operator has \
+         freed space",
+    )
+}
+
 impl From<RegistryError> for ApiError {
     fn from(err: RegistryError) -> Self {
+        if err.is_storage_full() {
+            return storage_full(&err);
+        }
         let message = if err.is_internal() {
             // Details go to the log, not to clients.
             tracing::error!(error = %err, "internal error");

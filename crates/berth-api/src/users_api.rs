@@ -1,18 +1,20 @@
 //! `/api/v1/users`: the built-in token service's users over HTTP, for administrators
-//! (and `PUT .../password` for users changing their own).
+//! (and `PUT .../password` for users changing their own). Who may call it is decided by
+//! [`access::check_management`]: a password login, or a token issued for management.
 //!
 //! | request | who | answer |
 //! |---|---|---|
 //! | `GET /api/v1/user` | any signed-in user | `{"name", "admin"}` |
 //! | `GET /api/v1/users` | admin | `[{"name", "admin", "created_at"}]` |
 //! | `POST /api/v1/users` `{"name", "password", "admin"}` | admin | 201 |
-//! | `PUT /api/v1/users/<name>/password` `{"password"}` | admin or that user | 204 |
+//! | `PUT /api/v1/users/<name>/password` `{"password", "old_password"}` | that user (with the old password), or an admin for others | 204 |
 //! | `DELETE /api/v1/users/<name>` | admin | 204 (never the last admin) |
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use berth_auth::{AuthError, Authenticator, Identity, users};
+use berth_auth::users::{self, UserError};
+use berth_auth::{AuthError, Authenticator, Identity};
 use berth_meta::MetaStore;
 use serde::Deserialize;
 use serde_json::json;
@@ -39,20 +41,35 @@ struct NewUser {
 #[derive(Deserialize)]
 struct NewPassword {
     password: String,
+    /// Required when users change their own password.
+    old_password: Option<String>,
 }
 
+/// The answer to a failed user operation: the caller's mistakes by kind, anything else
+/// as the server's.
 fn from_auth_error(e: AuthError) -> Response {
-    match e {
-        AuthError::User(m) => error(StatusCode::BAD_REQUEST, "INVALID", m),
+    let (status, code) = match &e {
+        AuthError::User(u) => match u {
+            UserError::InvalidName(_) | UserError::PasswordTooShort => {
+                (StatusCode::BAD_REQUEST, "INVALID")
+            }
+            UserError::Exists(_) | UserError::LastAdmin(_) => (StatusCode::CONFLICT, "DENIED"),
+            UserError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            UserError::WrongPassword => (StatusCode::FORBIDDEN, "DENIED"),
+        },
+        AuthError::Meta(m) if m.is_storage_full() => {
+            return crate::response::storage_full(&e).into_response();
+        }
         other => {
             tracing::error!(error = %other, "user management failed");
-            error(
+            return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "UNKNOWN",
                 "internal server error; the registry log has details",
-            )
+            );
         }
-    }
+    };
+    error(status, code, e.to_string())
 }
 
 async fn json_body<T: for<'de> Deserialize<'de>>(body: Body) -> Result<T, Response> {
@@ -91,7 +108,7 @@ pub async fn handle(
             None,
         );
     };
-    let who = match access::check(auth, headers, peer, &[], options).await {
+    let who = match access::check_management(auth, headers, peer, options).await {
         Ok(who) => who,
         Err(refusal) => return (refusal, None),
     };
@@ -112,28 +129,25 @@ async fn serve(
     body: Body,
 ) -> Result<Response, Response> {
     let name = who.user.as_deref().unwrap_or_default();
-    // Tokens do not carry the admin flag: the database is the authority.
-    let is_admin = match meta.user(name).await {
-        Ok(u) => u.is_some_and(|u| u.admin),
-        Err(e) => return Err(from_auth_error(e.into())),
-    };
-    let denied = || {
-        error(
-            StatusCode::FORBIDDEN,
-            "DENIED",
-            "only administrators may do this",
-        )
+    let require_admin = || {
+        if who.admin {
+            Ok(())
+        } else {
+            Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                "DENIED",
+                "only administrators may do this",
+            )))
+        }
     };
     let target = path.strip_prefix("/api/v1/users/");
     match (method, path, target) {
         (&Method::GET, "/api/v1/user", _) => Ok(json(
             StatusCode::OK,
-            &json!({ "name": name, "admin": is_admin }),
+            &json!({ "name": name, "admin": who.admin }),
         )),
         (&Method::GET, "/api/v1/users", _) => {
-            if !is_admin {
-                return Err(denied());
-            }
+            require_admin().map_err(|denied| *denied)?;
             let list = meta.users().await.map_err(|e| from_auth_error(e.into()))?;
             let out: Vec<_> = list
                 .iter()
@@ -142,18 +156,11 @@ async fn serve(
             Ok(json(StatusCode::OK, &json!(out)))
         }
         (&Method::POST, "/api/v1/users", _) => {
-            if !is_admin {
-                return Err(denied());
-            }
+            require_admin().map_err(|denied| *denied)?;
             let new: NewUser = json_body(body).await?;
             users::add(meta, &new.name, &new.password, new.admin)
                 .await
-                .map_err(|e| match e {
-                    AuthError::User(m) if m.contains("exists already") => {
-                        error(StatusCode::CONFLICT, "INVALID", m)
-                    }
-                    other => from_auth_error(other),
-                })?;
+                .map_err(from_auth_error)?;
             tracing::info!(target: "berth::audit", by = name, user = new.name, admin = new.admin, "user created");
             Ok(json(
                 StatusCode::CREATED,
@@ -162,32 +169,32 @@ async fn serve(
         }
         (&Method::PUT, _, Some(rest)) if rest.ends_with("/password") => {
             let target = rest.trim_end_matches("/password");
-            if target != name && !is_admin {
-                return Err(denied());
+            let own = target == name;
+            if !own {
+                require_admin().map_err(|denied| *denied)?;
             }
             let new: NewPassword = json_body(body).await?;
-            users::set_password(meta, target, &new.password)
-                .await
-                .map_err(|e| not_found_or(e, target))?;
+            let changed = match (own, new.old_password.as_deref()) {
+                (true, Some(old)) => {
+                    users::change_own_password(meta, target, old, &new.password).await
+                }
+                (true, None) => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID",
+                        "to change your own password, send the current one as old_password",
+                    ));
+                }
+                // An administrator resetting someone else's password.
+                (false, _) => users::set_password(meta, target, &new.password).await,
+            };
+            changed.map_err(from_auth_error)?;
             tracing::info!(target: "berth::audit", by = name, user = target, "password changed");
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (&Method::DELETE, _, Some(target)) if !target.contains('/') => {
-            if !is_admin {
-                return Err(denied());
-            }
-            let all = meta.users().await.map_err(|e| from_auth_error(e.into()))?;
-            let admins = all.iter().filter(|u| u.admin).count();
-            if admins == 1 && all.iter().any(|u| u.admin && u.name == target) {
-                return Err(error(
-                    StatusCode::CONFLICT,
-                    "DENIED",
-                    "this is the last administrator; create another one first",
-                ));
-            }
-            users::remove(meta, target)
-                .await
-                .map_err(|e| not_found_or(e, target))?;
+            require_admin().map_err(|denied| *denied)?;
+            users::remove(meta, target).await.map_err(from_auth_error)?;
             tracing::info!(target: "berth::audit", by = name, user = target, "user removed");
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -196,16 +203,5 @@ async fn serve(
             "NOT_FOUND",
             format!("no user API endpoint for {method} {path}"),
         )),
-    }
-}
-
-fn not_found_or(e: AuthError, target: &str) -> Response {
-    match e {
-        AuthError::User(m) if m.starts_with("there is no user") => error(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("there is no user {target}"),
-        ),
-        other => from_auth_error(other),
     }
 }

@@ -1,14 +1,19 @@
 //! The access decision: what an identity may do to a resource. It is the one place
 //! projects and roles will plug into; everything else asks it.
 
+use std::sync::Arc;
+
 use crate::scope::{Action, Scope};
 
 /// Who is asking. `user: None` is an anonymous request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Identity {
     pub user: Option<String>,
-    /// Local-user administrators may manage users.
+    /// May manage users and run lifecycle jobs.
     pub admin: bool,
+    /// Signed in with a bearer token: the caller may do what the token grants and no more,
+    /// whatever the user behind it could do with a password.
+    pub token: Option<Arc<[Scope]>>,
 }
 
 impl Identity {
@@ -20,6 +25,7 @@ impl Identity {
         Identity {
             user: Some(name.into()),
             admin,
+            token: None,
         }
     }
 
@@ -28,8 +34,17 @@ impl Identity {
     }
 }
 
-/// Until projects and roles arrive: signed-in users may do everything, anonymous users
-/// may pull when `berth.access.anonymouspull` says so, and nothing else.
+/// Whether one of `granted` allows everything `need` asks.
+pub fn grants(granted: &[Scope], need: &Scope) -> bool {
+    granted
+        .iter()
+        .any(|g| g.kind == need.kind && g.name == need.name && need.satisfied_by(&g.actions))
+}
+
+/// Until projects and roles arrive: signed-in users may pull, push and delete everywhere
+/// and list the catalog; administrators also use the management API
+/// ([`Scope::management`]); anonymous users may pull when `berth.access.anonymouspull`
+/// says so, and nothing else.
 #[derive(Debug, Clone, Default)]
 pub struct AccessPolicy {
     pub anonymous_pull: bool,
@@ -37,18 +52,25 @@ pub struct AccessPolicy {
 
 impl AccessPolicy {
     /// The actions `who` may take on the resource `kind:name`.
-    pub fn permitted(&self, who: &Identity, kind: &str, _name: &str) -> Vec<Action> {
-        match (kind, who.is_anonymous()) {
-            ("repository", false) => vec![Action::Pull, Action::Push, Action::Delete],
-            ("repository", true) if self.anonymous_pull => vec![Action::Pull],
-            ("registry", false) => vec![Action::All],
+    pub fn permitted(&self, who: &Identity, kind: &str, name: &str) -> Vec<Action> {
+        match (kind, name, who.is_anonymous()) {
+            ("repository", _, false) => vec![Action::Pull, Action::Push, Action::Delete],
+            ("repository", _, true) if self.anonymous_pull => vec![Action::Pull],
+            ("registry", "catalog", false) => vec![Action::All],
+            ("registry", "admin", false) if who.admin => vec![Action::All],
             _ => Vec::new(),
         }
     }
 
-    /// Whether `who` may do everything `need` asks.
+    /// Whether `who` may do everything `need` asks: what the policy permits, and for a
+    /// token also what it grants.
     pub fn allows(&self, who: &Identity, need: &Scope) -> bool {
-        need.satisfied_by(&self.permitted(who, &need.kind, &need.name))
+        match &who.token {
+            // The token's issuer made the access decision when it issued it (for an
+            // external issuer, the only one there is).
+            Some(granted) => grants(granted, need),
+            None => need.satisfied_by(&self.permitted(who, &need.kind, &need.name)),
+        }
     }
 
     /// What a token for `who` carries when `asked` is requested: for each scope, the
@@ -110,5 +132,29 @@ mod tests {
             &Identity::anonymous(),
             &Scope::repository("a", &[Action::Delete])
         ));
+    }
+
+    #[test]
+    fn only_administrators_get_the_management_scope() {
+        let policy = AccessPolicy::default();
+        let asked = vec![Scope::management(), Scope::catalog()];
+        assert_eq!(
+            policy.grant(&Identity::user("u", false), &asked),
+            vec![Scope::catalog()]
+        );
+        assert_eq!(policy.grant(&Identity::user("root", true), &asked), asked);
+    }
+
+    #[test]
+    fn a_token_allows_what_it_grants_and_no_more() {
+        let policy = AccessPolicy::default();
+        let who = Identity {
+            token: Some(vec![Scope::repository("a", &[Action::Pull])].into()),
+            ..Identity::user("u", true)
+        };
+        assert!(policy.allows(&who, &Scope::repository("a", &[Action::Pull])));
+        assert!(!policy.allows(&who, &Scope::repository("a", &[Action::Push])));
+        assert!(!policy.allows(&who, &Scope::repository("b", &[Action::Pull])));
+        assert!(!policy.allows(&who, &Scope::management()));
     }
 }

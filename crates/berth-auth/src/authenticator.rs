@@ -16,6 +16,7 @@ use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
 use crate::scope::Scope;
 use crate::token::{TokenError, TokenIssuer, TokenVerifier};
 use crate::{AuthError, password};
+use tokio::sync::Semaphore;
 
 /// How long a verified password is remembered (Docker sends Basic on every request).
 const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -106,9 +107,11 @@ pub enum Refusal {
     /// 401, `error="invalid_token"`.
     #[error("{0}")]
     InvalidToken(TokenError),
-    /// 401, `error="insufficient_scope"`: the token does not cover the request.
-    #[error("the token does not grant {0}")]
-    InsufficientScope(String),
+    /// `error="insufficient_scope"`: the token does not cover the request. For a user's
+    /// token 403 (RFC 6750: the client should get a token with more scope, which Python
+    /// oras only does on a 403); for an anonymous token 401 (the client should sign in).
+    #[error("the token does not grant {needed}")]
+    InsufficientScope { needed: String, signed_in: bool },
     /// 403 `DENIED`: signed in, but the access policy says no.
     #[error("{0}")]
     Denied(String),
@@ -133,8 +136,15 @@ pub struct Authenticator {
     mode: Mode,
     policy: AccessPolicy,
     cache: VerifiedCache,
-    limiter: LoginLimiter,
+    limiter: Arc<LoginLimiter>,
+    /// Password checks running at once. argon2 takes ~19 MiB and a core for tens of
+    /// milliseconds per check: a flood of logins queues here instead of taking memory.
+    checks: Semaphore,
 }
+
+/// Why a management request is refused when it brings a `/v2` token.
+const NOT_A_MANAGEMENT_TOKEN: &str = "this token was issued for the registry API (/v2); the \
+    management API takes a user name and password, or a token issued with scope registry:admin:*";
 
 impl Authenticator {
     pub fn new(mode: Mode, policy: AccessPolicy) -> Authenticator {
@@ -142,11 +152,13 @@ impl Authenticator {
     }
 
     pub fn with_limits(mode: Mode, policy: AccessPolicy, limits: LimiterSettings) -> Authenticator {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Authenticator {
             mode,
             policy,
             cache: VerifiedCache::new(CREDENTIAL_CACHE_TTL),
             limiter: LoginLimiter::new(limits),
+            checks: Semaphore::new(cores.max(2)),
         }
     }
 
@@ -179,6 +191,12 @@ impl Authenticator {
         }
     }
 
+    /// Whether `who` (as [`Authenticator::authorize`] returned it) may do what `need`
+    /// asks: for checks a handler makes beyond the route's own scopes.
+    pub fn allows(&self, who: &Identity, need: &Scope) -> bool {
+        self.is_open() || self.policy.allows(who, need)
+    }
+
     /// Who the request is, if it may do everything in `needs`. An empty `needs` (the
     /// `/v2/` base) only asks that the caller be signed in.
     pub async fn authorize(
@@ -200,11 +218,20 @@ impl Authenticator {
             ) => {
                 let grant = verifier.verify(t).map_err(Refusal::InvalidToken)?;
                 if let Some(missing) = needs.iter().find(|n| !grant.covers(n)) {
-                    return Err(Refusal::InsufficientScope(missing.to_string()));
+                    return Err(Refusal::InsufficientScope {
+                        needed: missing.to_string(),
+                        signed_in: !grant.subject.is_empty(),
+                    });
                 }
-                // The token's issuer already made the access decision.
-                let user = (!grant.subject.is_empty()).then_some(grant.subject);
-                return Ok(Identity { user, admin: false });
+                let who = Identity {
+                    user: (!grant.subject.is_empty()).then_some(grant.subject),
+                    admin: false,
+                    token: Some(grant.access.into()),
+                };
+                if needs.iter().any(Scope::changes_something) {
+                    self.require_user_exists(&who).await?;
+                }
+                who
             }
             (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => {
                 return Err(Refusal::Unauthenticated(
@@ -231,14 +258,100 @@ impl Authenticator {
         Ok(who)
     }
 
+    /// A token of berth's own keeps working for its short life when its user is removed;
+    /// writes check that the user is still there (reads are not worth a lookup each:
+    /// they stop when the token expires, `auth.local.tokenttl`).
+    async fn require_user_exists(&self, who: &Identity) -> Result<(), Refusal> {
+        let (Mode::Local { meta, .. }, Some(name)) = (&self.mode, &who.user) else {
+            return Ok(());
+        };
+        match meta.user(name).await.map_err(AuthError::from)? {
+            Some(_) => Ok(()),
+            None => Err(Refusal::InvalidToken(TokenError::UserRemoved)),
+        }
+    }
+
+    /// Who may use the management API (users, lifecycle runs): a password login or a
+    /// client certificate, or a bearer token issued with [`Scope::management`]. A token
+    /// issued for `/v2` never qualifies, so one leaked from a pull cannot manage the
+    /// registry. `admin` is resolved here: from the user database with `auth.local`; true
+    /// for every htpasswd user (that mode has no roles: each may delete anything on
+    /// `/v2` already); from the token's scope with an external issuer; true for everyone
+    /// when authentication is off.
+    pub async fn authorize_management(
+        &self,
+        credentials: &Credentials,
+        addr: IpAddr,
+    ) -> Result<Identity, Refusal> {
+        match (&self.mode, credentials) {
+            (Mode::Open, _) => Ok(Identity {
+                admin: true,
+                ..Identity::anonymous()
+            }),
+            (_, Credentials::Malformed) => Err(Refusal::Unauthenticated(
+                "the Authorization header is malformed".into(),
+            )),
+            (_, Credentials::Anonymous) => Err(Refusal::Unauthenticated(
+                "sign in with a user name and password".into(),
+            )),
+            (Mode::Htpasswd { .. }, Credentials::Basic { user, password }) => {
+                let who = self.login(user, password, addr).await?;
+                Ok(Identity { admin: true, ..who })
+            }
+            (Mode::Htpasswd { .. }, Credentials::Certificate(user)) => {
+                Ok(Identity::user(user.clone(), true))
+            }
+            (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => Err(Refusal::Unauthenticated(
+                "this registry takes a user name and password (Basic), not a token".into(),
+            )),
+            (Mode::Local { .. }, Credentials::Basic { user, password }) => {
+                self.login(user, password, addr).await
+            }
+            (Mode::Local { meta, .. }, Credentials::Certificate(user)) => {
+                let admin = meta
+                    .user(user)
+                    .await
+                    .map_err(AuthError::from)?
+                    .is_some_and(|u| u.admin);
+                Ok(Identity::user(user.clone(), admin))
+            }
+            (
+                Mode::Local { verifier, .. } | Mode::ExternalToken { verifier, .. },
+                Credentials::Bearer(t),
+            ) => {
+                let grant = verifier.verify(t).map_err(Refusal::InvalidToken)?;
+                if !grant.covers(&Scope::management()) || grant.subject.is_empty() {
+                    return Err(Refusal::Denied(NOT_A_MANAGEMENT_TOKEN.into()));
+                }
+                let admin = match &self.mode {
+                    Mode::Local { meta, .. } => {
+                        match meta.user(&grant.subject).await.map_err(AuthError::from)? {
+                            Some(u) => u.admin,
+                            None => return Err(Refusal::InvalidToken(TokenError::UserRemoved)),
+                        }
+                    }
+                    _ => true,
+                };
+                Ok(Identity {
+                    user: Some(grant.subject),
+                    admin,
+                    token: Some(grant.access.into()),
+                })
+            }
+            (Mode::ExternalToken { realm, .. }, Credentials::Basic { .. }) => {
+                Err(Refusal::Unauthenticated(format!(
+                    "this registry takes tokens from {realm}, not passwords"
+                )))
+            }
+            (Mode::ExternalToken { .. }, Credentials::Certificate(user)) => {
+                Ok(Identity::user(user.clone(), false))
+            }
+        }
+    }
+
     /// Checks a user name and password (htpasswd or local users), with failed-login
     /// limits and a cache of recent successes.
     pub async fn login(&self, user: &str, plain: &str, addr: IpAddr) -> Result<Identity, Refusal> {
-        match self.limiter.check(addr, user) {
-            Verdict::Proceed => {}
-            Verdict::Slow(pause) => tokio::time::sleep(pause).await,
-            Verdict::Refuse(retry_after) => return Err(Refusal::TooManyAttempts { retry_after }),
-        }
         let stored = match &self.mode {
             Mode::Htpasswd { file, .. } => file.hash_of(user).map(|h| (h, false)),
             Mode::Local { meta, .. } => meta
@@ -248,37 +361,58 @@ impl Authenticator {
                 .map(|u| (u.password_hash, u.admin)),
             Mode::Open | Mode::ExternalToken { .. } => None,
         };
+        // A password that verified a moment ago is not a guess: it passes even while the
+        // limiter holds back guesses for this user from the same address.
+        if let Some((hash, admin)) = &stored
+            && self.cache.contains(user, plain, hash)
+        {
+            return Ok(Identity::user(user, *admin));
+        }
+        let attempt = self
+            .limiter
+            .begin(addr, user)
+            .map_err(|retry_after| Refusal::TooManyAttempts { retry_after })?;
+        if let Verdict::Slow(pause) = attempt.verdict {
+            tokio::time::sleep(pause).await;
+        }
         let verified = match &stored {
-            Some((hash, _)) if self.cache.contains(user, plain, hash) => true,
-            Some((hash, _)) => {
-                let (plain, hash) = (plain.to_string(), hash.clone());
-                let bcrypt = matches!(self.mode, Mode::Htpasswd { .. });
-                tokio::task::spawn_blocking(move || {
-                    if bcrypt {
-                        verify_bcrypt(&plain, &hash)
-                    } else {
-                        password::verify(&plain, &hash)
-                    }
-                })
-                .await
-                .unwrap_or(false)
-            }
+            Some((hash, _)) => self.verify(plain, hash).await?,
             None => false,
         };
         match stored {
             Some((hash, admin)) if verified => {
                 self.cache.insert(user, plain, &hash);
-                self.limiter.succeeded(addr, user);
+                attempt.succeeded();
                 Ok(Identity::user(user, admin))
             }
             _ => {
-                self.limiter.failed(addr, user);
+                attempt.failed();
                 tracing::warn!(target: "berth::auth", user, %addr, "failed login");
                 Err(Refusal::Unauthenticated(
                     "incorrect user name or password".into(),
                 ))
             }
         }
+    }
+
+    /// One password check, on a blocking thread, at most [`Authenticator::checks`] at once.
+    async fn verify(&self, plain: &str, hash: &str) -> Result<bool, Refusal> {
+        let _permit = self
+            .checks
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+        let (plain, hash) = (plain.to_string(), hash.to_string());
+        let bcrypt = matches!(self.mode, Mode::Htpasswd { .. });
+        Ok(tokio::task::spawn_blocking(move || {
+            if bcrypt {
+                verify_bcrypt(&plain, &hash)
+            } else {
+                password::verify(&plain, &hash)
+            }
+        })
+        .await
+        .unwrap_or(false))
     }
 
     /// The `WWW-Authenticate` value for a refused request (`None` when open).

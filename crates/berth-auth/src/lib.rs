@@ -29,6 +29,6 @@ pub enum AuthError {
     Crypto(String),
     #[error(transparent)]
     Meta(#[from] berth_meta::MetaError),
-    #[error("{0}")]
-    User(String),
+    #[error(transparent)]
+    User(#[from] users::UserError),
 }

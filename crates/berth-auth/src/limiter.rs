@@ -1,22 +1,30 @@
-//! Slows, then refuses, repeated failed logins from one address or for one user.
+//! Limits password guessing. Failures are counted per (address, user) pair, so an attacker
+//! can slow and lock only their own attempts, never the real user signing in from
+//! elsewhere; and per address, against one address trying many users. An attempt is
+//! counted *before* its password is checked, so a burst of parallel guesses gets no more
+//! checks than a sequence of them would.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The limits; defaults suit an interactive registry (a CI job with a wrong password
 /// is stopped within seconds, a person mistyping twice is not).
 #[derive(Debug, Clone)]
 pub struct LimiterSettings {
-    /// Failures counted over this long.
+    /// Failures are forgotten after this long without one.
     pub window: Duration,
-    /// From this many failures on, each further attempt waits `delay`.
+    /// From this many failures of a pair on, each attempt first waits `delay`.
     pub slow_after: u32,
     pub delay: Duration,
-    /// From this many failures on, attempts are refused until `lockout` has passed.
+    /// At this many failures (or attempts under way) of a pair, attempts are refused for
+    /// `lockout`, doubled each time the pair is locked again (at most a day).
     pub refuse_after: u32,
     pub lockout: Duration,
+    /// Failures from one address, over all users, before that address is refused
+    /// (someone trying many user names).
+    pub refuse_address_after: u32,
 }
 
 impl Default for LimiterSettings {
@@ -27,21 +35,40 @@ impl Default for LimiterSettings {
             delay: Duration::from_secs(1),
             refuse_after: 10,
             lockout: Duration::from_secs(300),
+            refuse_address_after: 50,
         }
     }
 }
 
+const MAX_LOCKOUT: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Clone, Copy)]
 struct Record {
     failures: u32,
-    first: Instant,
-    last: Instant,
+    /// Attempts counted but not yet decided.
+    in_flight: u32,
+    last_failure: Instant,
+    /// How many times this key has been locked out in a row.
+    lockouts: u32,
+    locked_until: Option<Instant>,
+}
+
+impl Record {
+    fn new(now: Instant) -> Record {
+        Record {
+            failures: 0,
+            in_flight: 0,
+            last_failure: now,
+            lockouts: 0,
+            locked_until: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
+    Pair(IpAddr, String),
     Address(IpAddr),
-    User(String),
 }
 
 /// What to do with a login attempt before checking its password.
@@ -61,69 +88,138 @@ pub struct LoginLimiter {
 
 const MAX_RECORDS: usize = 100_000;
 
+/// A login attempt counted by the limiter; say how it ended with [`Attempt::failed`] or
+/// [`Attempt::succeeded`]. Dropped undecided (the request went away), it counts as
+/// nothing.
+pub struct Attempt {
+    limiter: Arc<LoginLimiter>,
+    keys: [Key; 2],
+    /// What the limiter asked of the attempt before its check.
+    pub verdict: Verdict,
+    decided: bool,
+}
+
+impl Attempt {
+    pub fn failed(mut self) {
+        self.decided = true;
+        self.limiter.finish(&self.keys, false);
+    }
+
+    pub fn succeeded(mut self) {
+        self.decided = true;
+        self.limiter.finish(&self.keys, true);
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.decided {
+            let mut records = self.limiter.lock();
+            for key in &self.keys {
+                if let Some(r) = records.get_mut(key) {
+                    r.in_flight = r.in_flight.saturating_sub(1);
+                }
+            }
+        }
+    }
+}
+
 impl LoginLimiter {
-    pub fn new(settings: LimiterSettings) -> LoginLimiter {
-        LoginLimiter {
+    pub fn new(settings: LimiterSettings) -> Arc<LoginLimiter> {
+        Arc::new(LoginLimiter {
             settings,
             records: Mutex::new(HashMap::new()),
-        }
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Record>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn keys(addr: IpAddr, user: &str) -> [Key; 2] {
-        [Key::Address(addr), Key::User(user.to_string())]
+        [Key::Pair(addr, user.to_string()), Key::Address(addr)]
     }
 
-    pub fn check(&self, addr: IpAddr, user: &str) -> Verdict {
+    /// Counts an attempt by `user` from `addr`, or refuses it: `Err` is how long to wait.
+    pub fn begin(self: &Arc<Self>, addr: IpAddr, user: &str) -> Result<Attempt, Duration> {
         let now = Instant::now();
         let s = &self.settings;
-        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = Self::keys(addr, user);
+        let mut records = self.lock();
+        if records.len() >= MAX_RECORDS {
+            let keep = s.window.max(s.lockout);
+            records.retain(|_, r| {
+                r.in_flight > 0
+                    || now.duration_since(r.last_failure) < keep
+                    || r.locked_until.is_some_and(|u| u > now)
+            });
+        }
         let mut verdict = Verdict::Proceed;
-        for key in Self::keys(addr, user) {
-            let Some(r) = records.get(&key) else { continue };
-            if r.failures >= s.refuse_after {
-                let until = r.last + s.lockout;
+        for (key, limit) in keys.iter().zip([s.refuse_after, s.refuse_address_after]) {
+            let Some(r) = records.get_mut(key) else {
+                continue;
+            };
+            if let Some(until) = r.locked_until {
                 if until > now {
-                    return Verdict::Refuse(until - now);
+                    return Err(until - now);
                 }
-            } else if r.failures >= s.slow_after && now.duration_since(r.first) < s.window {
+                r.locked_until = None;
+            }
+            if r.in_flight == 0 && now.duration_since(r.last_failure) >= s.window {
+                *r = Record::new(now); // a quiet window forgives
+            }
+            if r.failures + r.in_flight >= limit {
+                // Only attempts under way can reach the limit without a lockout yet:
+                // wait for them.
+                return Err(s.delay);
+            }
+            if matches!(key, Key::Pair(..)) && r.failures >= s.slow_after {
                 verdict = Verdict::Slow(s.delay);
             }
         }
-        verdict
+        for key in &keys {
+            records
+                .entry(key.clone())
+                .or_insert_with(|| Record::new(now))
+                .in_flight += 1;
+        }
+        Ok(Attempt {
+            limiter: self.clone(),
+            keys,
+            verdict,
+            decided: false,
+        })
     }
 
-    pub fn failed(&self, addr: IpAddr, user: &str) {
+    fn finish(&self, keys: &[Key; 2], success: bool) {
         let now = Instant::now();
         let s = &self.settings;
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        if records.len() >= MAX_RECORDS {
-            records.retain(|_, r| now.duration_since(r.last) < s.window.max(s.lockout));
-        }
-        for key in Self::keys(addr, user) {
-            let r = records.entry(key).or_insert(Record {
-                failures: 0,
-                first: now,
-                last: now,
-            });
-            // A quiet window starts the count again (a finished lockout too).
-            let expired = now.duration_since(r.first) >= s.window
-                && (r.failures < s.refuse_after || now.duration_since(r.last) >= s.lockout);
-            if expired {
-                *r = Record {
-                    failures: 0,
-                    first: now,
-                    last: now,
-                };
+        let mut records = self.lock();
+        for (key, limit) in keys.iter().zip([s.refuse_after, s.refuse_address_after]) {
+            let Some(r) = records.get_mut(key) else {
+                continue;
+            };
+            r.in_flight = r.in_flight.saturating_sub(1);
+            if success {
+                // The user proved who they are: their pair starts over. The address keeps
+                // what other users' failures from it added up to.
+                if matches!(key, Key::Pair(..)) {
+                    *r = Record {
+                        in_flight: r.in_flight,
+                        ..Record::new(now)
+                    };
+                }
+                continue;
             }
             r.failures += 1;
-            r.last = now;
-        }
-    }
-
-    pub fn succeeded(&self, addr: IpAddr, user: &str) {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        for key in Self::keys(addr, user) {
-            records.remove(&key);
+            r.last_failure = now;
+            if r.failures >= limit && r.locked_until.is_none() {
+                let lockout = (s.lockout * 2u32.pow(r.lockouts.min(16))).min(MAX_LOCKOUT);
+                r.locked_until = Some(now + lockout);
+                r.lockouts += 1;
+                // The next lockout comes after `limit` more failures, and lasts longer.
+                r.failures = 0;
+            }
         }
     }
 }
@@ -132,31 +228,85 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    fn limiter() -> LoginLimiter {
+    fn limiter() -> Arc<LoginLimiter> {
         LoginLimiter::new(LimiterSettings {
             slow_after: 2,
             refuse_after: 4,
+            refuse_address_after: 6,
             ..LimiterSettings::default()
         })
     }
 
+    fn fail(l: &Arc<LoginLimiter>, ip: IpAddr, user: &str) {
+        l.begin(ip, user).expect("not refused").failed();
+    }
+
     #[test]
-    fn slows_then_refuses_then_forgives_on_success() {
+    fn slows_then_refuses_only_that_address_and_user() {
         let l = limiter();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(l.check(ip, "u"), Verdict::Proceed);
-        l.failed(ip, "u");
-        l.failed(ip, "u");
-        assert!(matches!(l.check(ip, "u"), Verdict::Slow(_)));
-        l.failed(ip, "u");
-        l.failed(ip, "u");
-        assert!(matches!(l.check(ip, "u"), Verdict::Refuse(_)));
-        // The user is locked from another address too, and the address for other users.
+        assert_eq!(l.begin(ip, "u").unwrap().verdict, Verdict::Proceed);
+        fail(&l, ip, "u");
+        fail(&l, ip, "u");
+        assert_eq!(
+            l.begin(ip, "u").unwrap().verdict,
+            Verdict::Slow(l.settings.delay)
+        );
+        fail(&l, ip, "u");
+        fail(&l, ip, "u");
+        assert!(l.begin(ip, "u").is_err(), "locked out");
+        // The real user from another address is not locked out, nor other users here.
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(matches!(l.check(other, "u"), Verdict::Refuse(_)));
-        assert!(matches!(l.check(ip, "v"), Verdict::Refuse(_)));
-        assert_eq!(l.check(other, "v"), Verdict::Proceed);
-        l.succeeded(ip, "u");
-        assert_eq!(l.check(ip, "u"), Verdict::Proceed);
+        assert_eq!(l.begin(other, "u").unwrap().verdict, Verdict::Proceed);
+        assert_eq!(l.begin(ip, "v").unwrap().verdict, Verdict::Proceed);
+    }
+
+    #[test]
+    fn parallel_attempts_are_counted_before_they_are_checked() {
+        let l = limiter();
+        let ip: IpAddr = "192.0.2.3".parse().unwrap();
+        let under_way: Vec<Attempt> = (0..4).map(|_| l.begin(ip, "u").unwrap()).collect();
+        assert!(
+            l.begin(ip, "u").is_err(),
+            "a fifth parallel guess is refused"
+        );
+        drop(under_way); // undecided (requests gone): they count for nothing
+        assert!(l.begin(ip, "u").is_ok());
+    }
+
+    #[test]
+    fn success_forgives_the_pair_and_many_users_lock_the_address() {
+        let l = limiter();
+        let ip: IpAddr = "192.0.2.4".parse().unwrap();
+        fail(&l, ip, "u");
+        fail(&l, ip, "u");
+        l.begin(ip, "u").unwrap().succeeded();
+        assert_eq!(l.begin(ip, "u").unwrap().verdict, Verdict::Proceed);
+        for user in ["a", "b", "c", "d"] {
+            fail(&l, ip, user);
+        }
+        assert!(l.begin(ip, "e").is_err(), "six failures from one address");
+        let other: IpAddr = "192.0.2.5".parse().unwrap();
+        assert!(l.begin(other, "e").is_ok());
+    }
+
+    #[test]
+    fn lockouts_grow() {
+        let l = LoginLimiter::new(LimiterSettings {
+            slow_after: 100,
+            refuse_after: 2,
+            lockout: Duration::from_millis(30),
+            ..LimiterSettings::default()
+        });
+        let ip: IpAddr = "192.0.2.6".parse().unwrap();
+        fail(&l, ip, "u");
+        fail(&l, ip, "u");
+        let first = l.begin(ip, "u").err().expect("locked");
+        assert!(first <= Duration::from_millis(30));
+        std::thread::sleep(first);
+        fail(&l, ip, "u");
+        fail(&l, ip, "u");
+        let second = l.begin(ip, "u").err().expect("locked again");
+        assert!(second > Duration::from_millis(30), "{second:?}");
     }
 }

@@ -59,6 +59,17 @@ impl Scope {
         }
     }
 
+    /// `registry:admin:*`: the management API (users, garbage collection, retention).
+    /// Password logins of administrators have it; a bearer token only if issued with it,
+    /// so a token obtained for a pull can never manage the registry.
+    pub fn management() -> Scope {
+        Scope {
+            kind: "registry".into(),
+            name: "admin".into(),
+            actions: vec![Action::All],
+        }
+    }
+
     /// Parses `type[(class)]:name:actions`. The name may itself hold `:` (a host with a
     /// port), so the type ends at the first `:` and the actions start after the last.
     /// Unknown actions are dropped; `None` when the shape is wrong.
@@ -78,6 +89,13 @@ impl Scope {
             name: name.to_string(),
             actions,
         })
+    }
+
+    /// Whether the scope asks to change something (push or delete), not only to read.
+    pub fn changes_something(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::Push | Action::Delete | Action::All))
     }
 
     /// Whether every action of `self` is in `granted` (same resource assumed).

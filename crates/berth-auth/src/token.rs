@@ -71,6 +71,12 @@ pub enum TokenError {
     Issuer,
     #[error("the token is meant for another service")]
     Audience,
+    #[error(
+        "the refresh token was revoked: its user's password changed or the user was removed; log in again (docker login)"
+    )]
+    Revoked,
+    #[error("the token's user no longer exists")]
+    UserRemoved,
 }
 
 impl From<jsonwebtoken::errors::Error> for TokenError {
@@ -102,9 +108,7 @@ pub struct Grant {
 impl Grant {
     /// Whether the token allows everything `need` asks for.
     pub fn covers(&self, need: &Scope) -> bool {
-        self.access
-            .iter()
-            .any(|g| g.kind == need.kind && g.name == need.name && need.satisfied_by(&g.actions))
+        crate::access::grants(&self.access, need)
     }
 }
 
@@ -222,7 +226,7 @@ impl TokenIssuer {
         let claims = data.claims;
         match current_credential(&claims.sub) {
             Some(c) if credential_fingerprint(&c) == claims.cred => Ok(claims.sub),
-            _ => Err(TokenError::Signature),
+            _ => Err(TokenError::Revoked),
         }
     }
 
@@ -524,11 +528,15 @@ mod tests {
             iss.check_refresh_token(&r, |_| Some("hash-1".into())),
             Ok("alice".into())
         );
-        assert!(
-            iss.check_refresh_token(&r, |_| Some("hash-2".into()))
-                .is_err()
+        assert_eq!(
+            iss.check_refresh_token(&r, |_| Some("hash-2".into())),
+            Err(TokenError::Revoked),
+            "a password change revokes it"
         );
-        assert!(iss.check_refresh_token(&r, |_| None).is_err());
+        assert_eq!(
+            iss.check_refresh_token(&r, |_| None),
+            Err(TokenError::Revoked)
+        );
         // A refresh token is not an access token, and the other way round.
         assert_eq!(iss.verifier().verify(&r), Err(TokenError::Audience));
         let access = iss.access_token("alice", &[]).unwrap().token;

@@ -1,12 +1,33 @@
-//! Local users: kept in the metadata database with argon2id hashes. Used by `berth user`
-//! and by the token service.
+//! Local users: kept in the metadata database with argon2id hashes. Used by `berth user`,
+//! the users API and the token service. The rules that keep the registry manageable (a
+//! valid name, no look-alike names, never without an administrator) live here and in the
+//! metadata's transactions, not in the HTTP layer.
 
-use berth_meta::{MetaStore, UserRecord, now_ms};
+use berth_meta::{MetaStore, UserChange, UserRecord, now_ms};
 
 use crate::{AuthError, password};
 
+/// Why a change to users was refused (the caller's mistake, not the server's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("{0:?} is not a valid user name: use 1-64 letters, digits, '.', '_', '-' or '@'")]
+    InvalidName(String),
+    #[error("the password is too short: use at least 8 characters")]
+    PasswordTooShort,
+    #[error(
+        "a user named {0} exists already (names are unique regardless of case); choose another name, or change that user's password"
+    )]
+    Exists(String),
+    #[error("there is no user {0}")]
+    NoSuchUser(String),
+    #[error("{0} is the last administrator; make another user an administrator first")]
+    LastAdmin(String),
+    #[error("the current password is wrong")]
+    WrongPassword,
+}
+
 /// Names as Docker clients can type them: letters, digits, `.`, `_`, `-`, `@`; 1–64 long.
-pub fn validate_name(name: &str) -> Result<(), AuthError> {
+pub fn validate_name(name: &str) -> Result<(), UserError> {
     let ok = (1..=64).contains(&name.len())
         && name
             .chars()
@@ -14,17 +35,13 @@ pub fn validate_name(name: &str) -> Result<(), AuthError> {
     if ok {
         Ok(())
     } else {
-        Err(AuthError::User(format!(
-            "{name:?} is not a valid user name: use 1-64 letters, digits, '.', '_', '-' or '@'"
-        )))
+        Err(UserError::InvalidName(name.into()))
     }
 }
 
-pub fn validate_password(password: &str) -> Result<(), AuthError> {
+pub fn validate_password(password: &str) -> Result<(), UserError> {
     if password.chars().count() < 8 {
-        return Err(AuthError::User(
-            "the password is too short: use at least 8 characters".into(),
-        ));
+        return Err(UserError::PasswordTooShort);
     }
     Ok(())
 }
@@ -51,9 +68,7 @@ pub async fn add(
     if created {
         Ok(())
     } else {
-        Err(AuthError::User(format!(
-            "user {name} exists already; use `berth user passwd` to change the password"
-        )))
+        Err(UserError::Exists(name.into()).into())
     }
 }
 
@@ -63,15 +78,44 @@ pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Resu
     if meta.set_user_password(name, &hash).await? {
         Ok(())
     } else {
-        Err(AuthError::User(format!("there is no user {name}")))
+        Err(UserError::NoSuchUser(name.into()).into())
     }
 }
 
+/// A user changing their own password: only with the current one, so a stolen session or
+/// token alone cannot take the account over.
+pub async fn change_own_password(
+    meta: &dyn MetaStore,
+    name: &str,
+    current: &str,
+    plain: &str,
+) -> Result<(), AuthError> {
+    let Some(user) = meta.user(name).await? else {
+        return Err(UserError::NoSuchUser(name.into()).into());
+    };
+    let (current, stored) = (current.to_string(), user.password_hash);
+    let matches = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
+        .await
+        .map_err(|e| AuthError::Crypto(e.to_string()))?;
+    if !matches {
+        return Err(UserError::WrongPassword.into());
+    }
+    set_password(meta, name, plain).await
+}
+
+pub async fn set_admin(meta: &dyn MetaStore, name: &str, admin: bool) -> Result<(), AuthError> {
+    change_result(meta.set_user_admin(name, admin).await?, name)
+}
+
 pub async fn remove(meta: &dyn MetaStore, name: &str) -> Result<(), AuthError> {
-    if meta.delete_user(name).await? {
-        Ok(())
-    } else {
-        Err(AuthError::User(format!("there is no user {name}")))
+    change_result(meta.delete_user(name).await?, name)
+}
+
+fn change_result(change: UserChange, name: &str) -> Result<(), AuthError> {
+    match change {
+        UserChange::Done => Ok(()),
+        UserChange::NoSuchUser => Err(UserError::NoSuchUser(name.into()).into()),
+        UserChange::LastAdmin => Err(UserError::LastAdmin(name.into()).into()),
     }
 }
 

@@ -34,20 +34,22 @@ impl Registry {
         }
     }
 
-    /// Links an existing blob into `repo` without moving bytes. With `from`, the blob must
-    /// be in that repository; without, in any (automatic mount). `None` when it cannot be
-    /// mounted, and the client should upload it instead.
+    /// Repositories a blob could be mounted from when the client names none, at most
+    /// `limit`: the caller picks one the client may read.
+    pub async fn mount_sources(&self, digest: &Digest, limit: u32) -> Result<Vec<RepoName>> {
+        let names = self.meta.repositories_holding(digest, limit).await?;
+        Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
+    }
+
+    /// Links a blob of `from` into `repo` without moving bytes. `None` when `from` does not
+    /// hold it, and the client should upload it instead.
     pub async fn mount_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,
-        from: Option<&RepoName>,
+        from: &RepoName,
     ) -> Result<Option<u64>> {
-        let available = match from {
-            Some(from) => self.meta.repository_blob(from, digest).await?.is_some(),
-            None => self.meta.any_blob(digest).await?.is_some(),
-        };
-        if !available {
+        if self.meta.repository_blob(from, digest).await?.is_none() {
             return Ok(None);
         }
         if self.blobs.stat(digest).await?.is_none() {

@@ -77,6 +77,16 @@ impl RegistryError {
     pub fn is_internal(&self) -> bool {
         matches!(self, RegistryError::Storage(_) | RegistryError::Meta(_))
     }
+
+    /// The blob store or the metadata database ran out of space: nothing was saved, and
+    /// the request can be retried once the operator frees some.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            RegistryError::Storage(e) => e.is_storage_full(),
+            RegistryError::Meta(e) => e.is_storage_full(),
+            _ => false,
+        }
+    }
 }
 
 impl From<NameError> for RegistryError {

@@ -135,7 +135,13 @@ impl Registry {
             .map_err(|e| RegistryError::BlobUploadInvalid(e.to_string()))?;
         let (hasher, size) = match body {
             Some(body) => self.receive(&session, hasher, body).await?,
-            None => (hasher, session.size),
+            None => {
+                // Bytes past the acknowledged offset (a chunk or final PUT that failed
+                // half-way) must never become part of the blob: opening the upload at
+                // its offset cuts them off (and creates the file if nothing came yet).
+                let writer = self.blobs.upload_writer(id, session.size).await?;
+                (hasher, writer.finish().await?)
+            }
         };
         let actual = if hasher.algorithm() == digest.algorithm() {
             hasher.finish()
@@ -147,13 +153,9 @@ impl Registry {
         if &actual != digest {
             return Err(RegistryError::DigestMismatch);
         }
-        if size == 0 && session.size == 0 {
-            // Nothing was ever written: make sure the (empty) file exists to be renamed.
-            self.blobs.upload_writer(id, 0).await?.finish().await?;
-        }
         {
             let _placing = self.sweep.shared().await?;
-            self.blobs.commit_upload(id, digest).await?;
+            self.blobs.commit_upload(id, digest, size).await?;
             self.meta.link_blob(repo, digest, size).await?;
         }
         self.meta.delete_upload(id).await?;

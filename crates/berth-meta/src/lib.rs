@@ -14,7 +14,10 @@ pub use sqlite::SqliteMeta;
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     #[error("metadata database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The disk holding the database has no space left (the write was not saved).
+    #[error("the metadata database's disk is full: {0}")]
+    StorageFull(sqlx::Error),
     #[error("metadata database holds an invalid value in {column}: {value:?}")]
     Corrupt { column: &'static str, value: String },
     /// A manifest names a blob or child manifest the repository does not hold (anymore).
@@ -24,6 +27,23 @@ pub enum MetaError {
         "metadata database schema version {found} is newer than this berth understands ({supported}); upgrade berth"
     )]
     TooNew { found: i64, supported: i64 },
+}
+
+impl From<sqlx::Error> for MetaError {
+    fn from(e: sqlx::Error) -> Self {
+        if sqlite::is_disk_full(&e) {
+            MetaError::StorageFull(e)
+        } else {
+            MetaError::Database(e)
+        }
+    }
+}
+
+impl MetaError {
+    /// The write failed for want of disk space: an operator's problem, not a bug.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, MetaError::StorageFull(_))
+    }
 }
 
 pub type Result<T> = std::result::Result<T, MetaError>;
@@ -164,6 +184,15 @@ pub struct UserRecord {
     pub updated_at_ms: i64,
 }
 
+/// How a change to a user that could leave the registry without administrators went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Done,
+    NoSuchUser,
+    /// Refused: the user is the last administrator.
+    LastAdmin,
+}
+
 /// Totals for the metrics: what the registry holds, each blob counted once however many
 /// repositories link it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -222,8 +251,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// it); `false` when it is no longer stored.
     async fn touch_blob(&self, digest: &Digest) -> Result<bool>;
 
-    /// Size of the blob if any repository holds it (for automatic mounts).
-    async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>>;
+    /// Repositories holding the blob, by name, at most `limit` (sources for a mount that
+    /// names none).
+    async fn repositories_holding(&self, digest: &Digest, limit: u32) -> Result<Vec<String>>;
 
     /// Forgets the link; `false` when there was none.
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
@@ -282,12 +312,17 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
     /// Every user, by name.
     async fn users(&self) -> Result<Vec<UserRecord>>;
-    /// `false` when a user of that name exists already.
+    /// `false` when a user of that name exists already, in any mix of case (`Admin`
+    /// beside `admin` would be a look-alike).
     async fn create_user(&self, user: &UserRecord) -> Result<bool>;
     /// `false` when there is no such user.
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
-    /// `false` when there is no such user.
-    async fn delete_user(&self, name: &str) -> Result<bool>;
+    /// Grants or revokes administration; never revokes the last administrator's, checked
+    /// in the same transaction as the change.
+    async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange>;
+    /// Removes a user; never the last administrator, checked in the same transaction as
+    /// the delete (two administrators removing each other at once leave one).
+    async fn delete_user(&self, name: &str) -> Result<UserChange>;
 
     /// Queues `(endpoint, payload)` notifications, all in one transaction.
     async fn enqueue_events(&self, events: &[(String, String)]) -> Result<()>;

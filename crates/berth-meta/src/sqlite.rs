@@ -9,18 +9,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest, RepoName, Tag};
 use bytes::Bytes;
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 mod gc;
 
 use crate::{
     CollectRules, CollectedManifest, CollectionPlan, ImportedRepository, LifecycleRun,
     ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, RepositoryBlob, Result,
-    StorageStats, StoredManifest, TagRecord, UploadSession, UserRecord, now_ms,
+    StorageStats, StoredManifest, TagRecord, UploadSession, UserChange, UserRecord, now_ms,
 };
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
@@ -58,9 +59,7 @@ fn opt_digest(value: Option<String>) -> Result<Option<Digest>> {
 impl SqliteMeta {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| MetaError::Database(sqlx::Error::Io(e)))?;
-        }
+        make_private(path).map_err(|e| MetaError::Database(sqlx::Error::Io(e)))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -71,6 +70,7 @@ impl SqliteMeta {
             .foreign_keys(false);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(|conn, _| Box::pin(async move { Ok(is_idle(conn).await) }))
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
@@ -123,6 +123,87 @@ impl SqliteMeta {
                 .fetch_optional(&self.read)
                 .await?,
         )
+    }
+}
+
+/// The database holds password hashes: its directory is the owner's alone (0700) and the
+/// file and SQLite's `-wal`/`-shm` companions, which SQLite creates with the database
+/// file's mode, are 0600 — also for a database created by an older berth.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let tighten = |p: &Path, mode: u32| -> std::io::Result<()> {
+        match std::fs::metadata(p) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    // The directory may be shared (a `--metadata` path next to other files): only a
+    // directory berth owns, named `berth` as by default, is narrowed.
+    if dir.file_name().is_some_and(|n| n == "berth") {
+        tighten(dir, 0o700)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        tighten(Path::new(&name), 0o600)?;
+    }
+    Ok(())
+}
+
+/// Whether a connection coming back to the pool is idle: no transaction open, by sqlx's
+/// count and by SQLite's own. After a failed write (a full disk) SQLite may roll the
+/// transaction back by itself, so sqlx's `ROLLBACK` fails and its count stays up; the next
+/// transaction would then be a savepoint nested in one that never commits, and every
+/// acknowledged write on the connection would vanish. Such a connection is closed instead
+/// (the pool opens a fresh one), so no write is ever acknowledged without a commit.
+async fn is_idle(conn: &mut SqliteConnection) -> bool {
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a metadata connection left inside a failed transaction");
+        return false;
+    }
+    let Ok(mut handle) = conn.lock_handle().await else {
+        return false;
+    };
+    // SAFETY: the handle is locked for the duration of the call, and
+    // sqlite3_get_autocommit only reads the connection's state.
+    let autocommit =
+        unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) };
+    if autocommit == 0 {
+        tracing::warn!("closing a metadata connection with a transaction still open");
+    }
+    autocommit != 0
+}
+
+/// SQLite's `SQLITE_FULL` (the primary code of the extended code sqlx reports), or the
+/// operating system's "no space left" under it.
+pub(crate) fn is_disk_full(e: &sqlx::Error) -> bool {
+    const SQLITE_FULL: i64 = 13;
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<SqliteError>()
+            .and_then(|e| e.code())
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_FULL),
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
     }
 }
 
@@ -250,6 +331,22 @@ async fn set_tag_in(
     Ok(())
 }
 
+/// What a user change guarded by "someone else stays administrator" that touched `done`
+/// rows means.
+async fn user_change(conn: &mut SqliteConnection, name: &str, done: u64) -> Result<UserChange> {
+    if done > 0 {
+        return Ok(UserChange::Done);
+    }
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match exists {
+        Some(_) => UserChange::LastAdmin,
+        None => UserChange::NoSuchUser,
+    })
+}
+
 fn stored_manifest(row: SqliteRow) -> Result<StoredManifest> {
     Ok(StoredManifest {
         digest: parse_digest(row.try_get("digest")?)?,
@@ -360,15 +457,15 @@ impl MetaStore for SqliteMeta {
         .transpose()
     }
 
-    async fn any_blob(&self, digest: &Digest) -> Result<Option<u64>> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT b.size FROM blobs b WHERE b.digest = ?
-             AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)",
+    async fn repositories_holding(&self, digest: &Digest, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+             WHERE rb.digest = ? ORDER BY r.name LIMIT ?",
         )
         .bind(digest.to_string())
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(size.map(|s| s as u64))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
@@ -711,7 +808,8 @@ impl MetaStore for SqliteMeta {
     async fn create_user(&self, user: &UserRecord) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO users (name, password_hash, admin, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+             SELECT ?1, ?2, ?3, ?4, ?5
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower(?1))",
         )
         .bind(&user.name)
         .bind(&user.password_hash)
@@ -733,12 +831,36 @@ impl MetaStore for SqliteMeta {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_user(&self, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE name = ?")
-            .bind(name)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET admin = ?2, updated_at = ?3 WHERE name = ?1 AND (?2
+             OR admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+        )
+        .bind(name)
+        .bind(admin)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let change = user_change(&mut tx, name, done).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<UserChange> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM users WHERE name = ?1
+             AND (admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let change = user_change(&mut tx, name, done).await?;
+        tx.commit().await?;
+        Ok(change)
     }
 
     async fn enqueue_events(&self, events: &[(String, String)]) -> Result<()> {
@@ -1136,7 +1258,10 @@ mod tests {
             meta.repository_blob(&repo("other"), &layer).await.unwrap(),
             None
         );
-        assert_eq!(meta.any_blob(&layer).await.unwrap(), Some(5));
+        assert_eq!(
+            meta.repositories_holding(&layer, 10).await.unwrap(),
+            vec![r.to_string()]
+        );
         assert!(
             meta.missing_blobs(&r, std::slice::from_ref(&layer))
                 .await
@@ -1188,6 +1313,14 @@ mod tests {
         };
         assert!(meta.create_user(&alice).await.unwrap());
         assert!(!meta.create_user(&alice).await.unwrap(), "names are unique");
+        let look_alike = UserRecord {
+            name: "ALice".into(),
+            ..alice.clone()
+        };
+        assert!(
+            !meta.create_user(&look_alike).await.unwrap(),
+            "regardless of case"
+        );
         assert!(
             meta.set_user_password("alice", "$argon2id$second")
                 .await
@@ -1201,9 +1334,34 @@ mod tests {
         drop(meta);
         // Reopening an up-to-date database runs no migration twice.
         let meta = SqliteMeta::open(&path).await.unwrap();
-        assert!(meta.delete_user("alice").await.unwrap());
-        assert!(!meta.delete_user("alice").await.unwrap());
-        assert!(meta.user("alice").await.unwrap().is_none());
+        assert_eq!(
+            meta.delete_user("alice").await.unwrap(),
+            UserChange::LastAdmin
+        );
+        assert_eq!(
+            meta.set_user_admin("alice", false).await.unwrap(),
+            UserChange::LastAdmin
+        );
+        let bob = UserRecord {
+            name: "bob".into(),
+            admin: false,
+            ..alice.clone()
+        };
+        assert!(meta.create_user(&bob).await.unwrap());
+        assert_eq!(
+            meta.set_user_admin("bob", true).await.unwrap(),
+            UserChange::Done
+        );
+        // Two administrators removing each other at once: one of them stays.
+        let (a, b) = tokio::join!(meta.delete_user("alice"), meta.delete_user("bob"));
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert!(outcomes.contains(&UserChange::Done), "{outcomes:?}");
+        assert!(outcomes.contains(&UserChange::LastAdmin), "{outcomes:?}");
+        assert_eq!(meta.users().await.unwrap().len(), 1);
+        assert_eq!(
+            meta.delete_user("carol").await.unwrap(),
+            UserChange::NoSuchUser
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -1442,9 +1600,8 @@ mod tests {
             assert_eq!(manifests, want_m, "{}: manifests", case.name);
             assert_eq!(blobs, want_b, "{}: blobs", case.name);
             for b in &want_b {
-                assert_eq!(
-                    meta.any_blob(b).await.unwrap(),
-                    None,
+                assert!(
+                    meta.repositories_holding(b, 10).await.unwrap().is_empty(),
                     "{}: {b} still listed",
                     case.name
                 );

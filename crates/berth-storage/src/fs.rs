@@ -216,11 +216,12 @@ impl BlobStore for FsBlobStore {
         Ok(crate::file_stream::stream_range(file, path, 0, len))
     }
 
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest) -> Result<()> {
+    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
         let dir = self.upload_dir(upload_id)?;
         let target = self.blob_path(digest);
         blocking(move || {
-            if !target.is_file() {
+            let intact = fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size);
+            if !intact {
                 let target_dir = parent(&target);
                 fs::create_dir_all(target_dir).map_err(|e| StorageError::io(target_dir, e))?;
                 fs::rename(dir.join("data"), &target).map_err(|e| StorageError::io(&target, e))?;
@@ -454,7 +455,7 @@ mod tests {
         let mut expected = b"hello ".to_vec();
         expected.extend(vec![b'w'; 3 << 20]);
         let digest = Digest::sha256(&expected);
-        store.commit_upload(id, &digest).await.unwrap();
+        store.commit_upload(id, &digest, len).await.unwrap();
         assert_eq!(store.stat(&digest).await.unwrap(), Some(len));
         assert_eq!(
             collect(store.read(&digest, None).await.unwrap()).await,

@@ -34,14 +34,28 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    /// No space (or quota) left where bytes go: nothing was stored.
+    #[error("storage is full at {path}: {source}")]
+    Full {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl StorageError {
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: io::Error) -> Self {
-        StorageError::Io {
-            path: path.as_ref().display().to_string(),
-            source,
+        let path = path.as_ref().display().to_string();
+        match source.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                StorageError::Full { path, source }
+            }
+            _ => StorageError::Io { path, source },
         }
+    }
+
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, StorageError::Full { .. })
     }
 }
 
@@ -79,9 +93,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// finally names is not the one hashed while streaming).
     async fn read_upload(&self, upload_id: &str) -> Result<ByteStream>;
 
-    /// Makes a finished, already-synced upload the blob `digest`. Never copies bytes. If
-    /// the blob already exists the upload is simply discarded.
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest) -> Result<()>;
+    /// Makes a finished, already-synced upload of `size` bytes the blob `digest`. Never
+    /// copies bytes. If the blob already exists with that size the upload is simply
+    /// discarded; a stored file of another size is damaged and is replaced.
+    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()>;
 
     /// Discards an upload; absent uploads are not an error.
     async fn delete_upload(&self, upload_id: &str) -> Result<()>;

@@ -44,7 +44,18 @@ const SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
 const TAG_HEADER: HeaderName = HeaderName::from_static("oci-tag");
 
 pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, reference: &str) -> ApiResult {
-    let reference: Reference = reference.parse().map_err(RegistryError::from)?;
+    let reference: Reference = match reference.parse() {
+        Ok(r) => r,
+        // Only a push can be wrong about a tag; a manifest nobody can have pushed is
+        // simply not there (the spec and Distribution answer 404 to reads and deletes).
+        Err(_) if ctx.method != Method::PUT => {
+            return Err(RegistryError::ManifestUnknown(format!(
+                "{reference:?} is neither a valid tag nor a digest"
+            ))
+            .into());
+        }
+        Err(e) => return Err(RegistryError::from(e).into()),
+    };
     let registry = ctx.state.registry.clone();
     match ctx.method {
         Method::GET | Method::HEAD => {

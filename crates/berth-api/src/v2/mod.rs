@@ -51,6 +51,8 @@ pub(crate) const BLOB_MEDIA_TYPE: &str = "application/octet-stream";
 /// Everything a handler may need from the request.
 pub(crate) struct Ctx {
     pub state: Arc<AppState>,
+    /// Who was signed in for the route's own scopes; handlers ask about anything more.
+    pub who: berth_auth::Identity,
     pub method: Method,
     pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
@@ -123,28 +125,24 @@ pub(crate) async fn serve(
     body: Body,
     peer: Option<&Peer>,
 ) -> (Response, Option<String>) {
+    let needs = access::needs(&route, &parts.method);
+    let who = match access::check(&state.auth, &parts.headers, peer, &needs, &state.options).await {
+        Ok(who) => who,
+        Err(refusal) => return (refusal, None),
+    };
+    let user = who.user.clone();
     let ctx = Ctx {
         state: state.clone(),
+        who,
         method: parts.method,
         headers: parts.headers,
         query,
         body,
     };
-    let needs = access::needs(&route, &ctx.method, mount_source(&ctx));
-    match access::check(&state.auth, &ctx.headers, peer, &needs, &state.options).await {
-        Ok(who) => {
-            let resp = handle(route, ctx)
-                .await
-                .unwrap_or_else(IntoResponse::into_response);
-            (resp, who.user)
-        }
-        Err(refusal) => (refusal, None),
-    }
-}
-
-/// `from` of a cross-repository mount (`POST ...?mount=<digest>&from=<repo>`).
-fn mount_source(ctx: &Ctx) -> Option<&str> {
-    ctx.param("mount").and(ctx.param("from"))
+    let resp = handle(route, ctx)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    (resp, user)
 }
 
 async fn handle(route: Route<'_>, ctx: Ctx) -> ApiResult {

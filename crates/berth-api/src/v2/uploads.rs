@@ -8,7 +8,10 @@ use berth_oci::{Algorithm, RepoName};
 
 use super::blobs::{blob_target, digest_header};
 use super::{Ctx, emit, empty, method_not_allowed, parse_digest, repo_name};
+use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
+use berth_auth::Action::Pull;
+use berth_auth::{Identity, Scope};
 use berth_notify::{Action, Target};
 
 const UUID_HEADER: HeaderName = HeaderName::from_static("docker-upload-uuid");
@@ -69,10 +72,12 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
     if let Some(mount) = ctx.param("mount") {
         let digest = parse_digest(mount)?;
         let from = ctx.param("from").map(repo_name).transpose()?;
-        if let Some(size) = registry.mount_blob(&repo, &digest, from.as_ref()).await? {
+        if let Some(from) = mount_source(&ctx.state, &ctx.who, &digest, from).await?
+            && let Some(size) = registry.mount_blob(&repo, &digest, &from).await?
+        {
             let resp = created(&ctx, &repo, &digest);
             return Ok(emit(&ctx, resp, Action::Mount, || Target {
-                from_repository: from.as_ref().map(|f| f.to_string()),
+                from_repository: Some(from.to_string()),
                 ..blob_target(&repo, &digest, Some(size))
             }));
         }
@@ -92,6 +97,34 @@ pub(super) async fn start(mut ctx: Ctx, repo: RepoName) -> ApiResult {
         StatusCode::ACCEPTED,
         progress_headers(&ctx, &repo, &status),
     ))
+}
+
+/// Repositories looked at for a mount that names no source.
+const MOUNT_CANDIDATES: u32 = 50;
+
+/// Where a blob may be mounted from for this caller: the named source if the caller may
+/// pull from it, else (no source named) the first repository holding the blob that the
+/// caller may pull from. A mount must never reveal bytes the caller could not read.
+async fn mount_source(
+    state: &AppState,
+    who: &Identity,
+    digest: &berth_oci::Digest,
+    from: Option<RepoName>,
+) -> Result<Option<RepoName>, ApiError> {
+    let readable = |repo: &RepoName| {
+        state
+            .auth
+            .allows(who, &Scope::repository(repo.as_str(), &[Pull]))
+    };
+    Ok(match from {
+        Some(from) => readable(&from).then_some(from),
+        None => state
+            .registry
+            .mount_sources(digest, MOUNT_CANDIDATES)
+            .await?
+            .into_iter()
+            .find(readable),
+    })
 }
 
 pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult {
