@@ -249,8 +249,8 @@ def test_wrong_password_and_anonymous_tokens(local_registry):
     assert requests.get(f"{reg.url}/api/v1/user", headers=bearer(t)).status_code == 403
 
 
-def test_oauth2_password_and_refresh_grants(local_registry, make_registry):
-    reg = local_registry
+def test_oauth2_password_and_refresh_grants(make_registry):
+    reg = make_registry(extra_config=LOCAL_AUTH + "    refreshtokens: true\n")
     pw = admin_password(reg)
     run_berth("user", "add", "carol", "--password-stdin", "--config", str(reg.config_path),
               stdin="carol-password\n")
@@ -276,13 +276,16 @@ def test_oauth2_password_and_refresh_grants(local_registry, make_registry):
     r = requests.post(f"{reg.url}/auth/token", data=dict(
         grant_type="refresh_token", refresh_token=refresh, client_id="pytest"), timeout=30)
     assert r.status_code == 401
+    # Said as it is (Docker shows this message), not as a signature problem.
+    assert "refresh token was revoked" in r.text and "log in again" in r.text, r.text
     bad = requests.post(f"{reg.url}/auth/token", data=dict(grant_type="magic"), timeout=30)
     assert bad.status_code == 400
     # Removing a user ends password logins at once.
     run_berth("user", "remove", "carol", "--config", str(reg.config_path))
     assert token(reg, "carol", "carol-new-password").status_code == 401
-    listed = run_berth("user", "list", "--config", str(reg.config_path)).stdout
-    assert listed.split() == ["admin", "admin"]  # name, then the admin flag
+    listed = run_berth("user", "list", "--config", str(reg.config_path)).stdout.splitlines()
+    assert listed[0].split() == ["NAME", "ADMIN", "CREATED"]
+    assert [line.split()[:2] for line in listed[1:]] == [["admin", "yes"]]
     assert requests.get(f"{reg.url}/v2/", auth=("admin", pw)).ok
 
 
@@ -454,9 +457,9 @@ def test_docker_login_push_pull_logout(docker_engine, local_images, auth_registr
                                stdin=password + "\n")
     assert "Login Succeeded" in login.stdout
     stored = json.loads((cfg / "config.json").read_text())["auths"][host]
-    if mode == "local":
-        # docker keeps the refresh token from the OAuth2 password grant, not the password.
-        assert stored.get("identitytoken"), stored.keys()
+    # berth hands out no refresh tokens by default (auth.local.refreshtokens), as Harbor:
+    # Docker keeps the credentials, and podman can log in beside it.
+    assert stored.get("auth") and not stored.get("identitytoken"), stored.keys()
     docker_with_config(cfg, "push", image)
 
     docker("rmi", image)
@@ -571,6 +574,55 @@ def test_user_management_api(local_registry):
     assert requests.get(f"{api}/user", auth=("erin", "erin-second")).status_code == 401
     reg.stop()
     assert "erin-password" not in reg.log() and "erin-second" not in reg.log()
+
+
+def test_refresh_tokens_are_off_by_default(local_registry):
+    """As Harbor: `docker login` then keeps the password, and podman can log in beside it
+    (it refuses to where Docker stored an identity token)."""
+    reg = local_registry
+    r = token(reg, "admin", admin_password(reg), offline_token="true", client_id="docker")
+    assert r.status_code == 200 and "refresh_token" not in r.json()
+    r = requests.post(f"{reg.url}/auth/token", timeout=30, data=dict(
+        grant_type="password", username="admin", password=admin_password(reg),
+        service="test-registry", client_id="pytest", access_type="offline"))
+    assert r.status_code == 200 and "refresh_token" not in r.json()
+
+
+def test_user_command_names_and_never_invents_its_database(local_registry, workdir):
+    reg = local_registry
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    run = lambda *a, **kw: subprocess.run([berth_bin(), *a], capture_output=True, text=True,
+                                          cwd=elsewhere, timeout=60, **kw)
+    # No config from another directory: an error naming the database it looked for, and
+    # nothing created there.
+    r = run("user", "list")
+    assert r.returncode != 0 and "data/berth/metadata.db" in r.stderr, r.stderr
+    r = run("user", "add", "ghost", "--password-stdin", input="ghost-password\n")
+    assert r.returncode != 0 and "berth serve" in r.stderr
+    assert not (elsewhere / "data").exists()
+    # The registry's data directory works as --config, and every run says which database.
+    r = run("user", "list", "--config", str(reg.root))
+    assert r.returncode == 0, r.stderr
+    assert str(reg.root / "berth" / "metadata.db") in r.stderr
+    assert r.stdout.splitlines()[0].split() == ["NAME", "ADMIN", "CREATED"]
+    # Making an existing user an administrator, and back (never the last one).
+    run_berth("user", "add", "gina", "--password-stdin", "--config", str(reg.root),
+              stdin="gina-password\n")
+    run_berth("user", "admin", "gina", "--config", str(reg.root))
+    lines = run_berth("user", "list", "--config", str(reg.root)).stdout.splitlines()[1:]
+    assert ["gina", "yes"] in [line.split()[:2] for line in lines]
+    assert requests.get(f"{reg.url}/api/v1/users", auth=("gina", "gina-password")).ok
+    run_berth("user", "admin", "gina", "--revoke", "--config", str(reg.root))
+    r = run_berth("user", "admin", "admin", "--revoke", "--config", str(reg.root), check=False)
+    assert r.returncode != 0 and "last administrator" in r.stderr
+    # The first start's password file goes when that password changes (CLI or API).
+    password_file = reg.root / "initial-admin-password"
+    assert password_file.exists()
+    r = requests.put(f"{reg.url}/api/v1/users/admin/password", auth=("admin", admin_password(reg)),
+                     json={"password": "admin-second", "old_password": admin_password(reg)})
+    assert r.status_code == 204, r.text
+    assert not password_file.exists()
 
 
 def test_user_api_needs_local_users(make_registry):

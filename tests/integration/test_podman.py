@@ -208,3 +208,64 @@ def test_login_push_pull_logout(podman, auth_registry, workdir):
         assert token_requests.count(("GET", "401")) == 1, token_requests
     else:
         assert token_requests == [], token_requests
+
+
+# ------------------------------------------------------- Docker and podman on one machine
+
+from conftest import LOCAL_AUTH  # noqa: E402
+from test_auth import admin_password, docker_with_config  # noqa: E402
+from test_docker import build_busybox_image, docker, docker_engine, local_images  # noqa: E402,F401
+
+
+def shared_home_podman(podman: Podman, home) -> Podman:
+    """podman as a user of this machine sees it: no auth file of its own named, so it
+    reads $XDG_RUNTIME_DIR/containers/auth.json and then Docker's ~/.docker/config.json."""
+    podman.env = {k: v for k, v in podman.env.items() if k != "REGISTRY_AUTH_FILE"}
+    podman.env.update(HOME=str(home), XDG_RUNTIME_DIR=str(home / "run"),
+                      XDG_CONFIG_HOME=str(home / ".config"))
+    (home / "run").mkdir(exist_ok=True)
+    return podman
+
+
+@pytest.mark.berth_only
+@pytest.mark.parametrize("refresh_tokens", [False, True])
+def test_docker_and_podman_logged_in_on_one_machine(podman, docker_engine, local_images,
+                                                     make_registry, workdir, refresh_tokens):
+    extra = LOCAL_AUTH + ("    refreshtokens: true\n" if refresh_tokens else "")
+    reg = make_registry(extra_config=extra)
+    home = workdir / "home"
+    home.mkdir()
+    docker_config = home / ".docker"
+    host = f"localhost:{reg.port}"
+    image = f"{host}/both/busybox:v1"
+    local_images.append(image)
+    local_images.append(build_busybox_image(workdir / "ctx", image, "shared machine"))
+    password = admin_password(reg)
+    docker_with_config(docker_config, "login", host, "-u", "admin", "--password-stdin",
+                       stdin=password + "\n")
+    docker_with_config(docker_config, "push", image)
+    stored = json.loads((docker_config / "config.json").read_text())["auths"][host]
+    p = shared_home_podman(podman, home)
+
+    # podman pulls with what Docker stored either way (for a refresh token, by the OAuth2
+    # refresh grant).
+    p.run("pull", "-q", "--tls-verify=false", image)
+    login = p.run("login", "--tls-verify=false", "-u", "admin", "--password-stdin", host,
+                  stdin=password + "\n", check=False)
+    if not refresh_tokens:
+        assert not stored.get("identitytoken")
+        assert login.returncode == 0, login.stderr
+    else:
+        # podman refuses where Docker keeps an identity token; the documented fix is to
+        # keep podman away from Docker's config (DOCKER_CONFIG names another directory).
+        assert stored.get("identitytoken")
+        assert login.returncode != 0 and "Identity token" in login.stderr, login.stderr
+        p.env["DOCKER_CONFIG"] = str(home / ".config" / "containers")
+        p.run("login", "--tls-verify=false", "-u", "admin", "--password-stdin", host,
+              stdin=password + "\n")
+    p.run("tag", image, f"{host}/both/from-podman:v1")
+    p.run("push", "--tls-verify=false", f"{host}/both/from-podman:v1")
+    local_images.append(f"{host}/both/from-podman:v1")
+    docker_with_config(docker_config, "pull", f"{host}/both/from-podman:v1")
+    run = docker("run", "--rm", f"{host}/both/from-podman:v1", "cat", "/etc/marker.txt")
+    assert run.stdout == "shared machine"

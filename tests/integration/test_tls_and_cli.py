@@ -128,8 +128,10 @@ health:
 """)
     out = run_berth("config", "check", str(cfg))
     assert out.returncode == 0, out.stderr
-    # Every key of Distribution's own example is honoured: nothing to warn about.
-    assert out.stdout.strip() == f"{cfg}: OK (0 warnings)", out.stdout + out.stderr
+    # Every key of Distribution's own example is honoured; the one warning is that it has
+    # no auth section, so it runs an open registry.
+    assert out.stdout.strip() == f"{cfg}: OK (1 warning)", out.stdout + out.stderr
+    assert "OPEN registry" in out.stderr
     # A section berth does not honour yet is named, not silently dropped.
     with open(cfg, "a") as f:
         f.write("redis:\n  addr: localhost:6379\n")
@@ -147,6 +149,41 @@ def test_config_check_rejects_bad_values(workdir):
     cfg.write_text("version: 0.1\nstorage: [not, a, mapping\n")
     out = run_berth("config", "check", str(cfg))
     assert out.returncode != 0 and str(cfg) in out.stderr
+
+
+CHECKED_BY_SERVE = {
+    # Debian's stock /etc/docker/registry/config.yml names a directory as its htpasswd file.
+    "htpasswd path is a directory": ("auth:\n  htpasswd:\n    realm: basic-realm\n"
+                                     "    path: {dir}\n", "auth.htpasswd.path"),
+    "htpasswd file missing": ("auth:\n  htpasswd:\n    realm: r\n    path: {dir}/nope\n",
+                              "auth.htpasswd.path"),
+    "TLS files missing": ("http:\n  tls:\n    certificate: {dir}/no.crt\n"
+                          "    key: {dir}/no.key\n", "http.tls"),
+    "another storage driver": ("s3:\n  bucket: b\n", "storage.s3"),
+    "an access controller berth lacks": ("auth:\n  silly:\n    realm: r\n    service: s\n",
+                                         "auth.silly"),
+    "token keys missing": ("auth:\n  token:\n    realm: https://a/t\n    service: s\n"
+                           "    issuer: i\n    rootcertbundle: {dir}/none.pem\n",
+                           "auth.token"),
+}
+
+
+@pytest.mark.parametrize("case", list(CHECKED_BY_SERVE))
+def test_config_check_refuses_what_serve_refuses(workdir, case):
+    fragment, key = CHECKED_BY_SERVE[case]
+    fragment = fragment.format(dir=workdir)
+    if fragment.startswith("s3:"):
+        text = "version: 0.1\nstorage:\n  " + fragment.replace("\n  ", "\n    ")
+    else:
+        text = f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/data\n"
+        text += fragment
+    cfg = workdir / "config.yml"
+    cfg.write_text(text)
+    check = run_berth("config", "check", str(cfg))
+    assert check.returncode != 0, (case, check.stdout, check.stderr)
+    assert key in check.stderr, check.stderr
+    serve = run_berth("serve", str(cfg), timeout=30)
+    assert serve.returncode != 0 and key in serve.stderr, serve.stderr
 
 
 def test_unknown_keys_are_reported_by_name(make_registry):

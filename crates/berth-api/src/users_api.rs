@@ -114,7 +114,7 @@ pub async fn handle(
     };
     let user = who.user.clone();
     (
-        serve(meta.as_ref(), &who, path, method, body)
+        serve(auth, meta.as_ref(), &who, path, method, body)
             .await
             .unwrap_or_else(|r| r),
         user,
@@ -122,6 +122,7 @@ pub async fn handle(
 }
 
 async fn serve(
+    auth: &Authenticator,
     meta: &dyn MetaStore,
     who: &Identity,
     path: &str,
@@ -190,6 +191,17 @@ async fn serve(
             };
             changed.map_err(from_auth_error)?;
             tracing::info!(target: "berth::audit", by = name, user = target, "password changed");
+            if let Some(file) = auth.initial_password_file() {
+                match users::forget_initial_password(file, target) {
+                    Ok(true) => {
+                        tracing::info!(file = %file.display(), "removed the initial administrator password file: that password was changed")
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not remove the initial administrator password file")
+                    }
+                }
+            }
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (&Method::DELETE, _, Some(target)) if !target.contains('/') => {

@@ -2,6 +2,7 @@
 //! scopes it needs, say who it is or why not; issue tokens for the built-in service.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +12,12 @@ use berth_meta::MetaStore;
 
 use crate::access::{AccessPolicy, Identity};
 use crate::cache::VerifiedCache;
+use crate::checks::PasswordChecks;
 use crate::htpasswd::{HtpasswdFile, verify_bcrypt};
 use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
 use crate::scope::Scope;
 use crate::token::{TokenError, TokenIssuer, TokenVerifier};
 use crate::{AuthError, password};
-use tokio::sync::Semaphore;
 
 /// How long a verified password is remembered (Docker sends Basic on every request).
 const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -34,6 +35,12 @@ pub enum Mode {
         verifier: TokenVerifier,
         /// `None`: the token endpoint on the host the client used.
         realm: Option<String>,
+        /// `auth.local.refreshtokens`: answer `offline_token`/`access_type=offline` with
+        /// a refresh token.
+        refresh_tokens: bool,
+        /// Where the first start left the generated administrator password: removed when
+        /// that password changes, so it never holds a stale secret.
+        initial_password_file: PathBuf,
     },
     /// Distribution's `auth.token`: only bearer tokens from an external issuer.
     ExternalToken {
@@ -137,9 +144,9 @@ pub struct Authenticator {
     policy: AccessPolicy,
     cache: VerifiedCache,
     limiter: Arc<LoginLimiter>,
-    /// Password checks running at once. argon2 takes ~19 MiB and a core for tens of
-    /// milliseconds per check: a flood of logins queues here instead of taking memory.
-    checks: Semaphore,
+    /// At most one password check per core at once: a login flood queues, it does not
+    /// take memory.
+    checks: PasswordChecks,
 }
 
 /// Why a management request is refused when it brings a `/v2` token.
@@ -158,7 +165,7 @@ impl Authenticator {
             policy,
             cache: VerifiedCache::new(CREDENTIAL_CACHE_TTL),
             limiter: LoginLimiter::new(limits),
-            checks: Semaphore::new(cores.max(2)),
+            checks: PasswordChecks::new(cores),
         }
     }
 
@@ -170,6 +177,17 @@ impl Authenticator {
     pub fn issuer(&self) -> Option<&TokenIssuer> {
         match &self.mode {
             Mode::Local { issuer, .. } => Some(issuer),
+            _ => None,
+        }
+    }
+
+    /// The first administrator's password file, when users are berth's own.
+    pub fn initial_password_file(&self) -> Option<&std::path::Path> {
+        match &self.mode {
+            Mode::Local {
+                initial_password_file,
+                ..
+            } => Some(initial_password_file),
             _ => None,
         }
     }
@@ -376,7 +394,7 @@ impl Authenticator {
             tokio::time::sleep(pause).await;
         }
         let verified = match &stored {
-            Some((hash, _)) => self.verify(plain, hash).await?,
+            Some((hash, _)) => self.verify(plain, hash).await,
             None => false,
         };
         match stored {
@@ -395,24 +413,19 @@ impl Authenticator {
         }
     }
 
-    /// One password check, on a blocking thread, at most [`Authenticator::checks`] at once.
-    async fn verify(&self, plain: &str, hash: &str) -> Result<bool, Refusal> {
-        let _permit = self
-            .checks
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+    /// One password check, on the password-check threads.
+    async fn verify(&self, plain: &str, hash: &str) -> bool {
         let (plain, hash) = (plain.to_string(), hash.to_string());
         let bcrypt = matches!(self.mode, Mode::Htpasswd { .. });
-        Ok(tokio::task::spawn_blocking(move || {
-            if bcrypt {
-                verify_bcrypt(&plain, &hash)
-            } else {
-                password::verify(&plain, &hash)
-            }
-        })
-        .await
-        .unwrap_or(false))
+        self.checks
+            .run(move || {
+                if bcrypt {
+                    verify_bcrypt(&plain, &hash)
+                } else {
+                    password::verify(&plain, &hash)
+                }
+            })
+            .await
     }
 
     /// The `WWW-Authenticate` value for a refused request (`None` when open).
@@ -452,11 +465,18 @@ impl Authenticator {
         asked: &[Scope],
         offline: bool,
     ) -> Result<TokenResponse, Refusal> {
-        let Mode::Local { issuer, meta, .. } = &self.mode else {
+        let Mode::Local {
+            issuer,
+            meta,
+            refresh_tokens,
+            ..
+        } = &self.mode
+        else {
             return Err(Refusal::Denied(
                 "this registry does not issue tokens".into(),
             ));
         };
+        let offline = offline && *refresh_tokens;
         let granted = self.policy.grant(who, asked);
         let subject = who.user.as_deref().unwrap_or("");
         let access = issuer.access_token(subject, &granted)?;

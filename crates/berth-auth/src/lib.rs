@@ -5,6 +5,7 @@
 pub mod access;
 mod authenticator;
 pub mod cache;
+mod checks;
 pub mod htpasswd;
 pub mod keys;
 pub mod limiter;

@@ -119,6 +119,46 @@ fn change_result(change: UserChange, name: &str) -> Result<(), AuthError> {
     }
 }
 
+/// The file, in the storage root, where the first start leaves the password it generated
+/// for `admin`.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+/// The user that file is for.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// After `name`'s password changed: removes the first start's password file if it was
+/// `admin`'s, so the file never holds a secret that no longer works. `true` if it did.
+pub fn forget_initial_password(path: &std::path::Path, name: &str) -> Result<bool, AuthError> {
+    if name != FIRST_ADMIN {
+        return Ok(false);
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(AuthError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Whether the first start's password file is there but no longer `admin`'s password.
+pub async fn initial_password_is_stale(
+    meta: &dyn MetaStore,
+    path: &std::path::Path,
+) -> Result<bool, AuthError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(false);
+    };
+    let Some(user) = meta.user(FIRST_ADMIN).await? else {
+        return Ok(true);
+    };
+    let (plain, stored) = (text.trim_end().to_string(), user.password_hash);
+    let matches = tokio::task::spawn_blocking(move || password::verify(&plain, &stored))
+        .await
+        .map_err(|e| AuthError::Crypto(e.to_string()))?;
+    Ok(!matches)
+}
+
 async fn hash_blocking(plain: &str) -> Result<String, AuthError> {
     let plain = plain.to_string();
     tokio::task::spawn_blocking(move || password::hash(&plain))

@@ -405,6 +405,9 @@ pub struct LocalAuth {
     /// PEM file of the ES256 signing key; default `<rootdirectory>/berth/token-key.pem`,
     /// generated on first start.
     pub signingkey: Option<PathBuf>,
+    /// Hand out refresh tokens (`docker login` then keeps one instead of the password);
+    /// default false, as Harbor: podman refuses to log in where Docker stored one.
+    pub refreshtokens: bool,
 }
 
 #[derive(Default, Deserialize)]

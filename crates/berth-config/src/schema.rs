@@ -209,6 +209,7 @@ pub(crate) const AUTH_TYPES: &[Field] = &[
             f("issuer", Str),
             f("tokenttl", Duration),
             f("signingkey", Str),
+            f("refreshtokens", Bool),
         ]),
     ),
     f("silly", Struct(&[f("realm", Str), f("service", Str)])),

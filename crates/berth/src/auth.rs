@@ -1,7 +1,7 @@
 //! Builds the access controller `serve` runs, and gives a fresh installation its first
 //! administrator.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -20,7 +20,7 @@ pub async fn authenticator(
     let mode = match &s.auth {
         AuthSettings::None => Mode::Open,
         AuthSettings::Htpasswd { path, realm } => Mode::Htpasswd {
-            file: HtpasswdFile::open(path).context("auth.htpasswd.path")?,
+            file: htpasswd_file(path)?,
             realm: realm.clone(),
         },
         AuthSettings::Local {
@@ -30,6 +30,7 @@ pub async fn authenticator(
             token_ttl,
             signing_key,
             initial_password_file,
+            refresh_tokens,
         } => {
             let key = SigningKey::load_or_generate(signing_key).context("auth.local.signingkey")?;
             let issuer = TokenIssuer::new(key, issuer, service, *token_ttl);
@@ -39,6 +40,8 @@ pub async fn authenticator(
                 issuer: Box::new(issuer),
                 meta,
                 realm: realm.clone(),
+                refresh_tokens: *refresh_tokens,
+                initial_password_file: initial_password_file.clone(),
             }
         }
         AuthSettings::Token {
@@ -49,14 +52,7 @@ pub async fn authenticator(
             jwks,
             algorithms,
         } => Mode::ExternalToken {
-            verifier: TokenVerifier::external(
-                issuer,
-                service,
-                rootcertbundle.as_deref(),
-                jwks.as_deref(),
-                algorithms,
-            )
-            .context("auth.token")?,
+            verifier: external_verifier(issuer, service, rootcertbundle, jwks, algorithms)?,
             realm: realm.clone(),
             service: service.clone(),
         },
@@ -67,10 +63,60 @@ pub async fn authenticator(
     Ok(Authenticator::new(mode, policy))
 }
 
+fn htpasswd_file(path: &Path) -> anyhow::Result<HtpasswdFile> {
+    HtpasswdFile::open(path).context("auth.htpasswd.path")
+}
+
+fn external_verifier(
+    issuer: &str,
+    service: &str,
+    rootcertbundle: &Option<PathBuf>,
+    jwks: &Option<PathBuf>,
+    algorithms: &[String],
+) -> anyhow::Result<TokenVerifier> {
+    TokenVerifier::external(
+        issuer,
+        service,
+        rootcertbundle.as_deref(),
+        jwks.as_deref(),
+        algorithms,
+    )
+    .context("auth.token")
+}
+
+/// Loads the files the access controller reads, as `serve` would, without starting it:
+/// for `berth config check`. (The local token service's key and users are made on first
+/// start, so there is nothing to check for it.)
+pub fn check_files(s: &ServeSettings) -> anyhow::Result<()> {
+    match &s.auth {
+        AuthSettings::None | AuthSettings::Local { .. } => {}
+        AuthSettings::Htpasswd { path, .. } => {
+            htpasswd_file(path)?;
+        }
+        AuthSettings::Token {
+            service,
+            issuer,
+            rootcertbundle,
+            jwks,
+            algorithms,
+            ..
+        } => {
+            external_verifier(issuer, service, rootcertbundle, jwks, algorithms)?;
+        }
+    }
+    Ok(())
+}
+
 /// On a database without users, creates `admin` with a generated password, prints it
 /// once and keeps it in `password_file` (mode 0600) for the operator to pick up.
 async fn ensure_first_admin(meta: &dyn MetaStore, password_file: &Path) -> anyhow::Result<()> {
     if !meta.users().await?.is_empty() {
+        // Changed by an older berth, which left the file: it must not keep a stale secret.
+        if users::initial_password_is_stale(meta, password_file).await? {
+            std::fs::remove_file(password_file)
+                .with_context(|| format!("removing the stale {}", password_file.display()))?;
+            tracing::info!(file = %password_file.display(), "removed the initial administrator password file: that password was changed");
+        }
         return Ok(());
     }
     let plain = password::generate(24)?;

@@ -82,6 +82,7 @@ pub enum AuthSettings {
         signing_key: PathBuf,
         /// Where the first start writes the generated admin password.
         initial_password_file: PathBuf,
+        refresh_tokens: bool,
     },
     Token {
         realm: String,
@@ -113,7 +114,8 @@ fn auth_settings(auth: &AuthConfig, root: &Path) -> anyhow::Result<AuthSettings>
                 .signingkey
                 .clone()
                 .unwrap_or_else(|| root.join("berth").join("token-key.pem")),
-            initial_password_file: root.join("initial-admin-password"),
+            initial_password_file: root.join(berth_auth::users::INITIAL_PASSWORD_FILE),
+            refresh_tokens: l.refreshtokens,
         },
         AuthConfig::Token(t) => {
             let need = |v: &Option<String>, key: &str| {
@@ -429,16 +431,33 @@ fn endpoints(
 }
 
 /// `berth config check`: warnings go to stderr, the verdict to stdout; errors fail.
+/// `berth config check`: refuses whatever `serve` would refuse — the settings, then the
+/// files they name (TLS certificate and key, client CAs, htpasswd, token keys) — and says
+/// when the configuration runs an open registry.
 pub fn check(config: &Path) -> anyhow::Result<()> {
-    let loaded = load_config(Some(config))?;
-    for warning in &loaded.warnings {
+    let s = load(Some(config))?;
+    s.tls
+        .as_ref()
+        .map(berth_api::server::tls_config)
+        .transpose()
+        .context("http.tls")?;
+    crate::auth::check_files(&s)?;
+    let mut warnings = s.warnings.clone();
+    if matches!(s.auth, AuthSettings::None) {
+        warnings.push(
+            "there is no auth section: this runs an OPEN registry where anyone who can reach \
+             it may push, pull and delete; add auth.local, auth.htpasswd or auth.token"
+                .into(),
+        );
+    }
+    for warning in &warnings {
         eprintln!("warning: {warning}");
     }
     println!(
         "{}: OK ({} warning{})",
         config.display(),
-        loaded.warnings.len(),
-        if loaded.warnings.len() == 1 { "" } else { "s" }
+        warnings.len(),
+        if warnings.len() == 1 { "" } else { "s" }
     );
     Ok(())
 }

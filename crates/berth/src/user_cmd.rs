@@ -1,10 +1,12 @@
-//! `berth user add|passwd|remove|list`: manage the built-in token service's users in the
-//! metadata database (safe while the registry runs: SQLite serialises the writes).
+//! `berth user add|passwd|admin|remove|list`: manage the built-in token service's users in
+//! the metadata database (safe while the registry runs: SQLite serialises the writes).
+//! The database is the one the registry uses — named on every run, and never created
+//! here: a typo in `--config` must not quietly start an empty user list.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use berth_auth::{password, users};
 use berth_meta::{MetaStore, SqliteMeta};
 
@@ -13,7 +15,7 @@ pub enum UserCommand {
     /// Create a user. Prints a generated password unless --password-stdin is given.
     Add {
         name: String,
-        /// May manage users.
+        /// May manage users and run garbage collection and retention.
         #[arg(long)]
         admin: bool,
         /// Read the password from the first line of stdin.
@@ -27,23 +29,61 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Delete a user.
+    /// Make a user an administrator, or with --revoke no longer one (never the last).
+    Admin {
+        name: String,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Delete a user (never the last administrator).
     Remove { name: String },
     /// List users.
     List,
 }
 
+/// Where the users are: the metadata database, and the storage root beside it (for the
+/// first administrator's password file).
+struct UserDatabase {
+    metadata: PathBuf,
+    root: PathBuf,
+}
+
+/// `--config` names a config file, or a registry's data directory (its storage root).
+fn locate(config: Option<&Path>) -> anyhow::Result<UserDatabase> {
+    if let Some(dir) = config.filter(|p| p.is_dir()) {
+        return Ok(UserDatabase {
+            metadata: dir.join("berth").join("metadata.db"),
+            root: dir.to_path_buf(),
+        });
+    }
+    let s = crate::settings::load(config)?;
+    Ok(UserDatabase {
+        metadata: s.metadata,
+        root: s.root,
+    })
+}
+
 pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
-    let loaded = crate::settings::load_config(config)?;
-    let path = loaded
-        .config
-        .metadata_path()
-        .context("berth.metadata.path: set where the metadata database lives")?;
+    let db = locate(config)?;
+    if !db.metadata.is_file() {
+        bail!(
+            "there is no metadata database at {}{}: `berth serve` creates it (and the first \
+             administrator) when it first starts; pass --config with the registry's config \
+             file or data directory",
+            db.metadata.display(),
+            if config.is_none() {
+                " (the default, ./data, in the current directory)"
+            } else {
+                ""
+            }
+        );
+    }
+    eprintln!("users in {}", db.metadata.display());
     crate::runtime()?.block_on(async move {
-        let meta = SqliteMeta::open(&path)
+        let meta = SqliteMeta::open(&db.metadata)
             .await
-            .with_context(|| format!("opening metadata database {}", path.display()))?;
-        execute(&meta, command).await
+            .with_context(|| format!("opening metadata database {}", db.metadata.display()))?;
+        execute(&meta, &db.root, command).await
     })
 }
 
@@ -61,7 +101,7 @@ fn obtain_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     Ok((password::generate(24)?, true))
 }
 
-async fn execute(meta: &dyn MetaStore, command: UserCommand) -> anyhow::Result<()> {
+async fn execute(meta: &dyn MetaStore, root: &Path, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             name,
@@ -80,15 +120,34 @@ async fn execute(meta: &dyn MetaStore, command: UserCommand) -> anyhow::Result<(
             let (plain, generated) = obtain_password(password_stdin)?;
             users::set_password(meta, &name, &plain).await?;
             println!("changed the password of {name}; its refresh tokens no longer work");
+            if users::forget_initial_password(&root.join(users::INITIAL_PASSWORD_FILE), &name)? {
+                println!(
+                    "removed {}, which held the old password",
+                    users::INITIAL_PASSWORD_FILE
+                );
+            }
             show_generated(&plain, generated);
+        }
+        UserCommand::Admin { name, revoke } => {
+            users::set_admin(meta, &name, !revoke).await?;
+            if revoke {
+                println!("{name} is no longer an administrator");
+            } else {
+                println!("{name} is an administrator");
+            }
         }
         UserCommand::Remove { name } => {
             users::remove(meta, &name).await?;
             println!("removed user {name}");
         }
         UserCommand::List => {
-            for u in meta.users().await? {
-                println!("{}{}", u.name, if u.admin { "\tadmin" } else { "" });
+            let all = meta.users().await?;
+            let width = all.iter().map(|u| u.name.len()).max().unwrap_or(0).max(4);
+            println!("{:width$}  ADMIN  CREATED", "NAME");
+            for u in all {
+                let created = berth_notify::time::rfc3339((u.created_at_ms / 1000) as u64);
+                let admin = if u.admin { "yes" } else { "no" };
+                println!("{:width$}  {admin:5}  {created}", u.name);
             }
         }
     }
