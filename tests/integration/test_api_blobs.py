@@ -275,6 +275,31 @@ def test_bytes_of_a_failed_request_never_reach_the_blob(registry, failure):
     assert blob_path(registry, sha256(good)).read_bytes() == good
 
 
+@pytest.mark.berth_only  # reaches into berth's own upload directory
+@pytest.mark.parametrize("loss", ["file removed", "file cut short"])
+def test_an_upload_whose_bytes_vanished_is_never_finished(registry, loss):
+    """Someone freeing a full disk removes (or truncates) an upload's file: the session can
+    never finish. It must not be padded with zeros and committed under the digest the
+    client names (the hash state still covers the lost bytes)."""
+    c = Client(registry)
+    data = random_bytes("vanishing", 6000)
+    upload = c.abs(c.patch_chunk(c.start_upload("blobs/vanished"), data[:4000]).headers["Location"])
+    uid = upload.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+    path = registry.root / "docker/registry/v2/_berth/uploads" / uid / "data"
+    if loss == "file removed":
+        path.unlink()
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(1000)
+    r = c.finish_upload(upload, sha256(data), data[4000:], expect=None)
+    assert r.status_code == 404, r.text
+    assert error_code(r) == "BLOB_UPLOAD_UNKNOWN" and "start the upload again" in r.text
+    assert_no_blob(c, "blobs/vanished", sha256(data))
+    assert c.get(upload).status_code == 404, "the session is forgotten"
+    c.push_blob("blobs/vanished", data)  # a fresh upload works
+    assert_blob(c, "blobs/vanished", sha256(data), data)
+
+
 @pytest.mark.parametrize("digest", [
     "sha256:xyz",                         # not hex
     "sha256:" + "A" * 64,                 # upper case

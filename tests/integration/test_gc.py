@@ -5,6 +5,7 @@ berth only: Distribution collects offline (`registry garbage-collect` with the r
 stopped or read-only)."""
 
 import fcntl
+import re
 import sqlite3
 import subprocess
 import time
@@ -321,6 +322,75 @@ def test_progress_is_visible_while_a_collection_runs(registry):
     assert status["running"] is False and status["progress"] is None
     assert status["runs"][0]["report"]["blobs_deleted"] == 5
     assert c.get_manifest("gc/progress", "v1").status_code == 200
+
+
+def test_a_killed_cli_run_is_marked_abandoned(registry):
+    """`berth gc` killed with -9 in the middle of a run: the server's history says so,
+    instead of showing it running forever."""
+    c = Client(registry)
+    for i in range(3):
+        c.push_blobs("gc/killed", blob(f"killed-junk-{i}", 100))
+    lock_path = registry.root / "docker/registry/v2/_berth/gc.lock"
+    with open(lock_path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)  # the run waits here, in its blob pass
+        proc = subprocess.Popen([berth_bin(), "gc", "--quiet", "--grace", "0s",
+                                 str(registry.config_path)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=registry.env)
+        deadline = time.time() + 20
+        runs = []
+        while time.time() < deadline:
+            runs = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"]
+            if runs and runs[0]["trigger"] == "cli" and runs[0]["finished_at"] is None:
+                break
+            time.sleep(0.05)
+        assert runs and runs[0]["finished_at"] is None, runs
+        proc.kill()
+        proc.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        run = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"][0]
+        if run["finished_at"] is not None:
+            break
+        time.sleep(0.1)
+    assert run["trigger"] == "cli" and run["finished_at"] is not None, run
+    assert "abandoned" in run["error"] and "killed" in run["error"], run
+    # The next run finishes the work.
+    gc(registry, "--grace", "0s")
+    run = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"][0]
+    assert run["error"] is None and run["report"]["blobs_deleted"] == 3, run
+
+
+def test_cli_runs_count_in_the_servers_metrics(make_registry):
+    reg = make_registry(extra_config=gc_extra(interval="1h") + "  metrics:\n    mainport: true\n")
+    c = Client(reg)
+
+    def values():
+        text = requests.get(f"{reg.url}/metrics", timeout=10).text
+        return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+                if line.startswith(("berth_gc_", "berth_lifecycle"))}
+
+    before = values()
+    junk = [blob(f"cli-metrics-{i}", 300) for i in range(4)]
+    c.push_blobs("gc/cli-metrics", *junk)
+    gc(reg, "--grace", "0s")
+    after = values()
+    ok = 'berth_lifecycle_runs_total{kind="gc",result="ok"}'
+    assert after.get(ok, 0) - before.get(ok, 0) == 1, (before, after)
+    blobs = "berth_gc_blobs_deleted_total"
+    assert after[blobs] - before.get(blobs, 0) == 4, (before, after)
+    assert values()[ok] == after[ok], "counted once"
+
+
+def test_dry_run_tells_what_waits_out_the_grace_period(registry):
+    c = Client(registry)
+    x = push_two_images_sharing_a_layer(c, "gc/backlog")
+    assert c.delete(c.manifest_url("gc/backlog", x["a"].digest)).status_code == 202
+    out = gc(registry, "--dry-run").stdout
+    assert "would remove 0 manifests and 0 blobs" in out, out
+    waiting = re.search(r"(\d+) manifests and (\d+) blobs are waiting out the grace period; "
+                        r"the first may be collected from (\S+) \(in 23h 5\dm\)", out)
+    assert waiting, out
+    assert int(waiting.group(2)) >= 2, out  # a's own layer and config, at least
 
 
 def test_gc_with_the_registry_stopped(registry):

@@ -186,6 +186,18 @@ def test_config_check_refuses_what_serve_refuses(workdir, case):
     assert serve.returncode != 0 and key in serve.stderr, serve.stderr
 
 
+def test_a_second_server_on_the_same_data_is_refused(registry):
+    other_port = free_port()
+    r = run_berth("serve", str(registry.config_path),
+                  env={"REGISTRY_HTTP_ADDR": f"127.0.0.1:{other_port}"}, timeout=30)
+    assert r.returncode != 0
+    assert f"another berth serve (pid {registry.proc.pid}) is already using" in r.stderr, r.stderr
+    assert str(registry.root) in r.stderr
+    # The first one serves on, and once it stops the data can be served again.
+    assert requests.get(f"{registry.url}/v2/", timeout=10).status_code == 200
+    registry.restart()
+
+
 def test_unknown_keys_are_reported_by_name(make_registry):
     reg = make_registry(extra_config="  tlss:\n    typo: true\n")
     assert "tlss" in reg.log()

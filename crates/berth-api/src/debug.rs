@@ -34,6 +34,11 @@ pub(crate) async fn metrics_response(app: &AppState) -> Response {
         Ok(stats) => app.metrics.set_storage_stats(&stats),
         Err(e) => tracing::warn!(error = %e, "cannot read storage totals for the metrics"),
     }
+    if let Some(lifecycle) = &app.lifecycle
+        && let Err(e) = lifecycle.count_other_runs().await
+    {
+        tracing::warn!(error = %e, "cannot read other processes' lifecycle runs for the metrics");
+    }
     let mut resp = app.metrics.render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -64,6 +64,10 @@ impl BlobStore for MeteredStore {
             .await
     }
 
+    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
+        self.timed("Stat", self.inner.upload_len(upload_id)).await
+    }
+
     async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
         self.timed("Reader", self.inner.read_upload(upload_id))
             .await

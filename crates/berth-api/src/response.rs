@@ -44,7 +44,9 @@ impl ApiError {
 pub fn status_of(err: &RegistryError) -> StatusCode {
     use RegistryError::*;
     match err {
-        BlobUnknown | BlobUploadUnknown | ManifestUnknown(_) | NameUnknown => StatusCode::NOT_FOUND,
+        BlobUnknown | BlobUploadUnknown | UploadLost | ManifestUnknown(_) | NameUnknown => {
+            StatusCode::NOT_FOUND
+        }
         ChunkOutOfOrder { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         ManifestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Unsupported(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -13,6 +13,11 @@ pub enum RegistryError {
     BlobUploadInvalid(String),
     #[error("blob upload unknown to registry")]
     BlobUploadUnknown,
+    /// The upload's stored bytes are gone: it was forgotten.
+    #[error(
+        "the upload's stored bytes were lost (removed, or cut short to free a full disk); start the upload again"
+    )]
+    UploadLost,
     /// A chunk that does not start where the upload stands (out of order or repeated).
     #[error("chunk out of order: the upload holds {size} bytes, send the chunk starting at {size}")]
     ChunkOutOfOrder { size: u64 },
@@ -58,7 +63,7 @@ impl RegistryError {
         match self {
             BlobUnknown => "BLOB_UNKNOWN",
             BlobUploadInvalid(_) | ChunkOutOfOrder { .. } | Body(_) => "BLOB_UPLOAD_INVALID",
-            BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            BlobUploadUnknown | UploadLost => "BLOB_UPLOAD_UNKNOWN",
             DigestMismatch | DigestInvalid(_) => "DIGEST_INVALID",
             ManifestBlobUnknown(_) | ManifestChildUnknown(_) => "MANIFEST_BLOB_UNKNOWN",
             ManifestInvalid(_) => "MANIFEST_INVALID",

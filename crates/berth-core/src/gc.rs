@@ -39,7 +39,8 @@ pub struct GcOptions {
 }
 
 /// What a collection removed (or would remove, in a dry run).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GcReport {
     pub dry_run: bool,
     pub manifests_deleted: u64,
@@ -54,6 +55,11 @@ pub struct GcReport {
     pub manifests: Vec<String>,
     /// The blobs' digests; the first 1,000.
     pub blobs: Vec<String>,
+    /// Queued for review but still inside the grace period: not decided by this run.
+    pub waiting_manifests: u64,
+    pub waiting_blobs: u64,
+    /// When the first of those may be collected (ms), if there are any.
+    pub next_collectable_at_ms: Option<i64>,
 }
 
 /// Hears how far a collection has come (the CLI draws progress bars with it).
@@ -146,6 +152,10 @@ impl Registry {
                 self.remove_orphan_files(&mut report, progress).await?;
             }
         }
+        let waiting = self.meta.gc_waiting(now_ms() - grace_ms).await?;
+        report.waiting_manifests = waiting.manifests;
+        report.waiting_blobs = waiting.blobs;
+        report.next_collectable_at_ms = waiting.oldest_since.map(|since| since + grace_ms);
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }

@@ -11,6 +11,7 @@ pub mod import;
 pub mod lifecycle;
 mod manifests;
 pub mod policy;
+pub mod process;
 pub mod retention;
 pub mod schedule;
 mod uploads;

@@ -3,15 +3,38 @@
 //! metadata (so runs from a `berth gc` process show in the server's API) and counted in
 //! the metrics.
 
+use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use crate::gc::{GcOptions, GcReport, Progress};
+use crate::process::{Liveness, ProcessId};
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::{Registry, RegistryError, Result};
+
+/// How often a running run says its process is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long a run on another host may stay silent before it counts as abandoned (on this
+/// host the process itself is looked up).
+const SILENCE: Duration = Duration::from_secs(60);
+/// What an abandoned run's record says.
+const ABANDONED: &str = "abandoned: the process running it stopped (killed or crashed) \
+    before it finished; what it had committed stays done, the next run does the rest";
+
+/// Runs other processes (`berth gc` from the command line) recorded, counted into this
+/// process's metrics once each.
+#[derive(Default)]
+struct OtherRuns {
+    /// Every run up to here is finished and counted (or was there before this process).
+    watermark: Option<i64>,
+    /// Counted runs above the watermark (finished while an older one still ran).
+    counted: HashSet<i64>,
+}
 
 /// Who asked for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +158,9 @@ pub struct Lifecycle {
     pub metrics: LifecycleMetrics,
     gc_running: tokio::sync::Mutex<()>,
     retention_running: tokio::sync::Mutex<()>,
+    /// This process, as its runs record it.
+    owner: String,
+    other_runs: tokio::sync::Mutex<OtherRuns>,
 }
 
 impl Lifecycle {
@@ -152,6 +178,147 @@ impl Lifecycle {
             gc_progress: Default::default(),
             gc_running: Default::default(),
             retention_running: Default::default(),
+            owner: ProcessId::current().to_string(),
+            other_runs: Default::default(),
+        }
+    }
+
+    /// Ends the records of runs whose process is gone (killed, crashed), so they do not
+    /// show as running forever: on this host the process is looked up; elsewhere a run
+    /// that sent no heartbeat for a minute is taken as gone.
+    pub async fn reap_abandoned_runs(&self) -> Result<u64> {
+        let meta = self.registry.meta();
+        let silent_since = berth_meta::now_ms() - berth_meta::duration_ms(SILENCE);
+        let mut reaped = 0;
+        for run in meta.unfinished_runs().await? {
+            let owner = run.owner.as_deref();
+            if owner == Some(self.owner.as_str()) {
+                continue; // ours, and we are alive
+            }
+            let gone = match owner.and_then(ProcessId::parse).map(|p| p.liveness()) {
+                Some(Liveness::Gone) => true,
+                Some(Liveness::Alive) => false,
+                Some(Liveness::Unknown) | None => {
+                    run.heartbeat_at_ms.unwrap_or(run.started_at_ms) < silent_since
+                }
+            };
+            if gone && meta.abandon_run(run.id, ABANDONED).await? {
+                tracing::warn!(
+                    run = run.id,
+                    kind = run.kind,
+                    owner,
+                    "marked a lifecycle run abandoned: its process is gone"
+                );
+                reaped += 1;
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// The newest runs of `kind`, with abandoned ones marked as such.
+    pub async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<berth_meta::LifecycleRun>> {
+        self.reap_abandoned_runs().await?;
+        Ok(self.registry.meta().runs(kind, limit).await?)
+    }
+
+    /// Starts counting runs of other processes into the metrics: those recorded from now
+    /// on (a server calls this when it starts).
+    pub async fn watch_other_runs(&self) -> Result<()> {
+        let last = self.registry.meta().last_run_id().await?;
+        self.other_runs.lock().await.watermark = Some(last);
+        Ok(())
+    }
+
+    /// Adds the runs other processes finished since the last look to the metrics, so a
+    /// `berth gc` from cron shows in the server's metrics like its own runs.
+    pub async fn count_other_runs(&self) -> Result<()> {
+        let mut seen = self.other_runs.lock().await;
+        let Some(watermark) = seen.watermark else {
+            return Ok(());
+        };
+        self.reap_abandoned_runs().await?;
+        let runs = self.registry.meta().runs_after(watermark, 1000).await?;
+        let mut new_watermark = watermark;
+        let mut contiguous = true;
+        for run in &runs {
+            let finished = run.finished_at_ms.is_some();
+            if finished && run.owner.as_deref() != Some(self.owner.as_str()) {
+                if seen.counted.insert(run.id) {
+                    self.count_finished(run);
+                }
+            }
+            contiguous &= finished;
+            if contiguous {
+                new_watermark = run.id;
+            }
+        }
+        seen.watermark = Some(new_watermark);
+        seen.counted.retain(|id| *id > new_watermark);
+        Ok(())
+    }
+
+    /// The metrics of one run recorded by another process.
+    fn count_finished(&self, run: &berth_meta::LifecycleRun) {
+        let kind = match run.kind.as_str() {
+            "gc" => "gc",
+            "retention" => "retention",
+            _ => return,
+        };
+        let failed = run.error.is_some();
+        let summary = run.summary.as_deref().unwrap_or("null");
+        match kind {
+            "gc" => {
+                if let Ok(r) = serde_json::from_str::<GcReport>(summary) {
+                    self.count_gc(&r);
+                }
+            }
+            _ => {
+                if let Ok(r) = serde_json::from_str::<RetentionReport>(summary) {
+                    self.count_retention(&r);
+                }
+            }
+        }
+        let result = if failed { "failed" } else { "ok" };
+        self.metrics
+            .runs
+            .get_or_create(&RunLabels { kind, result })
+            .inc();
+    }
+
+    fn count_gc(&self, r: &GcReport) {
+        if !r.dry_run {
+            self.metrics.manifests_deleted.inc_by(r.manifests_deleted);
+            self.metrics.blobs_deleted.inc_by(r.blobs_deleted);
+            self.metrics.bytes_freed.inc_by(r.bytes_freed);
+            self.metrics.last_gc_ms.set(r.duration_ms as i64);
+        }
+    }
+
+    fn count_retention(&self, r: &RetentionReport) {
+        if !r.dry_run {
+            self.metrics
+                .tags_deleted
+                .inc_by(r.tags_deleted.len() as u64);
+        }
+    }
+
+    /// Runs `work` for the run `id`, telling the metadata every [`HEARTBEAT`] that this
+    /// process is still at it.
+    async fn with_heartbeat<T>(&self, id: i64, work: impl Future<Output = T>) -> T {
+        let meta = self.registry.meta();
+        let beat = async {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.tick().await; // the first tick is immediate: the start was recorded
+            loop {
+                tick.tick().await;
+                if let Err(e) = meta.heartbeat_run(id).await {
+                    tracing::warn!(run = id, error = %e, "could not record a heartbeat");
+                }
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            never = beat => never,
         }
     }
 
@@ -188,25 +355,23 @@ impl Lifecycle {
         progress: &dyn Progress,
     ) -> Result<GcReport> {
         let _one = self.gc_running.lock().await;
+        self.reap_abandoned_runs().await?;
         let meta = self.registry.meta();
         let id = meta
-            .start_run("gc", trigger.as_str(), options.dry_run)
+            .start_run("gc", trigger.as_str(), options.dry_run, &self.owner)
             .await?;
         let tracked = Tracked {
             inner: progress,
             latest: &self.gc_progress,
         };
-        let result = self.registry.collect_garbage(options, &tracked).await;
+        let result = self
+            .with_heartbeat(id, self.registry.collect_garbage(options, &tracked))
+            .await;
         let idle =
             trigger == Trigger::Schedule && result.as_ref().is_ok_and(|r| !r.removed_anything());
         self.finish("gc", id, &result, idle).await;
-        if let Ok(r) = &result
-            && !r.dry_run
-        {
-            self.metrics.manifests_deleted.inc_by(r.manifests_deleted);
-            self.metrics.blobs_deleted.inc_by(r.blobs_deleted);
-            self.metrics.bytes_freed.inc_by(r.bytes_freed);
-            self.metrics.last_gc_ms.set(r.duration_ms as i64);
+        if let Ok(r) = &result {
+            self.count_gc(r);
         }
         result
     }
@@ -214,26 +379,22 @@ impl Lifecycle {
     /// Applies the configured retention policies.
     pub async fn retain(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
         let _one = self.retention_running.lock().await;
+        self.reap_abandoned_runs().await?;
         let meta = self.registry.meta();
         let id = meta
-            .start_run("retention", trigger.as_str(), dry_run)
+            .start_run("retention", trigger.as_str(), dry_run, &self.owner)
             .await?;
         // Pull-based rules must see the pulls this process has noted so far.
-        let result = match self.registry.flush_pulls().await {
-            Ok(_) => {
-                self.registry
-                    .apply_retention(&self.retention, self.gc.grace, dry_run)
-                    .await
-            }
-            Err(e) => Err(e),
+        let work = async {
+            self.registry.flush_pulls().await?;
+            self.registry
+                .apply_retention(&self.retention, self.gc.grace, dry_run)
+                .await
         };
+        let result = self.with_heartbeat(id, work).await;
         self.finish("retention", id, &result, false).await;
-        if let Ok(r) = &result
-            && !r.dry_run
-        {
-            self.metrics
-                .tags_deleted
-                .inc_by(r.tags_deleted.len() as u64);
+        if let Ok(r) = &result {
+            self.count_retention(r);
         }
         result
     }

@@ -37,7 +37,8 @@ pub struct RetentionPolicy {
 }
 
 /// What a retention run deleted (or would delete, in a dry run).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RetentionReport {
     pub dry_run: bool,
     pub repositories: u64,

@@ -4,7 +4,7 @@
 use berth_meta::{UploadSession, now_ms};
 use berth_oci::range::ByteRange;
 use berth_oci::{Algorithm, Digest, Hasher, RepoName};
-use berth_storage::ByteStream;
+use berth_storage::{ByteStream, StorageError, UploadWriter};
 use futures_util::StreamExt;
 
 use crate::{Registry, RegistryError, Result};
@@ -107,7 +107,7 @@ impl Registry {
         mut hasher: Hasher,
         mut body: ByteStream,
     ) -> Result<(Hasher, u64)> {
-        let mut writer = self.blobs.upload_writer(&session.id, session.size).await?;
+        let mut writer = self.writer(session).await?;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(RegistryError::Body)?;
             if chunk.is_empty() {
@@ -139,7 +139,7 @@ impl Registry {
                 // Bytes past the acknowledged offset (a chunk or final PUT that failed
                 // half-way) must never become part of the blob: opening the upload at
                 // its offset cuts them off (and creates the file if nothing came yet).
-                let writer = self.blobs.upload_writer(id, session.size).await?;
+                let writer = self.writer(&session).await?;
                 (hasher, writer.finish().await?)
             }
         };
@@ -160,6 +160,44 @@ impl Registry {
         }
         self.meta.delete_upload(id).await?;
         Ok(size)
+    }
+
+    /// The upload's writer at its acknowledged offset. An upload whose bytes are gone (its
+    /// file removed or cut short) can never be finished: it is forgotten, and the client
+    /// told to start again.
+    async fn writer(&self, session: &UploadSession) -> Result<Box<dyn UploadWriter>> {
+        match self.blobs.upload_writer(&session.id, session.size).await {
+            Err(StorageError::UploadLost { have, want, .. }) => {
+                tracing::warn!(
+                    upload = session.id,
+                    have,
+                    want,
+                    "upload lost its bytes; forgetting it"
+                );
+                self.discard_upload(&session.id).await;
+                Err(RegistryError::UploadLost)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Forgets upload sessions whose stored bytes are fewer than acknowledged (removed
+    /// or cut short, e.g. to free a full disk): they can never finish, so they do not
+    /// wait out the purge age. Returns their ids.
+    pub async fn forget_lost_uploads(&self) -> Result<Vec<String>> {
+        let mut lost = Vec::new();
+        for id in self.meta.stale_uploads(i64::MAX).await? {
+            let _lock = self.upload_locks.acquire(&id).await;
+            let Some(session) = self.meta.upload(&id).await? else {
+                continue;
+            };
+            let have = self.blobs.upload_len(&id).await?.unwrap_or(0);
+            if have < session.size {
+                self.discard_upload(&id).await;
+                lost.push(id);
+            }
+        }
+        Ok(lost)
     }
 
     async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Digest> {

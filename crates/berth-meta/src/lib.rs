@@ -132,6 +132,15 @@ pub struct CollectionPlan {
     pub blobs: Vec<(Digest, u64)>,
 }
 
+/// Review-queue entries still inside the grace period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcWaiting {
+    pub manifests: u64,
+    pub blobs: u64,
+    /// When the oldest of them was queued (ms).
+    pub oldest_since: Option<i64>,
+}
+
 /// One garbage collection or retention run, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleRun {
@@ -146,6 +155,10 @@ pub struct LifecycleRun {
     /// The report as JSON, once finished.
     pub summary: Option<String>,
     pub error: Option<String>,
+    /// The process that ran it (`None` for runs recorded before owners were).
+    pub owner: Option<String>,
+    /// When that process last said it was still at it.
+    pub heartbeat_at_ms: Option<i64>,
 }
 
 /// A tag as retention rules see it.
@@ -363,6 +376,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Manifests and blobs waiting in the review queues.
     async fn gc_backlog(&self) -> Result<(u64, u64)>;
 
+    /// What in the review queues is younger than `cutoff` (ms): waiting out the grace
+    /// period, not yet for a collection to decide.
+    async fn gc_waiting(&self, cutoff: i64) -> Result<GcWaiting>;
+
     /// The tags of `repo` pointing at `digest`.
     async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>>;
 
@@ -378,8 +395,17 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Records manifest pulls `(repository, digest, when)`, for retention rules.
     async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()>;
 
-    /// Records that a lifecycle run (`kind`: gc, retention) started; its id.
-    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool) -> Result<i64>;
+    /// Records that a lifecycle run (`kind`: gc, retention) started in the process `owner`;
+    /// its id.
+    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool, owner: &str)
+    -> Result<i64>;
+    /// The running run's process is alive.
+    async fn heartbeat_run(&self, id: i64) -> Result<()>;
+    /// Runs not finished (running, or their process died), oldest first.
+    async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>>;
+    /// Ends an unfinished run with `error`, as of its last heartbeat; `false` if it had
+    /// finished meanwhile.
+    async fn abandon_run(&self, id: i64, error: &str) -> Result<bool>;
     /// Records how a run ended; `keep: false` forgets it instead (a scheduled run that
     /// found nothing to do). Old runs beyond a fixed history are forgotten.
     async fn finish_run(
@@ -391,6 +417,10 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// The newest runs of `kind` first.
     async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>>;
+    /// Runs of every kind with an id above `id`, oldest first, at most `limit`.
+    async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>>;
+    /// The highest run id so far (0 for none).
+    async fn last_run_id(&self) -> Result<i64>;
 
     /// Writes imported repositories in a single transaction; re-importing is harmless.
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()>;

@@ -19,7 +19,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 mod gc;
 
 use crate::{
-    CollectRules, CollectedManifest, CollectionPlan, ImportedRepository, LifecycleRun,
+    CollectRules, CollectedManifest, CollectionPlan, GcWaiting, ImportedRepository, LifecycleRun,
     ManifestRecord, MetaError, MetaStore, OutboxEvent, Referrer, RepositoryBlob, Result,
     StorageStats, StoredManifest, TagRecord, UploadSession, UserChange, UserRecord, now_ms,
 };
@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("users.sql"),
     include_str!("outbox.sql"),
     include_str!("gc.sql"),
+    include_str!("runs.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -344,6 +345,28 @@ async fn user_change(conn: &mut SqliteConnection, name: &str, done: u64) -> Resu
     Ok(match exists {
         Some(_) => UserChange::LastAdmin,
         None => UserChange::NoSuchUser,
+    })
+}
+
+/// The columns [`lifecycle_run`] reads, as a literal for `concat!`.
+macro_rules! run_columns {
+    () => {
+        "id, kind, trigger, dry_run, started_at, finished_at, summary, error, owner, heartbeat_at"
+    };
+}
+
+fn lifecycle_run(r: &SqliteRow) -> Result<LifecycleRun> {
+    Ok(LifecycleRun {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        trigger: r.try_get("trigger")?,
+        dry_run: r.try_get("dry_run")?,
+        started_at_ms: r.try_get("started_at")?,
+        finished_at_ms: r.try_get("finished_at")?,
+        summary: r.try_get("summary")?,
+        error: r.try_get("error")?,
+        owner: r.try_get("owner")?,
+        heartbeat_at_ms: r.try_get("heartbeat_at")?,
     })
 }
 
@@ -1034,6 +1057,27 @@ impl MetaStore for SqliteMeta {
         ))
     }
 
+    async fn gc_waiting(&self, cutoff: i64) -> Result<GcWaiting> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM gc_manifest_review WHERE since > ?1) AS manifests,
+                    (SELECT COUNT(*) FROM gc_blob_review WHERE since > ?1) AS blobs,
+                    (SELECT MIN(since) FROM gc_manifest_review WHERE since > ?1) AS om,
+                    (SELECT MIN(since) FROM gc_blob_review WHERE since > ?1) AS ob",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.read)
+        .await?;
+        let oldest = [row.try_get::<Option<i64>, _>("om")?, row.try_get("ob")?]
+            .into_iter()
+            .flatten()
+            .min();
+        Ok(GcWaiting {
+            manifests: row.try_get::<i64, _>("manifests")?.max(0) as u64,
+            blobs: row.try_get::<i64, _>("blobs")?.max(0) as u64,
+            oldest_since: oldest,
+        })
+    }
+
     async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
@@ -1113,16 +1157,61 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
-    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool) -> Result<i64> {
+    async fn start_run(
+        &self,
+        kind: &str,
+        trigger: &str,
+        dry_run: bool,
+        owner: &str,
+    ) -> Result<i64> {
+        let now = now_ms();
         Ok(sqlx::query_scalar(
-            "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at, owner, heartbeat_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(kind)
         .bind(trigger)
         .bind(dry_run)
-        .bind(now_ms())
+        .bind(now)
+        .bind(owner)
+        .bind(now)
         .fetch_one(&self.write)
         .await?)
+    }
+
+    async fn heartbeat_run(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE lifecycle_runs SET heartbeat_at = ? WHERE id = ? AND finished_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE finished_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(lifecycle_run).collect()
+    }
+
+    async fn abandon_run(&self, id: i64, error: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE lifecycle_runs SET finished_at = COALESCE(heartbeat_at, started_at), error = ?
+             WHERE id = ? AND finished_at IS NULL",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.write)
+        .await?
+        .rows_affected()
+            > 0)
     }
 
     async fn finish_run(
@@ -1164,28 +1253,37 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>> {
-        let rows = sqlx::query(
-            "SELECT id, kind, trigger, dry_run, started_at, finished_at, summary, error
-             FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?"
+        ))
         .bind(kind)
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LifecycleRun {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    trigger: r.try_get("trigger")?,
-                    dry_run: r.try_get("dry_run")?,
-                    started_at_ms: r.try_get("started_at")?,
-                    finished_at_ms: r.try_get("finished_at")?,
-                    summary: r.try_get("summary")?,
-                    error: r.try_get("error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(lifecycle_run).collect()
+    }
+
+    async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(lifecycle_run).collect()
+    }
+
+    async fn last_run_id(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM lifecycle_runs")
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {

@@ -183,21 +183,33 @@ impl BlobStore for FsBlobStore {
         let dir = self.upload_dir(upload_id)?;
         let path = dir.join("data");
         let guard = self.upload_locks.acquire(upload_id).await;
+        let id = upload_id.to_string();
         let file = blocking(move || {
             fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
-            let open = || -> io::Result<File> {
-                let mut f = OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path)?;
-                if f.metadata()?.len() != offset {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| StorageError::io(&path, e))?;
+            let have = f.metadata().map_err(|e| StorageError::io(&path, e))?.len();
+            if have < offset {
+                // Never pad with zeros: the hash state covers bytes that are gone.
+                return Err(StorageError::UploadLost {
+                    id,
+                    have,
+                    want: offset,
+                });
+            }
+            let mut cut = || -> io::Result<()> {
+                if have > offset {
                     f.set_len(offset)?;
                 }
                 f.seek(SeekFrom::Start(offset))?;
-                Ok(f)
+                Ok(())
             };
-            open().map_err(|e| StorageError::io(&path, e))
+            cut().map_err(|e| StorageError::io(&path, e))?;
+            Ok(f)
         })
         .await?;
         Ok(Box::new(FsUploadWriter {
@@ -208,6 +220,15 @@ impl BlobStore for FsBlobStore {
             pending_len: 0,
             len: offset,
         }))
+    }
+
+    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
+        let path = self.upload_dir(upload_id)?.join("data");
+        match tokio::fs::metadata(&path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&path, e)),
+        }
     }
 
     async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
@@ -467,6 +488,24 @@ mod tests {
             .unwrap();
         assert_eq!(collect(part).await, b"llo ww");
         assert!(store.upload_writer("../../etc", 0).await.is_err());
+        // Bytes that are gone are never replaced by zeros.
+        let lost = "0123abcd-0000-4000-8000-000000000001";
+        store
+            .upload_writer(lost, 0)
+            .await
+            .unwrap()
+            .finish()
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.upload_writer(lost, 10).await,
+            Err(StorageError::UploadLost {
+                have: 0,
+                want: 10,
+                ..
+            })
+        ));
+        assert_eq!(store.upload_len(lost).await.unwrap(), Some(0));
         assert_eq!(
             store
                 .delete_many(std::slice::from_ref(&digest))

@@ -34,6 +34,10 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    /// An upload holds fewer bytes than were acknowledged (its file was removed or cut
+    /// short, e.g. to free a full disk): it cannot be resumed.
+    #[error("upload {id} holds {have} bytes, fewer than the {want} acknowledged")]
+    UploadLost { id: String, have: u64, want: u64 },
     /// No space (or quota) left where bytes go: nothing was stored.
     #[error("storage is full at {path}: {source}")]
     Full {
@@ -86,8 +90,12 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64>;
 
     /// Opens an upload for appending at `offset`. Bytes past `offset` (left by a request
-    /// that failed before it was acknowledged) are discarded first.
+    /// that failed before it was acknowledged) are discarded first; an upload holding
+    /// fewer than `offset` bytes is [`StorageError::UploadLost`].
     async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>>;
+
+    /// How many bytes an upload holds; `None` when it has none stored at all.
+    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>>;
 
     /// Streams what an upload holds so far (used only when the digest algorithm the client
     /// finally names is not the one hashed while streaming).

@@ -16,6 +16,7 @@ const PULL_FLUSH: Duration = Duration::from_secs(10);
 
 pub fn start(lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
     tokio::spawn(flush_pulls(lifecycle.registry().clone()));
+    tokio::spawn(forget_lost_uploads(lifecycle.registry().clone()));
     if s.gc.background {
         tracing::info!(
             interval = ?s.gc.interval,
@@ -93,6 +94,26 @@ async fn retain(
                 "retention run finished"
             ),
             Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+    }
+}
+
+/// How often upload sessions are checked for bytes that vanished (a full disk freed by
+/// hand): such a session can never finish, so it goes soon, not after the purge age.
+const LOST_UPLOADS: Duration = Duration::from_secs(60);
+
+async fn forget_lost_uploads(registry: Arc<Registry>) {
+    let mut ticker = tokio::time::interval(LOST_UPLOADS);
+    loop {
+        ticker.tick().await;
+        match registry.forget_lost_uploads().await {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => tracing::warn!(
+                uploads = ids.len(),
+                ids = ids.join(","),
+                "forgot uploads whose stored bytes were lost; their clients start again"
+            ),
+            Err(e) => tracing::warn!(error = %e, "checking uploads for lost bytes failed"),
         }
     }
 }

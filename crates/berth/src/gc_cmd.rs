@@ -148,6 +148,27 @@ fn print_report(r: &GcReport, quiet: bool) {
         megabytes(r.bytes_freed),
         r.duration_ms as f64 / 1000.0
     );
+    if let Some(at) = r.next_collectable_at_ms {
+        let wait = Duration::from_millis(at.saturating_sub(berth_meta::now_ms()).max(0) as u64);
+        println!(
+            "{} manifests and {} blobs are waiting out the grace period; the first may be \
+             collected from {} (in {}), if nothing uses it by then",
+            r.waiting_manifests,
+            r.waiting_blobs,
+            berth_notify::time::rfc3339((at / 1000) as u64),
+            human(wait)
+        );
+    }
+}
+
+/// `3h 12m`, `4m 5s`, `12s`: how long until something, for people.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m {sec}s"),
+        (h, min, _) => format!("{h}h {min}m"),
+    }
 }
 
 pub fn gc(args: GcArgs) -> anyhow::Result<()> {

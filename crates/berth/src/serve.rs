@@ -73,7 +73,60 @@ pub fn registry_options(s: &ServeSettings) -> Options {
     }
 }
 
+/// Claims `path` for this `berth serve` for as long as the returned file stays open: a
+/// second server on the same data would run its own garbage collection and upload state
+/// beside this one's (with SQLite metadata; shared metadata needs PostgreSQL). The file
+/// says which process holds it.
+fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            anyhow::bail!(
+                "another berth serve ({}) is already using {what}; stop it first, or give \
+                 this one its own storage root and metadata (several servers on one registry \
+                 need shared PostgreSQL metadata)",
+                if holder.is_empty() {
+                    "unknown process"
+                } else {
+                    holder
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "pid {}", std::process::id())?;
+    Ok(file)
+}
+
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
+    let _root_claim = claim(
+        &s.root.join("docker/registry/v2/_berth/serve.lock"),
+        &format!("the storage root {}", s.root.display()),
+    )?;
+    let mut metadata_lock = s.metadata.clone().into_os_string();
+    metadata_lock.push(".serve-lock");
+    let _metadata_claim = claim(
+        Path::new(&metadata_lock),
+        &format!("the metadata database {}", s.metadata.display()),
+    )?;
     let (blobs, meta) = open_storage(&s).await?;
     let sweep = blobs.sweep_lock();
 
@@ -109,6 +162,10 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         s.retention.policies.clone(),
         lifecycle_metrics,
     ));
+    lifecycle
+        .watch_other_runs()
+        .await
+        .context("reading the lifecycle run history")?;
     crate::background::start(lifecycle.clone(), &s);
     let pulls = registry.clone();
     let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
