@@ -242,10 +242,11 @@ impl Lifecycle {
         let mut contiguous = true;
         for run in &runs {
             let finished = run.finished_at_ms.is_some();
-            if finished && run.owner.as_deref() != Some(self.owner.as_str()) {
-                if seen.counted.insert(run.id) {
-                    self.count_finished(run);
-                }
+            if finished
+                && run.owner.as_deref() != Some(self.owner.as_str())
+                && seen.counted.insert(run.id)
+            {
+                self.count_finished(run);
             }
             contiguous &= finished;
             if contiguous {
