@@ -29,8 +29,9 @@ fi
 pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
 
 PY=${PYTHON:-python3}
-PIP_PACKAGES=(pytest requests prometheus-client)
-if ! "$PY" -c 'import pytest, requests, prometheus_client' 2>/dev/null; then
+# oras: Python oras (oras-py), a real client whose token flow differs from Docker's.
+PIP_PACKAGES=(pytest requests prometheus-client oras)
+if ! "$PY" -c 'import pytest, requests, prometheus_client, oras' 2>/dev/null; then
     echo "==> pip install ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
         || "$PY" -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"

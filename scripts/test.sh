@@ -37,6 +37,8 @@ export BERTH_BIN="$CARGO_TARGET_DIR/debug/berth"
 if docker info >/dev/null 2>&1; then export BERTH_REQUIRE_DOCKER=1; fi
 # install-deps installs podman; a machine where it runs must run its tests.
 if podman --version >/dev/null 2>&1; then export BERTH_REQUIRE_PODMAN=1; fi
+# The disk-full tests mount a small tmpfs; root can, so root must run them.
+if [ "$(id -u)" -eq 0 ]; then export BERTH_REQUIRE_MOUNT=1; fi
 python3 -m pytest tests/integration -q -p no:cacheprovider ${PYTEST_ARGS:-}
 
 if [ -z "${SKIP_FUZZ:-}" ]; then

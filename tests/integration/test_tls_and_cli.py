@@ -49,6 +49,35 @@ def test_tls_serves_http1_and_http2(make_registry, workdir):
         requests.get(f"{reg.url}/v2/", timeout=5)
 
 
+def challenge_over(flag: str, url: str, ca=None) -> tuple[str, str]:
+    """curl's HTTP version and the token realm the registry's 401 names."""
+    args = ["curl", "-sS", flag, "-o", "/dev/null", "-D", "-", "-w", "%{http_version}"]
+    if ca:
+        args += ["--cacert", str(ca)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    realm = next(line.split('realm="', 1)[1].split('"', 1)[0] for line in out.splitlines()
+                 if line.lower().startswith("www-authenticate:"))
+    return out.splitlines()[-1], realm
+
+
+def test_http2_clients_get_the_realm_they_addressed(make_registry, workdir):
+    """HTTP/2 sends the host as :authority and no Host header: the challenge's token realm
+    must still be the address the client used, over TLS and over h2c."""
+    from conftest import LOCAL_AUTH
+    ca, crt, key = make_cert(workdir)
+    tls = make_registry(extra_config=f"  tls:\n    certificate: {crt}\n    key: {key}\n"
+                        + LOCAL_AUTH, scheme="https", ca=ca)
+    version, realm = challenge_over("--http2", f"{tls.url}/v2/", ca)
+    assert (version, realm) == ("2", f"https://{tls.host}/auth/token")
+    version, realm = challenge_over("--http2", f"https://localhost:{tls.port}/v2/", ca)
+    assert (version, realm) == ("2", f"https://localhost:{tls.port}/auth/token")
+    plain = make_registry(extra_config=LOCAL_AUTH)
+    version, realm = challenge_over("--http2-prior-knowledge", f"{plain.url}/v2/")
+    assert (version, realm) == ("2", f"http://{plain.host}/auth/token")
+    version, realm = challenge_over("--http1.1", f"{plain.url}/v2/")
+    assert (version, realm) == ("1.1", f"http://{plain.host}/auth/token")
+
+
 def test_tls_minimum_version_is_enforced(make_registry, workdir):
     ca, crt, key = make_cert(workdir)
     reg = make_registry(extra_config=f"  tls:\n    certificate: {crt}\n    key: {key}\n"
