@@ -112,13 +112,18 @@ def test_no_config_default_requires_login_and_prints_the_admin_password(workdir)
     assert f"password: {password}" in first_out
     assert "AUTHENTICATION IS OFF" not in first_out
 
-    # A second start keeps the user and prints no password.
+    assert "serving plain HTTP" not in first_out, "loopback only: no warning"
+
+    # A second start keeps the user and prints no password; listening on every interface
+    # without TLS, it warns that remote clients need TLS.
+    env["REGISTRY_HTTP_ADDR"] = f"0.0.0.0:{port}"
     proc, r = start()
     proc.terminate()
     second_out, _ = proc.communicate(timeout=15)
     assert r.status_code == 401
     assert password not in second_out
     assert pw_file.read_text().strip() == password
+    assert "serving plain HTTP" in second_out and "http.tls" in second_out
 
 
 def test_config_without_auth_section_stays_open_and_says_so(make_registry):

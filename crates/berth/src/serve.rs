@@ -198,6 +198,15 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         metadata = %s.metadata.display(),
         "berth is serving"
     );
+    let local = listener.local_addr()?;
+    if tls.is_none() && !auth.is_open() && !local.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on {local} with password logins: passwords and tokens cross \
+             the network unencrypted, and Docker and podman refuse plain HTTP from other hosts \
+             unless told the registry is insecure; configure http.tls (see the README's TLS \
+             section) or put a TLS proxy in front"
+        );
+    }
     if auth.is_open() {
         tracing::warn!(
             "AUTHENTICATION IS OFF: anyone who can reach {} can push, pull and delete \
