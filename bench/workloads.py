@@ -110,17 +110,22 @@ def request_rates(reg, seconds: int, prefix: str = "") -> dict:
     accept = "Accept: application/vnd.oci.image.manifest.v1+json"
     manifest = "/v2/bench/small/manifests/latest"
     blob = f"/v2/bench/small/blobs/{reg.small_blob}"
+    unreferenced = f"/v2/bench/small/blobs/{reg.unreferenced_blob}"
     figures = {}
     for name, path, method, headers in (("manifest_get", manifest, "GET", (accept,)),
                                         ("manifest_head", manifest, "HEAD", (accept,)),
-                                        ("small_blob_get", blob, "GET", ())):
+                                        ("small_blob_get", blob, "GET", ()),
+                                        ("unreferenced_blob_get", unreferenced, "GET", ())):
         for key, value in load(reg, path, seconds, 64, method, headers).items():
             figures[f"{prefix}{name}_{key}"] = value
     return figures
 
 
 def small_image(reg):
-    """bench/small:latest, a 1-layer image whose 4 KiB layer is the small-blob target."""
+    """bench/small:latest, a 1-layer image whose 4 KiB layer is the small-blob target, and
+    a 4 KiB blob no manifest references yet (what clients re-check between uploading a
+    layer and pushing its manifest)."""
+    reg.unreferenced_blob = put_blob_bytes(reg.url, "bench/small", b"waiting layer" * 315)
     layer = b"small layer " * 342
     config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
     reg.small_blob = put_blob_bytes(reg.url, "bench/small", layer)

@@ -95,9 +95,11 @@ def test_grace_period_protects_layers_waiting_for_their_manifest(registry):
     assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
 
 
-def test_checking_a_blob_restarts_its_grace_period(registry):
+def test_checking_a_blob_restarts_its_grace_period(make_registry):
     """A client HEADs a layer it is about to reference; a collection between that check
-    and its manifest push must not take the layer."""
+    and its manifest push must not take the layer. The server restarts the period once a
+    quarter of its own grace (here 8 s) has run."""
+    registry = make_registry(extra_config=gc_extra(enabled="false", grace="8s"))
     c = Client(registry)
     layer, cfg = blob("checked", 900), config_blob("checked")
     c.push_blobs("gc/checked", layer, cfg)
@@ -106,6 +108,21 @@ def test_checking_a_blob_restarts_its_grace_period(registry):
     gc(registry, "--grace", "2s")
     assert blob_path(registry, layer.digest).exists(), "checked 0 s ago, grace 2 s"
     assert not blob_path(registry, cfg.digest).exists(), "unchecked for 2.5 s"
+
+
+def test_repeated_checks_of_a_fresh_blob_write_nothing(make_registry):
+    """Clients re-check layers on every push: while a quarter of the grace period has not
+    run since the upload (or the last restart), a check is a read only."""
+    registry = make_registry(extra_config=gc_extra(enabled="false", grace="40s"))
+    c = Client(registry)
+    layer = blob("fresh-checked", 900)
+    c.push_blobs("gc/fresh", layer)
+    for _ in range(20):
+        assert c.head(c.blob_url("gc/fresh", layer.digest)).status_code == 200
+    time.sleep(1.2)
+    # The upload time still counts: a collection with a 1 s grace takes it.
+    gc(registry, "--grace", "1s")
+    assert not blob_path(registry, layer.digest).exists()
 
 
 def test_untagged_manifests_only_with_delete_untagged(registry):

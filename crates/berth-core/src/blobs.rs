@@ -1,5 +1,6 @@
 //! Reading, mounting and deleting blobs of a repository.
 
+use berth_meta::{duration_ms, now_ms};
 use berth_oci::range::ByteRange;
 use berth_oci::{Digest, RepoName};
 use berth_storage::ByteStream;
@@ -13,7 +14,14 @@ impl Registry {
         if let Some(blob) = self.meta.repository_blob(repo, digest).await? {
             // A client checking a blob nothing references yet is about to use it (push a
             // manifest naming it): its grace period restarts, unless it was just collected.
-            if blob.collectable && !self.meta.touch_blob(digest).await? {
+            // Only once a quarter of the period has run, so repeated checks (every layer of
+            // every push re-checks) are reads, and at least 3/4 of it always remains.
+            let touch_before = now_ms() - duration_ms(self.options.grace) / 4;
+            if blob
+                .unreferenced_since
+                .is_some_and(|since| since < touch_before)
+                && !self.meta.touch_blob(digest).await?
+            {
                 return Err(RegistryError::BlobUnknown);
             }
             return Ok(blob.size);

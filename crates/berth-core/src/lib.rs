@@ -33,6 +33,9 @@ pub struct Options {
     pub delete_enabled: bool,
     /// Tags that may be created but never moved or deleted.
     pub immutable: Vec<policy::ImmutableRule>,
+    /// Garbage collection's grace period (`berth.gc.grace`): how long a blob nothing
+    /// references is kept, so reads know when to restart it.
+    pub grace: std::time::Duration,
 }
 
 pub struct Registry {

@@ -87,9 +87,10 @@ pub struct Referrer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RepositoryBlob {
     pub size: u64,
-    /// Nothing references it and garbage collection has it under review: a client that
-    /// is about to use it should restart its grace period ([`MetaStore::touch_blob`]).
-    pub collectable: bool,
+    /// Nothing references it and garbage collection has it under review since this time
+    /// (ms): a client that is about to use it should restart its grace period
+    /// ([`MetaStore::touch_blob`]) before it runs out. `None` while anything references it.
+    pub unreferenced_since: Option<i64>,
 }
 
 /// What a garbage collection may remove besides unreferenced blobs.

@@ -117,6 +117,15 @@ impl SqliteMeta {
         Ok(())
     }
 
+    /// Lifecycle runs a query over [`run_columns!`] selects, from a reader.
+    async fn fetch_runs(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<LifecycleRun>> {
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter().map(lifecycle_run).collect()
+    }
+
     async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>> {
         Ok(
             sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
@@ -459,9 +468,9 @@ impl MetaStore for SqliteMeta {
     ) -> Result<Option<RepositoryBlob>> {
         let row = sqlx::query(
             "SELECT b.size,
-                EXISTS (SELECT 1 FROM gc_blob_review q WHERE q.digest = b.digest)
-                AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = b.digest)
-                AS collectable
+                CASE WHEN NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = b.digest)
+                THEN (SELECT q.since FROM gc_blob_review q WHERE q.digest = b.digest) END
+                AS unreferenced_since
              FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
@@ -474,7 +483,7 @@ impl MetaStore for SqliteMeta {
         row.map(|row| {
             Ok(RepositoryBlob {
                 size: row.try_get::<i64, _>("size")?.max(0) as u64,
-                collectable: row.try_get("collectable")?,
+                unreferenced_since: row.try_get("unreferenced_since")?,
             })
         })
         .transpose()
@@ -1191,14 +1200,12 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>> {
-        let rows = sqlx::query(concat!(
+        self.fetch_runs(sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
             " FROM lifecycle_runs WHERE finished_at IS NULL ORDER BY id"
-        ))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(lifecycle_run).collect()
+        )))
+        .await
     }
 
     async fn abandon_run(&self, id: i64, error: &str) -> Result<bool> {
@@ -1253,29 +1260,22 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>> {
-        let rows = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
             " FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(kind)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(lifecycle_run).collect()
+        ));
+        self.fetch_runs(query.bind(kind).bind(i64::from(limit)))
+            .await
     }
 
     async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>> {
-        let rows = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
             " FROM lifecycle_runs WHERE id > ? ORDER BY id LIMIT ?"
-        ))
-        .bind(id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(lifecycle_run).collect()
+        ));
+        self.fetch_runs(query.bind(id).bind(i64::from(limit))).await
     }
 
     async fn last_run_id(&self) -> Result<i64> {
@@ -1717,7 +1717,10 @@ mod tests {
         let layer = Digest::sha256(b"fresh");
         meta.link_blob(&r, &layer, 3).await.unwrap();
         let b = meta.repository_blob(&r, &layer).await.unwrap().unwrap();
-        assert!(b.collectable, "an unreferenced upload is under review");
+        assert!(
+            b.unreferenced_since.is_some(),
+            "an unreferenced upload is under review"
+        );
         // Uploaded after the cutoff: not collected.
         let (none, _) = meta.collect_blobs(now_ms() - 60_000, 10).await.unwrap();
         assert!(none.is_empty());

@@ -70,6 +70,7 @@ pub fn registry_options(s: &ServeSettings) -> Options {
     Options {
         delete_enabled: s.delete_enabled,
         immutable: s.immutable.clone(),
+        grace: s.gc.options.grace,
     }
 }
 
