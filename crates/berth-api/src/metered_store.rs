@@ -54,6 +54,10 @@ impl BlobStore for MeteredStore {
         self.timed("Reader", self.inner.read(digest, range)).await
     }
 
+    async fn get(&self, digest: &Digest) -> Result<Bytes> {
+        self.timed("GetContent", self.inner.get(digest)).await
+    }
+
     async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()> {
         self.timed("PutContent", self.inner.put(digest, bytes))
             .await

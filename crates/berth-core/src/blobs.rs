@@ -1,6 +1,8 @@
 //! Reading, mounting and deleting blobs of a repository.
 
 use berth_meta::{duration_ms, now_ms};
+
+use crate::read_cache;
 use berth_oci::range::ByteRange;
 use berth_oci::{Digest, RepoName};
 use berth_storage::ByteStream;
@@ -11,7 +13,18 @@ impl Registry {
     /// Size of a blob readable from `repo`. A manifest is also readable as a blob, as its
     /// bytes are content-addressed like any other.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
-        if let Some(blob) = self.meta.repository_blob(repo, digest).await? {
+        let blob = match self.cache.blob(repo, digest) {
+            Some(b) => Some(b),
+            None => {
+                let read_at = self.cache.generation();
+                let found = self.meta.repository_blob(repo, digest).await?;
+                if let Some(b) = found {
+                    self.cache.keep_blob(read_at, repo, digest, b);
+                }
+                found
+            }
+        };
+        if let Some(blob) = blob {
             // A client checking a blob nothing references yet is about to use it (push a
             // manifest naming it): its grace period restarts, unless it was just collected.
             // Only once a quarter of the period has run, so repeated checks (every layer of
@@ -20,9 +33,12 @@ impl Registry {
             if blob
                 .unreferenced_since
                 .is_some_and(|since| since < touch_before)
-                && !self.meta.touch_blob(digest).await?
             {
-                return Err(RegistryError::BlobUnknown);
+                // Its review time changes: the kept answer would keep asking to touch.
+                self.cache.forget_blob(repo, digest);
+                if !self.meta.touch_blob(digest).await? {
+                    return Err(RegistryError::BlobUnknown);
+                }
             }
             return Ok(blob.size);
         }
@@ -32,13 +48,57 @@ impl Registry {
         }
     }
 
-    pub async fn read_blob(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
-        match self.blobs.read(digest, range).await {
-            Err(berth_storage::StorageError::NotFound) => {
+    /// Streams a blob of `size` bytes (as [`Registry::blob_size`] said), or a range of it.
+    /// Small blobs are read whole, once, and then served from memory.
+    pub async fn read_blob(
+        &self,
+        digest: &Digest,
+        range: Option<ByteRange>,
+        size: u64,
+    ) -> Result<ByteStream> {
+        if size <= read_cache::SMALL_BLOB {
+            let bytes = match self.cache.content(digest) {
+                Some(b) => b,
+                None => {
+                    let b = self
+                        .blobs
+                        .get(digest)
+                        .await
+                        .map_err(|e| self.missing(digest, e))?;
+                    if b.len() as u64 != size {
+                        tracing::error!(%digest, stored = b.len(), size, "a stored blob has another size than recorded");
+                        return Err(RegistryError::BlobUnknown);
+                    }
+                    self.cache.keep_content(digest, &b);
+                    b
+                }
+            };
+            let piece = match range {
+                None => bytes,
+                Some(r) => {
+                    let end = r.start.saturating_add(r.len()).min(size) as usize;
+                    bytes.slice((r.start.min(size) as usize)..end)
+                }
+            };
+            return Ok(Box::pin(futures_util::stream::once(
+                async move { Ok(piece) },
+            )));
+        }
+        self.blobs
+            .read(digest, range)
+            .await
+            .map_err(|e| self.missing(digest, e))
+    }
+
+    /// A blob the metadata lists but the store has not is unknown to clients (and an
+    /// error for the log); any other storage error stays one.
+    fn missing(&self, digest: &Digest, e: berth_storage::StorageError) -> RegistryError {
+        match e {
+            berth_storage::StorageError::NotFound => {
                 tracing::error!(%digest, "metadata lists a blob the blob store does not have");
-                Err(RegistryError::BlobUnknown)
+                RegistryError::BlobUnknown
             }
-            other => Ok(other?),
+            other => other.into(),
         }
     }
 
@@ -72,6 +132,7 @@ impl Registry {
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         self.require_delete()?;
         if self.meta.unlink_blob(repo, digest).await? {
+            self.changed();
             Ok(())
         } else {
             Err(RegistryError::BlobUnknown)

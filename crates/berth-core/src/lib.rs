@@ -12,6 +12,7 @@ pub mod lifecycle;
 mod manifests;
 pub mod policy;
 pub mod process;
+mod read_cache;
 pub mod retention;
 pub mod schedule;
 mod uploads;
@@ -48,6 +49,8 @@ pub struct Registry {
     sweep: SweepLock,
     /// Manifest pulls not yet written to the metadata (for retention rules).
     pulls: gc::PullLog,
+    /// Hot reads from memory, kept right by generations (see the module).
+    cache: read_cache::ReadCache,
 }
 
 impl Registry {
@@ -64,6 +67,30 @@ impl Registry {
             upload_locks: KeyedLocks::default(),
             sweep,
             pulls: gc::PullLog::default(),
+            cache: read_cache::ReadCache::default(),
+        }
+    }
+
+    /// This process changed what reads see: cached answers read before it are stale.
+    /// Called right after each such change commits.
+    pub(crate) fn changed(&self) {
+        self.cache.changed();
+    }
+
+    /// Watches the metadata for changes other processes commit (`berth gc`, `berth
+    /// retention` from the command line), so cached reads follow them within
+    /// [`read_cache::WATCH_INTERVAL`]. A serving registry runs this for its lifetime.
+    pub async fn watch_other_writers(&self) {
+        let mut ticker = tokio::time::interval(read_cache::WATCH_INTERVAL);
+        let mut last = None;
+        loop {
+            ticker.tick().await;
+            let now = self.meta.data_version().await.ok();
+            // An error counts as a change: better a cold cache than a stale one.
+            if now.is_none() || now != last {
+                self.cache.changed();
+            }
+            last = now;
         }
     }
 

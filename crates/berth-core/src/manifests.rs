@@ -124,6 +124,8 @@ impl Registry {
                     e => e.into(),
                 })?;
         }
+        // A tag may have moved, and blobs gained a reference.
+        self.changed();
         Ok(PushedManifest {
             digest,
             subject,
@@ -141,9 +143,20 @@ impl Registry {
         reference: &Reference,
         accept: &[&str],
     ) -> Result<StoredManifest> {
-        let found = match reference {
-            Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await?,
-            Reference::Digest(d) => self.meta.manifest(repo, d).await?,
+        let key = reference.to_string();
+        let found = match self.cache.manifest(repo, &key) {
+            Some(m) => Some(m),
+            None => {
+                let read_at = self.cache.generation();
+                let found = match reference {
+                    Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await?,
+                    Reference::Digest(d) => self.meta.manifest(repo, d).await?,
+                };
+                if let Some(m) = &found {
+                    self.cache.keep_manifest(read_at, repo, &key, m);
+                }
+                found
+            }
         };
         let Some(manifest) = found else {
             return Err(if self.meta.repository_exists(repo).await? {
@@ -208,6 +221,7 @@ impl Registry {
             Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
         };
+        self.changed();
         if deleted {
             Ok(())
         } else {

@@ -242,6 +242,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Proves the database answers and takes writes now (readiness).
     async fn ping(&self) -> Result<()>;
 
+    /// A number that changes whenever a commit (of any connection or process) happened
+    /// since the previous call: what caches of reads watch.
+    async fn data_version(&self) -> Result<i64>;
+
     /// True when the database has no repositories at all (first start, import decision).
     async fn is_empty(&self) -> Result<bool>;
 

@@ -41,6 +41,9 @@ const RUN_HISTORY: i64 = 1000;
 pub struct SqliteMeta {
     write: SqlitePool,
     read: SqlitePool,
+    /// One connection of its own for `PRAGMA data_version`, which compares with the same
+    /// connection's previous answer.
+    watch: SqlitePool,
     /// The database file: open connections keep working on a deleted file, so readiness
     /// also checks that the path still leads to it.
     path: std::path::PathBuf,
@@ -76,11 +79,18 @@ impl SqliteMeta {
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
+        let watch = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options.read_only(true));
         let meta = SqliteMeta {
             write,
             read,
+            watch,
             path: path.to_path_buf(),
         };
         meta.migrate().await?;
@@ -439,6 +449,12 @@ impl MetaStore for SqliteMeta {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    async fn data_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&self.watch)
+            .await?)
     }
 
     async fn is_empty(&self) -> Result<bool> {

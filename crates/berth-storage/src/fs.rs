@@ -128,6 +128,16 @@ impl BlobStore for FsBlobStore {
         Ok(crate::file_stream::stream_range(file, path, start, end))
     }
 
+    async fn get(&self, digest: &Digest) -> Result<Bytes> {
+        let path = self.blob_path(digest);
+        blocking(move || match fs::read(&path) {
+            Ok(bytes) => Ok(Bytes::from(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::NotFound),
+            Err(e) => Err(StorageError::io(&path, e)),
+        })
+        .await
+    }
+
     async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()> {
         let path = self.blob_path(digest);
         blocking(move || {
@@ -482,6 +492,7 @@ mod tests {
             collect(store.read(&digest, None).await.unwrap()).await,
             expected
         );
+        assert_eq!(store.get(&digest).await.unwrap(), expected);
         let part = store
             .read(&digest, Some(ByteRange { start: 2, end: 7 }))
             .await

@@ -82,6 +82,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Streams a blob, or the inclusive byte range of it.
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream>;
 
+    /// Reads a whole blob into memory at once (small blobs: one trip to the disk, not a
+    /// stream of pieces).
+    async fn get(&self, digest: &Digest) -> Result<Bytes>;
+
     /// Stores small content (manifests) under its digest, durably and atomically.
     async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()>;
 

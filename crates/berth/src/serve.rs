@@ -154,6 +154,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     });
     let store = Arc::new(MeteredStore::new(blobs, "filesystem", metrics.clone()));
     let registry = Arc::new(Registry::new(store, meta, sweep, registry_options(&s)));
+    let watcher = registry.clone();
+    tokio::spawn(async move { watcher.watch_other_writers().await });
     if let Some(purging) = s.upload_purging.clone() {
         tokio::spawn(crate::background::purge_uploads(registry.clone(), purging));
     }

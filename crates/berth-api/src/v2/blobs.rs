@@ -43,7 +43,7 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
             };
             let is_get = ctx.method == Method::GET;
             let body = if is_get {
-                Body::from_stream(registry.read_blob(&digest, range).await?)
+                Body::from_stream(registry.read_blob(&digest, range, size).await?)
             } else {
                 Body::empty()
             };
