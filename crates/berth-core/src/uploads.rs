@@ -156,9 +156,8 @@ impl Registry {
         {
             let _placing = self.sweep.shared().await?;
             self.blobs.commit_upload(id, digest, size).await?;
-            self.meta.link_blob(repo, digest, size).await?;
+            self.meta.complete_upload(id, repo, digest, size).await?;
         }
-        self.meta.delete_upload(id).await?;
         Ok(size)
     }
 

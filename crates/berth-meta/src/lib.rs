@@ -251,8 +251,15 @@ pub trait MetaStore: Send + Sync + 'static {
 
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
 
-    /// Records that `repo` holds the blob (creating the repository if needed).
-    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
+    /// Records that `repo` holds the blob an upload produced (creating the repository if
+    /// needed) and forgets the upload session, in one transaction.
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        repo: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<()>;
 
     /// The blob if `repo` holds it.
     async fn repository_blob(

@@ -468,11 +468,21 @@ impl MetaStore for SqliteMeta {
         Ok(self.repo_id(repo).await?.is_some())
     }
 
-    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        repo: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
         link_blob_in(&mut tx, repo_id, digest, size, now).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1360,7 +1370,9 @@ mod tests {
         assert!(meta.is_empty().await.unwrap());
         let r = repo("team/app");
         let layer = Digest::sha256(b"layer");
-        meta.link_blob(&r, &layer, 5).await.unwrap();
+        meta.complete_upload("test-upload", &r, &layer, 5)
+            .await
+            .unwrap();
         assert_eq!(
             meta.repository_blob(&r, &layer)
                 .await
@@ -1671,7 +1683,7 @@ mod tests {
             let meta = SqliteMeta::open(&dir.join("m.db")).await.unwrap();
             let r = repo("team/app");
             for l in [&l1, &l2, &shared] {
-                meta.link_blob(&r, l, 1).await.unwrap();
+                meta.complete_upload("test-upload", &r, l, 1).await.unwrap();
             }
             meta.put_manifest(&r, &img1, std::slice::from_ref(&v1))
                 .await
@@ -1731,7 +1743,9 @@ mod tests {
         let meta = SqliteMeta::open(&dir.join("m.db")).await.unwrap();
         let r = repo("a");
         let layer = Digest::sha256(b"fresh");
-        meta.link_blob(&r, &layer, 3).await.unwrap();
+        meta.complete_upload("test-upload", &r, &layer, 3)
+            .await
+            .unwrap();
         let b = meta.repository_blob(&r, &layer).await.unwrap().unwrap();
         assert!(
             b.unreferenced_since.is_some(),
