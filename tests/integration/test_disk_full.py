@@ -69,7 +69,15 @@ def test_writes_after_a_full_disk_are_saved_or_refused(make_registry, small_fs):
     first = c.push_image("full/app", "v1", "full-1")
     second = c.push_image("full/app", "v2", "full-2")
 
+    # An upload whose bytes all arrived before the disk filled: its final PUT fails while
+    # full and succeeds when retried afterwards (the bytes may already be in place then).
+    pending = blob("full-pending", 5000)
+    pending_upload = c.abs(c.patch_chunk(c.start_upload("full/app"), pending.data)
+                           .headers["Location"])
+
     filler = fill(small_fs)
+    r = c.finish_upload(pending_upload, pending.digest, expect=None)
+    assert r.status_code == 507, (r.status_code, r.text)
     # While full: a new blob, a manifest (of blobs already there), a delete and a new
     # user are refused, with an error saying why.
     config, layer = config_blob("full-3"), blob("full-3/0", 700)
@@ -88,6 +96,8 @@ def test_writes_after_a_full_disk_are_saved_or_refused(make_registry, small_fs):
 
     filler.unlink()
     # Space is back: every write is saved, and reads (other connections) see it at once.
+    c.finish_upload(pending_upload, pending.digest)
+    assert c.get(c.blob_url("full/app", pending.digest)).content == pending.data
     c.push_manifest("full/app", "v3", m)
     c.push_blobs("full/app", config, layer)
     c.push_manifest("full/app", "v4", image_manifest(config, [layer]))

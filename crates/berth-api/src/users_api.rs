@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_auth::users::{self, UserError};
-use berth_auth::{AuthError, Authenticator, Identity};
+use berth_auth::{AuthError, Authenticator, Identity, Refusal};
 use berth_meta::MetaStore;
 use serde::Deserialize;
 use serde_json::json;
@@ -114,9 +114,17 @@ pub async fn handle(
     };
     let user = who.user.clone();
     (
-        serve(auth, meta.as_ref(), &who, path, method, body)
-            .await
-            .unwrap_or_else(|r| r),
+        serve(
+            auth,
+            meta.as_ref(),
+            &who,
+            Peer::ip(peer),
+            path,
+            method,
+            body,
+        )
+        .await
+        .unwrap_or_else(|r| r),
         user,
     )
 }
@@ -125,6 +133,7 @@ async fn serve(
     auth: &Authenticator,
     meta: &dyn MetaStore,
     who: &Identity,
+    ip: std::net::IpAddr,
     path: &str,
     method: &Method,
     body: Body,
@@ -177,7 +186,14 @@ async fn serve(
             let new: NewPassword = json_body(body).await?;
             let changed = match (own, new.old_password.as_deref()) {
                 (true, Some(old)) => {
-                    users::change_own_password(meta, target, old, &new.password).await
+                    // Checked as a login: the same limits, the same password-check threads.
+                    match auth.login(target, old, ip).await {
+                        Ok(_) => users::set_password(meta, target, &new.password).await,
+                        Err(Refusal::Unauthenticated(_)) => Err(UserError::WrongPassword.into()),
+                        Err(refusal) => {
+                            return Err(access::refusal_response(refusal, |_| None));
+                        }
+                    }
                 }
                 (true, None) => {
                     return Err(error(

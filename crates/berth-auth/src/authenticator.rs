@@ -386,13 +386,14 @@ impl Authenticator {
         {
             return Ok(Identity::user(user, *admin));
         }
-        let attempt = self
+        let mut attempt = self
             .limiter
             .begin(addr, user)
             .map_err(|retry_after| Refusal::TooManyAttempts { retry_after })?;
         if let Verdict::Slow(pause) = attempt.verdict {
             tokio::time::sleep(pause).await;
         }
+        attempt.checking();
         let verified = match &stored {
             Some((hash, _)) => self.verify(plain, hash).await,
             None => false,

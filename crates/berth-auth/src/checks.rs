@@ -49,7 +49,10 @@ impl PasswordChecks {
     pub async fn run(&self, check: impl FnOnce() -> bool + Send + 'static) -> bool {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(check());
+            // Nobody waits for it any more (the request went away): save the core.
+            if !done.is_closed() {
+                let _ = done.send(check());
+            }
         });
         if self.jobs.send(job).await.is_err() {
             return false;

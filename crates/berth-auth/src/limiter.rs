@@ -88,6 +88,18 @@ pub struct LoginLimiter {
 
 const MAX_RECORDS: usize = 100_000;
 
+/// An IPv6 client owns a whole /64 (it can take any address in it): it counts as one.
+fn network_of(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+        other => other,
+    }
+}
+
 /// A login attempt counted by the limiter; say how it ended with [`Attempt::failed`] or
 /// [`Attempt::succeeded`]. Dropped undecided (the request went away), it counts as
 /// nothing.
@@ -97,9 +109,17 @@ pub struct Attempt {
     /// What the limiter asked of the attempt before its check.
     pub verdict: Verdict,
     decided: bool,
+    /// The password went to be checked: the attempt counts even if its request goes away
+    /// (a client cannot drop connections to guess for free).
+    checking: bool,
 }
 
 impl Attempt {
+    /// The password is about to be checked.
+    pub fn checking(&mut self) {
+        self.checking = true;
+    }
+
     pub fn failed(mut self) {
         self.decided = true;
         self.limiter.finish(&self.keys, false);
@@ -113,7 +133,9 @@ impl Attempt {
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if !self.decided {
+        if !self.decided && self.checking {
+            self.limiter.finish(&self.keys, false);
+        } else if !self.decided {
             let mut records = self.limiter.lock();
             for key in &self.keys {
                 if let Some(r) = records.get_mut(key) {
@@ -137,6 +159,7 @@ impl LoginLimiter {
     }
 
     fn keys(addr: IpAddr, user: &str) -> [Key; 2] {
+        let addr = network_of(addr);
         [Key::Pair(addr, user.to_string()), Key::Address(addr)]
     }
 
@@ -163,10 +186,18 @@ impl LoginLimiter {
                 if until > now {
                     return Err(until - now);
                 }
+                // The quiet window runs from the end of the lockout.
                 r.locked_until = None;
+                r.last_failure = until;
             }
-            if r.in_flight == 0 && now.duration_since(r.last_failure) >= s.window {
-                *r = Record::new(now); // a quiet window forgives
+            let quiet = now.duration_since(r.last_failure);
+            if r.in_flight == 0 && quiet >= s.window {
+                // A quiet window forgives the failures; only a quiet day the lockouts.
+                let lockouts = if quiet >= MAX_LOCKOUT { 0 } else { r.lockouts };
+                *r = Record {
+                    lockouts,
+                    ..Record::new(now)
+                };
             }
             if r.failures + r.in_flight >= limit {
                 // Only attempts under way can reach the limit without a lockout yet:
@@ -188,6 +219,7 @@ impl LoginLimiter {
             keys,
             verdict,
             decided: false,
+            checking: false,
         })
     }
 
@@ -262,6 +294,31 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_dropped_while_checked_counts_as_failed() {
+        let l = limiter();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..4 {
+            let mut a = l.begin(ip, "u").unwrap();
+            a.checking();
+            drop(a); // the client went away while its password was checked
+        }
+        assert!(l.begin(ip, "u").is_err());
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let l = limiter();
+        for i in 1..=6u16 {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            fail(&l, ip, &format!("user{i}"));
+        }
+        let same_net = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9));
+        assert!(l.begin(same_net, "another").is_err());
+        let other_net = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert!(l.begin(other_net, "another").is_ok());
+    }
+
+    #[test]
     fn parallel_attempts_are_counted_before_they_are_checked() {
         let l = limiter();
         let ip: IpAddr = "192.0.2.3".parse().unwrap();
@@ -292,10 +349,13 @@ mod tests {
 
     #[test]
     fn lockouts_grow() {
+        // Lockout as long as the window, as by default: the end of a lockout is no quiet
+        // window that forgives it.
         let l = LoginLimiter::new(LimiterSettings {
             slow_after: 100,
             refuse_after: 2,
             lockout: Duration::from_millis(30),
+            window: Duration::from_millis(30),
             ..LimiterSettings::default()
         });
         let ip: IpAddr = "192.0.2.6".parse().unwrap();

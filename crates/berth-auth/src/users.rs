@@ -82,27 +82,6 @@ pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Resu
     }
 }
 
-/// A user changing their own password: only with the current one, so a stolen session or
-/// token alone cannot take the account over.
-pub async fn change_own_password(
-    meta: &dyn MetaStore,
-    name: &str,
-    current: &str,
-    plain: &str,
-) -> Result<(), AuthError> {
-    let Some(user) = meta.user(name).await? else {
-        return Err(UserError::NoSuchUser(name.into()).into());
-    };
-    let (current, stored) = (current.to_string(), user.password_hash);
-    let matches = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
-        .await
-        .map_err(|e| AuthError::Crypto(e.to_string()))?;
-    if !matches {
-        return Err(UserError::WrongPassword.into());
-    }
-    set_password(meta, name, plain).await
-}
-
 pub async fn set_admin(meta: &dyn MetaStore, name: &str, admin: bool) -> Result<(), AuthError> {
     change_result(meta.set_user_admin(name, admin).await?, name)
 }

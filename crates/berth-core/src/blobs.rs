@@ -132,7 +132,6 @@ impl Registry {
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         self.require_delete()?;
         if self.meta.unlink_blob(repo, digest).await? {
-            self.changed();
             Ok(())
         } else {
             Err(RegistryError::BlobUnknown)

@@ -177,7 +177,6 @@ impl Registry {
                     .meta
                     .collect_manifests(&options.rules, cutoff, BATCH)
                     .await?;
-                self.changed();
                 progress.advance(examined as u64, collected.len() as u64);
                 removed_this_round += collected.len();
                 report.add_manifests(&collected);
@@ -204,8 +203,6 @@ impl Registry {
         loop {
             let _alone = self.sweep.exclusive().await?;
             let (collected, examined) = self.meta.collect_blobs(cutoff, BATCH).await?;
-            // Before the bytes go: no cached answer may still say the blob is there.
-            self.changed();
             let digests: Vec<Digest> = collected.iter().map(|(d, _)| d.clone()).collect();
             // The metadata is gone already: a failure here leaves wasted space only, which
             // the next storage walk reclaims.

@@ -60,6 +60,7 @@ impl Registry {
         sweep: SweepLock,
         options: Options,
     ) -> Self {
+        let counted = meta.clone();
         Registry {
             blobs,
             meta,
@@ -67,18 +68,12 @@ impl Registry {
             upload_locks: KeyedLocks::default(),
             sweep,
             pulls: gc::PullLog::default(),
-            cache: read_cache::ReadCache::default(),
+            cache: read_cache::ReadCache::new(move || counted.write_count()),
         }
     }
 
-    /// This process changed what reads see: cached answers read before it are stale.
-    /// Called right after each such change commits.
-    pub(crate) fn changed(&self) {
-        self.cache.changed();
-    }
-
-    /// Watches the metadata for changes other processes commit (`berth gc`, `berth
-    /// retention` from the command line), so cached reads follow them within
+    /// Watches the metadata for commits by writers that berth's write count does not
+    /// see (someone with the `sqlite3` shell), so cached reads follow them within
     /// [`read_cache::WATCH_INTERVAL`]. A serving registry runs this for its lifetime.
     pub async fn watch_other_writers(&self) {
         let mut ticker = tokio::time::interval(read_cache::WATCH_INTERVAL);

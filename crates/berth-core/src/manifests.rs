@@ -124,8 +124,6 @@ impl Registry {
                     e => e.into(),
                 })?;
         }
-        // A tag may have moved, and blobs gained a reference.
-        self.changed();
         Ok(PushedManifest {
             digest,
             subject,
@@ -221,7 +219,6 @@ impl Registry {
             Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
         };
-        self.changed();
         if deleted {
             Ok(())
         } else {

@@ -1,6 +1,7 @@
 //! Which process runs something, well enough to tell later whether it is still alive: the
-//! host, the process id and the process's start time (so a reused pid is not mistaken for
-//! the process that died). Written into lifecycle runs; read back to mark the runs of
+//! host, the pid namespace (containers can share a host name but not their pids), the
+//! process id and the process's start time (so a reused pid is not mistaken for the
+//! process that died). Written into lifecycle runs; read back to mark the runs of
 //! killed processes as such.
 
 use std::fmt;
@@ -8,6 +9,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessId {
     pub host: String,
+    /// The inode of `/proc/self/ns/pid`; 0 where unknown.
+    pub namespace: u64,
     pub pid: u32,
     /// Clock ticks after boot at which the process started (`/proc/<pid>/stat`); 0 where
     /// unknown.
@@ -28,22 +31,29 @@ impl ProcessId {
         let pid = std::process::id();
         ProcessId {
             host: host_name(),
+            namespace: pid_namespace(),
             pid,
             started: start_time(pid).unwrap_or(0),
         }
     }
 
-    /// The `host/pid/started` form [`fmt::Display`] writes.
+    /// The `host/namespace/pid/started` form [`fmt::Display`] writes.
     pub fn parse(s: &str) -> Option<ProcessId> {
-        let mut parts = s.rsplitn(3, '/');
+        let mut parts = s.rsplitn(4, '/');
         let started = parts.next()?.parse().ok()?;
         let pid = parts.next()?.parse().ok()?;
+        let namespace = parts.next()?.parse().ok()?;
         let host = parts.next()?.to_string();
-        Some(ProcessId { host, pid, started })
+        Some(ProcessId {
+            host,
+            namespace,
+            pid,
+            started,
+        })
     }
 
     pub fn liveness(&self) -> Liveness {
-        if self.host != host_name() {
+        if self.host != host_name() || self.namespace != pid_namespace() || self.namespace == 0 {
             return Liveness::Unknown;
         }
         match start_time(self.pid) {
@@ -57,8 +67,17 @@ impl ProcessId {
 
 impl fmt::Display for ProcessId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.host, self.pid, self.started)
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.host, self.namespace, self.pid, self.started
+        )
     }
+}
+
+fn pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
 }
 
 fn host_name() -> String {
@@ -94,9 +113,14 @@ mod tests {
         }
         let elsewhere = ProcessId {
             host: "another-host".into(),
-            ..me
+            ..me.clone()
         };
         assert_eq!(elsewhere.liveness(), Liveness::Unknown);
+        let other_container = ProcessId {
+            namespace: me.namespace + 1,
+            ..me
+        };
+        assert_eq!(other_container.liveness(), Liveness::Unknown);
         assert_eq!(ProcessId::parse("nonsense"), None);
     }
 }

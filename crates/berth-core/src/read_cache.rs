@@ -3,15 +3,16 @@
 //! database costs a hand-over to its worker thread and back, which is most of a
 //! manifest GET's time.
 //!
-//! **Staying right.** Entries carry the cache's generation when they were read, and any
-//! change makes every entry stale at once: this process's own writes bump the
-//! generation right after they commit (so a client reads what it just pushed or
-//! deleted), and a watcher bumps it when the database says another connection committed
-//! (a `berth gc` or `berth retention` from the command line) — within
-//! [`WATCH_INTERVAL`]. A reader notes the generation *before* it queries, so a value read
-//! just before a change is never stored as current. Only what exists is kept (a miss is
-//! asked again), and blob bytes are content-addressed: they are served only after the
-//! membership check says the repository holds the blob.
+//! **Staying right.** Entries carry the generation they were read at, and any write makes
+//! every entry stale at once. The generation is the metadata's write count — raised after
+//! every write that any berth process commits on the same database (`berth gc` and
+//! `berth retention` from the command line included), and read from shared memory
+//! without a query — plus a local count a watcher raises when the database says a writer
+//! berth does not know committed (within [`WATCH_INTERVAL`]). A reader notes the
+//! generation *before* it queries, so a value read just before a change is never stored
+//! as current. Only what exists is kept (a miss is asked again), and blob bytes are
+//! content-addressed: they are served only after the membership check says the
+//! repository holds the blob.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,8 +23,8 @@ use berth_meta::{RepositoryBlob, StoredManifest};
 use berth_oci::{Digest, RepoName};
 use bytes::Bytes;
 
-/// How often the database is asked whether another connection changed it.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the database is asked whether a writer berth does not know changed it.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Entries per map before it starts over (no eviction bookkeeping on the hot path).
 const MAX_ENTRIES: usize = 8192;
@@ -43,9 +44,11 @@ struct Contents {
     bytes: usize,
 }
 
-#[derive(Default)]
 pub struct ReadCache {
-    generation: AtomicU64,
+    /// Raised by the watcher of foreign writers.
+    local: AtomicU64,
+    /// The metadata's write count.
+    writes: Box<dyn Fn() -> u64 + Send + Sync>,
     /// `(repository, tag or digest)`.
     manifests: Mutex<HashMap<(RepoName, String), Stamped<StoredManifest>>>,
     blobs: Mutex<HashMap<(RepoName, Digest), Stamped<RepositoryBlob>>>,
@@ -68,17 +71,29 @@ fn put<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, Stamped<V>>, key: K, at:
 }
 
 impl ReadCache {
-    pub fn generation(&self) -> Generation {
-        Generation(self.generation.load(Ordering::Acquire))
+    /// A cache whose answers stay good while `writes` (a count that only rises) stays.
+    pub fn new(writes: impl Fn() -> u64 + Send + Sync + 'static) -> ReadCache {
+        ReadCache {
+            local: AtomicU64::new(0),
+            writes: Box::new(writes),
+            manifests: Default::default(),
+            blobs: Default::default(),
+            contents: Default::default(),
+        }
     }
 
-    /// Something changed: every entry read before now is stale.
+    /// Both counts only rise, so their sum is unchanged exactly when neither changed.
+    pub fn generation(&self) -> Generation {
+        Generation(self.local.load(Ordering::Acquire) + (self.writes)())
+    }
+
+    /// Something changed that the write count does not show: every entry is stale.
     pub fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.local.fetch_add(1, Ordering::AcqRel);
     }
 
     fn current(&self, at: u64) -> bool {
-        at == self.generation.load(Ordering::Acquire)
+        at == self.generation().0
     }
 
     pub fn manifest(&self, repo: &RepoName, reference: &str) -> Option<StoredManifest> {
@@ -161,9 +176,17 @@ mod tests {
         }
     }
 
+    use std::sync::Arc;
+
+    fn cache() -> (ReadCache, Arc<AtomicU64>) {
+        let writes = Arc::new(AtomicU64::new(0));
+        let w = writes.clone();
+        (ReadCache::new(move || w.load(Ordering::Acquire)), writes)
+    }
+
     #[test]
     fn a_change_makes_everything_stale() {
-        let cache = ReadCache::default();
+        let (cache, writes) = cache();
         let repo: RepoName = "a/b".parse().unwrap();
         let read_at = cache.generation();
         cache.keep_manifest(read_at, &repo, "v1", &manifest(b"{}"));
@@ -171,11 +194,15 @@ mod tests {
         assert!(cache.manifest(&repo, "v2").is_none());
         cache.changed();
         assert!(cache.manifest(&repo, "v1").is_none());
+        cache.keep_manifest(cache.generation(), &repo, "v1", &manifest(b"{}"));
+        assert!(cache.manifest(&repo, "v1").is_some());
+        writes.fetch_add(1, Ordering::AcqRel); // another process wrote
+        assert!(cache.manifest(&repo, "v1").is_none());
     }
 
     #[test]
     fn a_value_read_before_a_change_is_not_kept() {
-        let cache = ReadCache::default();
+        let (cache, _) = cache();
         let repo: RepoName = "a".parse().unwrap();
         let read_at = cache.generation();
         cache.changed(); // committed while the reader was querying
@@ -196,7 +223,7 @@ mod tests {
 
     #[test]
     fn only_small_contents_are_kept() {
-        let cache = ReadCache::default();
+        let (cache, _) = cache();
         let small = Bytes::from(vec![1u8; 100]);
         let big = Bytes::from(vec![2u8; SMALL_BLOB as usize + 1]);
         cache.keep_content(&Digest::sha256(&small), &small);

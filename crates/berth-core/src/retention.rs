@@ -160,7 +160,6 @@ impl Registry {
             }
             if !dry_run {
                 self.meta.delete_tag(repo, &tag).await?;
-                self.changed();
             }
             tracing::info!(repository = %repo, %tag, digest = %record.digest, dry_run, "retention deleted tag");
             report.tags_deleted.push(format!("{repo}:{tag}"));
@@ -188,12 +187,8 @@ impl Registry {
             if self.meta.manifest_referenced(repo, &digest).await? {
                 continue; // an index still lists it, or it annotates a present subject
             }
-            if !dry_run {
-                let deleted = self.meta.delete_manifest(repo, &digest).await?;
-                self.changed();
-                if !deleted {
-                    continue;
-                }
+            if !dry_run && !self.meta.delete_manifest(repo, &digest).await? {
+                continue;
             }
             tracing::info!(repository = %repo, %digest, dry_run, "retention deleted manifest");
             report.manifests_deleted.push(format!("{repo}@{digest}"));

@@ -133,6 +133,9 @@ impl Registry {
         let session = self.session(repo, id).await?;
         let hasher = Hasher::restore(session.algorithm, &session.hash_state)
             .map_err(|e| RegistryError::BlobUploadInvalid(e.to_string()))?;
+        if body.is_none() && self.finish_placed(&session, &hasher, digest).await? {
+            return Ok(session.size);
+        }
         let (hasher, size) = match body {
             Some(body) => self.receive(&session, hasher, body).await?,
             None => {
@@ -159,6 +162,33 @@ impl Registry {
             self.meta.complete_upload(id, repo, digest, size).await?;
         }
         Ok(size)
+    }
+
+    /// A retry of a final `PUT` whose first try put the bytes in place but could not record
+    /// them (the metadata's disk was full at that last step): the upload's file is gone
+    /// and the blob is there with the upload's size and digest. Records it; `true` if so.
+    async fn finish_placed(
+        &self,
+        session: &UploadSession,
+        hasher: &Hasher,
+        digest: &Digest,
+    ) -> Result<bool> {
+        if session.size == 0
+            || hasher.algorithm() != digest.algorithm()
+            || self.blobs.upload_len(&session.id).await?.is_some()
+            || &hasher.clone().finish() != digest
+        {
+            return Ok(false);
+        }
+        // Under the sweep lock, so a collection cannot take the unrecorded bytes meanwhile.
+        let _placing = self.sweep.shared().await?;
+        if self.blobs.stat(digest).await? != Some(session.size) {
+            return Ok(false);
+        }
+        self.meta
+            .complete_upload(&session.id, &session.repository, digest, session.size)
+            .await?;
+        Ok(true)
     }
 
     /// The upload's writer at its acknowledged offset. An upload whose bytes are gone (its

@@ -242,8 +242,13 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Proves the database answers and takes writes now (readiness).
     async fn ping(&self) -> Result<()>;
 
-    /// A number that changes whenever a commit (of any connection or process) happened
-    /// since the previous call: what caches of reads watch.
+    /// A count that rises after every write committed by this process or another berth
+    /// process on the same metadata; a load from memory, no query. Caches of reads
+    /// compare it before trusting what they kept.
+    fn write_count(&self) -> u64;
+
+    /// A number that changes whenever a commit (of any connection or process, berth's or
+    /// not) happened since the previous call: a slower catch-all beside `write_count`.
     async fn data_version(&self) -> Result<i64>;
 
     /// True when the database has no repositories at all (first start, import decision).
@@ -388,8 +393,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Manifests and blobs waiting in the review queues.
     async fn gc_backlog(&self) -> Result<(u64, u64)>;
 
-    /// What in the review queues is younger than `cutoff` (ms): waiting out the grace
-    /// period, not yet for a collection to decide.
+    /// What in the review queues is younger than `cutoff` (ms) and not in use now (an
+    /// untagged manifest, a blob no manifest names): waiting out the grace period.
     async fn gc_waiting(&self, cutoff: i64) -> Result<GcWaiting>;
 
     /// The tags of `repo` pointing at `digest`.

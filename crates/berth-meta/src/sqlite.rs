@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, SqliteConnection};
 
+mod counter;
 mod gc;
 
 use crate::{
@@ -44,6 +45,9 @@ pub struct SqliteMeta {
     /// One connection of its own for `PRAGMA data_version`, which compares with the same
     /// connection's previous answer.
     watch: SqlitePool,
+    /// Raised after every write any process commits here (see [`counter`]): by
+    /// [`SqliteMeta::commit`] and after each single-statement write.
+    writes: counter::WriteCounter,
     /// The database file: open connections keep working on a deleted file, so readiness
     /// also checks that the path still leads to it.
     path: std::path::PathBuf,
@@ -64,6 +68,9 @@ impl SqliteMeta {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
         make_private(path).map_err(|e| MetaError::Database(sqlx::Error::Io(e)))?;
+        let mut counter_path = path.as_os_str().to_owned();
+        counter_path.push("-writes");
+        let writes = counter::WriteCounter::open(Path::new(&counter_path));
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -91,6 +98,7 @@ impl SqliteMeta {
             write,
             read,
             watch,
+            writes,
             path: path.to_path_buf(),
         };
         meta.migrate().await?;
@@ -122,8 +130,16 @@ impl SqliteMeta {
             )))
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
+        Ok(())
+    }
+
+    /// Commits a write transaction, then tells readers that keep answers (the write
+    /// count) — before the caller can acknowledge anything.
+    async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<()> {
+        tx.commit().await?;
+        self.writes.raise();
         Ok(())
     }
 
@@ -195,6 +211,11 @@ fn make_private(path: &Path) -> std::io::Result<()> {
 /// acknowledged write on the connection would vanish. Such a connection is closed instead
 /// (the pool opens a fresh one), so no write is ever acknowledged without a commit.
 async fn is_idle(conn: &mut SqliteConnection) -> bool {
+    // A transaction dropped without commit has its rollback queued, not yet run: a round
+    // trip to the connection's worker runs it first.
+    if conn.is_in_transaction() && conn.ping().await.is_err() {
+        return false;
+    }
     if conn.is_in_transaction() {
         tracing::warn!("closing a metadata connection left inside a failed transaction");
         return false;
@@ -451,6 +472,10 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
+    fn write_count(&self) -> u64 {
+        self.writes.get()
+    }
+
     async fn data_version(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&self.watch)
@@ -483,7 +508,7 @@ impl MetaStore for SqliteMeta {
             .bind(upload_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -542,7 +567,7 @@ impl MetaStore for SqliteMeta {
         if done > 0 {
             gc::review_blob(&mut tx, &digest, now_ms()).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done > 0)
     }
 
@@ -560,7 +585,7 @@ impl MetaStore for SqliteMeta {
         };
         let size = size.max(0) as u64;
         link_blob_in(&mut tx, repo_id, digest, size, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(size))
     }
 
@@ -576,7 +601,7 @@ impl MetaStore for SqliteMeta {
             .bind(&digest)
             .fetch_optional(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(present.is_some())
     }
 
@@ -620,7 +645,7 @@ impl MetaStore for SqliteMeta {
         for tag in tags {
             set_tag_in(&mut tx, repo_id, tag.as_str(), &manifest.digest, now).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -660,7 +685,7 @@ impl MetaStore for SqliteMeta {
         let mut tx = self.write.begin().await?;
         let deleted =
             gc::delete_manifest_in(&mut tx, repo_id, &digest.to_string(), now_ms()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 
@@ -679,7 +704,7 @@ impl MetaStore for SqliteMeta {
         if let Some(digest) = &digest {
             gc::review_manifest(&mut tx, repo_id, digest, now_ms()).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(digest.is_some())
     }
 
@@ -751,7 +776,8 @@ impl MetaStore for SqliteMeta {
         .bind(s.started_at_ms)
         .bind(s.started_at_ms)
         .execute(&self.write)
-        .await?;
+        .await
+            .inspect(|_| self.writes.raise())?;
         Ok(())
     }
 
@@ -790,7 +816,8 @@ impl MetaStore for SqliteMeta {
             .bind(now_ms())
             .bind(id)
             .execute(&self.write)
-            .await?;
+            .await
+            .inspect(|_| self.writes.raise())?;
         Ok(())
     }
 
@@ -798,7 +825,8 @@ impl MetaStore for SqliteMeta {
         sqlx::query("DELETE FROM uploads WHERE id = ?")
             .bind(id)
             .execute(&self.write)
-            .await?;
+            .await
+            .inspect(|_| self.writes.raise())?;
         Ok(())
     }
 
@@ -816,7 +844,8 @@ impl MetaStore for SqliteMeta {
             .bind(id)
             .bind(before)
             .execute(&self.write)
-            .await?;
+            .await
+            .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -837,7 +866,8 @@ impl MetaStore for SqliteMeta {
         .bind(key)
         .bind(value)
         .execute(&self.write)
-        .await?;
+        .await
+        .inspect(|_| self.writes.raise())?;
         Ok(())
     }
 
@@ -875,7 +905,8 @@ impl MetaStore for SqliteMeta {
         .bind(user.created_at_ms)
         .bind(user.updated_at_ms)
         .execute(&self.write)
-        .await?;
+        .await
+        .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -885,7 +916,8 @@ impl MetaStore for SqliteMeta {
             .bind(now_ms())
             .bind(name)
             .execute(&self.write)
-            .await?;
+            .await
+            .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -902,7 +934,7 @@ impl MetaStore for SqliteMeta {
         .await?
         .rows_affected();
         let change = user_change(&mut tx, name, done).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(change)
     }
 
@@ -917,7 +949,7 @@ impl MetaStore for SqliteMeta {
         .await?
         .rows_affected();
         let change = user_change(&mut tx, name, done).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(change)
     }
 
@@ -935,7 +967,7 @@ impl MetaStore for SqliteMeta {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -968,7 +1000,7 @@ impl MetaStore for SqliteMeta {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -984,7 +1016,7 @@ impl MetaStore for SqliteMeta {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -1024,7 +1056,7 @@ impl MetaStore for SqliteMeta {
         let mut tx = self.write.begin().await?;
         gc::lock_for_write(&mut tx).await?;
         let step = gc::collect_manifest_batch(&mut tx, rules, cutoff, limit, now_ms()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(step)
     }
 
@@ -1032,7 +1064,7 @@ impl MetaStore for SqliteMeta {
         let mut tx = self.write.begin().await?;
         gc::lock_for_write(&mut tx).await?;
         let (collected, examined) = gc::collect_blob_batch(&mut tx, cutoff, limit).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         let collected = collected
             .into_iter()
             .map(|(d, size)| Ok((parse_digest(d)?, size)))
@@ -1094,10 +1126,14 @@ impl MetaStore for SqliteMeta {
 
     async fn gc_waiting(&self, cutoff: i64) -> Result<GcWaiting> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM gc_manifest_review WHERE since > ?1) AS manifests,
-                    (SELECT COUNT(*) FROM gc_blob_review WHERE since > ?1) AS blobs,
-                    (SELECT MIN(since) FROM gc_manifest_review WHERE since > ?1) AS om,
-                    (SELECT MIN(since) FROM gc_blob_review WHERE since > ?1) AS ob",
+            "WITH m AS (SELECT since FROM gc_manifest_review q WHERE since > ?1
+                        AND NOT EXISTS (SELECT 1 FROM tags t
+                            WHERE t.repository_id = q.repository_id AND t.digest = q.digest)),
+                  b AS (SELECT since FROM gc_blob_review q WHERE since > ?1
+                        AND NOT EXISTS (SELECT 1 FROM manifest_references r
+                            WHERE r.child_digest = q.digest))
+             SELECT (SELECT COUNT(*) FROM m) AS manifests, (SELECT COUNT(*) FROM b) AS blobs,
+                    (SELECT MIN(since) FROM m) AS om, (SELECT MIN(since) FROM b) AS ob",
         )
         .bind(cutoff)
         .fetch_one(&self.read)
@@ -1188,7 +1224,7 @@ impl MetaStore for SqliteMeta {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -1211,7 +1247,8 @@ impl MetaStore for SqliteMeta {
         .bind(owner)
         .bind(now)
         .fetch_one(&self.write)
-        .await?)
+        .await
+        .inspect(|_| self.writes.raise())?)
     }
 
     async fn heartbeat_run(&self, id: i64) -> Result<()> {
@@ -1221,7 +1258,8 @@ impl MetaStore for SqliteMeta {
         .bind(now_ms())
         .bind(id)
         .execute(&self.write)
-        .await?;
+        .await
+        .inspect(|_| self.writes.raise())?;
         Ok(())
     }
 
@@ -1242,7 +1280,8 @@ impl MetaStore for SqliteMeta {
         .bind(error)
         .bind(id)
         .execute(&self.write)
-        .await?
+        .await
+        .inspect(|_| self.writes.raise())?
         .rows_affected()
             > 0)
     }
@@ -1281,7 +1320,7 @@ impl MetaStore for SqliteMeta {
         .bind(RUN_HISTORY)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -1327,7 +1366,7 @@ impl MetaStore for SqliteMeta {
                 set_tag_in(&mut tx, repo_id, tag.as_str(), digest, now).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }
