@@ -176,6 +176,14 @@ impl LoginLimiter {
                     || now.duration_since(r.last_failure) < keep
                     || r.locked_until.is_some_and(|u| u > now)
             });
+            // Still full (a flood from very many addresses): memory stays bounded, and
+            // only lockouts under way are worth keeping.
+            if records.len() >= MAX_RECORDS {
+                records.retain(|_, r| r.locked_until.is_some_and(|u| u > now));
+            }
+            if records.len() >= MAX_RECORDS {
+                records.clear();
+            }
         }
         let mut verdict = Verdict::Proceed;
         for (key, limit) in keys.iter().zip([s.refuse_after, s.refuse_address_after]) {
