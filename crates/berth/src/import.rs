@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth_core::import::{ImportProgress, ImportSummary, import_tree};
-use berth_meta::{MetaStore, SqliteMeta};
+use berth_meta::{MetaStore, Settings, SqliteMeta};
 use berth_storage::{BlobStore, FsBlobStore};
 use indicatif::{ProgressBar, ProgressStyle};
 

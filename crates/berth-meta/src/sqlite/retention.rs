@@ -1,0 +1,66 @@
+//! What retention rules read, and pull times, in SQLite.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepoName};
+use sqlx::Row;
+
+use super::{SqliteMeta, parse_digest, review};
+use crate::{Result, RetentionData, TagRecord};
+
+#[async_trait]
+impl RetentionData for SqliteMeta {
+    async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>> {
+        let rows = sqlx::query(
+            "SELECT t.name, t.digest, t.updated_at, m.pulled_at FROM tags t
+             JOIN repositories r ON r.id = t.repository_id
+             LEFT JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+             WHERE r.name = ? ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TagRecord {
+                    tag: r.try_get("name")?,
+                    digest: parse_digest(r.try_get("digest")?)?,
+                    pushed_at: r.try_get("updated_at")?,
+                    pulled_at: r.try_get("pulled_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn untagged_manifests(&self, repo: &RepoName, before: i64) -> Result<Vec<Digest>> {
+        let digests: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
+             AND NOT {}
+             ORDER BY m.created_at",
+            review::NEEDED_BY_INDEX_OR_SUBJECT
+        )))
+        .bind(repo.as_str())
+        .bind(before)
+        .fetch_all(&self.read)
+        .await?;
+        digests.into_iter().map(parse_digest).collect()
+    }
+
+    async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (repo, digest, at) in pulls {
+            sqlx::query(
+                "UPDATE manifests SET pulled_at = MAX(COALESCE(pulled_at, 0), ?)
+                 WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+            )
+            .bind(at)
+            .bind(digest.to_string())
+            .bind(repo.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.commit(tx).await?;
+        Ok(())
+    }
+}

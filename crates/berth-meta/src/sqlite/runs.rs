@@ -1,0 +1,167 @@
+//! The lifecycle run history in SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{RUN_HISTORY, SqliteMeta};
+use crate::{LifecycleRun, Result, Runs, now_ms};
+
+/// The columns [`lifecycle_run`] reads, as a literal for `concat!`.
+macro_rules! run_columns {
+    () => {
+        "id, kind, trigger, dry_run, started_at, finished_at, summary, error, owner, heartbeat_at"
+    };
+}
+
+fn lifecycle_run(r: &SqliteRow) -> Result<LifecycleRun> {
+    Ok(LifecycleRun {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        trigger: r.try_get("trigger")?,
+        dry_run: r.try_get("dry_run")?,
+        started_at_ms: r.try_get("started_at")?,
+        finished_at_ms: r.try_get("finished_at")?,
+        summary: r.try_get("summary")?,
+        error: r.try_get("error")?,
+        owner: r.try_get("owner")?,
+        heartbeat_at_ms: r.try_get("heartbeat_at")?,
+    })
+}
+
+impl SqliteMeta {
+    /// Lifecycle runs a query over [`run_columns!`] selects, from a reader.
+    async fn fetch_runs(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<LifecycleRun>> {
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter().map(lifecycle_run).collect()
+    }
+}
+
+#[async_trait]
+impl Runs for SqliteMeta {
+    async fn start_run(
+        &self,
+        kind: &str,
+        trigger: &str,
+        dry_run: bool,
+        owner: &str,
+    ) -> Result<i64> {
+        let now = now_ms();
+        Ok(sqlx::query_scalar(
+            "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at, owner, heartbeat_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind)
+        .bind(trigger)
+        .bind(dry_run)
+        .bind(now)
+        .bind(owner)
+        .bind(now)
+        .fetch_one(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?)
+    }
+
+    async fn heartbeat_run(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE lifecycle_runs SET heartbeat_at = ? WHERE id = ? AND finished_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(())
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>> {
+        self.fetch_runs(sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE finished_at IS NULL ORDER BY id"
+        )))
+        .await
+    }
+
+    async fn abandon_run(&self, id: i64, error: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE lifecycle_runs SET finished_at = COALESCE(heartbeat_at, started_at), error = ?
+             WHERE id = ? AND finished_at IS NULL",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?
+        .rows_affected()
+            > 0)
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        summary: Option<&str>,
+        error: Option<&str>,
+        keep: bool,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        if keep {
+            sqlx::query(
+                "UPDATE lifecycle_runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+            )
+            .bind(now_ms())
+            .bind(summary)
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM lifecycle_runs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The history is for people looking at recent runs; it must not grow forever.
+        sqlx::query(
+            "DELETE FROM lifecycle_runs WHERE kind = (SELECT kind FROM lifecycle_runs WHERE id = ?)
+             AND id <= ? - ?",
+        )
+        .bind(id)
+        .bind(id)
+        .bind(RUN_HISTORY)
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>> {
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?"
+        ));
+        self.fetch_runs(query.bind(kind).bind(i64::from(limit)))
+            .await
+    }
+
+    async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>> {
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE id > ? ORDER BY id LIMIT ?"
+        ));
+        self.fetch_runs(query.bind(id).bind(i64::from(limit))).await
+    }
+
+    async fn last_run_id(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM lifecycle_runs")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+}

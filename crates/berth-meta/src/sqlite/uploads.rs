@@ -1,0 +1,116 @@
+//! Upload sessions in SQLite.
+
+use async_trait::async_trait;
+use berth_oci::{Algorithm, Digest, RepoName};
+use sqlx::Row;
+
+use super::{SqliteMeta, ensure_repo, link_blob_in};
+use crate::{MetaError, Result, UploadSession, Uploads, now_ms};
+
+#[async_trait]
+impl Uploads for SqliteMeta {
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        repo: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repo(&mut tx, repo, now).await?;
+        link_blob_in(&mut tx, repo_id, digest, size, now).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    async fn create_upload(&self, s: &UploadSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, algorithm, size, hash_state, started_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(s.repository.as_str())
+        .bind(s.algorithm.as_str())
+        .bind(s.size as i64)
+        .bind(&s.hash_state)
+        .bind(s.started_at_ms)
+        .bind(s.started_at_ms)
+        .execute(&self.write)
+        .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<UploadSession>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, repository, algorithm, size, hash_state, started_at FROM uploads WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let repository: String = row.try_get("repository")?;
+        let algorithm: String = row.try_get("algorithm")?;
+        Ok(Some(UploadSession {
+            id: row.try_get("id")?,
+            repository: repository.parse().map_err(|_| MetaError::Corrupt {
+                column: "uploads.repository",
+                value: repository.clone(),
+            })?,
+            algorithm: Algorithm::parse(&algorithm).map_err(|_| MetaError::Corrupt {
+                column: "uploads.algorithm",
+                value: algorithm.clone(),
+            })?,
+            size: row.try_get::<i64, _>("size")? as u64,
+            hash_state: row.try_get("hash_state")?,
+            started_at_ms: row.try_get("started_at")?,
+        }))
+    }
+
+    async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE uploads SET size = ?, hash_state = ?, updated_at = ? WHERE id = ?")
+            .bind(size as i64)
+            .bind(hash_state)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(())
+    }
+
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < ? ORDER BY id")
+                .bind(before)
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
+    async fn delete_upload_if_stale(&self, id: &str, before: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM uploads WHERE id = ? AND updated_at < ?")
+            .bind(id)
+            .bind(before)
+            .execute(&self.write)
+            .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,91 @@
+//! The token service's users in SQLite.
+
+use async_trait::async_trait;
+
+use super::{SqliteMeta, user_change, user_from_row};
+use crate::{Result, UserChange, UserRecord, Users, now_ms};
+
+#[async_trait]
+impl Users for SqliteMeta {
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        sqlx::query(
+            "SELECT name, password_hash, admin, created_at, updated_at FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|row| user_from_row(&row))
+        .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>> {
+        sqlx::query(
+            "SELECT name, password_hash, admin, created_at, updated_at FROM users ORDER BY name",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO users (name, password_hash, admin, created_at, updated_at)
+             SELECT ?1, ?2, ?3, ?4, ?5
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower(?1))",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_at_ms)
+        .bind(user.updated_at_ms)
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?")
+            .bind(password_hash)
+            .bind(now_ms())
+            .bind(name)
+            .execute(&self.write)
+            .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET admin = ?2, updated_at = ?3 WHERE name = ?1 AND (?2
+             OR admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+        )
+        .bind(name)
+        .bind(admin)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let change = user_change(&mut tx, name, done).await?;
+        self.commit(tx).await?;
+        Ok(change)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<UserChange> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM users WHERE name = ?1
+             AND (admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let change = user_change(&mut tx, name, done).await?;
+        self.commit(tx).await?;
+        Ok(change)
+    }
+}

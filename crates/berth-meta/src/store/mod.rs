@@ -1,0 +1,23 @@
+//! The metadata's traits, one per aggregate. [`crate::MetaStore`] is all of them together.
+
+mod blobs;
+mod collection;
+mod engine;
+mod manifests;
+mod outbox;
+mod retention;
+mod runs;
+mod settings;
+mod uploads;
+mod users;
+
+pub use blobs::Blobs;
+pub use collection::Collection;
+pub use engine::Engine;
+pub use manifests::Manifests;
+pub use outbox::Outbox;
+pub use retention::RetentionData;
+pub use runs::Runs;
+pub use settings::Settings;
+pub use uploads::Uploads;
+pub use users::Users;

@@ -1,0 +1,42 @@
+//! The history of garbage-collection and retention runs.
+
+use async_trait::async_trait;
+
+use crate::{LifecycleRun, Result};
+
+#[async_trait]
+pub trait Runs: Send + Sync + 'static {
+    /// Records that a lifecycle run (`kind`: gc, retention) started in the process `owner`;
+    /// its id.
+    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool, owner: &str)
+    -> Result<i64>;
+
+    /// The running run's process is alive.
+    async fn heartbeat_run(&self, id: i64) -> Result<()>;
+
+    /// Runs not finished (running, or their process died), oldest first.
+    async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>>;
+
+    /// Ends an unfinished run with `error`, as of its last heartbeat; `false` if it had
+    /// finished meanwhile.
+    async fn abandon_run(&self, id: i64, error: &str) -> Result<bool>;
+
+    /// Records how a run ended; `keep: false` forgets it instead (a scheduled run that
+    /// found nothing to do). Old runs beyond a fixed history are forgotten.
+    async fn finish_run(
+        &self,
+        id: i64,
+        summary: Option<&str>,
+        error: Option<&str>,
+        keep: bool,
+    ) -> Result<()>;
+
+    /// The newest runs of `kind` first.
+    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>>;
+
+    /// Runs of every kind with an id above `id`, oldest first, at most `limit`.
+    async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>>;
+
+    /// The highest run id so far (0 for none).
+    async fn last_run_id(&self) -> Result<i64>;
+}

@@ -1,0 +1,28 @@
+//! The built-in token service's users.
+
+use async_trait::async_trait;
+
+use crate::{Result, UserChange, UserRecord};
+
+#[async_trait]
+pub trait Users: Send + Sync + 'static {
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
+
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>>;
+
+    /// `false` when a user of that name exists already, in any mix of case (`Admin`
+    /// beside `admin` would be a look-alike).
+    async fn create_user(&self, user: &UserRecord) -> Result<bool>;
+
+    /// `false` when there is no such user.
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
+
+    /// Grants or revokes administration; never revokes the last administrator's, checked
+    /// in the same transaction as the change.
+    async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange>;
+
+    /// Removes a user; never the last administrator, checked in the same transaction as
+    /// the delete (two administrators removing each other at once leave one).
+    async fn delete_user(&self, name: &str) -> Result<UserChange>;
+}

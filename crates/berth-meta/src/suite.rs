@@ -1,0 +1,504 @@
+//! One test suite for the metadata, whatever the engine: every test takes fresh, empty
+//! stores from [`stores`] — one per engine this machine runs (SQLite always) — and holds
+//! each to the same behaviour, so what differs between engines is a bug, not a choice.
+
+use std::path::PathBuf;
+
+use berth_oci::{Digest, RepoName, Tag};
+use bytes::Bytes;
+
+use crate::{
+    CollectRules, ManifestRecord, MetaError, MetaStore, SqliteMeta, UserChange, UserRecord, now_ms,
+};
+
+/// An empty store of one engine, removed afterwards.
+pub(crate) struct Fresh {
+    meta: Option<Box<dyn MetaStore>>,
+    dir: PathBuf,
+}
+
+impl Fresh {
+    pub(crate) fn meta(&self) -> &dyn MetaStore {
+        self.meta.as_deref().expect("a store")
+    }
+
+    /// Closes and opens the store again (a restart).
+    pub(crate) async fn reopen(&mut self) {
+        self.meta = None;
+        self.meta = Some(Box::new(sqlite(&self.dir).await));
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn sqlite(dir: &std::path::Path) -> SqliteMeta {
+    SqliteMeta::open(&dir.join("metadata.db"))
+        .await
+        .expect("opening a SQLite store")
+}
+
+/// A fresh store of every engine.
+pub(crate) async fn stores() -> Vec<Fresh> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "berth-meta-suite-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let meta: Box<dyn MetaStore> = Box::new(sqlite(&dir).await);
+    vec![Fresh {
+        meta: Some(meta),
+        dir,
+    }]
+}
+
+fn repo(s: &str) -> RepoName {
+    s.parse().unwrap()
+}
+
+fn record(content: &str, blobs: Vec<Digest>, subject: Option<Digest>) -> ManifestRecord {
+    ManifestRecord {
+        digest: Digest::sha256(content.as_bytes()),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        artifact_type: Some("application/x-test".into()),
+        subject,
+        annotations: None,
+        content: Bytes::from(content.to_string()),
+        blobs,
+        children: vec![],
+    }
+}
+
+#[tokio::test]
+async fn manifests_tags_and_links() {
+    for store in stores().await {
+        let meta = store.meta();
+        assert!(meta.is_empty().await.unwrap());
+        let r = repo("team/app");
+        let layer = Digest::sha256(b"layer");
+        meta.complete_upload("test-upload", &r, &layer, 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.repository_blob(&r, &layer)
+                .await
+                .unwrap()
+                .map(|b| b.size),
+            Some(5)
+        );
+        assert_eq!(
+            meta.repository_blob(&repo("other"), &layer).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            meta.repositories_holding(&layer, 10).await.unwrap(),
+            vec![r.to_string()]
+        );
+        assert!(
+            meta.missing_blobs(&r, std::slice::from_ref(&layer))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let m = record("{\"a\":1}", vec![layer.clone()], None);
+        let tags: Vec<Tag> = vec!["v1".parse().unwrap(), "latest".parse().unwrap()];
+        meta.put_manifest(&r, &m, &tags).await.unwrap();
+        let got = meta.manifest_by_tag(&r, &tags[0]).await.unwrap().unwrap();
+        assert_eq!(got.digest, m.digest);
+        assert_eq!(got.content, m.content);
+        assert_eq!(
+            meta.tags(&r, None, 10).await.unwrap().unwrap(),
+            vec!["latest", "v1"]
+        );
+        assert_eq!(
+            meta.tags(&r, Some("latest"), 10).await.unwrap().unwrap(),
+            vec!["v1"]
+        );
+        assert_eq!(meta.repositories(None, 10).await.unwrap(), vec!["team/app"]);
+
+        let sig = record("{\"sig\":1}", vec![], Some(m.digest.clone()));
+        meta.put_manifest(&r, &sig, &[]).await.unwrap();
+        let refs = meta.referrers(&r, &m.digest).await.unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].digest, sig.digest);
+
+        assert!(meta.delete_tag(&r, &tags[1]).await.unwrap());
+        assert!(meta.manifest(&r, &m.digest).await.unwrap().is_some());
+        assert!(meta.delete_manifest(&r, &m.digest).await.unwrap());
+        assert!(meta.manifest_by_tag(&r, &tags[0]).await.unwrap().is_none());
+        assert!(!meta.delete_manifest(&r, &m.digest).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn users_are_created_updated_and_removed() {
+    for mut store in stores().await {
+        let meta = store.meta();
+        let alice = UserRecord {
+            name: "alice".into(),
+            password_hash: "$argon2id$first".into(),
+            admin: true,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        assert!(meta.create_user(&alice).await.unwrap());
+        assert!(!meta.create_user(&alice).await.unwrap(), "names are unique");
+        let look_alike = UserRecord {
+            name: "ALice".into(),
+            ..alice.clone()
+        };
+        assert!(
+            !meta.create_user(&look_alike).await.unwrap(),
+            "regardless of case"
+        );
+        assert!(
+            meta.set_user_password("alice", "$argon2id$second")
+                .await
+                .unwrap()
+        );
+        assert!(!meta.set_user_password("bob", "x").await.unwrap());
+        let stored = meta.user("alice").await.unwrap().unwrap();
+        assert_eq!(stored.password_hash, "$argon2id$second");
+        assert!(stored.admin);
+        assert_eq!(meta.users().await.unwrap().len(), 1);
+        // Reopening an up-to-date database runs no migration twice.
+        store.reopen().await;
+        let meta = store.meta();
+        assert_eq!(
+            meta.delete_user("alice").await.unwrap(),
+            UserChange::LastAdmin
+        );
+        assert_eq!(
+            meta.set_user_admin("alice", false).await.unwrap(),
+            UserChange::LastAdmin
+        );
+        let bob = UserRecord {
+            name: "bob".into(),
+            admin: false,
+            ..alice.clone()
+        };
+        assert!(meta.create_user(&bob).await.unwrap());
+        assert_eq!(
+            meta.set_user_admin("bob", true).await.unwrap(),
+            UserChange::Done
+        );
+        // Two administrators removing each other at once: one of them stays.
+        let (a, b) = tokio::join!(meta.delete_user("alice"), meta.delete_user("bob"));
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert!(outcomes.contains(&UserChange::Done), "{outcomes:?}");
+        assert!(outcomes.contains(&UserChange::LastAdmin), "{outcomes:?}");
+        assert_eq!(meta.users().await.unwrap().len(), 1);
+        assert_eq!(
+            meta.delete_user("carol").await.unwrap(),
+            UserChange::NoSuchUser
+        );
+    }
+}
+
+fn index(content: &str, children: Vec<Digest>) -> ManifestRecord {
+    ManifestRecord {
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        children,
+        ..record(content, vec![], None)
+    }
+}
+
+async fn collect_all(meta: &dyn MetaStore, rules: CollectRules) -> (Vec<String>, Vec<Digest>) {
+    let cutoff = now_ms();
+    let mut manifests = Vec::new();
+    loop {
+        let (done, _) = meta.collect_manifests(&rules, now_ms(), 2).await.unwrap();
+        if done.is_empty() {
+            break;
+        }
+        manifests.extend(
+            done.into_iter()
+                .map(|m| format!("{}:{}", m.digest, m.reason.as_str())),
+        );
+    }
+    let mut blobs = Vec::new();
+    loop {
+        let (done, examined) = meta.collect_blobs(cutoff.max(now_ms()), 2).await.unwrap();
+        blobs.extend(done.into_iter().map(|(d, _)| d));
+        if examined < 2 {
+            break;
+        }
+    }
+    (manifests, blobs)
+}
+
+/// Each case builds a small repository, applies a change, and states which manifests
+/// and blobs a collection with the rules takes.
+#[tokio::test]
+async fn garbage_collection_decisions() {
+    let l1 = Digest::sha256(b"layer-1");
+    let l2 = Digest::sha256(b"layer-2");
+    let shared = Digest::sha256(b"shared");
+    let keep_all = CollectRules {
+        delete_untagged: false,
+        orphan_referrers: false,
+    };
+    let untagged = CollectRules {
+        delete_untagged: true,
+        orphan_referrers: true,
+    };
+    let img1 = record("{\"img\":1}", vec![l1.clone(), shared.clone()], None);
+    let img2 = record("{\"img\":2}", vec![l2.clone(), shared.clone()], None);
+    let sig = record("{\"sig\":1}", vec![], Some(img1.digest.clone()));
+    let idx = index(
+        "{\"idx\":1}",
+        vec![img1.digest.clone(), img2.digest.clone()],
+    );
+    let v1: Tag = "v1".parse().unwrap();
+    let v2: Tag = "v2".parse().unwrap();
+
+    enum Change {
+        Nothing,
+        DeleteImg1,
+        MoveV1ToImg2,
+        DeleteTagV1,
+        UnlinkL1,
+        DeleteIndex,
+        UntagAllDeleteIndex,
+    }
+    use Change::*;
+    struct Case {
+        name: &'static str,
+        with_index: bool,
+        with_sig: bool,
+        change: Change,
+        rules: CollectRules,
+        manifests: Vec<String>,
+        blobs: Vec<Digest>,
+    }
+    let d = |m: &ManifestRecord, why: &str| format!("{}:{why}", m.digest);
+    let cases = vec![
+        Case {
+            name: "nothing changed",
+            with_index: false,
+            with_sig: false,
+            change: Nothing,
+            rules: untagged,
+            manifests: vec![],
+            blobs: vec![],
+        },
+        Case {
+            name: "manifest deleted: its own layer and bytes go, the shared layer stays",
+            with_index: false,
+            with_sig: false,
+            change: DeleteImg1,
+            rules: keep_all,
+            manifests: vec![],
+            blobs: vec![l1.clone(), img1.digest.clone()],
+        },
+        Case {
+            name: "tag moved, untagged kept without delete-untagged",
+            with_index: false,
+            with_sig: false,
+            change: MoveV1ToImg2,
+            rules: keep_all,
+            manifests: vec![],
+            blobs: vec![],
+        },
+        Case {
+            name: "tag moved, untagged collected with delete-untagged",
+            with_index: false,
+            with_sig: false,
+            change: MoveV1ToImg2,
+            rules: untagged,
+            manifests: vec![d(&img1, "untagged")],
+            blobs: vec![l1.clone(), img1.digest.clone()],
+        },
+        Case {
+            name: "tag deleted, signature keeps nothing alive but goes as orphan",
+            with_index: false,
+            with_sig: true,
+            change: DeleteTagV1,
+            rules: untagged,
+            manifests: vec![d(&img1, "untagged"), d(&sig, "orphan referrer")],
+            blobs: vec![l1.clone(), img1.digest.clone(), sig.digest.clone()],
+        },
+        Case {
+            name: "signature of a present subject is kept though untagged",
+            with_index: false,
+            with_sig: true,
+            change: Nothing,
+            rules: untagged,
+            manifests: vec![],
+            blobs: vec![],
+        },
+        Case {
+            name: "orphan referrers kept when disabled",
+            with_index: false,
+            with_sig: true,
+            change: DeleteImg1,
+            rules: keep_all,
+            manifests: vec![],
+            blobs: vec![l1.clone(), img1.digest.clone()],
+        },
+        Case {
+            name: "index children are kept though untagged",
+            with_index: true,
+            with_sig: false,
+            change: DeleteTagV1,
+            rules: untagged,
+            manifests: vec![],
+            blobs: vec![],
+        },
+        Case {
+            name: "index deleted: tagged children stay",
+            with_index: true,
+            with_sig: false,
+            change: DeleteIndex,
+            rules: untagged,
+            manifests: vec![],
+            blobs: vec![idx.digest.clone()],
+        },
+        Case {
+            name: "index deleted: untagged children go with delete-untagged",
+            with_index: true,
+            with_sig: false,
+            change: UntagAllDeleteIndex,
+            rules: untagged,
+            manifests: vec![d(&img1, "untagged"), d(&img2, "untagged")],
+            blobs: vec![
+                l1.clone(),
+                l2.clone(),
+                shared.clone(),
+                img1.digest.clone(),
+                img2.digest.clone(),
+                idx.digest.clone(),
+            ],
+        },
+        Case {
+            name: "unlinked layer still referenced stays",
+            with_index: false,
+            with_sig: false,
+            change: UnlinkL1,
+            rules: untagged,
+            manifests: vec![],
+            blobs: vec![],
+        },
+    ];
+    for case in cases {
+        for store in stores().await {
+            let meta = store.meta();
+            let r = repo("team/app");
+            for l in [&l1, &l2, &shared] {
+                meta.complete_upload("test-upload", &r, l, 1).await.unwrap();
+            }
+            meta.put_manifest(&r, &img1, std::slice::from_ref(&v1))
+                .await
+                .unwrap();
+            meta.put_manifest(&r, &img2, std::slice::from_ref(&v2))
+                .await
+                .unwrap();
+            if case.with_sig {
+                meta.put_manifest(&r, &sig, &[]).await.unwrap();
+            }
+            if case.with_index {
+                meta.put_manifest(&r, &idx, &["multi".parse().unwrap()])
+                    .await
+                    .unwrap();
+            }
+            // Everything so far is settled: review it once.
+            collect_all(meta, CollectRules::default()).await;
+            match case.change {
+                Nothing => {}
+                DeleteImg1 => assert!(meta.delete_manifest(&r, &img1.digest).await.unwrap()),
+                MoveV1ToImg2 => meta
+                    .put_manifest(&r, &img2, std::slice::from_ref(&v1))
+                    .await
+                    .unwrap(),
+                DeleteTagV1 => assert!(meta.delete_tag(&r, &v1).await.unwrap()),
+                UnlinkL1 => assert!(meta.unlink_blob(&r, &l1).await.unwrap()),
+                DeleteIndex => assert!(meta.delete_manifest(&r, &idx.digest).await.unwrap()),
+                UntagAllDeleteIndex => {
+                    assert!(meta.delete_tag(&r, &v1).await.unwrap());
+                    assert!(meta.delete_tag(&r, &v2).await.unwrap());
+                    assert!(meta.delete_manifest(&r, &idx.digest).await.unwrap());
+                }
+            }
+            let (mut manifests, mut blobs) = collect_all(meta, case.rules).await;
+            let (mut want_m, mut want_b) = (case.manifests.clone(), case.blobs.clone());
+            manifests.sort();
+            want_m.sort();
+            blobs.sort();
+            want_b.sort();
+            assert_eq!(manifests, want_m, "{}: manifests", case.name);
+            assert_eq!(blobs, want_b, "{}: blobs", case.name);
+            for b in &want_b {
+                assert!(
+                    meta.repositories_holding(b, 10).await.unwrap().is_empty(),
+                    "{}: {b} still listed",
+                    case.name
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn grace_period_and_touch_protect_fresh_blobs() {
+    for store in stores().await {
+        let meta = store.meta();
+        let r = repo("a");
+        let layer = Digest::sha256(b"fresh");
+        meta.complete_upload("test-upload", &r, &layer, 3)
+            .await
+            .unwrap();
+        let b = meta.repository_blob(&r, &layer).await.unwrap().unwrap();
+        assert!(
+            b.unreferenced_since.is_some(),
+            "an unreferenced upload is under review"
+        );
+        // Uploaded after the cutoff: not collected.
+        let (none, _) = meta.collect_blobs(now_ms() - 60_000, 10).await.unwrap();
+        assert!(none.is_empty());
+        // A client checking it restarts the clock.
+        let before = now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(meta.touch_blob(&layer).await.unwrap());
+        let (none, _) = meta.collect_blobs(before, 10).await.unwrap();
+        assert!(none.is_empty(), "touched after the cutoff");
+        let plan = meta
+            .plan_collection(&CollectRules::default(), 0)
+            .await
+            .unwrap();
+        assert_eq!(plan.blobs, vec![(layer.clone(), 3)]);
+        assert!(
+            meta.repository_blob(&r, &layer).await.unwrap().is_some(),
+            "a plan removes nothing"
+        );
+        let (gone, _) = meta.collect_blobs(now_ms(), 10).await.unwrap();
+        assert_eq!(gone, vec![(layer.clone(), 3)]);
+        assert!(!meta.touch_blob(&layer).await.unwrap(), "collected");
+        assert_eq!(
+            meta.link_existing_blob(&repo("b"), &layer).await.unwrap(),
+            None,
+            "no mount of a collected blob"
+        );
+        // A manifest naming it now fails instead of pointing at nothing.
+        let err = meta
+            .put_manifest(&r, &record("{}", vec![layer.clone()], None), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MetaError::MissingReference {
+                    manifest: false,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
