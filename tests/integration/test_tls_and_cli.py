@@ -124,6 +124,13 @@ def test_rotated_certificate_is_served_without_restart(make_registry, workdir):
     assert reg.proc.poll() is None, "the registry kept running"
 
 
+def test_health_command_says_whether_a_registry_is_ready(registry):
+    ok = run_berth("health", registry.url)
+    assert ok.returncode == 0 and "ready" in ok.stdout, ok.stderr
+    gone = run_berth("health", f"http://127.0.0.1:{free_port()}")
+    assert gone.returncode == 1 and "does not answer" in gone.stderr
+
+
 def test_help_explains_commands():
     out = run_berth("--help")
     assert out.returncode == 0

@@ -21,6 +21,21 @@ pub enum Probe {
     Ready,
 }
 
+/// Asks a running registry at `base` (e.g. `http://127.0.0.1:5000`) whether it is ready
+/// (`/readyz`): the status and body it answered. For container health checks, which have
+/// no curl in a `FROM scratch` image.
+pub async fn ask_ready(base: &str) -> Result<(u16, String), reqwest::Error> {
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(url)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.unwrap_or_default()))
+}
+
 pub fn route(path: &str) -> Option<Probe> {
     match path {
         "/healthz" => Some(Probe::Alive),

@@ -29,7 +29,8 @@ use clap::{Parser, Subcommand};
         berth import /var/lib/registry               # index a registry:2 tree\n  \
         berth user add alice                         # a user for `docker login`\n  \
         berth gc --dry-run                           # what garbage collection would free\n  \
-        berth config check config.yml                # validate a config file"
+        berth config check config.yml                # validate a config file\n  \
+        berth health http://127.0.0.1:5000           # is a running registry ready?"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -66,6 +67,13 @@ enum Command {
     GarbageCollect(gc_cmd::GcArgs),
     /// Apply the retention policies (berth.retention) now.
     Retention(gc_cmd::RetentionArgs),
+    /// Ask a running registry whether it is ready (exit 0) or not (exit 1): for health
+    /// checks of containers and service managers.
+    Health {
+        /// The registry's base URL.
+        #[arg(default_value = "http://127.0.0.1:5000")]
+        url: String,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -90,6 +98,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => settings::check(&config),
+        Command::Health { url } => health(&url),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,6 +106,18 @@ fn main() -> ExitCode {
             eprintln!("berth: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn health(url: &str) -> anyhow::Result<()> {
+    let (status, body) = runtime()?
+        .block_on(berth_api::health::ask_ready(url))
+        .map_err(|e| anyhow::anyhow!("{url} does not answer: {e}"))?;
+    if status == 200 {
+        println!("{url}: ready");
+        Ok(())
+    } else {
+        anyhow::bail!("{url}: not ready ({status}): {}", body.trim())
     }
 }
 
