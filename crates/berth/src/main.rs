@@ -2,6 +2,7 @@
 
 mod auth;
 mod background;
+mod backup_cmd;
 mod gc_cmd;
 mod import;
 mod logging;
@@ -30,7 +31,8 @@ use clap::{Parser, Subcommand};
         berth user add alice                         # a user for `docker login`\n  \
         berth gc --dry-run                           # what garbage collection would free\n  \
         berth config check config.yml                # validate a config file\n  \
-        berth health http://127.0.0.1:5000           # is a running registry ready?"
+        berth health http://127.0.0.1:5000           # is a running registry ready?\n  \
+        berth backup /backups/registry --config config.yml   # while it serves"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -74,6 +76,21 @@ enum Command {
         #[arg(default_value = "http://127.0.0.1:5000")]
         url: String,
     },
+    /// Copy the registry (metadata snapshot and blobs) into DEST while it serves; a
+    /// later backup into the same DEST adds only what is new.
+    Backup {
+        dest: PathBuf,
+        /// The registry's config (default: the defaults, data in ./data).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Bring a backup made by `berth backup` back into an empty storage root.
+    Restore {
+        src: PathBuf,
+        /// The config naming the (empty) storage root to restore into.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -99,6 +116,8 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { config },
         } => settings::check(&config),
         Command::Health { url } => health(&url),
+        Command::Backup { dest, config } => backup_cmd::backup(config.as_deref(), &dest),
+        Command::Restore { src, config } => backup_cmd::restore(config.as_deref(), &src),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

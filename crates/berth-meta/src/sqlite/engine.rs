@@ -1,9 +1,10 @@
 //! The SQLite database as a whole: readiness, change watching, totals.
 
 use async_trait::async_trait;
+use berth_oci::Digest;
 use sqlx::Row;
 
-use super::SqliteMeta;
+use super::{SqliteMeta, parse_digest};
 use crate::{Engine, MetaError, Result, StorageStats};
 
 #[async_trait]
@@ -54,5 +55,31 @@ impl Engine for SqliteMeta {
             blob_bytes: n("blob_bytes")?,
             uploads: n("uploads")?,
         })
+    }
+
+    async fn snapshot_to(&self, dest: &std::path::Path) -> Result<()> {
+        let dest = dest.to_str().ok_or_else(|| MetaError::Corrupt {
+            column: "snapshot path",
+            value: dest.display().to_string(),
+        })?;
+        // One read transaction: the copy is the database as of one moment.
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    async fn stored_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?",
+        )
+        .bind(after.map_or_else(String::new, |d| d.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(d, size)| Ok((parse_digest(d)?, size.max(0) as u64)))
+            .collect()
     }
 }

@@ -112,6 +112,14 @@ impl SqliteMeta {
         Ok(meta)
     }
 
+    /// Closes every connection and waits until they are closed (before the file is moved
+    /// or copied).
+    pub async fn close(self) {
+        self.write.close().await;
+        self.read.close().await;
+        self.watch.close().await;
+    }
+
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.write.acquire().await?;
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")

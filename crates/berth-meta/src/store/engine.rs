@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use berth_oci::Digest;
+
 use crate::{Result, StorageStats};
 
 #[async_trait]
@@ -22,4 +24,12 @@ pub trait Engine: Send + Sync + 'static {
     async fn is_empty(&self) -> Result<bool>;
 
     async fn storage_stats(&self) -> Result<StorageStats>;
+
+    /// Writes a consistent copy of the whole database to the new file `dest`, while
+    /// others go on reading and writing (for backups).
+    async fn snapshot_to(&self, dest: &std::path::Path) -> Result<()>;
+
+    /// The stored blobs (layers, configs, manifests' own bytes) with their sizes, in
+    /// digest order after `after`, at most `limit`.
+    async fn stored_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>>;
 }
