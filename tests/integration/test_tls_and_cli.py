@@ -258,3 +258,14 @@ def test_http_prefix(make_registry):
     assert r.status_code == 202
     assert r.headers["Location"].startswith("/registry/v2/p/blobs/uploads/")
     assert requests.get(f"{reg.url}/v2/").status_code == 404
+
+
+def test_the_systemd_unit_is_valid(workdir):
+    """deploy/systemd/berth.service as systemd reads it (with this berth as ExecStart)."""
+    unit = (Path(__file__).resolve().parents[2] / "deploy/systemd/berth.service").read_text()
+    assert "ExecStart=/usr/local/bin/berth serve /etc/berth/config.yml" in unit
+    local = workdir / "berth.service"
+    local.write_text(unit.replace("/usr/local/bin/berth", berth_bin()))
+    r = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "Unknown" not in r.stderr, r.stderr

@@ -78,23 +78,47 @@ pub fn needs(route: &Route<'_>, method: &Method) -> Vec<Scope> {
 }
 
 /// This registry's base URL as the client addressed it: `http.host` when configured,
-/// else the scheme of the connection and the `Host` the client sent.
+/// else what a proxy in front says the client used (`X-Forwarded-Proto`,
+/// `X-Forwarded-Host`, as Distribution honours them: nginx terminating TLS), else the
+/// scheme of the connection and the `Host` the client sent.
 pub fn public_base(headers: &HeaderMap, peer: Option<&Peer>, base_url: Option<&str>) -> String {
     if let Some(b) = base_url {
         return b.trim_end_matches('/').to_string();
     }
-    let scheme = if peer.is_some_and(|p| p.tls) {
-        "https"
-    } else {
-        "http"
+    // The first value: the proxy nearest the client appends, the client's comes first.
+    let forwarded = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+    let scheme = match forwarded("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ if peer.is_some_and(|p| p.tls) => "https",
+        _ => "http",
+    };
+    let host = forwarded("x-forwarded-host")
+        .filter(|h| valid_host(h))
         .map(String::from)
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(String::from)
+        })
         .or_else(|| peer.map(|p| p.addr.to_string()))
         .unwrap_or_else(|| "localhost".into());
     format!("{scheme}://{host}")
+}
+
+/// A host, optionally with a port, and nothing that could break out of a URL.
+fn valid_host(h: &str) -> bool {
+    h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// The token endpoint on the address the client used, for challenges.
@@ -215,6 +239,25 @@ pub fn refusal_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_in_front_names_the_public_base() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("10.0.0.5:5000"));
+        assert_eq!(public_base(&h, None, None), "http://10.0.0.5:5000");
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("registry.example.com, 10.0.0.1"),
+        );
+        assert_eq!(public_base(&h, None, None), "https://registry.example.com");
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil/path?x"));
+        assert_eq!(public_base(&h, None, None), "https://10.0.0.5:5000");
+        assert_eq!(
+            public_base(&h, None, Some("https://fixed.example/")),
+            "https://fixed.example"
+        );
+    }
 
     #[test]
     fn routes_need_docker_scopes() {
