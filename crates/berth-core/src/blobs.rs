@@ -13,18 +13,13 @@ impl Registry {
     /// Size of a blob readable from `repo`. A manifest is also readable as a blob, as its
     /// bytes are content-addressed like any other.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
-        let blob = match self.cache.blob(repo, digest) {
-            Some(b) => Some(b),
-            None => {
-                let read_at = self.cache.generation();
-                let found = self.meta.repository_blob(repo, digest).await?;
-                if let Some(b) = found {
-                    self.cache.keep_blob(read_at, repo, digest, b);
-                }
-                found
-            }
-        };
-        if let Some(blob) = blob {
+        let key = (repo.clone(), digest.clone());
+        let read = self.meta.repository_blob(repo, digest);
+        if let Some(blob) = self
+            .cache
+            .through(&self.cache.blobs, key.clone(), read)
+            .await?
+        {
             // A client checking a blob nothing references yet is about to use it (push a
             // manifest naming it): its grace period restarts, unless it was just collected.
             // Only once a quarter of the period has run, so repeated checks (every layer of
@@ -35,7 +30,7 @@ impl Registry {
                 .is_some_and(|since| since < touch_before)
             {
                 // Its review time changes: the kept answer would keep asking to touch.
-                self.cache.forget_blob(repo, digest);
+                self.cache.blobs.forget(&key);
                 if !self.meta.touch_blob(digest).await? {
                     return Err(RegistryError::BlobUnknown);
                 }
@@ -76,8 +71,8 @@ impl Registry {
             let piece = match range {
                 None => bytes,
                 Some(r) => {
-                    let end = r.start.saturating_add(r.len()).min(size) as usize;
-                    bytes.slice((r.start.min(size) as usize)..end)
+                    let part = r.within(size);
+                    bytes.slice(part.start as usize..part.end as usize)
                 }
             };
             return Ok(Box::pin(futures_util::stream::once(

@@ -141,21 +141,14 @@ impl Registry {
         reference: &Reference,
         accept: &[&str],
     ) -> Result<StoredManifest> {
-        let key = reference.to_string();
-        let found = match self.cache.manifest(repo, &key) {
-            Some(m) => Some(m),
-            None => {
-                let read_at = self.cache.generation();
-                let found = match reference {
-                    Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await?,
-                    Reference::Digest(d) => self.meta.manifest(repo, d).await?,
-                };
-                if let Some(m) = &found {
-                    self.cache.keep_manifest(read_at, repo, &key, m);
-                }
-                found
+        let read = async {
+            match reference {
+                Reference::Tag(t) => self.meta.manifest_by_tag(repo, t).await,
+                Reference::Digest(d) => self.meta.manifest(repo, d).await,
             }
         };
+        let key = (repo.clone(), reference.to_string());
+        let found = self.cache.through(&self.cache.manifests, key, read).await?;
         let Some(manifest) = found else {
             return Err(if self.meta.repository_exists(repo).await? {
                 RegistryError::ManifestUnknown(format!("{reference} is not in {repo}"))

@@ -15,6 +15,8 @@
 //! repository holds the blob.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,12 +38,48 @@ pub const SMALL_BLOB: u64 = 64 * 1024;
 /// All kept blob bytes together.
 const MAX_CONTENT_BYTES: usize = 8 << 20;
 
-type Stamped<T> = (u64, T);
-
 #[derive(Default)]
 struct Contents {
     blobs: HashMap<Digest, Bytes>,
     bytes: usize,
+}
+
+/// Answers kept with the generation they were read at.
+pub struct Kept<K, V> {
+    map: Mutex<HashMap<K, (u64, V)>>,
+    /// Which answers are small enough to keep.
+    worth_keeping: fn(&V) -> bool,
+}
+
+impl<K: Hash + Eq, V: Clone> Kept<K, V> {
+    fn new(worth_keeping: fn(&V) -> bool) -> Self {
+        Kept {
+            map: Mutex::default(),
+            worth_keeping,
+        }
+    }
+
+    fn get(&self, key: &K, now: Generation) -> Option<V> {
+        let map = lock(&self.map);
+        let (at, value) = map.get(key)?;
+        (*at == now.0).then(|| value.clone())
+    }
+
+    fn keep(&self, key: K, at: Generation, value: &V) {
+        if !(self.worth_keeping)(value) {
+            return;
+        }
+        let mut map = lock(&self.map);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (at.0, value.clone()));
+    }
+
+    /// Drops one answer (what it says is about to change).
+    pub fn forget(&self, key: &K) {
+        lock(&self.map).remove(key);
+    }
 }
 
 pub struct ReadCache {
@@ -49,25 +87,19 @@ pub struct ReadCache {
     local: AtomicU64,
     /// The metadata's write count.
     writes: Box<dyn Fn() -> u64 + Send + Sync>,
-    /// `(repository, tag or digest)`.
-    manifests: Mutex<HashMap<(RepoName, String), Stamped<StoredManifest>>>,
-    blobs: Mutex<HashMap<(RepoName, Digest), Stamped<RepositoryBlob>>>,
+    /// Manifests by `(repository, tag or digest)`.
+    pub manifests: Kept<(RepoName, String), StoredManifest>,
+    /// What `(repository, digest)` holds of a blob.
+    pub blobs: Kept<(RepoName, Digest), RepositoryBlob>,
     contents: Mutex<Contents>,
 }
 
-/// The generation a reader noted before querying; pass it back when storing the answer.
-#[derive(Debug, Clone, Copy)]
+/// The generation a reader noted before querying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation(u64);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn put<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, Stamped<V>>, key: K, at: u64, value: V) {
-    if map.len() >= MAX_ENTRIES {
-        map.clear();
-    }
-    map.insert(key, (at, value));
 }
 
 impl ReadCache {
@@ -76,8 +108,8 @@ impl ReadCache {
         ReadCache {
             local: AtomicU64::new(0),
             writes: Box::new(writes),
-            manifests: Default::default(),
-            blobs: Default::default(),
+            manifests: Kept::new(|m| m.content.len() <= MAX_MANIFEST),
+            blobs: Kept::new(|_| true),
             contents: Default::default(),
         }
     }
@@ -92,56 +124,26 @@ impl ReadCache {
         self.local.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn current(&self, at: u64) -> bool {
-        at == self.generation().0
-    }
-
-    pub fn manifest(&self, repo: &RepoName, reference: &str) -> Option<StoredManifest> {
-        let map = lock(&self.manifests);
-        // The key is built only to look up; a miss costs one allocation.
-        let (at, m) = map.get(&(repo.clone(), reference.to_string()))?;
-        self.current(*at).then(|| m.clone())
-    }
-
-    pub fn keep_manifest(
+    /// The answer `kept` has for `key` if nothing changed since it was read, else what
+    /// `read` finds — kept if it exists and nothing changed while it was read (the
+    /// generation is noted before `read`, a lazy future, runs).
+    pub async fn through<K: Hash + Eq, V: Clone, E>(
         &self,
-        read_at: Generation,
-        repo: &RepoName,
-        reference: &str,
-        m: &StoredManifest,
-    ) {
-        if m.content.len() <= MAX_MANIFEST && self.current(read_at.0) {
-            let key = (repo.clone(), reference.to_string());
-            put(&mut lock(&self.manifests), key, read_at.0, m.clone());
+        kept: &Kept<K, V>,
+        key: K,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E> {
+        let read_at = self.generation();
+        if let Some(v) = kept.get(&key, read_at) {
+            return Ok(Some(v));
         }
-    }
-
-    pub fn blob(&self, repo: &RepoName, digest: &Digest) -> Option<RepositoryBlob> {
-        let map = lock(&self.blobs);
-        let (at, b) = map.get(&(repo.clone(), digest.clone()))?;
-        self.current(*at).then_some(*b)
-    }
-
-    pub fn keep_blob(
-        &self,
-        read_at: Generation,
-        repo: &RepoName,
-        digest: &Digest,
-        b: RepositoryBlob,
-    ) {
-        if self.current(read_at.0) {
-            put(
-                &mut lock(&self.blobs),
-                (repo.clone(), digest.clone()),
-                read_at.0,
-                b,
-            );
+        let found = read.await?;
+        if let Some(v) = &found
+            && self.generation() == read_at
+        {
+            kept.keep(key, read_at, v);
         }
-    }
-
-    /// Drops what is known of one blob in one repository (its review time changed).
-    pub fn forget_blob(&self, repo: &RepoName, digest: &Digest) {
-        lock(&self.blobs).remove(&(repo.clone(), digest.clone()));
+        Ok(found)
     }
 
     /// The bytes of a small blob, if kept. Content-addressed: never stale.
@@ -166,6 +168,7 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn manifest(content: &'static [u8]) -> StoredManifest {
         StoredManifest {
@@ -176,49 +179,83 @@ mod tests {
         }
     }
 
-    use std::sync::Arc;
-
     fn cache() -> (ReadCache, Arc<AtomicU64>) {
         let writes = Arc::new(AtomicU64::new(0));
         let w = writes.clone();
         (ReadCache::new(move || w.load(Ordering::Acquire)), writes)
     }
 
-    #[test]
-    fn a_change_makes_everything_stale() {
-        let (cache, writes) = cache();
+    type Found = Result<Option<StoredManifest>, ()>;
+
+    /// Reads `key` through the cache; `Some(true)` if the answer came from `fresh`.
+    async fn read(cache: &ReadCache, key: &str, fresh: &StoredManifest) -> bool {
         let repo: RepoName = "a/b".parse().unwrap();
-        let read_at = cache.generation();
-        cache.keep_manifest(read_at, &repo, "v1", &manifest(b"{}"));
-        assert!(cache.manifest(&repo, "v1").is_some());
-        assert!(cache.manifest(&repo, "v2").is_none());
-        cache.changed();
-        assert!(cache.manifest(&repo, "v1").is_none());
-        cache.keep_manifest(cache.generation(), &repo, "v1", &manifest(b"{}"));
-        assert!(cache.manifest(&repo, "v1").is_some());
-        writes.fetch_add(1, Ordering::AcqRel); // another process wrote
-        assert!(cache.manifest(&repo, "v1").is_none());
+        let asked = std::cell::Cell::new(false);
+        let read = async {
+            asked.set(true);
+            Found::Ok(Some(fresh.clone()))
+        };
+        let got = cache
+            .through(&cache.manifests, (repo, key.to_string()), read)
+            .await
+            .unwrap();
+        assert_eq!(got.map(|m| m.digest), Some(fresh.digest.clone()));
+        asked.get()
     }
 
-    #[test]
-    fn a_value_read_before_a_change_is_not_kept() {
-        let (cache, _) = cache();
+    #[tokio::test]
+    async fn a_change_makes_everything_stale() {
+        let (cache, writes) = cache();
+        let m = manifest(b"{}");
+        assert!(read(&cache, "v1", &m).await, "a miss reads");
+        assert!(!read(&cache, "v1", &m).await, "then it is kept");
+        assert!(read(&cache, "v2", &m).await, "per key");
+        cache.changed();
+        assert!(read(&cache, "v1", &m).await, "a foreign writer was seen");
+        assert!(!read(&cache, "v1", &m).await);
+        writes.fetch_add(1, Ordering::AcqRel); // another process wrote
+        assert!(read(&cache, "v1", &m).await);
+    }
+
+    #[tokio::test]
+    async fn a_value_read_while_something_changed_is_not_kept() {
+        let (cache, writes) = cache();
         let repo: RepoName = "a".parse().unwrap();
-        let read_at = cache.generation();
-        cache.changed(); // committed while the reader was querying
-        cache.keep_manifest(read_at, &repo, "v1", &manifest(b"{}"));
-        assert!(cache.manifest(&repo, "v1").is_none());
+        let key = (repo, "v1".to_string());
+        let read = async {
+            writes.fetch_add(1, Ordering::AcqRel); // committed while the reader queried
+            Found::Ok(Some(manifest(b"{}")))
+        };
+        cache
+            .through(&cache.manifests, key.clone(), read)
+            .await
+            .unwrap();
+        assert!(cache.manifests.get(&key, cache.generation()).is_none());
+        let none = async { Found::Ok(None) };
+        assert!(
+            cache
+                .through(&cache.manifests, key.clone(), none)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            cache.manifests.get(&key, cache.generation()).is_none(),
+            "misses are asked again"
+        );
         let blob = RepositoryBlob {
             size: 3,
             unreferenced_since: None,
         };
-        let d = Digest::sha256(b"abc");
-        cache.keep_blob(read_at, &repo, &d, blob);
-        assert!(cache.blob(&repo, &d).is_none());
-        cache.keep_blob(cache.generation(), &repo, &d, blob);
-        assert_eq!(cache.blob(&repo, &d), Some(blob));
-        cache.forget_blob(&repo, &d);
-        assert!(cache.blob(&repo, &d).is_none());
+        let bkey = ("a".parse().unwrap(), Digest::sha256(b"abc"));
+        let found = async { Result::<_, ()>::Ok(Some(blob)) };
+        cache
+            .through(&cache.blobs, bkey.clone(), found)
+            .await
+            .unwrap();
+        assert_eq!(cache.blobs.get(&bkey, cache.generation()), Some(blob));
+        cache.blobs.forget(&bkey);
+        assert!(cache.blobs.get(&bkey, cache.generation()).is_none());
     }
 
     #[test]

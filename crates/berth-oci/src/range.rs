@@ -16,6 +16,11 @@ impl ByteRange {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// The part of `0..len` this range covers, as a half-open range (cut at `len`).
+    pub fn within(&self, len: u64) -> std::ops::Range<u64> {
+        self.start.min(len)..self.start.saturating_add(self.len()).min(len)
+    }
 }
 
 /// Parses a chunk's `Content-Range` (`0-1023`; a leading `bytes ` or `bytes=` is tolerated).
@@ -100,6 +105,14 @@ pub fn parse_range(value: &str, len: u64) -> RangeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_within_a_length() {
+        let r = ByteRange { start: 2, end: 7 };
+        assert_eq!(r.within(100), 2..8);
+        assert_eq!(r.within(5), 2..5);
+        assert_eq!(r.within(1), 1..1);
+    }
 
     #[test]
     fn content_range() {

@@ -121,10 +121,7 @@ impl BlobStore for FsBlobStore {
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
         let path = self.blob_path(digest);
         let (file, len) = open_with_len(&path).await?;
-        let (start, end) = match range {
-            None => (0, len),
-            Some(r) => (r.start.min(len), r.start.saturating_add(r.len()).min(len)),
-        };
+        let std::ops::Range { start, end } = range.map_or(0..len, |r| r.within(len));
         Ok(crate::file_stream::stream_range(file, path, start, end))
     }
 
