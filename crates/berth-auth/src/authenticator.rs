@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use berth_meta::MetaStore;
+use berth_meta::{MetaStore, UserRecord};
 
 use crate::access::{AccessPolicy, Identity};
 use crate::cache::VerifiedCache;
@@ -223,13 +223,13 @@ impl Authenticator {
         addr: IpAddr,
         needs: &[Scope],
     ) -> Result<Identity, Refusal> {
+        if self.is_open() {
+            return Ok(Identity::anonymous());
+        }
+        if let Some(wrong) = self.unacceptable(credentials) {
+            return Err(wrong);
+        }
         let who = match (&self.mode, credentials) {
-            (Mode::Open, _) => return Ok(Identity::anonymous()),
-            (_, Credentials::Malformed) => {
-                return Err(Refusal::Unauthenticated(
-                    "the Authorization header is malformed".into(),
-                ));
-            }
             (
                 Mode::Local { verifier, .. } | Mode::ExternalToken { verifier, .. },
                 Credentials::Bearer(t),
@@ -246,24 +246,19 @@ impl Authenticator {
                     admin: false,
                     token: Some(grant.access.into()),
                 };
-                if needs.iter().any(Scope::changes_something) {
-                    self.require_user_exists(&who).await?;
+                // A token of berth's own keeps working for its short life when its user
+                // is removed; writes check that the user is still there (reads are not
+                // worth a lookup each: they stop when the token expires, `tokenttl`).
+                if let Some(name) = who.user.as_deref()
+                    && needs.iter().any(Scope::changes_something)
+                {
+                    self.token_user(name).await?;
                 }
                 who
             }
-            (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => {
-                return Err(Refusal::Unauthenticated(
-                    "this registry takes a user name and password (Basic), not a token".into(),
-                ));
-            }
-            (Mode::ExternalToken { realm, .. }, Credentials::Basic { .. }) => {
-                return Err(Refusal::Unauthenticated(format!(
-                    "this registry takes tokens from {realm}, not passwords"
-                )));
-            }
             (_, Credentials::Basic { user, password }) => self.login(user, password, addr).await?,
             (_, Credentials::Certificate(user)) => Identity::user(user.clone(), false),
-            (_, Credentials::Anonymous) => Identity::anonymous(),
+            _ => Identity::anonymous(),
         };
         if who.is_anonymous()
             && (needs.is_empty() || !needs.iter().all(|n| self.policy.allows(&who, n)))
@@ -276,15 +271,29 @@ impl Authenticator {
         Ok(who)
     }
 
-    /// A token of berth's own keeps working for its short life when its user is removed;
-    /// writes check that the user is still there (reads are not worth a lookup each:
-    /// they stop when the token expires, `auth.local.tokenttl`).
-    async fn require_user_exists(&self, who: &Identity) -> Result<(), Refusal> {
-        let (Mode::Local { meta, .. }, Some(name)) = (&self.mode, &who.user) else {
-            return Ok(());
+    /// Refuses credentials of a kind this mode does not take at all.
+    fn unacceptable(&self, credentials: &Credentials) -> Option<Refusal> {
+        let why = match (&self.mode, credentials) {
+            (_, Credentials::Malformed) => "the Authorization header is malformed".to_string(),
+            (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => {
+                "this registry takes a user name and password (Basic), not a token".to_string()
+            }
+            (Mode::ExternalToken { realm, .. }, Credentials::Basic { .. }) => {
+                format!("this registry takes tokens from {realm}, not passwords")
+            }
+            _ => return None,
+        };
+        Some(Refusal::Unauthenticated(why))
+    }
+
+    /// The local user a token of berth's own was issued to, refused once that user is
+    /// gone; `None` in modes whose users live elsewhere.
+    async fn token_user(&self, name: &str) -> Result<Option<UserRecord>, Refusal> {
+        let Mode::Local { meta, .. } = &self.mode else {
+            return Ok(None);
         };
         match meta.user(name).await.map_err(AuthError::from)? {
-            Some(_) => Ok(()),
+            Some(user) => Ok(Some(user)),
             None => Err(Refusal::InvalidToken(TokenError::UserRemoved)),
         }
     }
@@ -301,14 +310,16 @@ impl Authenticator {
         credentials: &Credentials,
         addr: IpAddr,
     ) -> Result<Identity, Refusal> {
-        match (&self.mode, credentials) {
-            (Mode::Open, _) => Ok(Identity {
+        if self.is_open() {
+            return Ok(Identity {
                 admin: true,
                 ..Identity::anonymous()
-            }),
-            (_, Credentials::Malformed) => Err(Refusal::Unauthenticated(
-                "the Authorization header is malformed".into(),
-            )),
+            });
+        }
+        if let Some(wrong) = self.unacceptable(credentials) {
+            return Err(wrong);
+        }
+        match (&self.mode, credentials) {
             (_, Credentials::Anonymous) => Err(Refusal::Unauthenticated(
                 "sign in with a user name and password".into(),
             )),
@@ -319,9 +330,6 @@ impl Authenticator {
             (Mode::Htpasswd { .. }, Credentials::Certificate(user)) => {
                 Ok(Identity::user(user.clone(), true))
             }
-            (Mode::Htpasswd { .. }, Credentials::Bearer(_)) => Err(Refusal::Unauthenticated(
-                "this registry takes a user name and password (Basic), not a token".into(),
-            )),
             (Mode::Local { .. }, Credentials::Basic { user, password }) => {
                 self.login(user, password, addr).await
             }
@@ -341,29 +349,22 @@ impl Authenticator {
                 if !grant.covers(&Scope::management()) || grant.subject.is_empty() {
                     return Err(Refusal::Denied(NOT_A_MANAGEMENT_TOKEN.into()));
                 }
-                let admin = match &self.mode {
-                    Mode::Local { meta, .. } => {
-                        match meta.user(&grant.subject).await.map_err(AuthError::from)? {
-                            Some(u) => u.admin,
-                            None => return Err(Refusal::InvalidToken(TokenError::UserRemoved)),
-                        }
-                    }
-                    _ => true,
-                };
+                // berth's own tokens: the user database says (now) whether an
+                // administrator; an external issuer's scope is its word.
+                let admin = self
+                    .token_user(&grant.subject)
+                    .await?
+                    .is_none_or(|u| u.admin);
                 Ok(Identity {
                     user: Some(grant.subject),
                     admin,
                     token: Some(grant.access.into()),
                 })
             }
-            (Mode::ExternalToken { realm, .. }, Credentials::Basic { .. }) => {
-                Err(Refusal::Unauthenticated(format!(
-                    "this registry takes tokens from {realm}, not passwords"
-                )))
-            }
-            (Mode::ExternalToken { .. }, Credentials::Certificate(user)) => {
-                Ok(Identity::user(user.clone(), false))
-            }
+            // An external issuer's world: a certificate names a user, never an
+            // administrator. (What is left was refused as unacceptable above.)
+            (_, Credentials::Certificate(user)) => Ok(Identity::user(user.clone(), false)),
+            _ => Err(Refusal::Unauthenticated("authentication required".into())),
         }
     }
 
