@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl nginx-light systemd
-              python3-pip ca-certificates)
+              postgresql python3-pip ca-certificates)
 # Where a Docker engine runs, the container tests start berth with the compose file users
 # copy (deploy/compose): they need Compose.
 if docker info >/dev/null 2>&1; then APT_PACKAGES+=(docker-compose); fi
@@ -30,9 +30,11 @@ if command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
-# The same for nginx: the tests start their own, on private ports and prefixes.
+# The same for nginx and PostgreSQL: the tests start their own, on private ports and
+# directories (scripts/postgres.sh).
 if command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 PY=${PYTHON:-python3}

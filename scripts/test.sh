@@ -2,7 +2,8 @@
 # Runs every test berth has, from a fresh Debian machine: installs the test dependencies,
 # checks formatting and lints, runs the Rust unit tests, then the integration suites that
 # drive the real binary with real clients (HTTP, skopeo, the Docker engine when one is
-# running, registry:2 migration, crash safety), then a short fuzzing pass.
+# running, registry:2 migration, crash safety), then a short fuzzing pass. A private
+# PostgreSQL server runs for the metadata suite and the tests on PostgreSQL.
 #
 #   scripts/test.sh              everything
 #   SKIP_FUZZ=1 scripts/test.sh  without the fuzzing pass
@@ -27,6 +28,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build"
 cargo build --workspace --locked
+
+step "PostgreSQL for the tests"
+# One private server for the metadata suite (a database per test) and the integration
+# tests that run berth on PostgreSQL; removed when this script ends.
+pg_dir=$(mktemp -d /tmp/berth-test-pg.XXXXXX)
+pg_port=${BERTH_TEST_PG_PORT:-55432}
+scripts/postgres.sh start "$pg_dir" "$pg_port"
+trap 'scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
+export BERTH_TEST_POSTGRES="127.0.0.1:$pg_port" BERTH_REQUIRE_POSTGRES=1
 
 step "unit tests"
 cargo test --workspace --locked -q

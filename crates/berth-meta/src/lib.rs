@@ -5,7 +5,11 @@
 //! test suite every engine must pass (`suite.rs`). Registry rules hold a [`MetaStore`],
 //! all the aggregates together.
 
+// Each SQL engine compiles the shared aggregates (`sql/aggregates`) over its own types.
+#[allow(clippy::duplicate_mod)]
+mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 mod store;
 #[cfg(test)]
@@ -13,8 +17,11 @@ mod suite;
 
 use berth_oci::Digest;
 
+pub use postgres::{PgMeta, PoolLimits, PostgresOptions};
 pub use records::*;
-pub use sqlite::SqliteMeta;
+pub use sqlite::{SqliteMeta, beside};
+/// TLS modes for [`PostgresOptions::sslmode`] (libpq's `sslmode` values).
+pub use sqlx::postgres::PgSslMode;
 pub use store::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +36,13 @@ pub enum MetaError {
     /// A manifest names a blob or child manifest the repository does not hold (anymore).
     #[error("the manifest references {digest}, which is not in the repository")]
     MissingReference { digest: Digest, manifest: bool },
+    /// The database cannot be reached (down, restarting, out of connections): the
+    /// request may be retried, nothing was changed by it.
+    #[error("the metadata database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    /// This engine cannot do it; the message says what to use instead.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error(
         "metadata database schema version {found} is newer than this berth understands ({supported}); upgrade berth"
     )]
@@ -37,11 +51,37 @@ pub enum MetaError {
 
 impl From<sqlx::Error> for MetaError {
     fn from(e: sqlx::Error) -> Self {
-        if sqlite::is_disk_full(&e) {
+        if sqlite::is_disk_full(&e) || database_code(&e) == Some(postgres::DISK_FULL) {
             MetaError::StorageFull(e)
+        } else if is_unavailable(&e) {
+            MetaError::Unavailable(e)
         } else {
             MetaError::Database(e)
         }
+    }
+}
+
+/// The SQLSTATE (PostgreSQL) or result code (SQLite) of a database error.
+fn database_code(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .map(|pg| pg.code()),
+        _ => None,
+    }
+}
+
+/// The database could not be reached, rather than refusing what was asked.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        // Not the disk (that is `StorageFull`): the connection.
+        sqlx::Error::Io(io) => io.kind() != std::io::ErrorKind::StorageFull,
+        sqlx::Error::Database(_) => database_code(e).is_some_and(postgres::is_unavailable_code),
+        _ => false,
     }
 }
 
@@ -49,6 +89,11 @@ impl MetaError {
     /// The write failed for want of disk space: an operator's problem, not a bug.
     pub fn is_storage_full(&self) -> bool {
         matches!(self, MetaError::StorageFull(_))
+    }
+
+    /// The database is down or out of reach for now: worth retrying, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, MetaError::Unavailable(_))
     }
 }
 

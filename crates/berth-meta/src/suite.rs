@@ -8,13 +8,21 @@ use berth_oci::{Digest, RepoName, Tag};
 use bytes::Bytes;
 
 use crate::{
-    CollectRules, ManifestRecord, MetaError, MetaStore, SqliteMeta, UserChange, UserRecord, now_ms,
+    CollectRules, ManifestRecord, MetaError, MetaStore, PgMeta, PoolLimits, PostgresOptions,
+    SqliteMeta, UserChange, UserRecord, now_ms,
 };
 
-/// An empty store of one engine, removed afterwards.
+/// An empty store of one engine.
 pub(crate) struct Fresh {
     meta: Option<Box<dyn MetaStore>>,
-    dir: PathBuf,
+    engine: Engine,
+}
+
+enum Engine {
+    /// A database file in a directory of its own, removed afterwards.
+    Sqlite(PathBuf),
+    /// A database of its own on the test server (the server is removed afterwards).
+    Postgres(Box<PostgresOptions>),
 }
 
 impl Fresh {
@@ -22,40 +30,116 @@ impl Fresh {
         self.meta.as_deref().expect("a store")
     }
 
+    /// Which engine this is, for messages.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
+        }
+    }
+
     /// Closes and opens the store again (a restart).
     pub(crate) async fn reopen(&mut self) {
         self.meta = None;
-        self.meta = Some(Box::new(sqlite(&self.dir).await));
+        self.meta = Some(open(&self.engine).await);
+    }
+
+    /// A second store on the same database: another process (or replica) beside this one.
+    pub(crate) async fn another(&self) -> Box<dyn MetaStore> {
+        open(&self.engine).await
     }
 }
 
 impl Drop for Fresh {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Engine::Sqlite(dir) = &self.engine {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
-async fn sqlite(dir: &std::path::Path) -> SqliteMeta {
-    SqliteMeta::open(&dir.join("metadata.db"))
-        .await
-        .expect("opening a SQLite store")
+async fn open(engine: &Engine) -> Box<dyn MetaStore> {
+    match engine {
+        Engine::Sqlite(dir) => Box::new(
+            SqliteMeta::open(&dir.join("metadata.db"))
+                .await
+                .expect("opening a SQLite store"),
+        ),
+        Engine::Postgres(options) => Box::new(
+            PgMeta::open(options)
+                .await
+                .expect("opening a PostgreSQL store"),
+        ),
+    }
 }
 
-/// A fresh store of every engine.
+/// The test server `BERTH_TEST_POSTGRES` (`host:port`, role `berth` trusted) names, as
+/// `scripts/test.sh` starts it; `BERTH_REQUIRE_POSTGRES=1` makes its absence a failure.
+fn postgres_server() -> Option<(String, u16)> {
+    let Ok(addr) = std::env::var("BERTH_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("BERTH_REQUIRE_POSTGRES").is_none(),
+            "BERTH_REQUIRE_POSTGRES is set but BERTH_TEST_POSTGRES names no server"
+        );
+        return None;
+    };
+    let (host, port) = addr
+        .rsplit_once(':')
+        .expect("BERTH_TEST_POSTGRES is host:port");
+    Some((host.to_string(), port.parse().expect("a port number")))
+}
+
+fn postgres_options(host: &str, port: u16, dbname: &str) -> PostgresOptions {
+    PostgresOptions {
+        host: host.to_string(),
+        port,
+        user: "berth".into(),
+        password: None,
+        dbname: dbname.into(),
+        sslmode: crate::PgSslMode::Disable,
+        sslcert: None,
+        sslkey: None,
+        sslrootcert: None,
+        connect_timeout: std::time::Duration::from_secs(10),
+        pool: PoolLimits::default(),
+    }
+}
+
+/// A fresh store of every engine this machine runs.
 pub(crate) async fn stores() -> Vec<Fresh> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "berth-meta-suite-{}-{}",
+    let name = format!(
+        "berth_suite_{}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    );
+    let dir = std::env::temp_dir().join(&name);
     let _ = std::fs::remove_dir_all(&dir);
-    let meta: Box<dyn MetaStore> = Box::new(sqlite(&dir).await);
-    vec![Fresh {
-        meta: Some(meta),
-        dir,
-    }]
+    let mut engines = vec![Engine::Sqlite(dir)];
+    if let Some((host, port)) = postgres_server() {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect_with(
+            &postgres_options(&host, port, "postgres").connect_options(),
+        )
+        .await
+        .expect("connecting to the test PostgreSQL server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("creating a test database");
+        engines.push(Engine::Postgres(Box::new(postgres_options(
+            &host, port, &name,
+        ))));
+    }
+    let mut fresh = Vec::new();
+    for engine in engines {
+        fresh.push(Fresh {
+            meta: Some(open(&engine).await),
+            engine,
+        });
+    }
+    fresh
 }
 
 fn repo(s: &str) -> RepoName {
@@ -464,7 +548,9 @@ async fn grace_period_and_touch_protect_fresh_blobs() {
         assert!(none.is_empty());
         // A client checking it restarts the clock.
         let before = now_ms();
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        while now_ms() <= before {
+            tokio::task::yield_now().await;
+        }
         assert!(meta.touch_blob(&layer).await.unwrap());
         let (none, _) = meta.collect_blobs(before, 10).await.unwrap();
         assert!(none.is_empty(), "touched after the cutoff");
@@ -500,5 +586,135 @@ async fn grace_period_and_touch_protect_fresh_blobs() {
             ),
             "{err}"
         );
+    }
+}
+
+/// Garbage collection in one process and pushes in others, at once: each push either
+/// lands with its layer kept, or is refused because the layer went first; never a
+/// manifest whose layer is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn collection_racing_pushes_never_loses_a_layer() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const PUSHERS: usize = 6;
+    const ROUNDS: usize = 30;
+    for store in stores().await {
+        let done = Arc::new(AtomicBool::new(false));
+        let collector: Arc<dyn MetaStore> = store.another().await.into();
+        let collecting = {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut taken = 0;
+                while !done.load(Ordering::Relaxed) {
+                    // Everything under review is past its grace period.
+                    taken += collector
+                        .collect_blobs(now_ms() + 60_000, 100)
+                        .await
+                        .unwrap()
+                        .0
+                        .len();
+                }
+                taken
+            })
+        };
+        let mut pushers = Vec::new();
+        for p in 0..PUSHERS {
+            let meta: Arc<dyn MetaStore> = store.another().await.into();
+            pushers.push(tokio::spawn(async move {
+                let r = repo(&format!("race/p{p}"));
+                let mut landed = Vec::new();
+                for round in 0..ROUNDS {
+                    let layer = Digest::sha256(format!("layer-{p}-{round}").as_bytes());
+                    meta.complete_upload("race-upload", &r, &layer, 7)
+                        .await
+                        .unwrap();
+                    let m = record(
+                        &format!("{{\"p\":{p},\"r\":{round}}}"),
+                        vec![layer.clone()],
+                        None,
+                    );
+                    match meta.put_manifest(&r, &m, &[]).await {
+                        Ok(()) => landed.push(layer),
+                        Err(MetaError::MissingReference { digest, .. }) => {
+                            assert_eq!(digest, layer)
+                        }
+                        Err(e) => panic!("pusher {p}, round {round}: {e}"),
+                    }
+                }
+                (r, landed)
+            }));
+        }
+        let mut results = Vec::new();
+        for pusher in pushers {
+            results.push(pusher.await.unwrap());
+        }
+        done.store(true, Ordering::Relaxed);
+        let taken = collecting.await.unwrap();
+        let mut landed_total = 0;
+        for (r, landed) in results {
+            for layer in landed {
+                landed_total += 1;
+                assert!(
+                    store
+                        .meta()
+                        .repository_blob(&r, &layer)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                    "{}: a manifest in {r} landed but its layer {layer} is gone",
+                    store.name()
+                );
+            }
+        }
+        // Layers taken first were refused, not lost: every push is one or the other.
+        assert!(landed_total > 0, "{}: nothing landed", store.name());
+        assert!(
+            landed_total + taken >= PUSHERS * ROUNDS,
+            "{}: landed {landed_total}, collected {taken}",
+            store.name()
+        );
+    }
+}
+
+/// A tag moved back to its old manifest while another process reviews that manifest:
+/// whatever the order, a manifest a tag points to is never collected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_moved_during_review_keeps_its_manifest() {
+    let rules = CollectRules {
+        delete_untagged: true,
+        orphan_referrers: true,
+    };
+    for store in stores().await {
+        let writer = store.meta();
+        let collector = store.another().await;
+        let r = repo("race/tags");
+        let tag: Tag = "latest".parse().unwrap();
+        for round in 0..40 {
+            let old = record(&format!("{{\"old\":{round}}}"), vec![], None);
+            let new = record(&format!("{{\"new\":{round}}}"), vec![], None);
+            writer
+                .put_manifest(&r, &old, std::slice::from_ref(&tag))
+                .await
+                .unwrap();
+            // Moving the tag away puts the old manifest under review.
+            writer
+                .put_manifest(&r, &new, std::slice::from_ref(&tag))
+                .await
+                .unwrap();
+            let (back, collect) = tokio::join!(
+                writer.put_manifest(&r, &old, std::slice::from_ref(&tag)),
+                collector.collect_manifests(&rules, now_ms() + 60_000, 100)
+            );
+            collect.unwrap();
+            // Collected first or not, the push stores the manifest (again) with its tag.
+            back.unwrap();
+            let tagged = writer.manifest_by_tag(&r, &tag).await.unwrap();
+            assert_eq!(
+                tagged.map(|m| (m.digest, m.content)),
+                Some((old.digest.clone(), old.content.clone())),
+                "{}: round {round}: the tag points at a collected manifest",
+                store.name()
+            );
+        }
     }
 }

@@ -7,6 +7,22 @@ use std::path::{Path, PathBuf};
 
 use berth_oci::Digest;
 
+/// `<root>/docker/registry/v2`: the top of Distribution's tree under a storage root.
+pub fn v2_dir(root: &Path) -> PathBuf {
+    root.join("docker/registry/v2")
+}
+
+/// Where Distribution keeps a blob's bytes below the top of its tree (`v2`):
+/// `blobs/<algorithm>/<2 hex>/<hex>/data`.
+pub fn blob_data(v2: &Path, digest: &Digest) -> PathBuf {
+    let hex = digest.hex();
+    v2.join("blobs")
+        .join(digest.algorithm().as_str())
+        .join(&hex[..2])
+        .join(hex)
+        .join("data")
+}
+
 /// What one repository directory of a Distribution tree holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RepositoryLinks {

@@ -32,7 +32,7 @@ pub struct FsBlobStore {
 
 impl FsBlobStore {
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
-        let v2 = root.into().join("docker/registry/v2");
+        let v2 = crate::distribution::v2_dir(&root.into());
         let uploads = v2.join("_berth/uploads");
         fs::create_dir_all(&uploads).map_err(|e| StorageError::io(&uploads, e))?;
         Ok(FsBlobStore {
@@ -52,13 +52,7 @@ impl FsBlobStore {
     }
 
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.v2
-            .join("blobs")
-            .join(digest.algorithm().as_str())
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
+        crate::distribution::blob_data(&self.v2, digest)
     }
 
     fn upload_dir(&self, id: &str) -> Result<PathBuf> {

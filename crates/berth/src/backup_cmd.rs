@@ -11,11 +11,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use berth_meta::{Engine, MetaStore, SqliteMeta, Uploads};
 use berth_oci::Digest;
+use berth_storage::distribution::{blob_data, v2_dir};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::settings::{AuthSettings, ServeSettings};
@@ -25,20 +26,6 @@ const KEY: &str = "token-key.pem";
 const INDEX: &str = "backup.json";
 /// Blobs listed per query.
 const PAGE: u32 = 1000;
-
-/// `<dir>/blobs/<alg>/<2 hex>/<hex>/data`, the layout of the storage root and the backup.
-fn blob_file(dir: &Path, digest: &Digest) -> PathBuf {
-    let hex = digest.hex();
-    dir.join("blobs")
-        .join(digest.algorithm().as_str())
-        .join(&hex[..2])
-        .join(hex)
-        .join("data")
-}
-
-fn v2(root: &Path) -> PathBuf {
-    root.join("docker/registry/v2")
-}
 
 /// The signing key of berth's own token service, if this registry has one.
 fn signing_key(s: &ServeSettings) -> Option<&Path> {
@@ -96,10 +83,8 @@ async fn snapshot_blobs(snapshot: &Path) -> anyhow::Result<Vec<(Digest, u64)>> {
         .with_context(|| format!("reading the metadata snapshot {}", snapshot.display()))?;
     let listed = all_blobs(&copy).await;
     copy.close().await;
-    for companion in ["-wal", "-shm", "-writes"] {
-        let mut name = snapshot.as_os_str().to_owned();
-        name.push(companion);
-        let _ = fs::remove_file(PathBuf::from(name));
+    for companion in SqliteMeta::companions(snapshot) {
+        let _ = fs::remove_file(companion);
     }
     listed
 }
@@ -110,7 +95,7 @@ fn copy_blobs(listed: &[(Digest, u64)], from: &Path, to: &Path) -> anyhow::Resul
     let bar = progress(listed.len() as u64, "blobs")?;
     let (mut new, mut bytes) = (0, 0);
     for (digest, size) in listed {
-        let src = blob_file(from, digest);
+        let src = blob_data(from, digest);
         let len = fs::metadata(&src).map(|m| m.len()).with_context(|| {
             format!(
                 "blob {digest} is listed but not stored at {}",
@@ -120,7 +105,7 @@ fn copy_blobs(listed: &[(Digest, u64)], from: &Path, to: &Path) -> anyhow::Resul
         if len != *size {
             bail!("blob {digest} holds {len} bytes, not the {size} recorded");
         }
-        if place(&src, &blob_file(to, digest))? {
+        if place(&src, &blob_data(to, digest))? {
             new += 1;
             bytes += size;
         }
@@ -145,7 +130,7 @@ pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
             .context("taking a snapshot of the metadata")?;
         let listed = snapshot_blobs(&fresh).await?;
         let started = std::time::Instant::now();
-        let (new, bytes) = copy_blobs(&listed, &v2(&s.root), dest)?;
+        let (new, bytes) = copy_blobs(&listed, &v2_dir(&s.root), dest)?;
         fs::rename(&fresh, &snapshot).context("putting the snapshot in place")?;
         if let Some(key) = signing_key(&s).filter(|k| k.is_file()) {
             fs::copy(key, dest.join(KEY)).context("copying the token signing key")?;
@@ -178,7 +163,7 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
     if !snapshot.is_file() {
         bail!("{} holds no berth backup (no {SNAPSHOT})", src.display());
     }
-    if s.metadata.exists() || v2(&s.root).join("blobs").exists() {
+    if s.metadata.exists() || v2_dir(&s.root).join("blobs").exists() {
         bail!(
             "{} already holds a registry: restore into an empty storage root (set \
              storage.filesystem.rootdirectory to a new directory)",
@@ -197,7 +182,7 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
         fs::copy(&snapshot, &restoring).context("copying the metadata")?;
         fs::File::open(&restoring)?.sync_all()?;
         let listed = snapshot_blobs(&restoring).await?;
-        let (new, bytes) = copy_blobs(&listed, src, &v2(&s.root))?;
+        let (new, bytes) = copy_blobs(&listed, src, &v2_dir(&s.root))?;
         fs::rename(&restoring, &s.metadata)?;
         // Opening it makes the files private. Uploads under way at the backup had their
         // bytes elsewhere: their clients start again.

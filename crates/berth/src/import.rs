@@ -44,7 +44,7 @@ pub fn default_metadata_path(root: &Path) -> std::path::PathBuf {
 }
 
 pub fn run(root: &Path, metadata: Option<&Path>) -> anyhow::Result<()> {
-    let v2 = root.join("docker/registry/v2");
+    let v2 = berth_storage::distribution::v2_dir(root);
     anyhow::ensure!(
         v2.is_dir(),
         "{} holds no registry:2 data (expected {}); pass the storage root directory",

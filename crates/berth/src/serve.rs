@@ -119,13 +119,11 @@ fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let _root_claim = claim(
-        &s.root.join("docker/registry/v2/_berth/serve.lock"),
+        &berth_storage::distribution::v2_dir(&s.root).join("_berth/serve.lock"),
         &format!("the storage root {}", s.root.display()),
     )?;
-    let mut metadata_lock = s.metadata.clone().into_os_string();
-    metadata_lock.push(".serve-lock");
     let _metadata_claim = claim(
-        Path::new(&metadata_lock),
+        &berth_meta::beside(&s.metadata, ".serve-lock"),
         &format!("the metadata database {}", s.metadata.display()),
     )?;
     let (blobs, meta) = open_storage(&s).await?;

@@ -430,10 +430,10 @@ fn endpoints(
     Ok(out)
 }
 
-/// `berth config check`: warnings go to stderr, the verdict to stdout; errors fail.
 /// `berth config check`: refuses whatever `serve` would refuse — the settings, then the
 /// files they name (TLS certificate and key, client CAs, htpasswd, token keys) — and says
-/// when the configuration runs an open registry.
+/// when the configuration runs an open registry. Warnings go to stderr, the verdict to
+/// stdout.
 pub fn check(config: &Path) -> anyhow::Result<()> {
     let s = load(Some(config))?;
     s.tls
@@ -442,7 +442,7 @@ pub fn check(config: &Path) -> anyhow::Result<()> {
         .transpose()
         .context("http.tls")?;
     crate::auth::check_files(&s)?;
-    let mut warnings = s.warnings.clone();
+    let mut warnings = s.warnings;
     if matches!(s.auth, AuthSettings::None) {
         warnings.push(
             "there is no auth section: this runs an OPEN registry where anyone who can reach \

@@ -1,10 +1,9 @@
-//! The SQLite database as a whole: readiness, change watching, totals.
+//! The SQLite database as a whole: readiness, change watching, snapshots.
 
 use async_trait::async_trait;
 use berth_oci::Digest;
-use sqlx::Row;
 
-use super::{SqliteMeta, parse_digest};
+use super::SqliteMeta;
 use crate::{Engine, MetaError, Result, StorageStats};
 
 #[async_trait]
@@ -31,30 +30,11 @@ impl Engine for SqliteMeta {
     }
 
     async fn is_empty(&self) -> Result<bool> {
-        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM repositories LIMIT 1")
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(any.is_none())
+        self.holds_nothing().await
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM repositories) AS repositories,
-                    (SELECT COUNT(*) FROM manifests) AS manifests,
-                    (SELECT COUNT(*) FROM blobs) AS blobs,
-                    (SELECT COALESCE(SUM(size), 0) FROM blobs) AS blob_bytes,
-                    (SELECT COUNT(*) FROM uploads) AS uploads",
-        )
-        .fetch_one(&self.read)
-        .await?;
-        let n = |col: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(col)?.max(0) as u64) };
-        Ok(StorageStats {
-            repositories: n("repositories")?,
-            manifests: n("manifests")?,
-            blobs: n("blobs")?,
-            blob_bytes: n("blob_bytes")?,
-            uploads: n("uploads")?,
-        })
+        self.totals().await
     }
 
     async fn snapshot_to(&self, dest: &std::path::Path) -> Result<()> {
@@ -63,7 +43,7 @@ impl Engine for SqliteMeta {
             value: dest.display().to_string(),
         })?;
         // One read transaction: the copy is the database as of one moment.
-        sqlx::query("VACUUM INTO ?")
+        sqlx::query("VACUUM INTO $1")
             .bind(dest)
             .execute(&self.read)
             .await?;
@@ -71,15 +51,6 @@ impl Engine for SqliteMeta {
     }
 
     async fn stored_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?",
-        )
-        .bind(after.map_or_else(String::new, |d| d.to_string()))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter()
-            .map(|(d, size)| Ok((parse_digest(d)?, size.max(0) as u64)))
-            .collect()
+        self.blobs_after(after, limit).await
     }
 }

@@ -5,32 +5,67 @@
 //! its own file beside it, and the SQL schema steps are the `.sql` files.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use berth_oci::{Digest, RepoName};
-use bytes::Bytes;
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 
-mod blobs;
-mod collection;
-mod counter;
+use crate::sql::WriteLock;
+use crate::sql::counter::WriteCounter;
+use crate::{MetaError, Result};
+
 mod engine;
-mod manifests;
-mod outbox;
-mod retention;
-mod review;
-mod runs;
-mod settings;
-mod uploads;
-mod users;
 
-use crate::{ManifestRecord, MetaError, Result, StoredManifest, UserChange, UserRecord};
+// The aggregates shared with PostgreSQL (see `crate::sql`), over SQLite's types.
+type Db = sqlx::Sqlite;
+type Conn = SqliteConnection;
+type DbRow = sqlx::sqlite::SqliteRow;
+type Meta = SqliteMeta;
+/// The larger of two values (SQLite's scalar `MAX`).
+macro_rules! greatest {
+    () => {
+        "MAX"
+    };
+}
+/// The strings of the JSON array bound as `$1`, as rows of a column `value`.
+macro_rules! json_strings {
+    () => {
+        "json_each($1)"
+    };
+}
+/// Removes from the manifest review queue the `[repository_id, digest]` pairs of the JSON
+/// array bound as `$1`.
+const FORGET_REVIEWED_MANIFESTS: &str =
+    "DELETE FROM gc_manifest_review WHERE (repository_id, digest) IN
+    (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1))";
+#[path = "../sql/aggregates/blobs.rs"]
+mod blobs;
+#[path = "../sql/aggregates/collection.rs"]
+mod collection;
+#[path = "../sql/aggregates/graph.rs"]
+mod graph;
+#[path = "../sql/aggregates/manifests.rs"]
+mod manifests;
+#[path = "../sql/aggregates/outbox.rs"]
+mod outbox;
+#[path = "../sql/aggregates/retention.rs"]
+mod retention;
+#[path = "../sql/aggregates/review.rs"]
+mod review;
+#[path = "../sql/aggregates/runs.rs"]
+mod runs;
+#[path = "../sql/aggregates/settings.rs"]
+mod settings;
+#[path = "../sql/aggregates/totals.rs"]
+mod totals;
+#[path = "../sql/aggregates/uploads.rs"]
+mod uploads;
+#[path = "../sql/aggregates/users.rs"]
+mod users;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -42,42 +77,43 @@ const MIGRATIONS: &[&str] = &[
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Lifecycle runs kept in the history (ids are shared between kinds, so a kind keeps at
-/// most this many).
-const RUN_HISTORY: i64 = 1000;
-
 pub struct SqliteMeta {
     write: SqlitePool,
     read: SqlitePool,
     /// One connection of its own for `PRAGMA data_version`, which compares with the same
     /// connection's previous answer.
     watch: SqlitePool,
-    /// Raised after every write any process commits here (see [`counter`]): by
+    /// Raised after every write any process commits here (see [`WriteCounter`]): by
     /// [`SqliteMeta::commit`] and after each single-statement write.
-    writes: counter::WriteCounter,
+    writes: WriteCounter,
     /// The database file: open connections keep working on a deleted file, so readiness
     /// also checks that the path still leads to it.
     path: std::path::PathBuf,
 }
 
-pub(crate) fn parse_digest(value: String) -> Result<Digest> {
-    Digest::from_str(&value).map_err(|_| MetaError::Corrupt {
-        column: "digest",
-        value,
-    })
-}
+/// Suffix of the shared write counter beside the database file.
+const WRITE_COUNTER: &str = "-writes";
 
-fn opt_digest(value: Option<String>) -> Result<Option<Digest>> {
-    value.map(parse_digest).transpose()
+/// `<path><suffix>`: a file kept beside the database file and named after it.
+pub fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 impl SqliteMeta {
+    /// The files that belong to the database at `path` besides itself: SQLite's
+    /// write-ahead log and its shared-memory index, and berth's write counter.
+    pub fn companions(path: &Path) -> impl Iterator<Item = std::path::PathBuf> + '_ {
+        ["-wal", "-shm", WRITE_COUNTER]
+            .into_iter()
+            .map(move |suffix| beside(path, suffix))
+    }
+
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
         make_private(path).map_err(|e| MetaError::Database(sqlx::Error::Io(e)))?;
-        let mut counter_path = path.as_os_str().to_owned();
-        counter_path.push("-writes");
-        let writes = counter::WriteCounter::open(Path::new(&counter_path));
+        let writes = WriteCounter::open(&beside(path, WRITE_COUNTER));
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -150,27 +186,32 @@ impl SqliteMeta {
         Ok(())
     }
 
+    /// Starts a write transaction. SQLite has one writer at a time, and this process
+    /// one write connection; only [`WriteLock::Everything`] must also be sure of the
+    /// state before it reads, so it takes the database's write lock first (a deferred
+    /// transaction that reads first could be overtaken by another process's writer).
+    async fn begin(&self, lock: WriteLock<'_>) -> Result<sqlx::Transaction<'static, Db>> {
+        let mut tx = self.write.begin().await?;
+        if let WriteLock::Everything = lock {
+            sqlx::query("UPDATE settings SET value = value WHERE key = 'gc'")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Commits a write transaction, then tells readers that keep answers (the write
     /// count) — before the caller can acknowledge anything.
-    async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<()> {
+    async fn commit(&self, tx: sqlx::Transaction<'_, Db>) -> Result<()> {
         tx.commit().await?;
         self.writes.raise();
         Ok(())
     }
-
-    async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-                .bind(repo.as_str())
-                .fetch_optional(&self.read)
-                .await?,
-        )
-    }
 }
 
 /// The database holds password hashes: its directory is the owner's alone (0700) and the
-/// file and SQLite's `-wal`/`-shm` companions, which SQLite creates with the database
-/// file's mode, are 0600 — also for a database created by an older berth.
+/// file and its companions (SQLite creates `-wal`/`-shm` with the database file's mode)
+/// are 0600 — also for a database created by an older berth.
 fn make_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
@@ -202,10 +243,9 @@ fn make_private(path: &Path) -> std::io::Result<()> {
     if dir.file_name().is_some_and(|n| n == "berth") {
         tighten(dir, 0o700)?;
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        tighten(Path::new(&name), 0o600)?;
+    tighten(path, 0o600)?;
+    for companion in SqliteMeta::companions(path) {
+        tighten(&companion, 0o600)?;
     }
     Ok(())
 }
@@ -252,203 +292,4 @@ pub(crate) fn is_disk_full(e: &sqlx::Error) -> bool {
         sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
         _ => false,
     }
-}
-
-async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName, now: i64) -> Result<i64> {
-    sqlx::query(
-        "INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(repo.as_str())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(
-        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-            .bind(repo.as_str())
-            .fetch_one(&mut *conn)
-            .await?,
-    )
-}
-
-async fn link_blob_in(
-    conn: &mut SqliteConnection,
-    repo_id: i64,
-    digest: &Digest,
-    size: u64,
-    now: i64,
-) -> Result<()> {
-    let digest = digest.to_string();
-    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
-        .bind(&digest)
-        .bind(size as i64)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(repo_id)
-        .bind(&digest)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    // Nothing references a freshly uploaded or mounted blob yet: its grace period starts.
-    review::review_blob(conn, &digest, now).await
-}
-
-async fn put_manifest_in(
-    conn: &mut SqliteConnection,
-    repo_id: i64,
-    m: &ManifestRecord,
-    now: i64,
-) -> Result<()> {
-    let digest = m.digest.to_string();
-    // The manifest's own bytes are a blob in the store too (Distribution's layout).
-    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
-        .bind(&digest)
-        .bind(m.content.len() as i64)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let inserted = sqlx::query(
-        "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(repo_id)
-    .bind(&digest)
-    .bind(&m.media_type)
-    .bind(&m.artifact_type)
-    .bind(m.subject.as_ref().map(|s| s.to_string()))
-    .bind(&m.annotations)
-    .bind(m.content.len() as i64)
-    .bind(m.content.as_ref())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(()); // same digest, same bytes: already recorded
-    }
-    // Untagged until a tag points at it, which the review then sees.
-    review::review_manifest(conn, repo_id, &digest, now).await?;
-    let refs = m
-        .blobs
-        .iter()
-        .map(|d| (d, "blob"))
-        .chain(m.children.iter().map(|d| (d, "manifest")));
-    for (child, kind) in refs {
-        sqlx::query(
-            "INSERT INTO manifest_references (repository_id, manifest_digest, child_digest, kind)
-             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(repo_id)
-        .bind(&digest)
-        .bind(child.to_string())
-        .bind(kind)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-async fn set_tag_in(
-    conn: &mut SqliteConnection,
-    repo_id: i64,
-    tag: &str,
-    digest: &Digest,
-    now: i64,
-) -> Result<()> {
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
-            .bind(repo_id)
-            .bind(tag)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(previous) = previous.filter(|p| *p != digest.to_string()) {
-        review::review_manifest(conn, repo_id, &previous, now).await?;
-    }
-    sqlx::query(
-        "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
-    )
-    .bind(repo_id)
-    .bind(tag)
-    .bind(digest.to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// What a user change guarded by "someone else stays administrator" that touched `done`
-/// rows means.
-async fn user_change(conn: &mut SqliteConnection, name: &str, done: u64) -> Result<UserChange> {
-    if done > 0 {
-        return Ok(UserChange::Done);
-    }
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE name = ?")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match exists {
-        Some(_) => UserChange::LastAdmin,
-        None => UserChange::NoSuchUser,
-    })
-}
-
-fn stored_manifest(row: SqliteRow) -> Result<StoredManifest> {
-    Ok(StoredManifest {
-        digest: parse_digest(row.try_get("digest")?)?,
-        media_type: row.try_get("media_type")?,
-        content: Bytes::from(row.try_get::<Vec<u8>, _>("content")?),
-        subject: opt_digest(row.try_get("subject")?)?,
-    })
-}
-
-/// Returns those of `digests` for which `exists` finds no row.
-/// `(repository_id, digest)` is a blob the repository holds.
-const HOLDS_BLOB: &str = "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?";
-/// `(repository_id, digest)` is a manifest the repository holds.
-const HOLDS_MANIFEST: &str = "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?";
-
-/// Returns those of `digests` for which `exists` (`HOLDS_*`) finds no row.
-async fn missing_in(
-    conn: &mut SqliteConnection,
-    exists: &'static str,
-    repo_id: i64,
-    digests: &[Digest],
-) -> Result<Vec<Digest>> {
-    let mut out = Vec::new();
-    for d in digests {
-        let found: Option<i64> = sqlx::query_scalar(exists)
-            .bind(repo_id)
-            .bind(d.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if found.is_none() {
-            out.push(d.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// [`missing_in`] on a reader; everything is missing from an unknown repository.
-async fn missing(
-    pool: &SqlitePool,
-    exists: &'static str,
-    repo_id: Option<i64>,
-    digests: &[Digest],
-) -> Result<Vec<Digest>> {
-    let Some(repo_id) = repo_id else {
-        return Ok(digests.to_vec());
-    };
-    missing_in(&mut *pool.acquire().await?, exists, repo_id, digests).await
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
-    Ok(UserRecord {
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        admin: row.try_get("admin")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-    })
 }

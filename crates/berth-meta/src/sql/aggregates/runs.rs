@@ -1,10 +1,10 @@
-//! The lifecycle run history in SQLite.
+//! The lifecycle run history.
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-use super::{RUN_HISTORY, SqliteMeta};
+use super::{Db, DbRow, Meta};
+use crate::sql::{RUN_HISTORY, WriteLock};
 use crate::{LifecycleRun, Result, Runs, now_ms};
 
 /// The columns [`lifecycle_run`] reads, as a literal for `concat!`.
@@ -14,7 +14,7 @@ macro_rules! run_columns {
     };
 }
 
-fn lifecycle_run(r: &SqliteRow) -> Result<LifecycleRun> {
+fn lifecycle_run(r: &DbRow) -> Result<LifecycleRun> {
     Ok(LifecycleRun {
         id: r.try_get("id")?,
         kind: r.try_get("kind")?,
@@ -29,11 +29,11 @@ fn lifecycle_run(r: &SqliteRow) -> Result<LifecycleRun> {
     })
 }
 
-impl SqliteMeta {
+impl Meta {
     /// Lifecycle runs a query over [`run_columns!`] selects, from a reader.
     async fn fetch_runs(
         &self,
-        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+        query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
     ) -> Result<Vec<LifecycleRun>> {
         let rows = query.fetch_all(&self.read).await?;
         rows.iter().map(lifecycle_run).collect()
@@ -41,7 +41,7 @@ impl SqliteMeta {
 }
 
 #[async_trait]
-impl Runs for SqliteMeta {
+impl Runs for Meta {
     async fn start_run(
         &self,
         kind: &str,
@@ -52,7 +52,7 @@ impl Runs for SqliteMeta {
         let now = now_ms();
         Ok(sqlx::query_scalar(
             "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at, owner, heartbeat_at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(kind)
         .bind(trigger)
@@ -67,7 +67,7 @@ impl Runs for SqliteMeta {
 
     async fn heartbeat_run(&self, id: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE lifecycle_runs SET heartbeat_at = ? WHERE id = ? AND finished_at IS NULL",
+            "UPDATE lifecycle_runs SET heartbeat_at = $1 WHERE id = $2 AND finished_at IS NULL",
         )
         .bind(now_ms())
         .bind(id)
@@ -88,8 +88,8 @@ impl Runs for SqliteMeta {
 
     async fn abandon_run(&self, id: i64, error: &str) -> Result<bool> {
         Ok(sqlx::query(
-            "UPDATE lifecycle_runs SET finished_at = COALESCE(heartbeat_at, started_at), error = ?
-             WHERE id = ? AND finished_at IS NULL",
+            "UPDATE lifecycle_runs SET finished_at = COALESCE(heartbeat_at, started_at), error = $1
+             WHERE id = $2 AND finished_at IS NULL",
         )
         .bind(error)
         .bind(id)
@@ -107,10 +107,10 @@ impl Runs for SqliteMeta {
         error: Option<&str>,
         keep: bool,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Rows).await?;
         if keep {
             sqlx::query(
-                "UPDATE lifecycle_runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+                "UPDATE lifecycle_runs SET finished_at = $1, summary = $2, error = $3 WHERE id = $4",
             )
             .bind(now_ms())
             .bind(summary)
@@ -119,15 +119,15 @@ impl Runs for SqliteMeta {
             .execute(&mut *tx)
             .await?;
         } else {
-            sqlx::query("DELETE FROM lifecycle_runs WHERE id = ?")
+            sqlx::query("DELETE FROM lifecycle_runs WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
         // The history is for people looking at recent runs; it must not grow forever.
         sqlx::query(
-            "DELETE FROM lifecycle_runs WHERE kind = (SELECT kind FROM lifecycle_runs WHERE id = ?)
-             AND id <= ? - ?",
+            "DELETE FROM lifecycle_runs WHERE kind = (SELECT kind FROM lifecycle_runs WHERE id = $1)
+             AND id <= $2 - $3",
         )
         .bind(id)
         .bind(id)
@@ -142,7 +142,7 @@ impl Runs for SqliteMeta {
         let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM lifecycle_runs WHERE kind = ? ORDER BY id DESC LIMIT ?"
+            " FROM lifecycle_runs WHERE kind = $1 ORDER BY id DESC LIMIT $2"
         ));
         self.fetch_runs(query.bind(kind).bind(i64::from(limit)))
             .await
@@ -152,7 +152,7 @@ impl Runs for SqliteMeta {
         let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM lifecycle_runs WHERE id > ? ORDER BY id LIMIT ?"
+            " FROM lifecycle_runs WHERE id > $1 ORDER BY id LIMIT $2"
         ));
         self.fetch_runs(query.bind(id).bind(i64::from(limit))).await
     }

@@ -1,32 +1,31 @@
-//! Garbage collection's steps on SQLite (the decisions' SQL is in `review`).
+//! Garbage collection's steps (the decisions' SQL is in `review`).
 
 use async_trait::async_trait;
 use berth_oci::Digest;
 use sqlx::Row;
 
-use super::{SqliteMeta, parse_digest, review};
+use super::{Meta, review};
+use crate::sql::{WriteLock, parse_digest};
 use crate::{
     CollectRules, CollectedManifest, Collection, CollectionPlan, GcWaiting, Result, now_ms,
 };
 
 #[async_trait]
-impl Collection for SqliteMeta {
+impl Collection for Meta {
     async fn collect_manifests(
         &self,
         rules: &CollectRules,
         cutoff: i64,
         limit: u32,
     ) -> Result<(Vec<CollectedManifest>, usize)> {
-        let mut tx = self.write.begin().await?;
-        review::lock_for_write(&mut tx).await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         let step = review::collect_manifest_batch(&mut tx, rules, cutoff, limit, now_ms()).await?;
         self.commit(tx).await?;
         Ok(step)
     }
 
     async fn collect_blobs(&self, cutoff: i64, limit: u32) -> Result<(Vec<(Digest, u64)>, usize)> {
-        let mut tx = self.write.begin().await?;
-        review::lock_for_write(&mut tx).await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         let (collected, examined) = review::collect_blob_batch(&mut tx, cutoff, limit).await?;
         self.commit(tx).await?;
         let collected = collected
@@ -39,8 +38,7 @@ impl Collection for SqliteMeta {
     async fn plan_collection(&self, rules: &CollectRules, grace_ms: i64) -> Result<CollectionPlan> {
         // The real steps, in one transaction that is rolled back: the plan counts blobs
         // freed by the manifests it would delete, exactly as a real run would.
-        let mut tx = self.write.begin().await?;
-        review::lock_for_write(&mut tx).await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         let mut plan = CollectionPlan::default();
         loop {
             let cutoff = now_ms() - grace_ms;
@@ -90,10 +88,10 @@ impl Collection for SqliteMeta {
 
     async fn gc_waiting(&self, cutoff: i64) -> Result<GcWaiting> {
         let row = sqlx::query(
-            "WITH m AS (SELECT since FROM gc_manifest_review q WHERE since > ?1
+            "WITH m AS (SELECT since FROM gc_manifest_review q WHERE since > $1
                         AND NOT EXISTS (SELECT 1 FROM tags t
                             WHERE t.repository_id = q.repository_id AND t.digest = q.digest)),
-                  b AS (SELECT since FROM gc_blob_review q WHERE since > ?1
+                  b AS (SELECT since FROM gc_blob_review q WHERE since > $1
                         AND NOT EXISTS (SELECT 1 FROM manifest_references r
                             WHERE r.child_digest = q.digest))
              SELECT (SELECT COUNT(*) FROM m) AS manifests, (SELECT COUNT(*) FROM b) AS blobs,

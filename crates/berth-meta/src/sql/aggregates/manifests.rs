@@ -1,20 +1,21 @@
-//! Repositories, manifests, tags and referrers in SQLite.
+//! Repositories, manifests, tags and referrers.
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag};
 use sqlx::Row;
 
-use super::{
-    HOLDS_BLOB, HOLDS_MANIFEST, SqliteMeta, ensure_repo, link_blob_in, missing, missing_in,
-    parse_digest, put_manifest_in, review, set_tag_in, stored_manifest,
+use super::graph::{
+    ensure_repo, link_blob_in, missing, missing_in, put_manifest_in, set_tag_in, stored_manifest,
 };
+use super::{Meta, review};
+use crate::sql::{HOLDS_BLOB, HOLDS_MANIFEST, NEEDED_BY_INDEX_OR_SUBJECT, WriteLock, parse_digest};
 use crate::{
     ImportedRepository, ManifestRecord, Manifests, MetaError, Referrer, Result, StoredManifest,
     now_ms,
 };
 
 #[async_trait]
-impl Manifests for SqliteMeta {
+impl Manifests for Meta {
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
         Ok(self.repo_id(repo).await?.is_some())
     }
@@ -31,7 +32,7 @@ impl Manifests for SqliteMeta {
         tags: &[Tag],
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
         // Checked again here, under the write lock: garbage collection may have removed a
         // blob since the caller looked.
@@ -62,7 +63,7 @@ impl Manifests for SqliteMeta {
         sqlx::query(
             "SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m
              JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.digest = ?",
+             WHERE r.name = $1 AND m.digest = $2",
         )
         .bind(repo.as_str())
         .bind(digest.to_string())
@@ -77,7 +78,7 @@ impl Manifests for SqliteMeta {
             "SELECT m.digest, m.media_type, m.content, m.subject FROM tags t
              JOIN repositories r ON r.id = t.repository_id
              JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-             WHERE r.name = ? AND t.name = ?",
+             WHERE r.name = $1 AND t.name = $2",
         )
         .bind(repo.as_str())
         .bind(tag.as_str())
@@ -91,7 +92,7 @@ impl Manifests for SqliteMeta {
         let Some(repo_id) = self.repo_id(repo).await? else {
             return Ok(false);
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let deleted =
             review::delete_manifest_in(&mut tx, repo_id, &digest.to_string(), now_ms()).await?;
         self.commit(tx).await?;
@@ -102,9 +103,9 @@ impl Manifests for SqliteMeta {
         let Some(repo_id) = self.repo_id(repo).await? else {
             return Ok(false);
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let digest: Option<String> = sqlx::query_scalar(
-            "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest",
+            "DELETE FROM tags WHERE repository_id = $1 AND name = $2 RETURNING digest",
         )
         .bind(repo_id)
         .bind(tag.as_str())
@@ -127,7 +128,7 @@ impl Manifests for SqliteMeta {
             return Ok(None);
         };
         let tags = sqlx::query_scalar(
-            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+            "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3",
         )
         .bind(repo_id)
         .bind(last.unwrap_or(""))
@@ -139,9 +140,9 @@ impl Manifests for SqliteMeta {
 
     async fn repositories(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT name FROM repositories r WHERE name > ?
+            "SELECT name FROM repositories r WHERE name > $1
              AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
-             ORDER BY name LIMIT ?",
+             ORDER BY name LIMIT $2",
         )
         .bind(last.unwrap_or(""))
         .bind(i64::from(limit))
@@ -153,7 +154,7 @@ impl Manifests for SqliteMeta {
         let rows = sqlx::query(
             "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
              JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.subject = ? ORDER BY m.created_at, m.digest",
+             WHERE r.name = $1 AND m.subject = $2 ORDER BY m.created_at, m.digest",
         )
         .bind(repo.as_str())
         .bind(subject.to_string())
@@ -175,7 +176,7 @@ impl Manifests for SqliteMeta {
     async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
-             WHERE r.name = ? AND t.digest = ? ORDER BY t.name",
+             WHERE r.name = $1 AND t.digest = $2 ORDER BY t.name",
         )
         .bind(repo.as_str())
         .bind(digest.to_string())
@@ -186,8 +187,8 @@ impl Manifests for SqliteMeta {
     async fn manifest_referenced(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
         let found: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM manifests m JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.digest = ?",
-            review::NEEDED_BY_INDEX_OR_SUBJECT
+             WHERE r.name = $1 AND m.digest = $2",
+            NEEDED_BY_INDEX_OR_SUBJECT
         )))
         .bind(repo.as_str())
         .bind(digest.to_string())
@@ -198,7 +199,7 @@ impl Manifests for SqliteMeta {
 
     async fn import_repositories(&self, repos: &[ImportedRepository]) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         for repo in repos {
             let repo_id = ensure_repo(&mut tx, &repo.name, now).await?;
             for (digest, size) in &repo.layers {

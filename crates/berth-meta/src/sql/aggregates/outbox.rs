@@ -1,19 +1,20 @@
-//! The notification outbox in SQLite.
+//! The notification outbox.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::SqliteMeta;
+use super::Meta;
+use crate::sql::WriteLock;
 use crate::{Outbox, OutboxEvent, Result, now_ms};
 
 #[async_trait]
-impl Outbox for SqliteMeta {
+impl Outbox for Meta {
     async fn enqueue_events(&self, events: &[(String, String)]) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Rows).await?;
         for (endpoint, payload) in events {
             sqlx::query(
-                "INSERT INTO outbox (endpoint, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO outbox (endpoint, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(endpoint)
             .bind(payload)
@@ -28,8 +29,8 @@ impl Outbox for SqliteMeta {
 
     async fn due_events(&self, endpoint: &str, now: i64, limit: u32) -> Result<Vec<OutboxEvent>> {
         let rows = sqlx::query(
-            "SELECT id, payload, attempts FROM outbox WHERE endpoint = ? AND next_attempt_at <= ?
-             ORDER BY id LIMIT ?",
+            "SELECT id, payload, attempts FROM outbox WHERE endpoint = $1 AND next_attempt_at <= $2
+             ORDER BY id LIMIT $3",
         )
         .bind(endpoint)
         .bind(now)
@@ -48,9 +49,9 @@ impl Outbox for SqliteMeta {
     }
 
     async fn delivered_events(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Rows).await?;
         for id in ids {
-            sqlx::query("DELETE FROM outbox WHERE id = ?")
+            sqlx::query("DELETE FROM outbox WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -60,10 +61,10 @@ impl Outbox for SqliteMeta {
     }
 
     async fn postpone_events(&self, ids: &[i64], next_attempt_at: i64, error: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Rows).await?;
         for id in ids {
             sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3",
             )
             .bind(next_attempt_at)
             .bind(error)

@@ -1,24 +1,20 @@
 //! Garbage collection on the metadata: the review queues and the checks that decide, inside
 //! the deleting transaction, whether a manifest or blob is still needed.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
-use super::parse_digest;
+use super::Conn;
+use crate::sql::{NEEDED_BY_INDEX_OR_SUBJECT, json_list, parse_digest};
 use crate::{CollectRules, CollectedManifest, GarbageReason, Result};
 
-/// SQL over a manifest row `m`: an index in its repository lists it, or it is a referrer
-/// whose subject is present.
-pub(super) const NEEDED_BY_INDEX_OR_SUBJECT: &str = "(EXISTS (SELECT 1 FROM manifest_references c
-        WHERE c.repository_id = m.repository_id AND c.child_digest = m.digest AND c.kind = 'manifest')
-    OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s
-        WHERE s.repository_id = m.repository_id AND s.digest = m.subject)))";
-
 /// Puts a blob (back) under review: it may have lost its last reference at `now`.
-pub(super) async fn review_blob(conn: &mut SqliteConnection, digest: &str, now: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO gc_blob_review (digest, since) VALUES (?, ?)
-         ON CONFLICT (digest) DO UPDATE SET since = MAX(since, excluded.since)",
-    )
+pub(super) async fn review_blob(conn: &mut Conn, digest: &str, now: i64) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO gc_blob_review (digest, since) VALUES ($1, $2)
+             ON CONFLICT (digest) DO UPDATE SET since = ",
+        greatest!(),
+        "(gc_blob_review.since, excluded.since)"
+    ))
     .bind(digest)
     .bind(now)
     .execute(&mut *conn)
@@ -28,15 +24,17 @@ pub(super) async fn review_blob(conn: &mut SqliteConnection, digest: &str, now: 
 
 /// Puts a manifest (back) under review: it may have become untagged or unneeded at `now`.
 pub(super) async fn review_manifest(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     repo_id: i64,
     digest: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO gc_manifest_review (repository_id, digest, since) VALUES (?, ?, ?)
-         ON CONFLICT (repository_id, digest) DO UPDATE SET since = MAX(since, excluded.since)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO gc_manifest_review (repository_id, digest, since) VALUES ($1, $2, $3)
+             ON CONFLICT (repository_id, digest) DO UPDATE SET since = ",
+        greatest!(),
+        "(gc_manifest_review.since, excluded.since)"
+    ))
     .bind(repo_id)
     .bind(digest)
     .bind(now)
@@ -49,12 +47,12 @@ pub(super) async fn review_manifest(
 /// only it: the blobs and child manifests it references, its own bytes, its referrers.
 /// `false` when it was not there.
 pub(super) async fn delete_manifest_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     repo_id: i64,
     digest: &str,
     now: i64,
 ) -> Result<bool> {
-    let deleted = sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
+    let deleted = sqlx::query("DELETE FROM manifests WHERE repository_id = $1 AND digest = $2")
         .bind(repo_id)
         .bind(digest)
         .execute(&mut *conn)
@@ -65,33 +63,39 @@ pub(super) async fn delete_manifest_in(
     }
     let references = sqlx::query(
         "SELECT child_digest, kind FROM manifest_references
-         WHERE repository_id = ? AND manifest_digest = ?",
+         WHERE repository_id = $1 AND manifest_digest = $2",
     )
     .bind(repo_id)
     .bind(digest)
     .fetch_all(&mut *conn)
     .await?;
+    // Blob reviews are shared between repositories: taken in digest order, two deletes
+    // elsewhere that share layers queue behind each other instead of deadlocking.
+    let mut blobs = vec![digest.to_string()];
     for row in references {
         let child: String = row.try_get("child_digest")?;
-        let kind: String = row.try_get("kind")?;
-        review_blob(conn, &child, now).await?;
-        if kind == "manifest" {
+        if row.try_get::<String, _>("kind")? == "manifest" {
             review_manifest(conn, repo_id, &child, now).await?;
         }
+        blobs.push(child);
     }
-    review_blob(conn, digest, now).await?;
-    let referrers: Vec<String> =
-        sqlx::query_scalar("SELECT digest FROM manifests WHERE repository_id = ? AND subject = ?")
-            .bind(repo_id)
-            .bind(digest)
-            .fetch_all(&mut *conn)
-            .await?;
+    blobs.sort_unstable();
+    for blob in &blobs {
+        review_blob(conn, blob, now).await?;
+    }
+    let referrers: Vec<String> = sqlx::query_scalar(
+        "SELECT digest FROM manifests WHERE repository_id = $1 AND subject = $2",
+    )
+    .bind(repo_id)
+    .bind(digest)
+    .fetch_all(&mut *conn)
+    .await?;
     for referrer in referrers {
         review_manifest(conn, repo_id, &referrer, now).await?;
     }
     for sql in [
-        "DELETE FROM tags WHERE repository_id = ? AND digest = ?",
-        "DELETE FROM manifest_references WHERE repository_id = ? AND manifest_digest = ?",
+        "DELETE FROM tags WHERE repository_id = $1 AND digest = $2",
+        "DELETE FROM manifest_references WHERE repository_id = $1 AND manifest_digest = $2",
     ] {
         sqlx::query(sql)
             .bind(repo_id)
@@ -102,29 +106,13 @@ pub(super) async fn delete_manifest_in(
     Ok(true)
 }
 
-/// Takes the database's write lock first, so every check that follows sees the state the
-/// deletes will apply to (a deferred transaction that reads first could be overtaken by
-/// another process's writer).
-pub(super) async fn lock_for_write(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("UPDATE settings SET value = value WHERE key = 'gc'")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// A JSON array of strings, for `json_each(?)`: one statement over a whole batch instead
-/// of one per item (each statement is a round trip to SQLite's worker thread).
-fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    serde_json::Value::from(items.into_iter().collect::<Vec<_>>()).to_string()
-}
-
 /// One step over manifests under review since `cutoff` or earlier, oldest first, at most
 /// `limit`: each is decided on the state inside this transaction; garbage under `rules`
 /// is deleted, the rest leave the queue (whatever changes that later queues them again).
 /// Without `delete_untagged`, untagged images are not looked at: they stay queued for a
 /// run that collects them. Returns what was deleted and how many were looked at.
 pub(super) async fn collect_manifest_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     rules: &CollectRules,
     cutoff: i64,
     limit: u32,
@@ -139,8 +127,8 @@ pub(super) async fn collect_manifest_batch(
          FROM gc_manifest_review q
          LEFT JOIN manifests m ON m.repository_id = q.repository_id AND m.digest = q.digest
          LEFT JOIN repositories r ON r.id = q.repository_id
-         WHERE q.since <= ? AND (? OR m.digest IS NULL OR m.subject IS NOT NULL)
-         ORDER BY q.since LIMIT ?"
+         WHERE q.since <= $1 AND ($2 OR m.digest IS NULL OR m.subject IS NOT NULL)
+         ORDER BY q.since LIMIT $3"
     )))
     .bind(cutoff)
     .bind(rules.delete_untagged)
@@ -156,13 +144,10 @@ pub(super) async fn collect_manifest_batch(
             ]))
         })
         .collect::<Result<_>>()?;
-    sqlx::query(
-        "DELETE FROM gc_manifest_review WHERE (repository_id, digest) IN
-         (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
-    )
-    .bind(serde_json::Value::from(keys).to_string())
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(super::FORGET_REVIEWED_MANIFESTS)
+        .bind(serde_json::Value::from(keys).to_string())
+        .execute(&mut *conn)
+        .await?;
     let mut collected = Vec::new();
     for row in &rows {
         let repo_id: i64 = row.try_get("repository_id")?;
@@ -195,7 +180,7 @@ pub(super) async fn collect_manifest_batch(
 /// forgotten everywhere; the rest leave the queue. Returns the forgotten ones with their
 /// sizes (the caller removes the bytes) and how many were looked at.
 pub(super) async fn collect_blob_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cutoff: i64,
     limit: u32,
 ) -> Result<(Vec<(String, u64)>, usize)> {
@@ -204,7 +189,7 @@ pub(super) async fn collect_blob_batch(
             EXISTS (SELECT 1 FROM manifest_references r WHERE r.child_digest = q.digest)
             OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = q.digest) AS referenced,
             (SELECT size FROM blobs b WHERE b.digest = q.digest) AS size
-         FROM gc_blob_review q WHERE q.since <= ? ORDER BY q.since LIMIT ?",
+         FROM gc_blob_review q WHERE q.since <= $1 ORDER BY q.since LIMIT $2",
     )
     .bind(cutoff)
     .bind(i64::from(limit))
@@ -221,15 +206,27 @@ pub(super) async fn collect_blob_batch(
         examined.push(digest);
     }
     let all = json_list(examined.iter().map(String::as_str));
-    sqlx::query("DELETE FROM gc_blob_review WHERE digest IN (SELECT value FROM json_each(?))")
-        .bind(&all)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(concat!(
+        "DELETE FROM gc_blob_review WHERE digest IN (SELECT value FROM ",
+        json_strings!(),
+        ")"
+    ))
+    .bind(&all)
+    .execute(&mut *conn)
+    .await?;
     if !garbage.is_empty() {
         let gone = json_list(garbage.iter().map(|(d, _)| d.as_str()));
         for sql in [
-            "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM json_each(?))",
-            "DELETE FROM blobs WHERE digest IN (SELECT value FROM json_each(?))",
+            concat!(
+                "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM ",
+                json_strings!(),
+                ")"
+            ),
+            concat!(
+                "DELETE FROM blobs WHERE digest IN (SELECT value FROM ",
+                json_strings!(),
+                ")"
+            ),
         ] {
             sqlx::query(sql).bind(&gone).execute(&mut *conn).await?;
         }
@@ -240,19 +237,17 @@ pub(super) async fn collect_blob_batch(
 /// Of `digests`, those the metadata knows nothing of: no `blobs` row, and no manifest
 /// names them (an imported registry:2 manifest may reference a blob whose layer link was
 /// deleted there; its bytes must stay).
-pub(super) async fn unknown_blobs(
-    conn: &mut SqliteConnection,
-    digests: &[String],
-) -> Result<Vec<String>> {
+pub(super) async fn unknown_blobs(conn: &mut Conn, digests: &[String]) -> Result<Vec<String>> {
     let mut unknown = Vec::new();
     for chunk in digests.chunks(1000) {
         let list = json_list(chunk.iter().map(String::as_str));
-        let found: Vec<String> = sqlx::query_scalar(
-            "SELECT value FROM json_each(?)
-             WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = value)
+        let found: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT value FROM ",
+            json_strings!(),
+            " WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = value)
              AND NOT EXISTS (SELECT 1 FROM manifest_references WHERE child_digest = value)
-             AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = value)",
-        )
+             AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = value)"
+        ))
         .bind(&list)
         .fetch_all(&mut *conn)
         .await?;

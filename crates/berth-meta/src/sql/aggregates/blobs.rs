@@ -1,14 +1,16 @@
-//! Which repository holds which blob, in SQLite.
+//! Which repository holds which blob.
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName};
 use sqlx::Row;
 
-use super::{HOLDS_BLOB, SqliteMeta, ensure_repo, link_blob_in, missing, review};
+use super::graph::{ensure_repo, link_blob_in, missing};
+use super::{Meta, review};
+use crate::sql::{HOLDS_BLOB, WriteLock};
 use crate::{Blobs, RepositoryBlob, Result, now_ms};
 
 #[async_trait]
-impl Blobs for SqliteMeta {
+impl Blobs for Meta {
     async fn repository_blob(
         &self,
         repo: &RepoName,
@@ -22,7 +24,7 @@ impl Blobs for SqliteMeta {
              FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
-             WHERE r.name = ? AND rb.digest = ?",
+             WHERE r.name = $1 AND rb.digest = $2",
         )
         .bind(repo.as_str())
         .bind(digest.to_string())
@@ -40,7 +42,7 @@ impl Blobs for SqliteMeta {
     async fn repositories_holding(&self, digest: &Digest, limit: u32) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
-             WHERE rb.digest = ? ORDER BY r.name LIMIT ?",
+             WHERE rb.digest = $1 ORDER BY r.name LIMIT $2",
         )
         .bind(digest.to_string())
         .bind(i64::from(limit))
@@ -53,9 +55,9 @@ impl Blobs for SqliteMeta {
             return Ok(false);
         };
         let digest = digest.to_string();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let done =
-            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
+            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
                 .bind(repo_id)
                 .bind(&digest)
                 .execute(&mut *tx)
@@ -70,10 +72,10 @@ impl Blobs for SqliteMeta {
 
     async fn link_existing_blob(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
         // Under the write lock: a blob collected a moment ago is not linked back.
-        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = ?")
+        let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
             .bind(digest.to_string())
             .fetch_optional(&mut *tx)
             .await?;
@@ -88,18 +90,23 @@ impl Blobs for SqliteMeta {
 
     async fn touch_blob(&self, digest: &Digest) -> Result<bool> {
         let digest = digest.to_string();
-        let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE gc_blob_review SET since = MAX(since, ?) WHERE digest = ?")
-            .bind(now_ms())
-            .bind(&digest)
-            .execute(&mut *tx)
-            .await?;
-        let present: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
-            .bind(&digest)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.begin(WriteLock::Shared).await?;
+        sqlx::query(concat!(
+            "UPDATE gc_blob_review SET since = ",
+            greatest!(),
+            "(since, $1) WHERE digest = $2"
+        ))
+        .bind(now_ms())
+        .bind(&digest)
+        .execute(&mut *tx)
+        .await?;
+        let present: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = $1)")
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await?;
         self.commit(tx).await?;
-        Ok(present.is_some())
+        Ok(present)
     }
 
     async fn missing_blobs(&self, repo: &RepoName, digests: &[Digest]) -> Result<Vec<Digest>> {

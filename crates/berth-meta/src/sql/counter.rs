@@ -35,6 +35,15 @@ impl WriteCounter {
         }
     }
 
+    /// A counter of this process's writes alone, for an engine whose other writers are
+    /// followed otherwise (PostgreSQL's notifications).
+    pub(crate) fn local() -> WriteCounter {
+        WriteCounter {
+            shared: None,
+            local: AtomicU64::new(0),
+        }
+    }
+
     fn cell(&self) -> &AtomicU64 {
         match self.shared {
             // SAFETY: the mapping lives as long as `self` (unmapped in Drop), is aligned

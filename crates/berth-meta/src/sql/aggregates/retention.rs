@@ -1,20 +1,21 @@
-//! What retention rules read, and pull times, in SQLite.
+//! What retention rules read, and pull times.
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName};
 use sqlx::Row;
 
-use super::{SqliteMeta, parse_digest, review};
+use super::Meta;
+use crate::sql::{NEEDED_BY_INDEX_OR_SUBJECT, WriteLock, parse_digest};
 use crate::{Result, RetentionData, TagRecord};
 
 #[async_trait]
-impl RetentionData for SqliteMeta {
+impl RetentionData for Meta {
     async fn tag_records(&self, repo: &RepoName) -> Result<Vec<TagRecord>> {
         let rows = sqlx::query(
             "SELECT t.name, t.digest, t.updated_at, m.pulled_at FROM tags t
              JOIN repositories r ON r.id = t.repository_id
              LEFT JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-             WHERE r.name = ? ORDER BY t.name",
+             WHERE r.name = $1 ORDER BY t.name",
         )
         .bind(repo.as_str())
         .fetch_all(&self.read)
@@ -34,11 +35,11 @@ impl RetentionData for SqliteMeta {
     async fn untagged_manifests(&self, repo: &RepoName, before: i64) -> Result<Vec<Digest>> {
         let digests: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.created_at < ?
+             WHERE r.name = $1 AND m.created_at < $2
              AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
              AND NOT {}
              ORDER BY m.created_at",
-            review::NEEDED_BY_INDEX_OR_SUBJECT
+            NEEDED_BY_INDEX_OR_SUBJECT
         )))
         .bind(repo.as_str())
         .bind(before)
@@ -48,12 +49,14 @@ impl RetentionData for SqliteMeta {
     }
 
     async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Rows).await?;
         for (repo, digest, at) in pulls {
-            sqlx::query(
-                "UPDATE manifests SET pulled_at = MAX(COALESCE(pulled_at, 0), ?)
-                 WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
-            )
+            sqlx::query(concat!(
+                "UPDATE manifests SET pulled_at = ",
+                greatest!(),
+                "(COALESCE(pulled_at, 0), $1)
+                 WHERE digest = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)"
+            ))
             .bind(at)
             .bind(digest.to_string())
             .bind(repo.as_str())

@@ -1,15 +1,17 @@
-//! The token service's users in SQLite.
+//! The token service's users.
 
 use async_trait::async_trait;
 
-use super::{SqliteMeta, user_change, user_from_row};
+use super::Meta;
+use super::graph::{user_change, user_from_row};
+use crate::sql::WriteLock;
 use crate::{Result, UserChange, UserRecord, Users, now_ms};
 
 #[async_trait]
-impl Users for SqliteMeta {
+impl Users for Meta {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
         sqlx::query(
-            "SELECT name, password_hash, admin, created_at, updated_at FROM users WHERE name = ?",
+            "SELECT name, password_hash, admin, created_at, updated_at FROM users WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -32,8 +34,8 @@ impl Users for SqliteMeta {
     async fn create_user(&self, user: &UserRecord) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO users (name, password_hash, admin, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower(?1))",
+             SELECT $1, $2, $3, $4, $5
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))",
         )
         .bind(&user.name)
         .bind(&user.password_hash)
@@ -47,21 +49,22 @@ impl Users for SqliteMeta {
     }
 
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?")
-            .bind(password_hash)
-            .bind(now_ms())
-            .bind(name)
-            .execute(&self.write)
-            .await
-            .inspect(|_| self.writes.raise())?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE name = $3")
+                .bind(password_hash)
+                .bind(now_ms())
+                .bind(name)
+                .execute(&self.write)
+                .await
+                .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         let done = sqlx::query(
-            "UPDATE users SET admin = ?2, updated_at = ?3 WHERE name = ?1 AND (?2
-             OR admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+            "UPDATE users SET admin = $2, updated_at = $3 WHERE name = $1 AND ($2
+             OR NOT admin OR EXISTS (SELECT 1 FROM users WHERE admin AND name <> $1))",
         )
         .bind(name)
         .bind(admin)
@@ -75,10 +78,10 @@ impl Users for SqliteMeta {
     }
 
     async fn delete_user(&self, name: &str) -> Result<UserChange> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Everything).await?;
         let done = sqlx::query(
-            "DELETE FROM users WHERE name = ?1
-             AND (admin = 0 OR (SELECT COUNT(*) FROM users WHERE admin = 1 AND name <> ?1) > 0)",
+            "DELETE FROM users WHERE name = $1
+             AND (NOT admin OR EXISTS (SELECT 1 FROM users WHERE admin AND name <> $1))",
         )
         .bind(name)
         .execute(&mut *tx)

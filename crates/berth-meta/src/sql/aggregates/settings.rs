@@ -1,15 +1,15 @@
-//! Registry-wide settings in SQLite.
+//! Registry-wide settings.
 
 use async_trait::async_trait;
 
-use super::SqliteMeta;
+use super::Meta;
 use crate::{Result, Settings};
 
 #[async_trait]
-impl Settings for SqliteMeta {
+impl Settings for Meta {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
                 .fetch_optional(&self.read)
                 .await?,
@@ -18,7 +18,7 @@ impl Settings for SqliteMeta {
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?)
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)

@@ -1,14 +1,16 @@
-//! Upload sessions in SQLite.
+//! Upload sessions.
 
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest, RepoName};
 use sqlx::Row;
 
-use super::{SqliteMeta, ensure_repo, link_blob_in};
+use super::Meta;
+use super::graph::{ensure_repo, link_blob_in};
+use crate::sql::WriteLock;
 use crate::{MetaError, Result, UploadSession, Uploads, now_ms};
 
 #[async_trait]
-impl Uploads for SqliteMeta {
+impl Uploads for Meta {
     async fn complete_upload(
         &self,
         upload_id: &str,
@@ -17,10 +19,10 @@ impl Uploads for SqliteMeta {
         size: u64,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin(WriteLock::Repository(repo)).await?;
         let repo_id = ensure_repo(&mut tx, repo, now).await?;
         link_blob_in(&mut tx, repo_id, digest, size, now).await?;
-        sqlx::query("DELETE FROM uploads WHERE id = ?")
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
             .bind(upload_id)
             .execute(&mut *tx)
             .await?;
@@ -31,7 +33,7 @@ impl Uploads for SqliteMeta {
     async fn create_upload(&self, s: &UploadSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO uploads (id, repository, algorithm, size, hash_state, started_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&s.id)
         .bind(s.repository.as_str())
@@ -48,7 +50,7 @@ impl Uploads for SqliteMeta {
 
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>> {
         let Some(row) = sqlx::query(
-            "SELECT id, repository, algorithm, size, hash_state, started_at FROM uploads WHERE id = ?",
+            "SELECT id, repository, algorithm, size, hash_state, started_at FROM uploads WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.read)
@@ -75,7 +77,7 @@ impl Uploads for SqliteMeta {
     }
 
     async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE uploads SET size = ?, hash_state = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3 WHERE id = $4")
             .bind(size as i64)
             .bind(hash_state)
             .bind(now_ms())
@@ -87,7 +89,7 @@ impl Uploads for SqliteMeta {
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM uploads WHERE id = ?")
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
             .bind(id)
             .execute(&self.write)
             .await
@@ -97,7 +99,7 @@ impl Uploads for SqliteMeta {
 
     async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < ? ORDER BY id")
+            sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < $1 ORDER BY id")
                 .bind(before)
                 .fetch_all(&self.read)
                 .await?,
@@ -105,7 +107,7 @@ impl Uploads for SqliteMeta {
     }
 
     async fn delete_upload_if_stale(&self, id: &str, before: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM uploads WHERE id = ? AND updated_at < ?")
+        let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND updated_at < $2")
             .bind(id)
             .bind(before)
             .execute(&self.write)
