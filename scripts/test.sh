@@ -51,6 +51,17 @@ if podman --version >/dev/null 2>&1; then export BERTH_REQUIRE_PODMAN=1; fi
 if [ "$(id -u)" -eq 0 ]; then export BERTH_REQUIRE_MOUNT=1; fi
 python3 -m pytest tests/integration -q -p no:cacheprovider ${PYTEST_ARGS:-}
 
+step "integration tests on PostgreSQL metadata"
+# The registry API, garbage collection, retention, users and tokens, notifications and a
+# real client again, with every berth on the test server (a database each).
+BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
+    tests/integration/test_api_base.py tests/integration/test_api_blobs.py \
+    tests/integration/test_api_delete.py tests/integration/test_api_discovery.py \
+    tests/integration/test_api_manifests.py tests/integration/test_api_names.py \
+    tests/integration/test_gc.py tests/integration/test_retention.py \
+    tests/integration/test_auth.py tests/integration/test_notifications.py \
+    tests/integration/test_skopeo.py tests/integration/test_crash.py
+
 if [ -z "${SKIP_FUZZ:-}" ]; then
     step "fuzzing (${FUZZ_SECONDS:-20}s per target)"
     scripts/fuzz-smoke.sh

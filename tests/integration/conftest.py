@@ -4,6 +4,7 @@ reference) on a free loopback port with a throw-away data directory.
 BERTH_BIN        path of the berth binary (default: $CARGO_TARGET_DIR or ./target, debug)
 REGISTRY_TARGET  "berth" (default) or "distribution" to run the same suite against
                  Debian's docker-registry, the reference implementation.
+BERTH_METADATA   "postgres" to run every berth on PostgreSQL metadata (see postgres.py).
 """
 
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+import postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TARGET = os.environ.get("REGISTRY_TARGET", "berth")
@@ -57,12 +60,14 @@ class Registry:
     def __init__(self, workdir: Path, delete: bool = True, extra_config: str = "",
                  env: dict | None = None, kind: str = TARGET, root: Path | None = None,
                  port: int | None = None, scheme: str = "http", ca: Path | None = None,
-                 cert: tuple[str, str] | None = None):
+                 cert: tuple[str, str] | None = None, database=None):
         """`extra_config` is appended right after the `http:` section: indent it by two
         spaces to add `http` keys, or not at all for top-level sections.
         `port` is where readiness is checked (e.g. when REGISTRY_HTTP_ADDR moves it);
         `ca` is the CA file to trust for https; `cert` a (certificate, key) pair to
-        present when the registry requires client certificates."""
+        present when the registry requires client certificates. `database` is a
+        (postgres.Server, dbname) for berth's metadata, or False for SQLite whatever the
+        run; under BERTH_METADATA=postgres a fresh one is made when none is given."""
         self.workdir = workdir
         self.root = root or (workdir / "data")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -72,6 +77,14 @@ class Registry:
         self.verify = str(ca) if ca else True
         self.cert = cert
         self.kind = kind
+        if database is None and postgres.ON_POSTGRES and kind == "berth" \
+                and "database:" not in extra_config:
+            server = postgres.shared_server()
+            database = (server, server.create_database())
+        self.database = database
+        if database:
+            extra_config = extra_config + ("\n" if extra_config else "") + \
+                database[0].config(database[1])
         self.config_path = workdir / "config.yml"
         self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config))
         self.env = dict(os.environ, **(env or {}))

@@ -593,8 +593,9 @@ def test_refresh_tokens_are_off_by_default(local_registry):
     assert r.status_code == 200 and "refresh_token" not in r.json()
 
 
-def test_user_command_names_and_never_invents_its_database(local_registry, workdir):
-    reg = local_registry
+def test_user_command_names_and_never_invents_its_database(make_registry, workdir):
+    # SQLite on every run: a data directory given as --config names its metadata file.
+    reg = make_registry(extra_config=LOCAL_AUTH, database=False)
     elsewhere = workdir / "elsewhere"
     elsewhere.mkdir()
     run = lambda *a, **kw: subprocess.run([berth_bin(), *a], capture_output=True, text=True,

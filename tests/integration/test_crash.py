@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import json
 import random
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
+
+import metadata
 
 pytestmark = pytest.mark.berth_only
 
@@ -434,9 +435,7 @@ def test_metadata_survives_kill_during_manifest_pushes(registry):
         restart_log = reg.log()[log_before:]
         assert " ERROR " not in restart_log, restart_log
         check_tag_lists(reg, workers)
-        db = reg.root / "berth" / "metadata.db"
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert metadata.integrity_ok(reg)
 
     assert sum(len(w.deleted) for w in workers) > 0
     # A clean restart shows the same state.

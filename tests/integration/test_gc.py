@@ -6,13 +6,13 @@ stopped or read-only)."""
 
 import fcntl
 import re
-import sqlite3
 import subprocess
 import time
 
 import pytest
 import requests
 
+import metadata
 from conftest import LOCAL_AUTH, berth_bin
 from gc_helpers import berth, blob_path, gc, gc_extra
 from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
@@ -286,12 +286,11 @@ def test_pull_times_are_recorded(make_registry):
     assert c.get_manifest("gc/pulls", "v1").status_code == 200
     assert c.get_manifest("gc/pulls", "v2", method="HEAD").status_code == 200
     reg.stop()
-    db = sqlite3.connect(reg.root / "berth" / "metadata.db")
-    rows = dict(db.execute(
-        "SELECT t.name, m.pulled_at FROM tags t JOIN manifests m "
-        "ON m.repository_id = t.repository_id AND m.digest = t.digest").fetchall())
+    rows = dict(metadata.query(
+        reg, "SELECT t.name, m.pulled_at FROM tags t JOIN manifests m "
+        "ON m.repository_id = t.repository_id AND m.digest = t.digest"))
     assert rows["v2"] is None, "a HEAD is not a pull"
-    assert rows["v1"] is not None and rows["v1"] / 1000 >= before - 1
+    assert rows["v1"] is not None and int(rows["v1"]) / 1000 >= before - 1
 
 
 def test_cli_errors_say_what_to_do(registry, workdir):

@@ -210,6 +210,9 @@ pub fn refusal_response(
         ),
         Refusal::Denied(_) => (StatusCode::FORBIDDEN, "DENIED", None),
         Refusal::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", None),
+        Refusal::Internal(berth_auth::AuthError::Meta(m)) if m.is_unavailable() => {
+            return crate::response::metadata_unavailable(m).into_response();
+        }
         Refusal::Internal(e) => {
             tracing::error!(error = %e, "authentication failed internally");
             return ApiError::new(

@@ -76,10 +76,28 @@ pub fn storage_full(detail: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
+/// What clients see while the metadata database is out of reach (PostgreSQL restarting):
+/// 503, a hint to retry, and nothing changed.
+pub fn metadata_unavailable(detail: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %detail, "the metadata database is unavailable");
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        "the registry's metadata database is unavailable, so nothing was read or saved; \
+         retry in a few seconds",
+    );
+    e.headers
+        .push((header::RETRY_AFTER, HeaderValue::from_static("5")));
+    e
+}
+
 impl From<RegistryError> for ApiError {
     fn from(err: RegistryError) -> Self {
         if err.is_storage_full() {
             return storage_full(&err);
+        }
+        if err.is_unavailable() {
+            return metadata_unavailable(&err);
         }
         let message = if err.is_internal() {
             // Details go to the log, not to clients.

@@ -60,6 +60,9 @@ fn from_auth_error(e: AuthError) -> Response {
         AuthError::Meta(m) if m.is_storage_full() => {
             return crate::response::storage_full(&e).into_response();
         }
+        AuthError::Meta(m) if m.is_unavailable() => {
+            return crate::response::metadata_unavailable(&e).into_response();
+        }
         other => {
             tracing::error!(error = %other, "user management failed");
             return error(

@@ -32,6 +32,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub berth: BerthConfig,
+    /// PostgreSQL metadata (GitLab's container registry keys); off: embedded SQLite.
+    pub database: DatabaseConfig,
     /// Distribution's deprecated top-level log level; already folded into `log.level`.
     pub loglevel: Option<Value>,
     pub notifications: NotificationsConfig,
@@ -822,6 +824,43 @@ pub struct AccessConfig {
 pub struct MetadataConfig {
     /// The SQLite file; see [`Config::metadata_path`] for the default.
     pub path: Option<PathBuf>,
+}
+
+// ----------------------------------------------------------------------- database
+
+/// `database`: where the metadata lives when it is not the embedded SQLite file.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL instead of SQLite.
+    pub enabled: bool,
+    pub host: Option<String>,
+    /// Default 5432.
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub dbname: Option<String>,
+    /// libpq's modes, canonical lower case; default `prefer`.
+    pub sslmode: Option<String>,
+    pub sslcert: Option<PathBuf>,
+    pub sslkey: Option<PathBuf>,
+    pub sslrootcert: Option<PathBuf>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub connecttimeout: Option<Duration>,
+    pub pool: DatabasePoolConfig,
+}
+
+/// `database.pool`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct DatabasePoolConfig {
+    /// Accepted (GitLab's key); not enforced.
+    pub maxidle: Option<u64>,
+    pub maxopen: Option<u64>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub maxlifetime: Option<Duration>,
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub maxidletime: Option<Duration>,
 }
 
 // ---------------------------------------------------------------- deserialisers

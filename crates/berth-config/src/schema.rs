@@ -98,6 +98,7 @@ const TOP: &[Field] = &[
     f("auth", Auth),
     f("http", Struct(HTTP)),
     f("berth", Struct(BERTH)),
+    f("database", Struct(DATABASE)),
     f("notifications", Struct(NOTIFICATIONS)),
     f("redis", Struct(REDIS)).no("berth needs no Redis"),
     f("health", Struct(HEALTH)),
@@ -253,6 +254,37 @@ const TLS: &[Field] = &[
             f("directoryurl", Str),
         ]),
     ),
+];
+
+/// `database`: PostgreSQL metadata, with GitLab's container registry keys.
+const DATABASE: &[Field] = &[
+    f("enabled", Bool),
+    f("host", Str),
+    f("port", UInt),
+    f("user", Str),
+    f("password", Str),
+    f("dbname", Str),
+    f("sslmode", Text(ssl_mode)),
+    f("sslcert", Str),
+    f("sslkey", Str),
+    f("sslrootcert", Str),
+    f("connecttimeout", Duration),
+    f(
+        "pool",
+        Struct(&[
+            f("maxidle", UInt).no(
+                "idle connections are closed after database.pool.maxidletime; their number is not capped",
+            ),
+            f("maxopen", UInt),
+            f("maxlifetime", Duration),
+            f("maxidletime", Duration),
+        ]),
+    ),
+    f("draintimeout", Duration).no("connections close with the server's own drain (http.draintimeout)"),
+    f("preparedstatements", Bool).no("statements are always prepared and cached per connection"),
+    f("primary", Str).no("berth connects to database.host; point it at the primary"),
+    f("loadbalancing", Any).no("all queries go to database.host"),
+    f("backgroundmigrations", Any).no("berth's schema steps run at start, in one transaction"),
 ];
 
 const BERTH: &[Field] = &[
@@ -532,6 +564,28 @@ pub(crate) const CLIENT_AUTH_MODES: &[&str] = &[
     "verify-client-cert-if-given",
     "require-and-verify-client-cert",
 ];
+
+/// libpq's `sslmode` values.
+pub(crate) const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+fn ssl_mode(s: &str) -> Checked {
+    let lower = s.to_ascii_lowercase();
+    if SSL_MODES.contains(&lower.as_str()) {
+        Checked::Ok(lower)
+    } else {
+        Checked::Err(format!(
+            "{s:?} is not an SSL mode; use one of {}",
+            SSL_MODES.join(", ")
+        ))
+    }
+}
 
 fn client_auth(s: &str) -> Checked {
     let lower = s.to_ascii_lowercase();

@@ -1046,3 +1046,52 @@ fn load_names_the_file_in_errors() {
     assert!(matches!(e, ConfigError::Read { .. }));
     assert!(e.to_string().contains("missing.yml"), "{e}");
 }
+
+/// GitLab's container registry `database` section, from the file and from
+/// `REGISTRY_DATABASE_*` variables, checked like every key.
+#[test]
+fn database_section_like_gitlab() {
+    let yaml = format!(
+        "{MINIMAL}database:\n  enabled: true\n  host: db.internal\n  port: 6432\n  user: registry\n  \
+         password: s3cret\n  dbname: registry\n  sslmode: Verify-Full\n  sslrootcert: /etc/ca.pem\n  \
+         connecttimeout: 5s\n  pool:\n    maxopen: 20\n    maxidle: 5\n    maxlifetime: 5m\n"
+    );
+    let loaded = load(&yaml, &[]);
+    let db = &loaded.config.database;
+    assert!(db.enabled);
+    assert_eq!(db.host.as_deref(), Some("db.internal"));
+    assert_eq!(db.port, Some(6432));
+    assert_eq!(db.sslmode.as_deref(), Some("verify-full"));
+    assert_eq!(db.sslrootcert, Some(PathBuf::from("/etc/ca.pem")));
+    assert_eq!(db.connecttimeout, Some(Duration::from_secs(5)));
+    assert_eq!(db.pool.maxopen, Some(20));
+    assert_eq!(db.pool.maxlifetime, Some(Duration::from_secs(300)));
+    assert_warned(&loaded, &["database.pool.maxidle", "not capped"]);
+
+    let from_env = load(
+        MINIMAL,
+        &[
+            ("REGISTRY_DATABASE_ENABLED", "true"),
+            ("REGISTRY_DATABASE_HOST", "10.0.0.5"),
+            ("REGISTRY_DATABASE_PASSWORD", "from-a-secret"),
+            ("REGISTRY_DATABASE_POOL_MAXOPEN", "7"),
+        ],
+    );
+    let db = &from_env.config.database;
+    assert!(db.enabled);
+    assert_eq!(db.host.as_deref(), Some("10.0.0.5"));
+    assert_eq!(db.password.as_deref(), Some("from-a-secret"));
+    assert_eq!(db.pool.maxopen, Some(7));
+    assert!(
+        !load(MINIMAL, &[]).config.database.enabled,
+        "SQLite by default"
+    );
+
+    let e = refuse(&format!("{MINIMAL}database:\n  sslmode: sometimes\n"), &[]).to_string();
+    assert!(
+        e.contains("database.sslmode") && e.contains("verify-full"),
+        "{e}"
+    );
+    let e = refuse(&format!("{MINIMAL}database:\n  port: -1\n"), &[]).to_string();
+    assert!(e.contains("database.port"), "{e}");
+}

@@ -83,6 +83,11 @@ impl RegistryError {
         matches!(self, RegistryError::Storage(_) | RegistryError::Meta(_))
     }
 
+    /// The metadata database is out of reach for now (a restart): retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, RegistryError::Meta(e) if e.is_unavailable())
+    }
+
     /// The blob store or the metadata database ran out of space: nothing was saved, and
     /// the request can be retried once the operator frees some.
     pub fn is_storage_full(&self) -> bool {

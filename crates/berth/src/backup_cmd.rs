@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use berth_meta::{Engine, MetaStore, SqliteMeta, Uploads};
+use berth_meta::{MetaStore, SqliteMeta, Uploads};
 use berth_oci::Digest;
 use berth_storage::distribution::{blob_data, v2_dir};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,6 +26,16 @@ const KEY: &str = "token-key.pem";
 const INDEX: &str = "backup.json";
 /// Blobs listed per query.
 const PAGE: u32 = 1000;
+
+/// The SQLite file `command` works on; PostgreSQL has its own tools.
+fn sqlite_only<'a>(s: &'a ServeSettings, command: &str) -> anyhow::Result<&'a Path> {
+    s.metadata.sqlite_path().with_context(|| {
+        format!(
+            "berth {command} works on SQLite metadata, and this registry's is in {}: use              PostgreSQL's own tools for it (pg_dump / pg_restore, or continuous archiving),              and copy the storage root's blobs beside it",
+            s.metadata.describe()
+        )
+    })
+}
 
 /// The signing key of berth's own token service, if this registry has one.
 fn signing_key(s: &ServeSettings) -> Option<&Path> {
@@ -117,6 +127,7 @@ fn copy_blobs(listed: &[(Digest, u64)], from: &Path, to: &Path) -> anyhow::Resul
 
 pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
     let s = crate::settings::load(config)?;
+    sqlite_only(&s, "backup")?;
     fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     crate::runtime()?.block_on(async {
         let (blobs, meta) = crate::serve::open_storage(&s).await?;
@@ -163,7 +174,8 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
     if !snapshot.is_file() {
         bail!("{} holds no berth backup (no {SNAPSHOT})", src.display());
     }
-    if s.metadata.exists() || v2_dir(&s.root).join("blobs").exists() {
+    let metadata = sqlite_only(&s, "restore")?;
+    if metadata.exists() || v2_dir(&s.root).join("blobs").exists() {
         bail!(
             "{} already holds a registry: restore into an empty storage root (set \
              storage.filesystem.rootdirectory to a new directory)",
@@ -173,20 +185,19 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
     crate::runtime()?.block_on(async {
         // The copy first (opening it may bring an older backup's schema up to date; the
         // backup itself stays as it was), its blobs next, its final name last.
-        let dir = s
-            .metadata
+        let dir = metadata
             .parent()
             .context("the metadata path has a directory")?;
         fs::create_dir_all(dir)?;
-        let restoring = s.metadata.with_extension("db.restoring");
+        let restoring = metadata.with_extension("db.restoring");
         fs::copy(&snapshot, &restoring).context("copying the metadata")?;
         fs::File::open(&restoring)?.sync_all()?;
         let listed = snapshot_blobs(&restoring).await?;
         let (new, bytes) = copy_blobs(&listed, src, &v2_dir(&s.root))?;
-        fs::rename(&restoring, &s.metadata)?;
+        fs::rename(&restoring, metadata)?;
         // Opening it makes the files private. Uploads under way at the backup had their
         // bytes elsewhere: their clients start again.
-        let meta = SqliteMeta::open(&s.metadata).await?;
+        let meta = SqliteMeta::open(metadata).await?;
         for id in meta.stale_uploads(i64::MAX).await? {
             meta.delete_upload(&id).await?;
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth_core::import::{ImportProgress, ImportSummary, import_tree};
-use berth_meta::{MetaStore, Settings, SqliteMeta};
+use berth_meta::{MetaStore, SqliteMeta};
 use berth_storage::{BlobStore, FsBlobStore};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -91,7 +91,7 @@ const IMPORTED_KEY: &str = "distribution_import_completed_at";
 pub async fn import_if_new(
     v2: &Path,
     blobs: &Arc<FsBlobStore>,
-    meta: &Arc<SqliteMeta>,
+    meta: &Arc<dyn MetaStore>,
 ) -> anyhow::Result<()> {
     if !v2.join("repositories").is_dir() || meta.setting(IMPORTED_KEY).await?.is_some() {
         return Ok(());

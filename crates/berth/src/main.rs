@@ -6,6 +6,7 @@ mod backup_cmd;
 mod gc_cmd;
 mod import;
 mod logging;
+mod metadata;
 mod serve;
 mod settings;
 mod user_cmd;

@@ -13,7 +13,7 @@ use berth_api::metrics::Metrics;
 use berth_api::{ApiOptions, AppState, Events};
 use berth_core::lifecycle::{Lifecycle, LifecycleMetrics};
 use berth_core::{Options, Registry};
-use berth_meta::SqliteMeta;
+use berth_meta::MetaStore;
 use berth_notify::{Notifier, NotifyMetrics, Source};
 use berth_storage::FsBlobStore;
 use tokio::net::TcpListener;
@@ -52,16 +52,12 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
 /// time berth sees it.
 pub async fn open_storage(
     s: &ServeSettings,
-) -> anyhow::Result<(Arc<FsBlobStore>, Arc<SqliteMeta>)> {
+) -> anyhow::Result<(Arc<FsBlobStore>, Arc<dyn MetaStore>)> {
     let blobs = Arc::new(
         FsBlobStore::new(&s.root)
             .with_context(|| format!("opening the storage root {}", s.root.display()))?,
     );
-    let meta = Arc::new(
-        SqliteMeta::open(&s.metadata)
-            .await
-            .with_context(|| format!("opening metadata database {}", s.metadata.display()))?,
-    );
+    let meta = s.metadata.open().await?;
     crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
     Ok((blobs, meta))
 }
@@ -122,10 +118,17 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &berth_storage::distribution::v2_dir(&s.root).join("_berth/serve.lock"),
         &format!("the storage root {}", s.root.display()),
     )?;
-    let _metadata_claim = claim(
-        &berth_meta::beside(&s.metadata, ".serve-lock"),
-        &format!("the metadata database {}", s.metadata.display()),
-    )?;
+    // PostgreSQL is shared by design; a SQLite file is this server's alone.
+    let _metadata_claim = s
+        .metadata
+        .sqlite_path()
+        .map(|path| {
+            claim(
+                &berth_meta::beside(path, ".serve-lock"),
+                &format!("the metadata database {}", path.display()),
+            )
+        })
+        .transpose()?;
     let (blobs, meta) = open_storage(&s).await?;
     let sweep = blobs.sweep_lock();
 
@@ -196,7 +199,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         addr = %listener.local_addr()?,
         tls = tls.is_some(),
         root = %s.root.display(),
-        metadata = %s.metadata.display(),
+        metadata = %s.metadata.describe(),
         "berth is serving"
     );
     let local = listener.local_addr()?;

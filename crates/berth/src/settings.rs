@@ -11,7 +11,7 @@ use berth_config::{AuthConfig, Config, LoadedConfig, StorageDriver, TlsVersion};
 
 pub struct ServeSettings {
     pub root: PathBuf,
-    pub metadata: PathBuf,
+    pub metadata: crate::metadata::MetadataLocation,
     pub delete_enabled: bool,
     pub immutable: Vec<berth_core::policy::ImmutableRule>,
     pub addr: String,
@@ -189,9 +189,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         ),
     };
     let auth = auth_settings(&config.auth, &root)?;
-    let metadata = config
-        .metadata_path()
-        .context("berth.metadata.path: set where the metadata database lives")?;
+    let metadata = crate::metadata::MetadataLocation::from_config(&config)?;
     Ok(ServeSettings {
         metadata,
         root,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use berth_auth::{password, users};
-use berth_meta::{MetaStore, SqliteMeta};
+use berth_meta::MetaStore;
+
+use crate::metadata::MetadataLocation;
 
 #[derive(clap::Subcommand)]
 pub enum UserCommand {
@@ -44,7 +46,7 @@ pub enum UserCommand {
 /// Where the users are: the metadata database, and the storage root beside it (for the
 /// first administrator's password file).
 struct UserDatabase {
-    metadata: PathBuf,
+    metadata: MetadataLocation,
     root: PathBuf,
 }
 
@@ -52,7 +54,7 @@ struct UserDatabase {
 fn locate(config: Option<&Path>) -> anyhow::Result<UserDatabase> {
     if let Some(dir) = config.filter(|p| p.is_dir()) {
         return Ok(UserDatabase {
-            metadata: dir.join("berth").join("metadata.db"),
+            metadata: MetadataLocation::Sqlite(dir.join("berth").join("metadata.db")),
             root: dir.to_path_buf(),
         });
     }
@@ -65,12 +67,12 @@ fn locate(config: Option<&Path>) -> anyhow::Result<UserDatabase> {
 
 pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
     let db = locate(config)?;
-    if !db.metadata.is_file() {
+    if let Some(path) = db.metadata.sqlite_path().filter(|p| !p.is_file()) {
         bail!(
             "there is no metadata database at {}{}: `berth serve` creates it (and the first \
              administrator) when it first starts; pass --config with the registry's config \
              file or data directory",
-            db.metadata.display(),
+            path.display(),
             if config.is_none() {
                 " (the default, ./data, in the current directory)"
             } else {
@@ -78,12 +80,10 @@ pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
             }
         );
     }
-    eprintln!("users in {}", db.metadata.display());
+    eprintln!("users in {}", db.metadata.describe());
     crate::runtime()?.block_on(async move {
-        let meta = SqliteMeta::open(&db.metadata)
-            .await
-            .with_context(|| format!("opening metadata database {}", db.metadata.display()))?;
-        execute(&meta, &db.root, command).await
+        let meta = db.metadata.open().await?;
+        execute(meta.as_ref(), &db.root, command).await
     })
 }
 

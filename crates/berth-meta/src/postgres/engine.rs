@@ -18,8 +18,11 @@ impl Engine for PgMeta {
         Ok(())
     }
 
+    /// This process's commits and every commit announced by the others: other replicas'
+    /// writes reach the read cache as soon as their notification arrives (a loopback
+    /// round trip), not at the next `data_version` poll.
     fn write_count(&self) -> u64 {
-        self.writes.get()
+        self.writes.get() + self.changes.load(Ordering::Relaxed).max(0) as u64
     }
 
     async fn data_version(&self) -> Result<i64> {

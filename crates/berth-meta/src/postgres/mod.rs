@@ -79,7 +79,7 @@ const LOCK_GRAPH: i32 = 0;
 const LOCK_MIGRATION: i32 = 1;
 
 /// How to reach the database: GitLab's container registry `database` keys.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresOptions {
     pub host: String,
     pub port: u16,
@@ -110,6 +110,19 @@ impl Default for PoolLimits {
             max_lifetime: Some(Duration::from_secs(30 * 60)),
             max_idle_time: Some(Duration::from_secs(10 * 60)),
         }
+    }
+}
+
+/// Everything but the password.
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("dbname", &self.dbname)
+            .field("sslmode", &self.sslmode)
+            .finish_non_exhaustive()
     }
 }
 
