@@ -216,3 +216,57 @@ def test_postgres_killed_under_pushes_loses_nothing_acknowledged(make_registry, 
     c = Client(reg)
     for repo, tag, digest in acknowledged:
         assert c.get_manifest(repo, tag).headers["Docker-Content-Digest"] == digest
+
+
+def test_copy_metadata_moves_a_sqlite_registry_to_postgres(make_registry):
+    reg = make_registry(extra_config=LOCAL_AUTH, database=False)
+    password = (reg.root / "initial-admin-password").read_text().strip()
+    c = Client(reg)
+    c.s.auth = None
+    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
+                         params={"service": "test-registry",
+                                 "scope": "repository:copy/app:push,pull"},
+                         timeout=10).json()["token"]
+    c.s.headers["Authorization"] = f"Bearer {token}"
+    images = {tag: c.push_image("copy/app", tag, f"copy-{tag}", layers=2)
+              for tag in ("v1", "v2", "v3")}
+    tags_before = c.tags("copy/app")
+    # The server holds the SQLite file: the copy waits for it to stop.
+    server = postgres.shared_server()
+    dbname = server.create_database()
+    pg_config = reg.config_path.read_text() + server.config(dbname)
+    (reg.workdir / "pg.yml").write_text(pg_config)
+    copy = [berth_bin(), "copy-metadata", str(reg.workdir / "pg.yml")]
+    r = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
+    assert r.returncode != 0 and "already using" in r.stderr, r.stderr
+    reg.stop()
+    r = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
+    assert r.returncode == 0, r.stderr
+    assert "manifests: 3 rows, counts match" in r.stdout, r.stdout
+    assert "users: 1 rows, counts match" in r.stdout, r.stdout
+    # Only into an empty database.
+    again = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
+    assert again.returncode != 0 and "not empty" in again.stderr, again.stderr
+    # Served from PostgreSQL: the same images, tags and administrator.
+    reg.config_path.write_text(pg_config)
+    reg.database = (server, dbname)
+    reg.start()
+    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
+                         params={"service": "test-registry",
+                                 "scope": "repository:copy/app:push,pull"},
+                         timeout=10).json()["token"]
+    c = Client(reg)
+    c.s.headers["Authorization"] = f"Bearer {token}"
+    assert c.tags("copy/app") == tags_before
+    for tag, m in images.items():
+        r = c.get_manifest("copy/app", tag)
+        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == m.digest
+    # New rows continue after the copied ones (the copied ids are kept): a new repository
+    # gets an id of its own instead of colliding with a copied one.
+    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
+                         params={"service": "test-registry",
+                                 "scope": "repository:copy/new:push,pull"},
+                         timeout=10).json()["token"]
+    c.s.headers["Authorization"] = f"Bearer {token}"
+    c.push_image("copy/new", "v1", "after-copy")
+    assert metadata.query(reg, "SELECT COUNT(DISTINCT id) FROM repositories") == [("2",)]

@@ -5,6 +5,7 @@
 //! test suite every engine must pass (`suite.rs`). Registry rules hold a [`MetaStore`],
 //! all the aggregates together.
 
+mod copy;
 // Each SQL engine compiles the shared aggregates (`sql/aggregates`) over its own types.
 #[allow(clippy::duplicate_mod)]
 mod postgres;
@@ -17,6 +18,7 @@ mod suite;
 
 use berth_oci::Digest;
 
+pub use copy::{CopyProgress, copy_into_postgres};
 pub use postgres::{PgMeta, PoolLimits, PostgresOptions};
 pub use records::*;
 pub use sqlite::{SqliteMeta, beside};
@@ -40,6 +42,18 @@ pub enum MetaError {
     /// request may be retried, nothing was changed by it.
     #[error("the metadata database is unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// A copy's destination already holds rows (in this table).
+    #[error(
+        "the destination database is not empty: its {0} table holds rows; copy into a new, empty database"
+    )]
+    NotEmpty(&'static str),
+    /// A copied table holds another number of rows than its source.
+    #[error("copied {table}: {expected} rows in SQLite but {found} in PostgreSQL")]
+    CopyMismatch {
+        table: &'static str,
+        expected: u64,
+        found: u64,
+    },
     /// This engine cannot do it; the message says what to use instead.
     #[error("{0}")]
     Unsupported(&'static str),

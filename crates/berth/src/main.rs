@@ -3,6 +3,7 @@
 mod auth;
 mod background;
 mod backup_cmd;
+mod copy_cmd;
 mod gc_cmd;
 mod import;
 mod logging;
@@ -92,6 +93,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Copy the SQLite metadata into the empty PostgreSQL database CONFIG's database
+    /// section names, and check the counts; stop `berth serve` first.
+    CopyMetadata {
+        /// The config with the database section enabled (the SQLite file is the one it
+        /// would use without it).
+        config: PathBuf,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -119,6 +127,7 @@ fn main() -> ExitCode {
         Command::Health { url } => health(&url),
         Command::Backup { dest, config } => backup_cmd::backup(config.as_deref(), &dest),
         Command::Restore { src, config } => backup_cmd::restore(config.as_deref(), &src),
+        Command::CopyMetadata { config } => copy_cmd::run(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,7 +74,7 @@ pub fn registry_options(s: &ServeSettings) -> Options {
 /// second server on the same data would run its own garbage collection and upload state
 /// beside this one's (with SQLite metadata; shared metadata needs PostgreSQL). The file
 /// says which process holds it.
-fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
+pub fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -159,7 +159,7 @@ impl PostgresOptions {
 pub struct PgMeta {
     /// One pool: PostgreSQL runs readers and writers side by side. `read` is the same
     /// pool under the name the shared aggregates use for reads.
-    write: PgPool,
+    pub(crate) write: PgPool,
     read: PgPool,
     /// This process's commits, for its own read cache.
     writes: WriteCounter,

@@ -78,8 +78,8 @@ const MIGRATIONS: &[&str] = &[
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct SqliteMeta {
-    write: SqlitePool,
-    read: SqlitePool,
+    pub(crate) write: SqlitePool,
+    pub(crate) read: SqlitePool,
     /// One connection of its own for `PRAGMA data_version`, which compares with the same
     /// connection's previous answer.
     watch: SqlitePool,
