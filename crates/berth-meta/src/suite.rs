@@ -75,7 +75,7 @@ async fn open(engine: &Engine) -> Box<dyn MetaStore> {
 
 /// The test server `BERTH_TEST_POSTGRES` (`host:port`, role `berth` trusted) names, as
 /// `scripts/test.sh` starts it; `BERTH_REQUIRE_POSTGRES=1` makes its absence a failure.
-fn postgres_server() -> Option<(String, u16)> {
+pub(crate) fn postgres_server() -> Option<(String, u16)> {
     let Ok(addr) = std::env::var("BERTH_TEST_POSTGRES") else {
         assert!(
             std::env::var_os("BERTH_REQUIRE_POSTGRES").is_none(),
@@ -89,7 +89,7 @@ fn postgres_server() -> Option<(String, u16)> {
     Some((host.to_string(), port.parse().expect("a port number")))
 }
 
-fn postgres_options(host: &str, port: u16, dbname: &str) -> PostgresOptions {
+pub(crate) fn postgres_options(host: &str, port: u16, dbname: &str) -> PostgresOptions {
     PostgresOptions {
         host: host.to_string(),
         port,

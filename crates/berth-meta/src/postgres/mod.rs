@@ -15,6 +15,8 @@ use crate::sql::counter::WriteCounter;
 use crate::{MetaError, Result};
 
 mod engine;
+#[cfg(test)]
+mod tests;
 
 // The aggregates shared with SQLite (see `crate::sql`), over PostgreSQL's types.
 type Db = sqlx::Postgres;

@@ -1,0 +1,134 @@
+//! What only PostgreSQL needs proving: that its advisory locks make a writer wait at the
+//! point where SQLite's single writer would. The race is made to happen on purpose — a
+//! third connection holds a row the push needs after its checks — rather than hoped for.
+
+use std::time::{Duration, Instant};
+
+use berth_oci::{Digest, RepoName, Tag};
+use bytes::Bytes;
+use sqlx::Connection;
+
+use super::PgMeta;
+use crate::suite::{postgres_options, postgres_server};
+use crate::{Blobs, Collection, ManifestRecord, Manifests, Uploads, now_ms};
+
+/// A new, empty database on the test server, and its options.
+async fn fresh_database(host: &str, port: u16) -> super::PostgresOptions {
+    let name = format!("berth_locks_{}_{}", std::process::id(), now_ms());
+    let mut admin = sqlx::PgConnection::connect_with(
+        &postgres_options(host, port, "postgres").connect_options(),
+    )
+    .await
+    .expect("connecting to the test PostgreSQL server");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    postgres_options(host, port, &name)
+}
+
+/// Waits until a backend of this database waits on `event` (a row lock: `tuple` or
+/// `transactionid`; an advisory lock: `advisory`) running a statement that starts with
+/// `query`.
+async fn until_waiting(watch: &mut sqlx::PgConnection, event: &[&str], query: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: Vec<(String, String)> = sqlx::query_as(
+            "SELECT wait_event, query FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_all(&mut *watch)
+        .await
+        .unwrap();
+        if waiting
+            .iter()
+            .any(|(e, q)| event.contains(&e.as_str()) && q.trim_start().starts_with(query))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no backend waits on {event:?} in {query}: {waiting:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_waits_for_a_push_that_has_checked_its_layer() {
+    let Some((host, port)) = postgres_server() else {
+        return; // no test server: BERTH_REQUIRE_POSTGRES makes that a failure elsewhere
+    };
+    let options = fresh_database(&host, port).await;
+    let pusher = PgMeta::open(&options).await.unwrap();
+    let collector = PgMeta::open(&options).await.unwrap();
+    let mut blocker = sqlx::PgConnection::connect_with(&options.connect_options())
+        .await
+        .unwrap();
+    let mut watch = sqlx::PgConnection::connect_with(&options.connect_options())
+        .await
+        .unwrap();
+
+    let repo: RepoName = "locks/app".parse().unwrap();
+    let layer = Digest::sha256(b"the layer");
+    pusher
+        .complete_upload("upload", &repo, &layer, 9)
+        .await
+        .unwrap();
+    let content = Bytes::from_static(b"{\"layers\":1}");
+    let manifest = ManifestRecord {
+        digest: Digest::sha256(&content),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        artifact_type: None,
+        subject: None,
+        annotations: None,
+        content,
+        blobs: vec![layer.clone()],
+        children: vec![],
+    };
+    // The tag row the push will write, held uncommitted by another connection: the push
+    // checks its layer, stores the manifest, then waits here with its locks held.
+    let mut held = blocker.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO tags (repository_id, name, digest, updated_at)
+         SELECT id, 'latest', 'sha256:held', 0 FROM repositories WHERE name = $1",
+    )
+    .bind(repo.as_str())
+    .execute(&mut *held)
+    .await
+    .unwrap();
+    let tag: Tag = "latest".parse().unwrap();
+    let push = tokio::spawn({
+        let manifest = manifest.clone();
+        let repo = repo.clone();
+        async move {
+            pusher
+                .put_manifest(&repo, &manifest, std::slice::from_ref(&tag))
+                .await
+                .map(|()| pusher)
+        }
+    });
+    until_waiting(&mut watch, &["transactionid", "tuple"], "INSERT INTO tags").await;
+
+    // The layer is past any grace period and, as far as committed rows go, unreferenced:
+    // without the graph lock the collection would take it now, under the push.
+    let collect =
+        tokio::spawn(async move { collector.collect_blobs(now_ms() + 60_000, 100).await });
+    until_waiting(&mut watch, &["advisory"], "SELECT pg_advisory_xact_lock").await;
+    assert!(!collect.is_finished(), "the collection waits for the push");
+
+    held.rollback().await.unwrap();
+    let pusher = push.await.unwrap().expect("the push lands");
+    let (collected, _) = collect.await.unwrap().unwrap();
+    assert!(
+        collected.iter().all(|(d, _)| *d != layer),
+        "the collection took a layer the push references: {collected:?}"
+    );
+    assert!(
+        pusher
+            .repository_blob(&repo, &layer)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
