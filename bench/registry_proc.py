@@ -36,10 +36,17 @@ http:
 """
 
 
-class RegistryProcess:
-    """One registry (kind "berth" or "distribution") serving `root`."""
+def database_section(host: str, port: int, dbname: str) -> str:
+    return (f"database:\n  enabled: true\n  host: {host}\n  port: {port}\n  user: berth\n"
+            f"  dbname: {dbname}\n  sslmode: disable\n")
 
-    def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None):
+
+class RegistryProcess:
+    """One registry serving `root`: kind "distribution", "berth", or "berth-pg" (berth
+    with its metadata in the PostgreSQL database `database`, a (host, port, dbname))."""
+
+    def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None,
+                 database: tuple[str, int, str] | None = None):
         self.kind = kind
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -49,8 +56,12 @@ class RegistryProcess:
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         self.config = workdir / "config.yml"
-        self.config.write_text(config_text(self.root, self.port))
-        if kind == "berth":
+        text = config_text(self.root, self.port)
+        if kind == "berth-pg":
+            assert database, "berth-pg needs a database"
+            text += database_section(*database)
+        self.config.write_text(text)
+        if kind.startswith("berth"):
             self.command = [berth_bin, "serve", str(self.config)]
         else:
             self.command = ["docker-registry", "serve", str(self.config)]

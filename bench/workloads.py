@@ -140,6 +140,42 @@ def small_image(reg):
                  "application/vnd.oci.image.manifest.v1+json")
 
 
+def manifest_puts(reg, count: int, threads: int = 8) -> dict:
+    """Manifest PUTs per second: `count` distinct manifests (a label each) over the small
+    image's config and layer, tagged one by one from `threads` clients. Every PUT is a
+    metadata write transaction the registry makes durable before it answers."""
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    layer_size = len(b"small layer " * 342)
+    errors: list[Exception] = []
+
+    def push(worker: int):
+        for i in range(worker, count, threads):
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": sha256(config), "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                            "digest": reg.small_blob, "size": layer_size}],
+                "annotations": {"bench.put": str(i)}}).encode()
+            try:
+                put_manifest(reg.url, "bench/small", f"put-{i}", manifest,
+                             "application/vnd.oci.image.manifest.v1+json")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+                return
+
+    workers = [threading.Thread(target=push, args=(w,)) for w in range(threads)]
+    began = time.perf_counter()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    seconds = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"{reg.kind}: manifest PUT failed: {errors[0]}")
+    return {"manifest_put_rps": count / seconds}
+
+
 # --------------------------------------------------------------------------- listing
 
 def fetch_all(url: str, first: str) -> int:

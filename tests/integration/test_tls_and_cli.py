@@ -195,7 +195,9 @@ CHECKED_BY_SERVE = {
                               "auth.htpasswd.path"),
     "TLS files missing": ("http:\n  tls:\n    certificate: {dir}/no.crt\n"
                           "    key: {dir}/no.key\n", "http.tls"),
-    "another storage driver": ("s3:\n  bucket: b\n", "storage.s3"),
+    "another storage driver": ("gcs:\n  bucket: b\n", "storage.gcs"),
+    "S3 without a state directory": ("s3:\n  bucket: b\n", "berth.statedirectory"),
+    "S3 without a bucket": ("s3:\n  region: r\n", "storage.s3.bucket"),
     "an access controller berth lacks": ("auth:\n  silly:\n    realm: r\n    service: s\n",
                                          "auth.silly"),
     "token keys missing": ("auth:\n  token:\n    realm: https://a/t\n    service: s\n"
@@ -208,7 +210,7 @@ CHECKED_BY_SERVE = {
 def test_config_check_refuses_what_serve_refuses(workdir, case):
     fragment, key = CHECKED_BY_SERVE[case]
     fragment = fragment.format(dir=workdir)
-    if fragment.startswith("s3:"):
+    if fragment.startswith(("s3:", "gcs:")):
         text = "version: 0.1\nstorage:\n  " + fragment.replace("\n  ", "\n    ")
     else:
         text = f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/data\n"

@@ -60,10 +60,18 @@ impl Config {
         if let Some(p) = &self.berth.metadata.path {
             return Some(p.clone());
         }
+        Some(self.state_directory()?.join("berth").join("metadata.db"))
+    }
+
+    /// The local directory for berth's own files (the SQLite metadata by default, the
+    /// token signing key, the first administrator's password): `berth.statedirectory`,
+    /// else the filesystem storage root. `None` for another driver without it.
+    pub fn state_directory(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.berth.statedirectory {
+            return Some(dir.clone());
+        }
         match &self.storage.driver {
-            StorageDriver::Filesystem { rootdirectory, .. } => {
-                Some(rootdirectory.join("berth").join("metadata.db"))
-            }
+            StorageDriver::Filesystem { rootdirectory, .. } => Some(rootdirectory.clone()),
             _ => None,
         }
     }
@@ -199,8 +207,40 @@ pub enum StorageDriver {
         maxthreads: u64,
     },
     InMemory,
-    /// Any other driver (s3, azure, gcs, swift, oss, ...), by name.
+    /// An S3-compatible object store.
+    S3(S3Config),
+    /// Any other driver (azure, gcs, swift, oss, ...), by name.
     Other(String),
+}
+
+/// `storage.s3`: Distribution's keys for an S3-compatible bucket.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    pub accesskey: Option<String>,
+    pub secretkey: Option<String>,
+    pub sessiontoken: Option<String>,
+    pub region: Option<String>,
+    /// The endpoint of a store that is not AWS (Garage, MinIO, Ceph).
+    pub regionendpoint: Option<String>,
+    pub forcepathstyle: bool,
+    pub bucket: Option<String>,
+    /// A prefix inside the bucket.
+    pub rootdirectory: Option<String>,
+    /// https (default) or http to the endpoint when `regionendpoint` names no scheme.
+    pub secure: Option<bool>,
+}
+
+/// Everything but the keys.
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("region", &self.region)
+            .field("regionendpoint", &self.regionendpoint)
+            .field("bucket", &self.bucket)
+            .field("rootdirectory", &self.rootdirectory)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StorageDriver {
@@ -208,6 +248,7 @@ impl StorageDriver {
         match self {
             StorageDriver::Filesystem { .. } => "filesystem",
             StorageDriver::InMemory => "inmemory",
+            StorageDriver::S3(_) => "s3",
             StorageDriver::Other(name) => name,
         }
     }
@@ -327,6 +368,7 @@ impl<'de> Deserialize<'de> for StorageConfig {
                             }
                         }
                         "inmemory" => StorageDriver::InMemory,
+                        "s3" => StorageDriver::S3(sub(Value::Mapping(params.clone()))?),
                         other => StorageDriver::Other(other.to_string()),
                     };
                     out.parameters = params;
@@ -718,6 +760,8 @@ pub struct PrometheusConfig {
 #[serde(default)]
 pub struct BerthConfig {
     pub metadata: MetadataConfig,
+    /// Where berth keeps its own local files (see [`Config::state_directory`]).
+    pub statedirectory: Option<PathBuf>,
     pub access: AccessConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.

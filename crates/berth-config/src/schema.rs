@@ -185,6 +185,34 @@ pub(crate) const STORAGE_DRIVERS: &[Field] = &[
         ]),
     ),
     f("inmemory", Struct(&[])),
+    f(
+        "s3",
+        Struct(&[
+            f("accesskey", Str),
+            f("secretkey", Str),
+            f("region", Str),
+            f("regionendpoint", Str),
+            f("forcepathstyle", Bool),
+            f("bucket", Str),
+            f("rootdirectory", Str),
+            f("secure", Bool),
+            f("sessiontoken", Str),
+            f("encrypt", Bool).no("objects are stored with the bucket's default encryption"),
+            f("keyid", Str).no("objects are stored with the bucket's default encryption"),
+            f("skipverify", Bool).no("TLS certificates of the endpoint are always verified"),
+            f("v4auth", Bool).no("requests are always signed with AWS Signature Version 4"),
+            f("chunksize", UInt).no("berth sizes multipart parts itself (10 MiB)"),
+            f("multipartcopychunksize", UInt).no("blobs are copied whole inside the store"),
+            f("multipartcopymaxconcurrency", UInt).no("blobs are copied whole inside the store"),
+            f("multipartcopythresholdsize", UInt).no("blobs are copied whole inside the store"),
+            f("storageclass", Str).no("objects get the bucket's default storage class"),
+            f("useragent", Str).no("berth sends its own User-Agent"),
+            f("usedualstack", Bool).no("the endpoint is used as given"),
+            f("accelerate", Bool).no("the endpoint is used as given"),
+            f("objectacl", Str).no("objects get the bucket's default ACL"),
+            f("loglevel", Str).no("S3 requests are logged at berth's log level"),
+        ]),
+    ),
 ];
 
 pub(crate) const AUTH_TYPES: &[Field] = &[
@@ -289,6 +317,7 @@ const DATABASE: &[Field] = &[
 
 const BERTH: &[Field] = &[
     f("metadata", Struct(&[f("path", Str)])),
+    f("statedirectory", Str),
     f("access", Struct(&[f("anonymouspull", Bool)])),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(

@@ -273,12 +273,17 @@ fn storage_may_be_a_plain_driver_name() {
     .config;
     assert_eq!(c.storage.root_directory(), Some(std::path::Path::new("/z")));
     assert!(c.storage.delete_enabled());
-    let loaded = load("version: 0.1\nstorage: s3\n", &[]);
+    let loaded = load("version: 0.1\nstorage: gcs\n", &[]);
     assert_eq!(
         loaded.config.storage.driver(),
-        &StorageDriver::Other("s3".into())
+        &StorageDriver::Other("gcs".into())
     );
-    assert_warned(&loaded, &["storage.s3", "not supported yet"]);
+    assert_warned(&loaded, &["storage.gcs", "not supported yet"]);
+    let s3 = load("version: 0.1\nstorage: s3\n", &[]);
+    assert_eq!(
+        s3.config.storage.driver(),
+        &StorageDriver::S3(S3Config::default())
+    );
 }
 
 #[test]
@@ -1094,4 +1099,39 @@ fn database_section_like_gitlab() {
     );
     let e = refuse(&format!("{MINIMAL}database:\n  port: -1\n"), &[]).to_string();
     assert!(e.contains("database.port"), "{e}");
+}
+
+/// Distribution's `storage.s3` keys, from the file and from variables; the keys berth does
+/// not act on are named in warnings.
+#[test]
+fn s3_storage_like_distribution() {
+    let yaml = "version: 0.1\nstorage:\n  s3:\n    accesskey: AK\n    secretkey: SK\n    \
+                region: garage\n    regionendpoint: http://127.0.0.1:3900\n    \
+                forcepathstyle: true\n    bucket: images\n    rootdirectory: /registry\n    \
+                chunksize: 10485760\nberth:\n  statedirectory: /var/lib/berth\n";
+    let loaded = load(yaml, &[("REGISTRY_STORAGE_S3_SECRETKEY", "from-env")]);
+    let StorageDriver::S3(s3) = loaded.config.storage.driver() else {
+        panic!("not s3: {:?}", loaded.config.storage.driver());
+    };
+    assert_eq!(s3.accesskey.as_deref(), Some("AK"));
+    assert_eq!(s3.secretkey.as_deref(), Some("from-env"));
+    assert_eq!(s3.regionendpoint.as_deref(), Some("http://127.0.0.1:3900"));
+    assert!(s3.forcepathstyle);
+    assert_eq!(s3.bucket.as_deref(), Some("images"));
+    assert_eq!(s3.rootdirectory.as_deref(), Some("/registry"));
+    assert_warned(&loaded, &["storage.s3.chunksize", "10 MiB"]);
+    assert!(
+        !format!("{s3:?}").contains("from-env"),
+        "no secret in debug output"
+    );
+    assert_eq!(
+        loaded.config.metadata_path(),
+        Some(PathBuf::from("/var/lib/berth/berth/metadata.db"))
+    );
+    let e = refuse(
+        "version: 0.1\nstorage:\n  s3:\n    forcepathstyle: maybe\n",
+        &[],
+    )
+    .to_string();
+    assert!(e.contains("storage.s3.forcepathstyle"), "{e}");
 }

@@ -6,6 +6,9 @@ pub mod distribution;
 mod file_stream;
 mod fs;
 mod locks;
+mod s3;
+#[cfg(test)]
+mod suite;
 
 use std::io;
 use std::pin::Pin;
@@ -18,6 +21,7 @@ use futures_util::Stream;
 
 pub use fs::FsBlobStore;
 pub use locks::{KeyedLocks, SweepGuard, SweepLock};
+pub use s3::{S3BlobStore, S3Options};
 
 /// A stream of blob bytes, as read from storage or received from a client.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -38,6 +42,16 @@ pub enum StorageError {
     /// short, e.g. to free a full disk): it cannot be resumed.
     #[error("upload {id} holds {have} bytes, fewer than the {want} acknowledged")]
     UploadLost { id: String, have: u64, want: u64 },
+    /// The object store refused or could not be reached.
+    #[error("object storage error at {path}: {source}")]
+    Remote {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The storage settings cannot work (a bad endpoint URL, a missing bucket name).
+    #[error("storage settings for {what}: {message}")]
+    Config { what: String, message: String },
     /// No space (or quota) left where bytes go: nothing was stored.
     #[error("storage is full at {path}: {source}")]
     Full {

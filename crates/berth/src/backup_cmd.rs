@@ -37,6 +37,17 @@ fn sqlite_only<'a>(s: &'a ServeSettings, command: &str) -> anyhow::Result<&'a Pa
     })
 }
 
+/// The storage root `command` works on; a bucket is backed up by the store's own means.
+fn filesystem_only<'a>(s: &'a ServeSettings, command: &str) -> anyhow::Result<&'a Path> {
+    s.storage.filesystem_root().with_context(|| {
+        format!(
+            "berth {command} copies a filesystem storage root, and this registry's blobs are \
+             in {}: use the object store's own replication or versioning for them",
+            s.storage.describe()
+        )
+    })
+}
+
 /// The signing key of berth's own token service, if this registry has one.
 fn signing_key(s: &ServeSettings) -> Option<&Path> {
     match &s.auth {
@@ -128,11 +139,13 @@ fn copy_blobs(listed: &[(Digest, u64)], from: &Path, to: &Path) -> anyhow::Resul
 pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
     let s = crate::settings::load(config)?;
     sqlite_only(&s, "backup")?;
+    let root = filesystem_only(&s, "backup")?;
     fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     crate::runtime()?.block_on(async {
-        let (blobs, meta) = crate::serve::open_storage(&s).await?;
+        let storage = crate::serve::open_storage(&s).await?;
+        let meta = storage.meta;
         // Shared, as a push holds it: collections wait until every listed blob is copied.
-        let _no_sweeping = blobs.sweep_lock().shared().await?;
+        let _no_sweeping = storage.sweep.shared().await?;
         let snapshot = dest.join(SNAPSHOT);
         let fresh = dest.join(format!("{SNAPSHOT}.new"));
         let _ = fs::remove_file(&fresh);
@@ -141,7 +154,7 @@ pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
             .context("taking a snapshot of the metadata")?;
         let listed = snapshot_blobs(&fresh).await?;
         let started = std::time::Instant::now();
-        let (new, bytes) = copy_blobs(&listed, &v2_dir(&s.root), dest)?;
+        let (new, bytes) = copy_blobs(&listed, &v2_dir(root), dest)?;
         fs::rename(&fresh, &snapshot).context("putting the snapshot in place")?;
         if let Some(key) = signing_key(&s).filter(|k| k.is_file()) {
             fs::copy(key, dest.join(KEY)).context("copying the token signing key")?;
@@ -149,7 +162,7 @@ pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
         let index = serde_json::json!({
             "berth": env!("CARGO_PKG_VERSION"),
             "taken_at": berth_notify::time::rfc3339((berth_meta::now_ms() / 1000) as u64),
-            "source": s.root.display().to_string(),
+            "source": root.display().to_string(),
             "blobs": listed.len(),
             "bytes": listed.iter().map(|(_, n)| n).sum::<u64>(),
         });
@@ -175,7 +188,8 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
         bail!("{} holds no berth backup (no {SNAPSHOT})", src.display());
     }
     let metadata = sqlite_only(&s, "restore")?;
-    if metadata.exists() || v2_dir(&s.root).join("blobs").exists() {
+    let root = filesystem_only(&s, "restore")?;
+    if metadata.exists() || v2_dir(root).join("blobs").exists() {
         bail!(
             "{} already holds a registry: restore into an empty storage root (set \
              storage.filesystem.rootdirectory to a new directory)",
@@ -193,7 +207,7 @@ pub fn restore(config: Option<&Path>, src: &Path) -> anyhow::Result<()> {
         fs::copy(&snapshot, &restoring).context("copying the metadata")?;
         fs::File::open(&restoring)?.sync_all()?;
         let listed = snapshot_blobs(&restoring).await?;
-        let (new, bytes) = copy_blobs(&listed, src, &v2_dir(&s.root))?;
+        let (new, bytes) = copy_blobs(&listed, src, &v2_dir(root))?;
         fs::rename(&restoring, metadata)?;
         // Opening it makes the files private. Uploads under way at the backup had their
         // bytes elsewhere: their clients start again.

@@ -50,8 +50,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 async fn open(s: &ServeSettings) -> anyhow::Result<Arc<Lifecycle>> {
-    let (blobs, meta) = crate::serve::open_storage(s).await?;
-    let sweep = blobs.sweep_lock();
+    let crate::serve::Storage { blobs, meta, sweep } = crate::serve::open_storage(s).await?;
     let registry = Arc::new(Registry::new(
         blobs,
         meta,

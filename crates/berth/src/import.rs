@@ -90,14 +90,13 @@ const IMPORTED_KEY: &str = "distribution_import_completed_at";
 /// cut short by a crash is simply run again (it is idempotent).
 pub async fn import_if_new(
     v2: &Path,
-    blobs: &Arc<FsBlobStore>,
+    blobs: &dyn BlobStore,
     meta: &Arc<dyn MetaStore>,
 ) -> anyhow::Result<()> {
     if !v2.join("repositories").is_dir() || meta.setting(IMPORTED_KEY).await?.is_some() {
         return Ok(());
     }
-    let store: &dyn BlobStore = blobs.as_ref();
-    let summary = import_tree(v2, store, meta.as_ref(), &LogProgress).await?;
+    let summary = import_tree(v2, blobs, meta.as_ref(), &LogProgress).await?;
     mark_imported(meta.as_ref()).await?;
     tracing::info!("imported existing registry:2 data: {}", describe(&summary));
     Ok(())

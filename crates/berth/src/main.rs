@@ -3,6 +3,7 @@
 mod auth;
 mod background;
 mod backup_cmd;
+mod blob_location;
 mod copy_cmd;
 mod gc_cmd;
 mod import;

@@ -15,7 +15,7 @@ use berth_core::lifecycle::{Lifecycle, LifecycleMetrics};
 use berth_core::{Options, Registry};
 use berth_meta::MetaStore;
 use berth_notify::{Notifier, NotifyMetrics, Source};
-use berth_storage::FsBlobStore;
+use berth_storage::{BlobStore, SweepLock};
 use tokio::net::TcpListener;
 
 use crate::settings::{self, ServeSettings};
@@ -50,16 +50,21 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
 
 /// Opens the blob store and the metadata database, importing a registry:2 tree the first
 /// time berth sees it.
-pub async fn open_storage(
-    s: &ServeSettings,
-) -> anyhow::Result<(Arc<FsBlobStore>, Arc<dyn MetaStore>)> {
-    let blobs = Arc::new(
-        FsBlobStore::new(&s.root)
-            .with_context(|| format!("opening the storage root {}", s.root.display()))?,
-    );
+pub async fn open_storage(s: &ServeSettings) -> anyhow::Result<Storage> {
+    let (blobs, sweep) = s.storage.open(&s.root)?;
     let meta = s.metadata.open().await?;
-    crate::import::import_if_new(blobs.v2_dir(), &blobs, &meta).await?;
-    Ok((blobs, meta))
+    if let Some(root) = s.storage.filesystem_root() {
+        let v2 = berth_storage::distribution::v2_dir(root);
+        crate::import::import_if_new(&v2, blobs.as_ref(), &meta).await?;
+    }
+    Ok(Storage { blobs, meta, sweep })
+}
+
+/// The opened blob store and metadata, and the lock between placing and collecting.
+pub struct Storage {
+    pub blobs: Arc<dyn BlobStore>,
+    pub meta: Arc<dyn MetaStore>,
+    pub sweep: SweepLock,
 }
 
 pub fn registry_options(s: &ServeSettings) -> Options {
@@ -115,8 +120,13 @@ pub fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let _root_claim = claim(
-        &berth_storage::distribution::v2_dir(&s.root).join("_berth/serve.lock"),
-        &format!("the storage root {}", s.root.display()),
+        &match s.storage.filesystem_root() {
+            Some(root) => berth_storage::distribution::v2_dir(root).join("_berth/serve.lock"),
+            // Garbage collection's lock between processes is a file in the state
+            // directory: one server per state directory.
+            None => s.root.join("berth/serve.lock"),
+        },
+        &format!("the storage {}", s.storage.describe()),
     )?;
     // PostgreSQL is shared by design; a SQLite file is this server's alone.
     let _metadata_claim = s
@@ -129,8 +139,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             )
         })
         .transpose()?;
-    let (blobs, meta) = open_storage(&s).await?;
-    let sweep = blobs.sweep_lock();
+    let Storage { blobs, meta, sweep } = open_storage(&s).await?;
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
     let mut metrics = Metrics::new();
@@ -153,7 +162,12 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             },
         }
     });
-    let store = Arc::new(MeteredStore::new(blobs, "filesystem", metrics.clone()));
+    let driver = if s.storage.filesystem_root().is_some() {
+        "filesystem"
+    } else {
+        "s3"
+    };
+    let store = Arc::new(MeteredStore::new(blobs, driver, metrics.clone()));
     let registry = Arc::new(Registry::new(store, meta, sweep, registry_options(&s)));
     let watcher = registry.clone();
     tokio::spawn(async move { watcher.watch_other_writers().await });
@@ -198,7 +212,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     tracing::info!(
         addr = %listener.local_addr()?,
         tls = tls.is_some(),
-        root = %s.root.display(),
+        storage = %s.storage.describe(),
         metadata = %s.metadata.describe(),
         "berth is serving"
     );

@@ -7,10 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use berth_api::health::{CheckKind, CheckSpec};
 use berth_api::server::TlsSettings;
-use berth_config::{AuthConfig, Config, LoadedConfig, StorageDriver, TlsVersion};
+use berth_config::{AuthConfig, Config, LoadedConfig, TlsVersion};
 
 pub struct ServeSettings {
+    /// The local directory for berth's own files (`berth.statedirectory`, else the
+    /// filesystem storage root): token signing key, first password, SQLite metadata.
     pub root: PathBuf,
+    /// Where the blobs are.
+    pub storage: crate::blob_location::BlobLocation,
     pub metadata: crate::metadata::MetadataLocation,
     pub delete_enabled: bool,
     pub immutable: Vec<berth_core::policy::ImmutableRule>,
@@ -180,19 +184,21 @@ fn tls_settings(config: &Config) -> Option<TlsSettings> {
 
 pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
     let LoadedConfig { config, warnings } = load_config(config)?;
-    let root = match config.storage.driver() {
-        StorageDriver::Filesystem { rootdirectory, .. } => rootdirectory.clone(),
-        other => bail!(
-            "storage.{}: berth stores blobs on the filesystem only for now; \
-             configure storage.filesystem.rootdirectory",
-            other.name()
-        ),
-    };
+    let storage = crate::blob_location::BlobLocation::from_config(&config)?;
+    let root = config.state_directory().with_context(|| {
+        format!(
+            "berth.statedirectory: set a local directory for berth's own files (the SQLite \
+             metadata unless the database section is enabled, the token signing key, the \
+             first administrator's password); the blobs are in {}",
+            storage.describe()
+        )
+    })?;
     let auth = auth_settings(&config.auth, &root)?;
     let metadata = crate::metadata::MetadataLocation::from_config(&config)?;
     Ok(ServeSettings {
         metadata,
         root,
+        storage,
         delete_enabled: config.storage.delete_enabled(),
         immutable: immutable_rules(&config.berth.immutable)?,
         addr: listen_addr(&config.http.addr),

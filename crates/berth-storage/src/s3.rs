@@ -1,0 +1,416 @@
+//! Blobs in an S3-compatible object store (AWS S3, Garage, Ceph, MinIO…), in
+//! Distribution's layout under `rootdirectory`, so a registry:2 bucket is read in place.
+//!
+//! Objects cannot be appended to, so an upload is a run of chunk objects, one per
+//! acknowledged write, named by the offset it starts at
+//! (`_berth/uploads/<id>/<offset, 20 digits>`). An object is written whole or not at all,
+//! so the chunks below the acknowledged offset are exactly the acknowledged bytes. Finishing
+//! an upload copies its one chunk into place inside the store (no bytes through berth);
+//! an upload sent in several chunks is joined by streaming them into one multipart object.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berth_oci::Digest;
+use berth_oci::range::ByteRange;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::io::AsyncWriteExt;
+
+use crate::{BlobStore, ByteStream, Inventory, Result, StorageError, UploadWriter};
+
+/// Digits of an upload chunk's offset in its name: names sort as offsets do.
+const OFFSET_DIGITS: usize = 20;
+
+/// How to reach the bucket: Distribution's `storage.s3` keys.
+#[derive(Clone)]
+pub struct S3Options {
+    pub bucket: String,
+    pub region: String,
+    /// `regionendpoint`: the store's URL when it is not AWS (Garage, MinIO, Ceph).
+    pub endpoint: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    /// `sessiontoken`: with temporary credentials.
+    pub session_token: Option<String>,
+    /// `forcepathstyle`: `https://host/bucket/key` rather than `https://bucket.host/key`.
+    pub force_path_style: bool,
+    /// `rootdirectory`: a prefix inside the bucket.
+    pub root: String,
+}
+
+/// Everything but the secret key.
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Options")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Options {
+    /// `s3://bucket/root` (and the endpoint), for messages.
+    pub fn describe(&self) -> String {
+        let root = self.root.trim_matches('/');
+        let at = self
+            .endpoint
+            .as_deref()
+            .map(|e| format!(" at {e}"))
+            .unwrap_or_default();
+        if root.is_empty() {
+            format!("s3://{}{at}", self.bucket)
+        } else {
+            format!("s3://{}/{root}{at}", self.bucket)
+        }
+    }
+}
+
+pub struct S3BlobStore {
+    store: Arc<AmazonS3>,
+    /// `<rootdirectory>/docker/registry/v2`.
+    v2: Path,
+    describe: String,
+}
+
+impl S3BlobStore {
+    pub fn new(o: &S3Options) -> Result<Self> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&o.bucket)
+            .with_region(&o.region)
+            .with_virtual_hosted_style_request(!o.force_path_style);
+        if let Some(endpoint) = &o.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let (Some(key), Some(secret)) = (&o.access_key, &o.secret_key) {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+        }
+        if let Some(token) = &o.session_token {
+            builder = builder.with_token(token);
+        }
+        let store = builder.build().map_err(|e| StorageError::Config {
+            what: o.describe(),
+            message: e.to_string(),
+        })?;
+        let root = o.root.trim_matches('/');
+        let v2 = if root.is_empty() {
+            Path::from("docker/registry/v2")
+        } else {
+            Path::from(format!("{root}/docker/registry/v2"))
+        };
+        Ok(S3BlobStore {
+            store: Arc::new(store),
+            v2,
+            describe: o.describe(),
+        })
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Path {
+        let hex = digest.hex();
+        self.v2
+            .clone()
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    fn upload_dir(&self, id: &str) -> Result<Path> {
+        if !crate::valid_upload_id(id) {
+            return Err(StorageError::InvalidUploadId);
+        }
+        Ok(self.v2.clone().join("_berth").join("uploads").join(id))
+    }
+
+    fn error(&self, what: &Path, e: object_store::Error) -> StorageError {
+        match e {
+            object_store::Error::NotFound { .. } => StorageError::NotFound,
+            other => StorageError::Remote {
+                path: format!("{}/{what}", self.describe),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// An upload's chunks in order: (offset, length, object).
+    async fn chunks(&self, id: &str) -> Result<Vec<(u64, u64, Path)>> {
+        let dir = self.upload_dir(id)?;
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(&dir, e))?;
+        let mut chunks: Vec<(u64, u64, Path)> = listed
+            .into_iter()
+            .filter_map(|meta| {
+                let offset = meta.location.filename()?.parse::<u64>().ok()?;
+                Some((offset, meta.size, meta.location))
+            })
+            .collect();
+        chunks.sort_by_key(|(offset, _, _)| *offset);
+        Ok(chunks)
+    }
+
+    async fn delete_paths(&self, paths: impl IntoIterator<Item = Path>) -> Result<()> {
+        for path in paths {
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error(&path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn stream(&self, what: Path, result: object_store::GetResult) -> ByteStream {
+        let describe = format!("{}/{what}", self.describe);
+        Box::pin(result.into_stream().map(move |chunk| {
+            chunk.map_err(|e| std::io::Error::other(format!("reading {describe}: {e}")))
+        }))
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        let path = self.blob_path(digest);
+        match self.store.head(&path).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(&path, e)),
+        }
+    }
+
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
+        let path = self.blob_path(digest);
+        let options = GetOptions {
+            range: range.map(|r| GetRange::Bounded(r.start..r.end + 1)),
+            ..GetOptions::default()
+        };
+        let result = self
+            .store
+            .get_opts(&path, options)
+            .await
+            .map_err(|e| self.error(&path, e))?;
+        Ok(self.stream(path, result))
+    }
+
+    async fn get(&self, digest: &Digest) -> Result<Bytes> {
+        let path = self.blob_path(digest);
+        let result = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| self.error(&path, e))?;
+        result.bytes().await.map_err(|e| self.error(&path, e))
+    }
+
+    async fn put(&self, digest: &Digest, bytes: Bytes) -> Result<()> {
+        let path = self.blob_path(digest);
+        self.store
+            .put(&path, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| self.error(&path, e))?;
+        Ok(())
+    }
+
+    async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
+        let mut removed = 0;
+        for digest in digests {
+            if self.stat(digest).await?.is_some() {
+                self.delete_paths([self.blob_path(digest)]).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
+        let chunks = self.chunks(upload_id).await?;
+        let (kept, past): (Vec<_>, Vec<_>) = chunks.into_iter().partition(|(o, _, _)| *o < offset);
+        // Chunks written after the acknowledged offset belong to requests that failed
+        // before they were acknowledged: the client sends those bytes again.
+        self.delete_paths(past.into_iter().map(|(_, _, p)| p))
+            .await?;
+        let mut have = 0;
+        for (start, len, _) in &kept {
+            if *start != have {
+                break; // a gap: what follows cannot be trusted
+            }
+            have += len;
+        }
+        if have != offset {
+            return Err(StorageError::UploadLost {
+                id: upload_id.to_string(),
+                have: have.min(offset),
+                want: offset,
+            });
+        }
+        let path = self
+            .upload_dir(upload_id)?
+            .join(format!("{offset:0width$}", width = OFFSET_DIGITS));
+        Ok(Box::new(ChunkWriter {
+            writer: BufWriter::new(self.store.clone(), path.clone()),
+            path,
+            describe: self.describe.clone(),
+            offset,
+            written: 0,
+        }))
+    }
+
+    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
+        let chunks = self.chunks(upload_id).await?;
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        let mut have = 0;
+        for (start, len, _) in &chunks {
+            if *start != have {
+                break;
+            }
+            have += len;
+        }
+        Ok(Some(have))
+    }
+
+    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
+        let mut streams = Vec::new();
+        for (_, _, path) in self.chunks(upload_id).await? {
+            let result = self
+                .store
+                .get(&path)
+                .await
+                .map_err(|e| self.error(&path, e))?;
+            streams.push(self.stream(path, result));
+        }
+        Ok(Box::pin(futures_util::stream::iter(streams).flatten()))
+    }
+
+    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
+        let target = self.blob_path(digest);
+        if self.stat(digest).await? != Some(size) {
+            let chunks = self.chunks(upload_id).await?;
+            let total: u64 = chunks.iter().map(|(_, len, _)| len).sum();
+            if total != size {
+                return Err(StorageError::UploadLost {
+                    id: upload_id.to_string(),
+                    have: total,
+                    want: size,
+                });
+            }
+            match chunks.as_slice() {
+                [(_, _, only)] => self
+                    .store
+                    .copy(only, &target)
+                    .await
+                    .map_err(|e| self.error(only, e))?,
+                _ => {
+                    let mut joined = BufWriter::new(self.store.clone(), target.clone());
+                    for (_, _, path) in &chunks {
+                        let result = self
+                            .store
+                            .get(path)
+                            .await
+                            .map_err(|e| self.error(path, e))?;
+                        let mut parts = result.into_stream();
+                        while let Some(part) = parts.next().await {
+                            let part = part.map_err(|e| self.error(path, e))?;
+                            joined.put(part).await.map_err(|e| self.error(&target, e))?;
+                        }
+                    }
+                    joined
+                        .shutdown()
+                        .await
+                        .map_err(|e| StorageError::io(target.as_ref(), e))?;
+                }
+            }
+        }
+        self.delete_upload(upload_id).await
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> Result<()> {
+        let chunks = self.chunks(upload_id).await?;
+        self.delete_paths(chunks.into_iter().map(|(_, _, p)| p))
+            .await
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        let probe = self.v2.clone().join("_berth").join("probe");
+        self.store
+            .put(&probe, PutPayload::from_static(b"berth"))
+            .await
+            .map_err(|e| self.error(&probe, e))?;
+        self.delete_paths([probe]).await
+    }
+
+    async fn inventory(&self, _temp_age: Duration) -> Result<Inventory> {
+        let prefix = self.v2.clone().join("blobs");
+        let mut listed = self.store.list(Some(&prefix));
+        let mut blobs = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(|e| self.error(&prefix, e))?;
+            // blobs/<algorithm>/<2 hex>/<hex>/data
+            let parts: Vec<_> = meta.location.parts().collect();
+            if let [.., algorithm, _, hex, data] = parts.as_slice()
+                && data.as_ref() == "data"
+                && let Ok(digest) = format!("{}:{}", algorithm.as_ref(), hex.as_ref()).parse()
+            {
+                blobs.push(digest);
+            }
+        }
+        // Multipart uploads that never completed are the store's to expire (a bucket
+        // lifecycle rule); they are not objects and hold no names.
+        Ok(Inventory {
+            blobs,
+            temp_files_removed: 0,
+        })
+    }
+}
+
+/// One chunk of an upload, written as one object (multipart when large).
+struct ChunkWriter {
+    writer: BufWriter,
+    path: Path,
+    describe: String,
+    offset: u64,
+    written: u64,
+}
+
+#[async_trait]
+impl UploadWriter for ChunkWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.written += chunk.len() as u64;
+        self.writer
+            .put(chunk)
+            .await
+            .map_err(|e| StorageError::Remote {
+                path: format!("{}/{}", self.describe, self.path),
+                source: Box::new(e),
+            })
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64> {
+        if self.written == 0 {
+            // Nothing to keep: no empty chunk object.
+            let _ = self.writer.abort().await;
+            return Ok(self.offset);
+        }
+        self.writer
+            .shutdown()
+            .await
+            .map_err(|e| StorageError::io(self.path.as_ref(), e))?;
+        Ok(self.offset + self.written)
+    }
+}
