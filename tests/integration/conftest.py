@@ -5,6 +5,7 @@ BERTH_BIN        path of the berth binary (default: $CARGO_TARGET_DIR or ./targe
 REGISTRY_TARGET  "berth" (default) or "distribution" to run the same suite against
                  Debian's docker-registry, the reference implementation.
 BERTH_METADATA   "postgres" to run every berth on PostgreSQL metadata (see postgres.py).
+BERTH_STORAGE    "s3" to run every berth with its blobs in S3, on Garage (see objectstore.py).
 """
 
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import objectstore
 import postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +40,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def distribution_config(root: Path, port: int, delete: bool, extra: str = "") -> str:
+def distribution_config(root: Path, port: int, delete: bool, extra: str = "",
+                        driver: str | None = None) -> str:
+    """`driver` is the storage driver's block (indented under `storage:`); default the
+    filesystem at `root`."""
+    driver = driver or f"  filesystem:\n    rootdirectory: {root}\n"
     return f"""version: 0.1
 log:
   level: info
 storage:
-  filesystem:
-    rootdirectory: {root}
-  delete:
+{driver}  delete:
     enabled: {"true" if delete else "false"}
 http:
   addr: 127.0.0.1:{port}
@@ -60,14 +64,17 @@ class Registry:
     def __init__(self, workdir: Path, delete: bool = True, extra_config: str = "",
                  env: dict | None = None, kind: str = TARGET, root: Path | None = None,
                  port: int | None = None, scheme: str = "http", ca: Path | None = None,
-                 cert: tuple[str, str] | None = None, database=None):
+                 cert: tuple[str, str] | None = None, database=None, s3=None):
         """`extra_config` is appended right after the `http:` section: indent it by two
         spaces to add `http` keys, or not at all for top-level sections.
         `port` is where readiness is checked (e.g. when REGISTRY_HTTP_ADDR moves it);
         `ca` is the CA file to trust for https; `cert` a (certificate, key) pair to
         present when the registry requires client certificates. `database` is a
         (postgres.Server, dbname) for berth's metadata, or False for SQLite whatever the
-        run; under BERTH_METADATA=postgres a fresh one is made when none is given."""
+        run; under BERTH_METADATA=postgres a fresh one is made when none is given.
+        `s3` is an (objectstore.Garage, prefix) for the blobs, or False for the filesystem
+        whatever the run; under BERTH_STORAGE=s3 a fresh prefix is made when none is given
+        (berth's own files stay in `root`, its state directory)."""
         self.workdir = workdir
         self.root = root or (workdir / "data")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -85,8 +92,17 @@ class Registry:
         if database:
             extra_config = extra_config + ("\n" if extra_config else "") + \
                 database[0].config(database[1])
+        if s3 is None and objectstore.ON_S3 and kind == "berth":
+            server = objectstore.shared_server()
+            s3 = (server, server.new_prefix())
+        self.s3 = s3
+        driver = None
+        if s3:
+            driver = s3[0].config(s3[1])
+            env = dict(env or {}, REGISTRY_BERTH_STATEDIRECTORY=str(self.root))
         self.config_path = workdir / "config.yml"
-        self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config))
+        self.config_path.write_text(distribution_config(self.root, self.port, delete, extra_config,
+                                                        driver))
         self.env = dict(os.environ, **(env or {}))
         self.log_path = workdir / "registry.log"
         self.proc: subprocess.Popen | None = None

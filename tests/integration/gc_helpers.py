@@ -1,22 +1,11 @@
 """Helpers for the storage-lifecycle tests: run `berth gc` / `berth retention` against a
-registry's config, and look at which blobs are on disk."""
+registry's config (which blobs are stored: blobstore.py)."""
 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from conftest import berth_bin
-
-
-def blob_path(reg, digest: str) -> Path:
-    algo, hexa = digest.split(":", 1)
-    return reg.root / "docker/registry/v2/blobs" / algo / hexa[:2] / hexa / "data"
-
-
-def blobs_on_disk(reg) -> set[str]:
-    base = reg.root / "docker/registry/v2/blobs"
-    return {f"{p.parent.parent.parent.name}:{p.parent.name}" for p in base.glob("*/*/*/data")}
 
 
 def berth(reg, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:

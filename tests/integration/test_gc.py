@@ -14,7 +14,8 @@ import requests
 
 import metadata
 from conftest import LOCAL_AUTH, berth_bin
-from gc_helpers import berth, blob_path, gc, gc_extra
+from blobstore import blob_stored
+from gc_helpers import berth, gc, gc_extra
 from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
                  index_manifest)
 
@@ -44,7 +45,7 @@ def test_gc_beside_a_serving_registry_removes_only_garbage(registry):
     # Within the grace period (24h by default) nothing goes.
     out = gc(registry).stdout
     assert "removed 0 manifests and 0 blobs" in out, out
-    assert all(blob_path(registry, b.digest).exists() for b in gone)
+    assert all(blob_stored(registry, b.digest) for b in gone)
 
     # A dry run lists what would go and removes nothing.
     out = berth(registry, "gc", "--dry-run", "--grace", "0s").stdout
@@ -53,12 +54,12 @@ def test_gc_beside_a_serving_registry_removes_only_garbage(registry):
     for b in kept:
         assert b.digest not in out
     assert "would remove 0 manifests and 3 blobs" in out, out
-    assert all(blob_path(registry, b.digest).exists() for b in gone)
+    assert all(blob_stored(registry, b.digest) for b in gone)
 
     out = gc(registry, "--grace", "0s").stdout
     assert "removed 0 manifests and 3 blobs" in out, out
-    assert not any(blob_path(registry, b.digest).exists() for b in gone)
-    assert all(blob_path(registry, b.digest).exists() for b in kept)
+    assert not any(blob_stored(registry, b.digest) for b in gone)
+    assert all(blob_stored(registry, b.digest) for b in kept)
     # The serving registry agrees at once: no stale answers.
     for b in gone[:2]:
         assert c.head(c.blob_url("gc/app", b.digest)).status_code == 404
@@ -76,7 +77,7 @@ def test_grace_period_protects_layers_waiting_for_their_manifest(registry):
     layer, cfg = blob("pending", 5000), config_blob("pending")
     c.push_blobs("gc/pending", layer, cfg)
     gc(registry, "--grace", "1h")
-    assert blob_path(registry, layer.digest).exists()
+    assert blob_stored(registry, layer.digest)
     # The manifest arrives after the collection: the push completes.
     assert c.push_manifest("gc/pending", "v1", image_manifest(cfg, [layer])).status_code == 201
     gc(registry, "--grace", "0s")
@@ -87,7 +88,7 @@ def test_grace_period_protects_layers_waiting_for_their_manifest(registry):
     c.push_blobs("gc/pending", orphan)
     time.sleep(1.2)
     gc(registry, "--grace", "1s")
-    assert not blob_path(registry, orphan.digest).exists()
+    assert not blob_stored(registry, orphan.digest)
     r = c.head(c.blob_url("gc/pending", orphan.digest))
     assert r.status_code == 404
     # ...and a manifest naming it now is refused, not stored pointing at nothing.
@@ -106,8 +107,8 @@ def test_checking_a_blob_restarts_its_grace_period(make_registry):
     time.sleep(2.5)
     assert c.head(c.blob_url("gc/checked", layer.digest)).status_code == 200
     gc(registry, "--grace", "2s")
-    assert blob_path(registry, layer.digest).exists(), "checked 0 s ago, grace 2 s"
-    assert not blob_path(registry, cfg.digest).exists(), "unchecked for 2.5 s"
+    assert blob_stored(registry, layer.digest), "checked 0 s ago, grace 2 s"
+    assert not blob_stored(registry, cfg.digest), "unchecked for 2.5 s"
 
 
 def test_repeated_checks_of_a_fresh_blob_write_nothing(make_registry):
@@ -122,7 +123,7 @@ def test_repeated_checks_of_a_fresh_blob_write_nothing(make_registry):
     time.sleep(1.2)
     # The upload time still counts: a collection with a 1 s grace takes it.
     gc(registry, "--grace", "1s")
-    assert not blob_path(registry, layer.digest).exists()
+    assert not blob_stored(registry, layer.digest)
 
 
 def test_untagged_manifests_only_with_delete_untagged(registry):
@@ -145,10 +146,10 @@ def test_untagged_manifests_only_with_delete_untagged(registry):
     out = berth(registry, "garbage-collect", "-m", "--grace", "0s").stdout
     assert "removed 1 manifests and 2 blobs" in out, out
     assert c.get_manifest("gc/untag", old.digest).status_code == 404
-    assert not blob_path(registry, old_layer.digest).exists()
-    assert not blob_path(registry, old.digest).exists()
+    assert not blob_stored(registry, old_layer.digest)
+    assert not blob_stored(registry, old.digest)
     assert c.get_manifest("gc/untag", "latest").content == new.data
-    assert blob_path(registry, cfg.digest).exists()
+    assert blob_stored(registry, cfg.digest)
 
 
 def test_index_children_and_referrers(registry):
@@ -178,7 +179,7 @@ def test_index_children_and_referrers(registry):
     for m in (amd, arm, idx, sig):
         assert c.get_manifest("gc/multi", m.digest).status_code == 404, m.digest
     for b in (l_amd, l_arm, cfg, sig_payload, idx, sig):
-        assert not blob_path(registry, b.digest).exists(), b.digest
+        assert not blob_stored(registry, b.digest), b.digest
 
 
 def test_orphan_referrers_kept_when_disabled(make_registry):
@@ -192,7 +193,7 @@ def test_orphan_referrers_kept_when_disabled(make_registry):
     assert c.delete(c.manifest_url("gc/refs", img.digest)).status_code == 202
     gc(reg, "--grace", "0s")
     assert c.get_manifest("gc/refs", sbom.digest).status_code == 200
-    assert blob_path(reg, payload.digest).exists()
+    assert blob_stored(reg, payload.digest)
 
 
 def test_http_endpoint_runs_and_reports(registry):
@@ -260,9 +261,9 @@ def test_background_collection_and_metrics(make_registry):
     assert c.delete(c.manifest_url("gc/bg", "a")).status_code == 202
     gone = [x["a_layer"], x["a_cfg"], x["a"]]
     deadline = time.time() + 15
-    while time.time() < deadline and any(blob_path(reg, b.digest).exists() for b in gone):
+    while time.time() < deadline and any(blob_stored(reg, b.digest) for b in gone):
         time.sleep(0.1)
-    assert not any(blob_path(reg, b.digest).exists() for b in gone)
+    assert not any(blob_stored(reg, b.digest) for b in gone)
     assert c.get_manifest("gc/bg", "b").status_code == 200
     metrics = requests.get(f"{reg.url}/metrics", timeout=10).text
     values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()

@@ -24,7 +24,8 @@ import requests
 
 import images as im
 from conftest import berth_bin
-from gc_helpers import blob_path, blobs_on_disk, gc, gc_extra
+from blobstore import blob_stored, stored_blobs
+from gc_helpers import gc, gc_extra
 from oci import Client, blob, config_blob, image_manifest
 
 pytestmark = pytest.mark.berth_only
@@ -118,9 +119,9 @@ def test_pushes_deletes_and_repushes_while_collecting(make_registry, workdir):
     # After the grace period the store holds exactly what is referenced.
     need = referenced_blobs(reg, [r for r in repos if c.get(f"/v2/{r}/tags/list").status_code == 200])
     deadline = time.time() + 30
-    while time.time() < deadline and blobs_on_disk(reg) != need:
+    while time.time() < deadline and stored_blobs(reg) != need:
         time.sleep(0.2)
-    assert blobs_on_disk(reg) == need
+    assert stored_blobs(reg) == need
     reg.stop()
     log = reg.log()
     assert "garbage collection freed space" in log
@@ -155,14 +156,13 @@ def test_kill_during_sweep_then_finish(registry):
     proc = subprocess.Popen([berth_bin(), "gc", "--quiet", "--grace", "0s",
                              str(registry.config_path)], env=registry.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = blob_path(registry, garbage[0])
     deadline = time.time() + 60
-    while first.exists() and time.time() < deadline and proc.poll() is None:
+    while blob_stored(registry, garbage[0]) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.0005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "gc finished before it could be killed"
-    remaining = [d for d in garbage if blob_path(registry, d).exists()]
+    remaining = [d for d in garbage if blob_stored(registry, d)]
     assert 0 < len(remaining) < len(garbage), len(remaining)
 
     # The serving registry never lists a blob whose bytes are gone.
@@ -180,8 +180,8 @@ def test_kill_during_sweep_then_finish(registry):
 
     # The next run completes the sweep, crash leftovers included.
     gc(registry, "--grace", "0s")
-    assert not any(blob_path(registry, d).exists() for d in garbage)
-    assert blobs_on_disk(registry) == {keep.digest, keep_cfg.digest,
+    assert not any(blob_stored(registry, d) for d in garbage)
+    assert stored_blobs(registry) == {keep.digest, keep_cfg.digest,
                                        *(b.digest for b in keep_layers)}
     r = c.get_manifest("crash/app", "v1")
     assert r.status_code == 200 and r.content == keep.data

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from conftest import Registry
-from gc_helpers import berth, blob_path, gc
+from blobstore import blob_stored
+from gc_helpers import berth, gc
 from oci import Client, blob, config_blob, image_manifest
 
 pytestmark = pytest.mark.berth_only
@@ -125,9 +126,9 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
 
     # The space comes back through garbage collection.
     gone = manifests[("ret/pushed", "a")]
-    assert blob_path(reg, gone.digest).exists()
+    assert blob_stored(reg, gone.digest)
     gc(reg, "--grace", "0s")
-    assert not blob_path(reg, gone.digest).exists()
+    assert not blob_stored(reg, gone.digest)
     runs = requests.get(f"{reg.url}/api/v1/retention", timeout=10).json()
     assert [(x["trigger"], x["dry_run"]) for x in runs["runs"]] == [
         ("api", False), ("cli", True), ("api", True)]

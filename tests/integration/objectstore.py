@@ -1,0 +1,92 @@
+"""S3 for the integration tests: one private Garage per test session (the one
+scripts/test.sh started, named by BERTH_TEST_S3=http://host:port, or one started here with
+scripts/garage.sh), a prefix of the bucket per registry, and servers of a test's own for
+tests that stop or kill the store.
+
+BERTH_STORAGE=s3 runs every berth the fixtures start with its blobs in S3.
+"""
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "scripts" / "garage.sh"
+ON_S3 = os.environ.get("BERTH_STORAGE") == "s3"
+# The key and bucket scripts/garage.sh sets up.
+KEY_ID = "GK00000000000000000000b17e"
+SECRET = "62657274686265727468626572746862657274686265727468626572746862ab"
+BUCKET = "berth"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Garage:
+    def __init__(self, endpoint: str, directory: Path | None = None):
+        self.endpoint, self.directory = endpoint, directory
+
+    @classmethod
+    def start_new(cls) -> "Garage":
+        directory = Path(tempfile.mkdtemp(prefix="berth-garage-"))
+        server = cls(f"http://127.0.0.1:{_free_port()}", directory)
+        server.start()
+        return server
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+    def start(self):
+        subprocess.run([str(SCRIPT), "start", str(self.directory), str(self.port)], check=True)
+
+    def stop(self):
+        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=True)
+
+    def kill(self):
+        subprocess.run([str(SCRIPT), "kill", str(self.directory)], check=True)
+
+    def remove(self):
+        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=False,
+                       capture_output=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=KEY_ID,
+                            aws_secret_access_key=SECRET, region_name="garage",
+                            config=Config(s3={"addressing_style": "path"}))
+
+    def new_prefix(self) -> str:
+        return f"registry-{uuid.uuid4().hex[:12]}"
+
+    def config(self, prefix: str) -> str:
+        """The `storage.s3` block (indented for `storage:`)."""
+        return (f"  s3:\n    accesskey: {KEY_ID}\n    secretkey: {SECRET}\n"
+                f"    region: garage\n    regionendpoint: {self.endpoint}\n"
+                f"    forcepathstyle: true\n    bucket: {BUCKET}\n"
+                f"    rootdirectory: /{prefix}\n")
+
+
+_shared: Garage | None = None
+
+
+def shared_server() -> Garage:
+    global _shared
+    if _shared is None:
+        named = os.environ.get("BERTH_TEST_S3")
+        if named:
+            _shared = Garage(named)
+        else:
+            _shared = Garage.start_new()
+            atexit.register(_shared.remove)
+    return _shared
