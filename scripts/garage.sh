@@ -45,7 +45,8 @@ api_bind_addr = "127.0.0.1:$s3port"
 root_domain = ".s3.localhost"
 TOML
     fi
-    g server >>"$dir/server.log" 2>&1 &
+    # The binary itself in the background (not a function: its pid must be the server's).
+    "$garage" -c "$cfg" server >>"$dir/server.log" 2>&1 &
     echo $! >"$dir/pid"
     deadline=$((SECONDS + 60))
     until g status >/dev/null 2>&1; do

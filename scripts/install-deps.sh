@@ -39,9 +39,19 @@ fi
 
 PY=${PYTHON:-python3}
 # oras: Python oras (oras-py), a real client whose token flow differs from Docker's.
-PIP_PACKAGES=(pytest requests prometheus-client oras)
-if ! "$PY" -c 'import pytest, requests, prometheus_client, oras' 2>/dev/null; then
+# boto3: the tests look at what berth stored in the S3 bucket.
+PIP_PACKAGES=(pytest requests prometheus-client oras boto3)
+if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3' 2>/dev/null; then
     echo "==> pip install ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
         || "$PY" -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
+fi
+
+# Garage, a real S3-compatible store, for the S3 driver's tests: built once per machine
+# (several minutes), then reused. Only what a one-node test store needs.
+GARAGE_VERSION=2.5.0
+if ! "$HOME/.cargo/bin/garage" --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
+    echo "==> cargo install garage $GARAGE_VERSION (once per machine)"
+    env -u CARGO_TARGET_DIR cargo install garage --version "$GARAGE_VERSION" --locked --quiet \
+        --no-default-features --features bundled-libs,sqlite
 fi

@@ -38,6 +38,14 @@ scripts/postgres.sh start "$pg_dir" "$pg_port"
 trap 'scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
 export BERTH_TEST_POSTGRES="127.0.0.1:$pg_port" BERTH_REQUIRE_POSTGRES=1
 
+step "Garage (S3) for the tests"
+# One private object store for the storage suite and the integration tests on S3.
+s3_dir=$(mktemp -d /tmp/berth-test-garage.XXXXXX)
+s3_port=${BERTH_TEST_S3_PORT:-53900}
+scripts/garage.sh start "$s3_dir" "$s3_port"
+trap 'scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"; scripts/garage.sh stop "$s3_dir" || true; rm -rf "$s3_dir"' EXIT
+export BERTH_TEST_S3="http://127.0.0.1:$s3_port" BERTH_REQUIRE_S3=1
+
 step "unit tests"
 cargo test --workspace --locked -q
 
@@ -50,6 +58,16 @@ if podman --version >/dev/null 2>&1; then export BERTH_REQUIRE_PODMAN=1; fi
 # The disk-full tests mount a small tmpfs; root can, so root must run them.
 if [ "$(id -u)" -eq 0 ]; then export BERTH_REQUIRE_MOUNT=1; fi
 python3 -m pytest tests/integration -q -p no:cacheprovider ${PYTEST_ARGS:-}
+
+step "integration tests with the blobs in S3"
+# The registry API, garbage collection, retention and real clients again, with every
+# berth's blobs under its own prefix of the test bucket.
+BERTH_STORAGE=s3 python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
+    tests/integration/test_api_base.py tests/integration/test_api_blobs.py \
+    tests/integration/test_api_delete.py tests/integration/test_api_discovery.py \
+    tests/integration/test_api_manifests.py tests/integration/test_api_names.py \
+    tests/integration/test_gc.py tests/integration/test_retention.py \
+    tests/integration/test_skopeo.py tests/integration/test_oras.py
 
 step "integration tests on PostgreSQL metadata"
 # The registry API, garbage collection, retention, users and tokens, notifications and a

@@ -285,12 +285,18 @@ def test_an_upload_whose_bytes_vanished_is_never_finished(registry, loss):
     data = random_bytes("vanishing", 6000)
     upload = c.abs(c.patch_chunk(c.start_upload("blobs/vanished"), data[:4000]).headers["Location"])
     uid = upload.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-    path = registry.root / "docker/registry/v2/_berth/uploads" / uid / "data"
-    if loss == "file removed":
-        path.unlink()
+    if getattr(registry, "s3", None):
+        if loss == "file cut short":
+            pytest.skip("an object is written whole: an upload's chunk in S3 cannot be cut short")
+        from blobstore import remove_upload_bytes
+        remove_upload_bytes(registry, uid)
     else:
-        with open(path, "r+b") as f:
-            f.truncate(1000)
+        path = registry.root / "docker/registry/v2/_berth/uploads" / uid / "data"
+        if loss == "file removed":
+            path.unlink()
+        else:
+            with open(path, "r+b") as f:
+                f.truncate(1000)
     r = c.finish_upload(upload, sha256(data), data[4000:], expect=None)
     assert r.status_code == 404, r.text
     assert error_code(r) == "BLOB_UPLOAD_UNKNOWN" and "start the upload again" in r.text

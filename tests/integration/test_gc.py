@@ -14,7 +14,7 @@ import requests
 
 import metadata
 from conftest import LOCAL_AUTH, berth_bin
-from blobstore import blob_stored
+from blobstore import blob_stored, gc_lock_path
 from gc_helpers import berth, gc, gc_extra
 from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
                  index_manifest)
@@ -303,7 +303,7 @@ def test_cli_errors_say_what_to_do(registry, workdir):
     bad.write_text(registry.config_path.read_text() + gc_extra() +
                    "  retention:\n    schedule: \"61 * * * *\"\n")
     r = subprocess.run([berth_bin(), "gc", str(bad)], capture_output=True, text=True,
-                       timeout=60)
+                       timeout=60, env=registry.env)
     assert r.returncode != 0 and "five fields" in r.stderr, r.stderr
 
 
@@ -313,7 +313,7 @@ def test_progress_is_visible_while_a_collection_runs(registry):
     c = Client(registry)
     for i in range(5):
         c.push_blobs("gc/progress", blob(f"junk-{i}", 100))
-    lock_path = registry.root / "docker/registry/v2/_berth/gc.lock"
+    lock_path = gc_lock_path(registry)
     with open(lock_path, "a") as held:
         fcntl.flock(held, fcntl.LOCK_SH)  # as an upload finishing would
         r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&wait=false", timeout=10)
@@ -347,7 +347,7 @@ def test_a_killed_cli_run_is_marked_abandoned(registry):
     c = Client(registry)
     for i in range(3):
         c.push_blobs("gc/killed", blob(f"killed-junk-{i}", 100))
-    lock_path = registry.root / "docker/registry/v2/_berth/gc.lock"
+    lock_path = gc_lock_path(registry)
     with open(lock_path, "a") as held:
         fcntl.flock(held, fcntl.LOCK_SH)  # the run waits here, in its blob pass
         proc = subprocess.Popen([berth_bin(), "gc", "--quiet", "--grace", "0s",

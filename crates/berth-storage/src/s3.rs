@@ -19,13 +19,19 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::{BlobStore, ByteStream, Inventory, Result, StorageError, UploadWriter};
 
 /// Digits of an upload chunk's offset in its name: names sort as offsets do.
 const OFFSET_DIGITS: usize = 20;
+/// How long a request to the store is retried before it fails: a store that is down
+/// answers clients with an error in seconds, not after object_store's three minutes.
+const RETRY_FOR: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How to reach the bucket: Distribution's `storage.s3` keys.
 #[derive(Clone)]
@@ -85,7 +91,13 @@ impl S3BlobStore {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&o.bucket)
             .with_region(&o.region)
-            .with_virtual_hosted_style_request(!o.force_path_style);
+            .with_virtual_hosted_style_request(!o.force_path_style)
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: RETRY_FOR,
+                ..RetryConfig::default()
+            })
+            .with_client_options(ClientOptions::new().with_connect_timeout(CONNECT_TIMEOUT));
         if let Some(endpoint) = &o.endpoint {
             builder = builder
                 .with_endpoint(endpoint)

@@ -1,0 +1,151 @@
+"""berth with its blobs in S3-compatible object storage (a real Garage): Distribution's
+`storage.s3` keys, real clients, uploads sent in chunks, garbage collection removing
+objects, the metadata and berth's own files in the state directory, and the object store
+restarting or killed under pushes without losing anything acknowledged."""
+
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+import objectstore
+from blobstore import blob_bytes, blob_stored, stored_blobs
+from gc_helpers import gc
+from oci import Client, blob, config_blob, image_manifest, random_bytes, sha256
+
+pytestmark = pytest.mark.berth_only
+
+
+@pytest.fixture
+def own_garage():
+    server = objectstore.Garage.start_new()
+    yield server
+    server.remove()
+
+
+def wait_for(check, what: str, timeout: float = 60.0):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except requests.RequestException as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+
+
+def s3_registry(make_registry, server=None, **kw):
+    server = server or objectstore.shared_server()
+    return make_registry(s3=(server, server.new_prefix()), **kw)
+
+
+def test_skopeo_push_pull_and_the_bucket_layout(make_registry, workdir):
+    reg = s3_registry(make_registry)
+    c = Client(reg)
+    m = c.push_image("s3/app", "v1", "s3-image", layers=3)
+    # Blobs are objects in Distribution's layout under the prefix, not files.
+    assert blob_stored(reg, m.digest)
+    assert not (reg.root / "docker").exists(), "no blob on the local disk"
+    assert (reg.root / "berth" / "metadata.db").is_file(), "metadata in the state directory"
+    out = workdir / "pulled"
+    subprocess.run(["skopeo", "copy", "--quiet", "--preserve-digests", "--src-tls-verify=false",
+                    f"docker://{reg.host}/s3/app:v1", f"oci:{out}:v1"], check=True, timeout=120)
+    subprocess.run(["skopeo", "copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false",
+                    f"oci:{out}:v1", f"docker://{reg.host}/s3/copy:v1"], check=True, timeout=120)
+    reg.restart()
+    r = Client(reg).get_manifest("s3/copy", "v1")
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == m.digest
+
+
+def test_an_upload_in_many_chunks_is_joined_in_the_store(make_registry):
+    reg = s3_registry(make_registry)
+    c = Client(reg)
+    data = random_bytes("chunks", 11 << 20)  # past one multipart part
+    digest = c.push_blob_chunked("s3/chunks", data, chunk=3 << 20)
+    assert blob_bytes(reg, digest) == data
+    r = c.get(c.blob_url("s3/chunks", digest), headers={"Range": "bytes=5000000-5000009"})
+    assert r.status_code == 206 and r.content == data[5000000:5000010]
+    # The upload's chunk objects are gone once it is a blob.
+    server, prefix = reg.s3
+    listed = server.client().list_objects_v2(
+        Bucket="berth", Prefix=f"{prefix}/docker/registry/v2/_berth/uploads/")
+    assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+
+
+def test_garbage_collection_removes_objects(make_registry):
+    reg = s3_registry(make_registry)
+    c = Client(reg)
+    kept = c.push_image("s3/gc", "keep", "kept-image")
+    gone_layer = blob("gone-layer", 2048)
+    c.push_blobs("s3/gc", gone_layer)
+    assert blob_stored(reg, gone_layer.digest)
+    out = gc(reg, "--grace", "0s").stdout
+    assert not blob_stored(reg, gone_layer.digest)
+    assert kept.digest in stored_blobs(reg)
+    assert c.get_manifest("s3/gc", "keep").status_code == 200, out
+
+
+def test_the_store_restarting_or_killed_under_pushes_loses_nothing(make_registry, own_garage):
+    reg = s3_registry(make_registry, own_garage)
+    acknowledged: list[tuple[str, str, str]] = []
+    refused: list[int] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def pusher(n: int):
+        c = Client(reg)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            repo, tag = f"s3/kill{n}", f"t{i}"
+            try:
+                cfg, layer = config_blob(f"s{n}-{i}"), blob(f"s{n}-{i}/l", 50_000)
+                if any(c.post_blob(repo, b.data, b.digest).status_code != 201
+                       for b in (cfg, layer)):
+                    with lock:
+                        refused.append(i)
+                    continue
+                m = image_manifest(cfg, [layer])
+                r = c.put_manifest(repo, tag, m)
+            except requests.RequestException:
+                with lock:
+                    refused.append(i)
+                continue
+            with lock:
+                if r.status_code == 201:
+                    acknowledged.append((repo, tag, m.digest))
+                else:
+                    assert r.status_code >= 500, (r.status_code, r.text)
+                    refused.append(i)
+
+    threads = [threading.Thread(target=pusher, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for outage in (own_garage.stop, own_garage.kill):
+            count = len(acknowledged)
+            wait_for(lambda: len(acknowledged) >= count + 5, "pushes while the store is up")
+            before = len(refused)
+            outage()
+            wait_for(lambda: len(refused) > before, "pushes refused while the store is down")
+            own_garage.start()
+    finally:
+        count = len(acknowledged)
+        try:
+            wait_for(lambda: len(acknowledged) >= count + 5, "pushes once the store is back")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+    c = Client(reg)
+    for repo, tag, digest in acknowledged:
+        r = c.get_manifest(repo, tag)
+        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+        layer = r.json()["layers"][0]["digest"]
+        b = c.get(c.blob_url(repo, layer))
+        assert b.status_code == 200 and sha256(b.content) == layer
