@@ -77,9 +77,9 @@ FIGURES = {
 # Targets on a registry's own figure rather than on the ratio to Distribution.
 OWN_TARGETS = {"blob_put_share_of_disk": 0.9}
 
-KINDS = ("distribution", "berth", "berth-pg")
+KINDS = ("distribution", "berth", "berth-pg", "berth-s3")
 # The registry:2 tree workloads compare indexing and listing on one machine; berth on
-# PostgreSQL is measured on the request paths.
+# PostgreSQL and on S3 is measured on the request paths.
 TREE_KINDS = ("distribution", "berth")
 
 
@@ -88,8 +88,8 @@ def log(message: str):
 
 
 def both(regs: dict, fn, label: str) -> dict:
-    """Runs `fn(reg)` on Distribution, berth, then berth on PostgreSQL; returns
-    {figure: {kind: value}}."""
+    """Runs `fn(reg)` on Distribution, berth, berth on PostgreSQL and berth on S3;
+    returns {figure: {kind: value}}."""
     out: dict[str, dict] = {}
     for kind in KINDS:
         log(f"{label}: {kind}")
@@ -145,7 +145,9 @@ def run_benchmarks(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="berth-bench-", dir=args.workdir))
     figures: dict[str, dict] = {}
     pg = PostgresServer(work / "postgres")
-    regs = {k: RegistryProcess(k, args.berth, work / k, database=pg.database(k)).start()
+    garage = GarageServer(work / "garage")
+    regs = {k: RegistryProcess(k, args.berth, work / k, database=pg.database(k),
+                               s3=garage.bucket(k)).start()
             for k in KINDS}
     try:
         time.sleep(1)
@@ -194,6 +196,7 @@ def run_benchmarks(args) -> dict:
         for reg in regs.values():
             reg.stop()
         pg.stop()
+        garage.stop()
 
     figures |= tree_registries(args, work, cfg["repositories"], cfg["tags"], "")
     if cfg["scale_repositories"]:
@@ -223,6 +226,29 @@ class PostgresServer:
                         str(self.directory)], check=False)
 
 
+class GarageServer:
+    """A private one-node Garage (scripts/garage.sh) for berth-s3, on the same disk, with
+    fsync of data and metadata on (as berth's filesystem store syncs)."""
+
+    KEY_ID = "GK00000000000000000000b17e"
+    SECRET = "62657274686265727468626572746862657274686265727468626572746862ab"
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        subprocess.run([str(HERE.parent / "scripts" / "garage.sh"), "start", str(directory),
+                        str(self.port)], check=True)
+
+    def bucket(self, kind: str):
+        if kind != "berth-s3":
+            return None
+        return (f"http://127.0.0.1:{self.port}", self.KEY_ID, self.SECRET, "berth", "bench")
+
+    def stop(self):
+        subprocess.run([str(HERE.parent / "scripts" / "garage.sh"), "stop",
+                        str(self.directory)], check=False)
+
+
 def disk_ceiling(source: Path, work: Path) -> float:
     """What the disk sustains for a durable write (dd, then fsync): the ceiling for any
     registry that acknowledges a blob only once it is on disk."""
@@ -236,9 +262,11 @@ def disk_ceiling(source: Path, work: Path) -> float:
 
 def ratio_row(name: str, values: dict) -> dict:
     unit, better, target = FIGURES[name]
-    berth, dist, pg = values.get("berth"), values.get("distribution"), values.get("berth-pg")
+    berth, dist = values.get("berth"), values.get("distribution")
+    pg, s3 = values.get("berth-pg"), values.get("berth-s3")
     ratio = berth / dist if berth is not None and dist else None
     pg_ratio = pg / dist if pg is not None and dist else None
+    s3_ratio = s3 / dist if s3 is not None and dist else None
     met = None
     if target is not None and ratio is not None:
         met = ratio >= target if better == "higher" else ratio <= target
@@ -247,7 +275,7 @@ def ratio_row(name: str, values: dict) -> dict:
         met = berth >= own if better == "higher" else berth <= own
     return {"unit": unit, "better": better, "berth": berth, "distribution": dist,
             "ratio": ratio, "target": target, "own_target": own, "met": met,
-            "berth_pg": pg, "pg_ratio": pg_ratio}
+            "berth_pg": pg, "pg_ratio": pg_ratio, "berth_s3": s3, "s3_ratio": s3_ratio}
 
 
 def machine() -> dict:
@@ -281,8 +309,8 @@ def markdown(report: dict) -> str:
         f"{m['disk_fsync_write_mib_s']} MiB/s durably (dd conv=fsync of the raw-blob file)",
         "",
         "| figure | unit | Distribution | berth | berth / Distribution | target | met "
-        "| berth on PostgreSQL | that / Distribution |",
-        "|---|---|---:|---:|---:|---:|:-:|---:|---:|",
+        "| berth, PostgreSQL | / Distribution | berth, S3 (Garage) | / Distribution |",
+        "|---|---|---:|---:|---:|---:|:-:|---:|---:|---:|---:|",
     ]
     for name, row in report["figures"].items():
         sign = "≥ " if row["better"] == "higher" else "≤ "
@@ -292,9 +320,11 @@ def markdown(report: dict) -> str:
         met = {True: "yes", False: "**no**", None: ""}[row["met"]]
         ratio = "–" if row["ratio"] is None else f"{row['ratio']:.3g}"
         pg_ratio = "–" if row.get("pg_ratio") is None else f"{row['pg_ratio']:.3g}"
+        s3_ratio = "–" if row.get("s3_ratio") is None else f"{row['s3_ratio']:.3g}"
         lines.append(f"| {name} | {row['unit']} | {fmt(row['distribution'])} | "
                      f"{fmt(row['berth'])} | {ratio} | {target} | {met} | "
-                     f"{fmt(row.get('berth_pg'))} | {pg_ratio} |")
+                     f"{fmt(row.get('berth_pg'))} | {pg_ratio} | "
+                     f"{fmt(row.get('berth_s3'))} | {s3_ratio} |")
     return "\n".join(lines) + "\n"
 
 

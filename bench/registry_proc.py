@@ -41,12 +41,21 @@ def database_section(host: str, port: int, dbname: str) -> str:
             f"  dbname: {dbname}\n  sslmode: disable\n")
 
 
+def s3_storage(endpoint: str, key_id: str, secret: str, bucket: str, prefix: str) -> str:
+    return (f"storage:\n  s3:\n    accesskey: {key_id}\n    secretkey: {secret}\n"
+            f"    region: garage\n    regionendpoint: {endpoint}\n    forcepathstyle: true\n"
+            f"    bucket: {bucket}\n    rootdirectory: /{prefix}\n  delete:\n    enabled: true\n")
+
+
 class RegistryProcess:
-    """One registry serving `root`: kind "distribution", "berth", or "berth-pg" (berth
-    with its metadata in the PostgreSQL database `database`, a (host, port, dbname))."""
+    """One registry serving `root`: kind "distribution", "berth", "berth-pg" (berth with
+    its metadata in the PostgreSQL database `database`, a (host, port, dbname)) or
+    "berth-s3" (berth with its blobs in the bucket `s3` names: endpoint, key id, secret,
+    bucket, prefix; `root` is then its state directory)."""
 
     def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None,
-                 database: tuple[str, int, str] | None = None):
+                 database: tuple[str, int, str] | None = None,
+                 s3: tuple[str, str, str, str, str] | None = None):
         self.kind = kind
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +69,12 @@ class RegistryProcess:
         if kind == "berth-pg":
             assert database, "berth-pg needs a database"
             text += database_section(*database)
+        if kind == "berth-s3":
+            assert s3, "berth-s3 needs a bucket"
+            head, _, rest = text.partition("storage:\n")
+            rest = rest.split("http:\n", 1)[1]
+            text = (head + s3_storage(*s3) + "http:\n" + rest
+                    + f"berth:\n  statedirectory: {self.root}\n")
         self.config.write_text(text)
         if kind.startswith("berth"):
             self.command = [berth_bin, "serve", str(self.config)]

@@ -79,12 +79,19 @@ pub fn storage_full(detail: &dyn std::fmt::Display) -> ApiError {
 /// What clients see while the metadata database is out of reach (PostgreSQL restarting):
 /// 503, a hint to retry, and nothing changed.
 pub fn metadata_unavailable(detail: &dyn std::fmt::Display) -> ApiError {
-    tracing::error!(error = %detail, "the metadata database is unavailable");
+    unavailable("metadata database", detail)
+}
+
+/// 503 for a part of the registry (`what`) that cannot be reached now.
+fn unavailable(what: &str, detail: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %detail, "the {what} is unavailable");
     let mut e = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "UNAVAILABLE",
-        "the registry's metadata database is unavailable, so nothing was read or saved; \
-         retry in a few seconds",
+        format!(
+            "the registry's {what} is unavailable, so nothing was read or saved; retry in a \
+             few seconds"
+        ),
     );
     e.headers
         .push((header::RETRY_AFTER, HeaderValue::from_static("5")));
@@ -97,7 +104,11 @@ impl From<RegistryError> for ApiError {
             return storage_full(&err);
         }
         if err.is_unavailable() {
-            return metadata_unavailable(&err);
+            let what = match &err {
+                RegistryError::Storage(_) => "blob storage",
+                _ => "metadata database",
+            };
+            return unavailable(what, &err);
         }
         let message = if err.is_internal() {
             // Details go to the log, not to clients.

@@ -83,9 +83,14 @@ impl RegistryError {
         matches!(self, RegistryError::Storage(_) | RegistryError::Meta(_))
     }
 
-    /// The metadata database is out of reach for now (a restart): retry later.
+    /// The metadata database or the object store is out of reach for now (a restart):
+    /// retry later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, RegistryError::Meta(e) if e.is_unavailable())
+        match self {
+            RegistryError::Meta(e) => e.is_unavailable(),
+            RegistryError::Storage(e) => e.is_unavailable(),
+            _ => false,
+        }
     }
 
     /// The blob store or the metadata database ran out of space: nothing was saved, and

@@ -49,6 +49,14 @@ pub enum StorageError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The object store cannot be reached now (down, restarting, cut off): nothing was
+    /// stored, and the request may be retried.
+    #[error("object storage is unavailable at {path}: {source}")]
+    Unavailable {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The storage settings cannot work (a bad endpoint URL, a missing bucket name).
     #[error("storage settings for {what}: {message}")]
     Config { what: String, message: String },
@@ -74,6 +82,11 @@ impl StorageError {
 
     pub fn is_storage_full(&self) -> bool {
         matches!(self, StorageError::Full { .. })
+    }
+
+    /// The store is out of reach for now: worth retrying, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StorageError::Unavailable { .. })
     }
 }
 

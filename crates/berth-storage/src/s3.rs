@@ -147,10 +147,15 @@ impl S3BlobStore {
     }
 
     fn error(&self, what: &Path, e: object_store::Error) -> StorageError {
+        let path = format!("{}/{what}", self.describe);
         match e {
             object_store::Error::NotFound { .. } => StorageError::NotFound,
+            other if unreachable(&other) => StorageError::Unavailable {
+                path,
+                source: Box::new(other),
+            },
             other => StorageError::Remote {
-                path: format!("{}/{what}", self.describe),
+                path,
                 source: Box::new(other),
             },
         }
@@ -389,6 +394,26 @@ impl BlobStore for S3BlobStore {
             temp_files_removed: 0,
         })
     }
+}
+
+/// The store could not be reached (refused, timed out, cut off), as opposed to refusing
+/// what was asked: an HTTP failure below any response, somewhere in the error's sources.
+fn unreachable(e: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(http) = err.downcast_ref::<HttpError>() {
+            return matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+                    | HttpErrorKind::Request
+            );
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// One chunk of an upload, written as one object (multipart when large).
