@@ -666,8 +666,10 @@ async fn collection_racing_pushes_never_loses_a_layer() {
                 );
             }
         }
-        // Layers taken first were refused, not lost: every push is one or the other.
-        assert!(landed_total > 0, "{}: nothing landed", store.name());
+        // Layers taken first were refused, not lost: every push is one or the other. (How
+        // many land depends on the engine's scheduling: on PostgreSQL a collector in a
+        // tight loop may take every layer first. The PostgreSQL test in `postgres/tests.rs`
+        // makes the race happen on purpose.)
         assert!(
             landed_total + taken >= PUSHERS * ROUNDS,
             "{}: landed {landed_total}, collected {taken}",
