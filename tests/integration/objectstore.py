@@ -70,11 +70,13 @@ class Garage:
         return f"registry-{uuid.uuid4().hex[:12]}"
 
     def config(self, prefix: str) -> str:
-        """The `storage.s3` block (indented for `storage:`)."""
+        """The `storage.s3` block (indented for `storage:`). Blob GETs are answered by
+        berth itself (`redirect.disable`), so the suites see the same answers as on the
+        filesystem; REGISTRY_STORAGE_REDIRECT_DISABLE=false turns redirects back on."""
         return (f"  s3:\n    accesskey: {KEY_ID}\n    secretkey: {SECRET}\n"
                 f"    region: garage\n    regionendpoint: {self.endpoint}\n"
                 f"    forcepathstyle: true\n    bucket: {BUCKET}\n"
-                f"    rootdirectory: /{prefix}\n")
+                f"    rootdirectory: /{prefix}\n  redirect:\n    disable: true\n")
 
 
 _shared: Garage | None = None

@@ -62,6 +62,40 @@ def test_skopeo_push_pull_and_the_bucket_layout(make_registry, workdir):
     assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == m.digest
 
 
+def test_blob_gets_are_redirected_to_the_store(make_registry, workdir):
+    server = objectstore.shared_server()
+    reg = s3_registry(make_registry, server, env={"REGISTRY_STORAGE_REDIRECT_DISABLE": "false"})
+    c = Client(reg)
+    big = random_bytes("redirected", 300_000)
+    digest = c.push_blob("s3/redirect", big)
+    r = c.get(c.blob_url("s3/redirect", digest))
+    assert r.status_code == 307, (r.status_code, r.text)
+    assert r.headers["Docker-Content-Digest"] == digest
+    location = r.headers["Location"]
+    assert location.startswith(server.endpoint) and "X-Amz-Signature=" in location, location
+    fetched = requests.get(location, timeout=30)
+    assert fetched.status_code == 200 and sha256(fetched.content) == digest
+    ranged = requests.get(location, headers={"Range": "bytes=10-19"}, timeout=30)
+    assert ranged.status_code == 206 and ranged.content == big[10:20]
+    # HEAD is answered by berth; small blobs come from its memory; other repositories'
+    # blobs are not handed out.
+    h = c.head(c.blob_url("s3/redirect", digest))
+    assert h.status_code == 200 and h.headers["Content-Length"] == str(len(big))
+    small = c.push_blob("s3/redirect", b"a small blob")
+    assert c.get(c.blob_url("s3/redirect", small)).content == b"a small blob"
+    assert c.get(c.blob_url("s3/elsewhere", digest)).status_code == 404
+    # Real clients follow the redirect for the layer.
+    cfg, layer = config_blob("redirected-image"), blob("redirected-layer", 400_000)
+    c.push_blobs("s3/redirect", cfg, layer)
+    c.push_manifest("s3/redirect", "v1", image_manifest(cfg, [layer]))
+    layout = workdir / "image"
+    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                    f"docker://{reg.host}/s3/redirect:v1", f"dir:{layout}"],
+                   check=True, timeout=120)
+    hexa = layer.digest.split(":", 1)[1]
+    assert sha256((layout / hexa).read_bytes()) == layer.digest
+
+
 def test_an_upload_in_many_chunks_is_joined_in_the_store(make_registry):
     reg = s3_registry(make_registry)
     c = Client(reg)

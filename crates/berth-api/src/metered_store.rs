@@ -90,4 +90,8 @@ impl BlobStore for MeteredStore {
     async fn check_writable(&self) -> Result<()> {
         self.timed("PutContent", self.inner.check_writable()).await
     }
+
+    async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>> {
+        self.timed("URLFor", self.inner.redirect_url(digest)).await
+    }
 }

@@ -1135,3 +1135,11 @@ fn s3_storage_like_distribution() {
     .to_string();
     assert!(e.contains("storage.s3.forcepathstyle"), "{e}");
 }
+
+#[test]
+fn redirect_from_environment() {
+    let yaml = "version: 0.1\nstorage:\n  s3:\n    bucket: b\n  redirect:\n    disable: true\n";
+    assert!(load(yaml, &[]).config.storage.redirect.disable);
+    let on = load(yaml, &[("REGISTRY_STORAGE_REDIRECT_DISABLE", "false")]);
+    assert!(!on.config.storage.redirect.disable);
+}

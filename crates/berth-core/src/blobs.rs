@@ -85,6 +85,16 @@ impl Registry {
             .map_err(|e| self.missing(digest, e))
     }
 
+    /// Where the client may fetch a blob of `size` bytes itself (a presigned URL), when
+    /// redirects are on and the store gives one. Small blobs are not sent away: they are
+    /// served from memory faster than a second round trip.
+    pub async fn blob_redirect(&self, digest: &Digest, size: u64) -> Result<Option<String>> {
+        if !self.options.redirect || size <= read_cache::SMALL_BLOB {
+            return Ok(None);
+        }
+        Ok(self.blobs.redirect_url(digest).await?)
+    }
+
     /// A blob the metadata lists but the store has not is unknown to clients (and an
     /// error for the log); any other storage error stays one.
     fn missing(&self, digest: &Digest, e: berth_storage::StorageError) -> RegistryError {

@@ -37,6 +37,9 @@ pub struct Options {
     /// Garbage collection's grace period (`berth.gc.grace`): how long a blob nothing
     /// references is kept, so reads know when to restart it.
     pub grace: std::time::Duration,
+    /// Send clients to the store for blob bytes where it can give them a URL
+    /// (`storage.redirect.disable` off).
+    pub redirect: bool,
 }
 
 pub struct Registry {

@@ -165,6 +165,11 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    /// Files are served by the registry itself.
+    async fn redirect_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     async fn check_writable(&self) -> Result<()> {
         // Where uploads land: if this takes a file, uploads can start.
         let probe = self.v2.join("_berth/uploads").join(unique_temp_name());

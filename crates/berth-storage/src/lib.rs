@@ -140,6 +140,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Discards an upload; absent uploads are not an error.
     async fn delete_upload(&self, upload_id: &str) -> Result<()>;
 
+    /// A URL the client may fetch the blob from directly for a while (a presigned URL of
+    /// an object store), or `None` when the bytes only come through the registry.
+    async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>>;
+
     /// Proves the store takes writes now (readiness): writes, syncs and removes a probe.
     async fn check_writable(&self) -> Result<()>;
 

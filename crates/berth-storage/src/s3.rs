@@ -32,6 +32,9 @@ const OFFSET_DIGITS: usize = 20;
 /// answers clients with an error in seconds, not after object_store's three minutes.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a presigned blob URL stays valid (Distribution's 20 minutes): long enough for a
+/// slow client to start the download, short enough that a URL leaked in a log expires.
+const REDIRECT_VALID_FOR: Duration = Duration::from_secs(20 * 60);
 
 /// How to reach the bucket: Distribution's `storage.s3` keys.
 #[derive(Clone)]
@@ -361,6 +364,17 @@ impl BlobStore for S3BlobStore {
         let chunks = self.chunks(upload_id).await?;
         self.delete_paths(chunks.into_iter().map(|(_, _, p)| p))
             .await
+    }
+
+    async fn redirect_url(&self, digest: &Digest) -> Result<Option<String>> {
+        use object_store::signer::{Method, Signer};
+        let path = self.blob_path(digest);
+        let url = self
+            .store
+            .signed_url(Method::GET, &path, REDIRECT_VALID_FOR)
+            .await
+            .map_err(|e| self.error(&path, e))?;
+        Ok(Some(url.to_string()))
     }
 
     async fn check_writable(&self) -> Result<()> {

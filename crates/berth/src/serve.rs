@@ -72,6 +72,7 @@ pub fn registry_options(s: &ServeSettings) -> Options {
         delete_enabled: s.delete_enabled,
         immutable: s.immutable.clone(),
         grace: s.gc.options.grace,
+        redirect: s.redirect,
     }
 }
 

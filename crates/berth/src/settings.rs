@@ -17,6 +17,8 @@ pub struct ServeSettings {
     pub storage: crate::blob_location::BlobLocation,
     pub metadata: crate::metadata::MetadataLocation,
     pub delete_enabled: bool,
+    /// `storage.redirect.disable` off: blob GETs go to the store where it can.
+    pub redirect: bool,
     pub immutable: Vec<berth_core::policy::ImmutableRule>,
     pub addr: String,
     pub prefix: String,
@@ -200,6 +202,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         root,
         storage,
         delete_enabled: config.storage.delete_enabled(),
+        redirect: !config.storage.redirect.disable,
         immutable: immutable_rules(&config.berth.immutable)?,
         addr: listen_addr(&config.http.addr),
         prefix: config.http.prefix.clone(),

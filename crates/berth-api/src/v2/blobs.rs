@@ -42,6 +42,18 @@ pub(super) async fn handle(ctx: Ctx, repo: RepoName, digest: &str) -> ApiResult 
                 }
             };
             let is_get = ctx.method == Method::GET;
+            if is_get && let Some(url) = registry.blob_redirect(&digest, size).await? {
+                let resp = empty(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    vec![
+                        (header::LOCATION, hv(url)),
+                        (DIGEST_HEADER, hv(digest.to_string())),
+                    ],
+                );
+                return Ok(emit(&ctx, resp, Action::Pull, || {
+                    blob_target(&repo, &digest, Some(size))
+                }));
+            }
             let body = if is_get {
                 Body::from_stream(registry.read_blob(&digest, range, size).await?)
             } else {
