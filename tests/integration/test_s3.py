@@ -12,6 +12,7 @@ import requests
 
 import objectstore
 from blobstore import blob_bytes, blob_stored, stored_blobs
+from conftest import Registry, berth_bin
 from gc_helpers import gc
 from oci import Client, blob, config_blob, image_manifest, random_bytes, sha256
 
@@ -202,3 +203,50 @@ def test_the_store_restarting_or_killed_under_pushes_loses_nothing(make_registry
         layer = r.json()["layers"][0]["digest"]
         b = c.get(c.blob_url(repo, layer))
         assert b.status_code == 200 and sha256(b.content) == layer
+
+
+@pytest.mark.parametrize("how", ["first start", "berth import --config"])
+def test_a_registry2_bucket_switches_in_place(workdir, how):
+    """Distribution 2.8 on a bucket prefix pushes images; berth then serves them from the
+    same prefix without copying a byte, indexing the tree on first start or with
+    `berth import --config`."""
+    server = objectstore.shared_server()
+    prefix = server.new_prefix()
+    dist = Registry(workdir / "dist", kind="distribution")
+    dist.config_path.write_text(dist.config_path.read_text().replace(
+        f"  filesystem:\n    rootdirectory: {dist.root}\n",
+        server.config(prefix).replace("  redirect:", "    v4auth: true\n  redirect:")))
+    # Its AWS SDK refuses a custom CA bundle with its own transport (the store is plain
+    # HTTP on loopback anyway).
+    dist.env.pop("AWS_CA_BUNDLE", None)
+    dist.start()
+    try:
+        c = Client(dist)
+        for name in ("api", "web"):
+            for tag in ("v1", "v2"):
+                c.push_image(f"r2/{name}", tag, f"r2-{name}-{tag}", layers=2)
+    finally:
+        dist.stop()
+    reg = Registry(workdir / "berth", s3=(server, prefix))
+    if how == "berth import --config":
+        r = subprocess.run([berth_bin(), "import", "--config", str(reg.config_path)],
+                           capture_output=True, text=True, env=reg.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "imported 2 repositories, 4 manifests, 4 tags" in r.stdout, r.stdout
+        reg.start()
+    else:
+        reg.start()
+        assert "imported existing registry:2 data: 2 repositories, 4 manifests" in reg.log()
+    try:
+        c = Client(reg)
+        assert c.get("/v2/_catalog").json()["repositories"] == ["r2/api", "r2/web"]
+        for name in ("api", "web"):
+            assert c.tags(f"r2/{name}") == ["v1", "v2"]
+            for tag in ("v1", "v2"):
+                r = c.get_manifest(f"r2/{name}", tag)
+                assert r.status_code == 200, (name, tag, r.text)
+                for layer in r.json()["layers"]:
+                    got = c.get(c.blob_url(f"r2/{name}", layer["digest"]))
+                    assert sha256(got.content) == layer["digest"]
+    finally:
+        reg.stop()

@@ -1,14 +1,12 @@
 //! Indexing a CNCF Distribution (`registry:2`) tree into the metadata database, in place:
 //! link files are read, manifest blobs are parsed, and no blob byte is moved or copied.
 
-use std::path::{Path, PathBuf};
-
 use berth_meta::{ImportedRepository, ManifestRecord, MetaStore};
 
 use crate::manifests::manifest_record;
 use berth_oci::{Digest, ParsedManifest, RepoName, Tag};
 use berth_storage::BlobStore;
-use berth_storage::distribution::{self, RepositoryLinks};
+use berth_storage::distribution::{RegistryTree, RepositoryLinks};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::{RegistryError, Result};
@@ -35,23 +33,20 @@ const READ_AHEAD: usize = 8;
 /// rather than per repository.
 const BATCH: usize = 256;
 
-/// Indexes every repository under `<v2>/repositories`. Safe to run again: what is already
-/// known is left as it is.
+/// Indexes every repository of a registry:2 tree (on disk or in a bucket). Safe to run
+/// again: what is already known is left as it is.
 pub async fn import_tree(
-    v2: &Path,
+    tree: &dyn RegistryTree,
     blobs: &dyn BlobStore,
     meta: &dyn MetaStore,
     progress: &dyn ImportProgress,
 ) -> Result<ImportSummary> {
-    let v2_owned: PathBuf = v2.to_path_buf();
-    let names = blocking(move || distribution::list_repositories(&v2_owned)).await?;
+    let names = tree.repository_names().await?;
     progress.started(names.len());
     let mut summary = ImportSummary::default();
     let mut reads = futures_util::stream::iter(names)
         .map(|name| async move {
-            let v2_owned = v2.to_path_buf();
-            let n = name.clone();
-            let links = blocking(move || distribution::read_repository(&v2_owned, &n)).await?;
+            let links = tree.repository(&name).await?;
             let mut counts = ImportSummary::default();
             let repo = import_repository(links, blobs, progress, &mut counts).await?;
             Ok::<_, RegistryError>((name, repo, counts))
@@ -105,21 +100,6 @@ impl ImportSummary {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r)
-        .map_err(|e| {
-            RegistryError::Storage(berth_storage::StorageError::Io {
-                path: "<distribution tree>".into(),
-                source: e,
-            })
-        })
-}
-
 async fn import_repository(
     links: RepositoryLinks,
     blobs: &dyn BlobStore,
@@ -138,7 +118,7 @@ async fn import_repository(
         }
     };
     for path in &links.broken_links {
-        warn(format!("{name}: unreadable link file {}", path.display()));
+        warn(format!("{name}: unreadable link file {path}"));
     }
     let mut repo = ImportedRepository {
         name: name.clone(),

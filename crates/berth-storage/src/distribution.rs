@@ -35,7 +35,38 @@ pub struct RepositoryLinks {
     /// `_manifests/tags/<tag>/current/link`
     pub tags: Vec<(String, Digest)>,
     /// Link files that could not be read or did not hold a digest.
-    pub broken_links: Vec<PathBuf>,
+    pub broken_links: Vec<String>,
+}
+
+/// A registry:2 tree's link files, wherever they are kept: what import reads.
+#[async_trait::async_trait]
+pub trait RegistryTree: Send + Sync {
+    /// Every repository (holding `_manifests` or `_layers`), sorted by name.
+    async fn repository_names(&self) -> crate::Result<Vec<String>>;
+    /// The link files of one repository.
+    async fn repository(&self, name: &str) -> crate::Result<RepositoryLinks>;
+}
+
+/// A tree on the filesystem, `<v2>/repositories/...`.
+pub struct FsTree {
+    pub v2: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl RegistryTree for FsTree {
+    async fn repository_names(&self) -> crate::Result<Vec<String>> {
+        let v2 = self.v2.clone();
+        crate::blocking(move || list_repositories(&v2).map_err(|e| crate::StorageError::io(&v2, e)))
+            .await
+    }
+
+    async fn repository(&self, name: &str) -> crate::Result<RepositoryLinks> {
+        let (v2, name) = (self.v2.clone(), name.to_string());
+        crate::blocking(move || {
+            read_repository(&v2, &name).map_err(|e| crate::StorageError::io(v2.join(&name), e))
+        })
+        .await
+    }
 }
 
 /// Finds every repository under `<v2>/repositories`: directories holding `_manifests` or
@@ -89,7 +120,7 @@ pub fn read_repository(v2: &Path, name: &str) -> io::Result<RepositoryLinks> {
             let link = entry.path().join("current/link");
             match read_link(&link) {
                 Some(d) => links.tags.push((tag, d)),
-                None => broken.push(link),
+                None => broken.push(link.display().to_string()),
             }
         }
     }
@@ -99,7 +130,7 @@ pub fn read_repository(v2: &Path, name: &str) -> io::Result<RepositoryLinks> {
 }
 
 /// `<dir>/<alg>/<hex>/link` files, each holding `alg:hex`.
-fn digest_links(dir: &Path, broken: &mut Vec<PathBuf>) -> io::Result<Vec<Digest>> {
+fn digest_links(dir: &Path, broken: &mut Vec<String>) -> io::Result<Vec<Digest>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
         return Ok(out);
@@ -116,7 +147,7 @@ fn digest_links(dir: &Path, broken: &mut Vec<PathBuf>) -> io::Result<Vec<Digest>
             }
             match read_link(&link) {
                 Some(d) => out.push(d),
-                None => broken.push(link),
+                None => broken.push(link.display().to_string()),
             }
         }
     }

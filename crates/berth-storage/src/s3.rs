@@ -410,6 +410,86 @@ impl BlobStore for S3BlobStore {
     }
 }
 
+/// A registry:2 tree in the bucket (`<v2>/repositories/...`), read by listing: the digests
+/// of layer and revision links are in their names, tags' in their link objects.
+#[async_trait]
+impl crate::distribution::RegistryTree for S3BlobStore {
+    async fn repository_names(&self) -> Result<Vec<String>> {
+        let top = self.v2.clone().join("repositories");
+        let mut listed = self.store.list(Some(&top));
+        let mut names = std::collections::BTreeSet::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(|e| self.error(&top, e))?;
+            let parts: Vec<String> = meta
+                .location
+                .prefix_match(&top)
+                .map(|rest| rest.map(|p| p.as_ref().to_string()).collect())
+                .unwrap_or_default();
+            if let Some(at) = parts
+                .iter()
+                .position(|p| p == "_manifests" || p == "_layers")
+                && at > 0
+            {
+                names.insert(parts[..at].join("/"));
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    async fn repository(&self, name: &str) -> Result<crate::distribution::RepositoryLinks> {
+        let dir = self.v2.clone().join("repositories");
+        let dir = name.split('/').fold(dir, |d, part| d.join(part));
+        let mut links = crate::distribution::RepositoryLinks {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(&dir, e))?;
+        for meta in listed {
+            let parts: Vec<String> = meta
+                .location
+                .prefix_match(&dir)
+                .map(|rest| rest.map(|p| p.as_ref().to_string()).collect())
+                .unwrap_or_default();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let digest = |alg: &str, hex: &str| format!("{alg}:{hex}").parse::<Digest>().ok();
+            match parts.as_slice() {
+                ["_layers", alg, hex, "link"] => match digest(alg, hex) {
+                    Some(d) => links.layers.push(d),
+                    None => links.broken_links.push(meta.location.to_string()),
+                },
+                ["_manifests", "revisions", alg, hex, "link"] => match digest(alg, hex) {
+                    Some(d) => links.manifests.push(d),
+                    None => links.broken_links.push(meta.location.to_string()),
+                },
+                ["_manifests", "tags", tag, "current", "link"] => {
+                    let tag = tag.to_string();
+                    let linked = match self.store.get(&meta.location).await {
+                        Ok(got) => got.bytes().await.ok(),
+                        Err(_) => None,
+                    };
+                    match linked
+                        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+                        .and_then(|t| t.trim().parse::<Digest>().ok())
+                    {
+                        Some(d) => links.tags.push((tag, d)),
+                        None => links.broken_links.push(meta.location.to_string()),
+                    }
+                }
+                _ => {} // tag history, upload state: not what import reads
+            }
+        }
+        links.layers.sort();
+        links.manifests.sort();
+        links.tags.sort();
+        Ok(links)
+    }
+}
+
 /// The store could not be reached (refused, timed out, cut off), as opposed to refusing
 /// what was asked: an HTTP failure below any response, somewhere in the error's sources.
 fn unreachable(e: &object_store::Error) -> bool {

@@ -49,13 +49,18 @@ enum Command {
         /// A registry:2-style config.yml; REGISTRY_* variables override it.
         config: Option<PathBuf>,
     },
-    /// Index a registry:2 data directory into berth's metadata, in place (no copying).
+    /// Index a registry:2 tree into berth's metadata, in place (no copying): a data
+    /// directory, or with --config whatever storage the config names (an S3 bucket too).
     Import {
         /// The storage root (registry:2's storage.filesystem.rootdirectory).
-        rootdir: PathBuf,
+        #[arg(required_unless_present = "config")]
+        rootdir: Option<PathBuf>,
         /// Where the metadata database is (default: <ROOTDIR>/berth/metadata.db).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "config")]
         metadata: Option<PathBuf>,
+        /// The registry's config: import from its storage into its metadata.
+        #[arg(long, conflicts_with = "rootdir")]
+        config: Option<PathBuf>,
     },
     /// Manage the users of the built-in token service (auth.local).
     User {
@@ -118,7 +123,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => serve::run(config.as_deref()),
-        Command::Import { rootdir, metadata } => import::run(&rootdir, metadata.as_deref()),
+        Command::Import {
+            rootdir,
+            metadata,
+            config,
+        } => match (rootdir, config) {
+            (_, Some(config)) => import::run_config(&config),
+            (Some(rootdir), None) => import::run(&rootdir, metadata.as_deref()),
+            (None, None) => unreachable!("clap requires ROOTDIR or --config"),
+        },
         Command::User { config, command } => user_cmd::run(config.as_deref(), command),
         Command::Gc(args) | Command::GarbageCollect(args) => gc_cmd::gc(args),
         Command::Retention(args) => gc_cmd::retention(args),

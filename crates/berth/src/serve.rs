@@ -51,12 +51,9 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
 /// Opens the blob store and the metadata database, importing a registry:2 tree the first
 /// time berth sees it.
 pub async fn open_storage(s: &ServeSettings) -> anyhow::Result<Storage> {
-    let (blobs, sweep) = s.storage.open(&s.root)?;
+    let (blobs, tree, sweep) = s.storage.open(&s.root)?;
     let meta = s.metadata.open().await?;
-    if let Some(root) = s.storage.filesystem_root() {
-        let v2 = berth_storage::distribution::v2_dir(root);
-        crate::import::import_if_new(&v2, blobs.as_ref(), &meta).await?;
-    }
+    crate::import::import_if_new(tree.as_ref(), blobs.as_ref(), &meta).await?;
     Ok(Storage { blobs, meta, sweep })
 }
 
