@@ -11,7 +11,6 @@ BERTH_STORAGE    "s3" to run every berth with its blobs in S3, on Garage (see ob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ import requests
 
 import objectstore
 import postgres
+from servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TARGET = os.environ.get("REGISTRY_TARGET", "berth")
@@ -32,12 +32,6 @@ def berth_bin() -> str:
         return os.environ["BERTH_BIN"]
     target_dir = os.environ.get("CARGO_TARGET_DIR", str(REPO_ROOT / "target"))
     return str(Path(target_dir) / "debug" / "berth")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def distribution_config(root: Path, port: int, delete: bool, extra: str = "",

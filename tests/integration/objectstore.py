@@ -8,15 +8,10 @@ BERTH_STORAGE=s3 runs every berth the fixtures start with its blobs in S3.
 
 import atexit
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "scripts" / "garage.sh"
+from servers import ScriptedServer
+
 ON_S3 = os.environ.get("BERTH_STORAGE") == "s3"
 # The key and bucket scripts/garage.sh sets up.
 KEY_ID = "GK00000000000000000000b17e"
@@ -24,40 +19,14 @@ SECRET = "62657274686265727468626572746862657274686265727468626572746862ab"
 BUCKET = "berth"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Garage(ScriptedServer):
+    """A one-node Garage whose S3 API is at http://127.0.0.1:PORT."""
 
-
-class Garage:
-    def __init__(self, endpoint: str, directory: Path | None = None):
-        self.endpoint, self.directory = endpoint, directory
-
-    @classmethod
-    def start_new(cls) -> "Garage":
-        directory = Path(tempfile.mkdtemp(prefix="berth-garage-"))
-        server = cls(f"http://127.0.0.1:{_free_port()}", directory)
-        server.start()
-        return server
+    script = "garage"
 
     @property
-    def port(self) -> int:
-        return int(self.endpoint.rsplit(":", 1)[1])
-
-    def start(self):
-        subprocess.run([str(SCRIPT), "start", str(self.directory), str(self.port)], check=True)
-
-    def stop(self):
-        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=True)
-
-    def kill(self):
-        subprocess.run([str(SCRIPT), "kill", str(self.directory)], check=True)
-
-    def remove(self):
-        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=False,
-                       capture_output=True)
-        shutil.rmtree(self.directory, ignore_errors=True)
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def client(self):
         import boto3
@@ -87,7 +56,7 @@ def shared_server() -> Garage:
     if _shared is None:
         named = os.environ.get("BERTH_TEST_S3")
         if named:
-            _shared = Garage(named)
+            _shared = Garage(int(named.rsplit(":", 1)[1]))
         else:
             _shared = Garage.start_new()
             atexit.register(_shared.remove)

@@ -8,51 +8,22 @@ BERTH_METADATA=postgres runs every berth the fixtures start on PostgreSQL instea
 
 import atexit
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"
+from servers import ScriptedServer
+
 ON_POSTGRES = os.environ.get("BERTH_METADATA") == "postgres"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(ScriptedServer):
     """A PostgreSQL server on 127.0.0.1 with the trusted role `berth`."""
 
-    def __init__(self, host: str, port: int, directory: Path | None = None):
-        self.host, self.port, self.directory = host, port, directory
+    script = "postgres"
 
-    @classmethod
-    def start_new(cls) -> "Server":
-        directory = Path(tempfile.mkdtemp(prefix="berth-pg-"))
-        server = cls("127.0.0.1", _free_port(), directory)
-        server.start()
-        return server
-
-    def start(self):
-        subprocess.run([str(SCRIPT), "start", str(self.directory), str(self.port)], check=True)
-
-    def stop(self):
-        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=True)
-
-    def kill(self):
-        """An immediate shutdown: no checkpoint, crash recovery on the next start."""
-        subprocess.run([str(SCRIPT), "kill", str(self.directory)], check=True)
-
-    def remove(self):
-        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=False,
-                       capture_output=True)
-        shutil.rmtree(self.directory, ignore_errors=True)
+    def __init__(self, port: int, directory=None, host: str = "127.0.0.1"):
+        super().__init__(port, directory)
+        self.host = host
 
     def psql(self, sql: str, dbname: str = "postgres") -> list[list[str]]:
         out = subprocess.run(
@@ -83,7 +54,7 @@ def shared_server() -> Server:
         named = os.environ.get("BERTH_TEST_POSTGRES")
         if named:
             host, port = named.rsplit(":", 1)
-            _shared = Server(host, int(port))
+            _shared = Server(int(port), host=host)
         else:
             _shared = Server.start_new()
             atexit.register(_shared.remove)

@@ -4,17 +4,16 @@ clear error, recovery by itself, nothing acknowledged lost), and the CLI on the 
 database as a running server. Each test that stops PostgreSQL runs a server of its own."""
 
 import subprocess
-import threading
-import time
 
 import pytest
 import requests
 
 import metadata
 import postgres
-from conftest import LOCAL_AUTH, berth_bin
+from conftest import LOCAL_AUTH, berth_bin, free_port
 from gc_helpers import berth
-from oci import Client, config_blob, image_manifest, blob
+from oci import Client
+from outage import Pushers, wait_for
 
 pytestmark = pytest.mark.berth_only
 
@@ -24,20 +23,6 @@ def own_server():
     server = postgres.Server.start_new()
     yield server
     server.remove()
-
-
-def wait_for(check, what: str, timeout: float = 60.0):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except requests.RequestException as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
 
 
 def test_push_pull_restart_and_cli_on_postgres(make_registry):
@@ -125,7 +110,7 @@ def test_bad_database_settings_fail_with_what_to_do(workdir):
                        timeout=60)
     assert r.returncode != 0 and "database.host" in r.stderr, r.stderr
     # Nothing listens there: the error names the server and what to check.
-    port = postgres._free_port()
+    port = free_port()
     cfg.write_text(cfg.read_text() + f"  host: 127.0.0.1\n  port: {port}\n"
                    "  sslmode: disable\n  connecttimeout: 2s\n")
     r = subprocess.run([berth_bin(), "serve", str(cfg)], capture_output=True, text=True,
@@ -160,113 +145,16 @@ def test_postgres_killed_under_pushes_loses_nothing_acknowledged(make_registry, 
     """Pushers keep pushing while PostgreSQL is killed (no clean shutdown) and started
     again; every manifest PUT that got 201 pulls afterwards with its digest."""
     reg = make_registry(database=(own_server, own_server.create_database()))
-    acknowledged: list[tuple[str, str, str]] = []
-    failures: list[int] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def pusher(n: int):
-        c = Client(reg)
-        i = 0
-        while not stop.is_set():
-            i += 1
-            repo, tag = f"pg/kill{n}", f"t{i}"
-            try:
-                cfg = config_blob(f"k{n}-{i}")
-                layer = blob(f"k{n}-{i}/l", 700)
-                if any(c.post_blob(repo, b.data, b.digest).status_code != 201
-                       for b in (cfg, layer)):
-                    with lock:
-                        failures.append(i)
-                    continue
-                m = image_manifest(cfg, [layer])
-                r = c.put_manifest(repo, tag, m)
-            except requests.RequestException:
-                with lock:
-                    failures.append(i)
-                continue
-            with lock:
-                if r.status_code == 201:
-                    acknowledged.append((repo, tag, m.digest))
-                else:
-                    assert r.status_code in (500, 503), (r.status_code, r.text)
-                    failures.append(i)
-
-    threads = [threading.Thread(target=pusher, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
+    pushers = Pushers(reg, "pg/kill")
     try:
-        wait_for(lambda: len(acknowledged) >= 10, "pushes before the kill")
+        pushers.more_acknowledged(10, "pushes before the kill")
         own_server.kill()
-        wait_for(lambda: failures, "pushes refused while PostgreSQL is down")
+        pushers.more_refused("pushes refused while PostgreSQL is down")
         own_server.start()
-        count = len(acknowledged)
-        wait_for(lambda: len(acknowledged) >= count + 10, "pushes after PostgreSQL is back")
+        pushers.more_acknowledged(10, "pushes after PostgreSQL is back")
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-    c = Client(reg)
-    for repo, tag, digest in acknowledged:
-        r = c.get_manifest(repo, tag)
-        assert r.status_code == 200, (repo, tag, r.status_code, r.text)
-        assert r.headers["Docker-Content-Digest"] == digest
+        pushers.stop()
+    pushers.check_all_pull(reg)
     # And after a restart of berth, from the database rather than any cache.
     reg.restart()
-    c = Client(reg)
-    for repo, tag, digest in acknowledged:
-        assert c.get_manifest(repo, tag).headers["Docker-Content-Digest"] == digest
-
-
-def test_copy_metadata_moves_a_sqlite_registry_to_postgres(make_registry):
-    reg = make_registry(extra_config=LOCAL_AUTH, database=False)
-    password = (reg.root / "initial-admin-password").read_text().strip()
-    c = Client(reg)
-    c.s.auth = None
-    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
-                         params={"service": "test-registry",
-                                 "scope": "repository:copy/app:push,pull"},
-                         timeout=10).json()["token"]
-    c.s.headers["Authorization"] = f"Bearer {token}"
-    images = {tag: c.push_image("copy/app", tag, f"copy-{tag}", layers=2)
-              for tag in ("v1", "v2", "v3")}
-    tags_before = c.tags("copy/app")
-    # The server holds the SQLite file: the copy waits for it to stop.
-    server = postgres.shared_server()
-    dbname = server.create_database()
-    pg_config = reg.config_path.read_text() + server.config(dbname)
-    (reg.workdir / "pg.yml").write_text(pg_config)
-    copy = [berth_bin(), "copy-metadata", str(reg.workdir / "pg.yml")]
-    r = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
-    assert r.returncode != 0 and "already using" in r.stderr, r.stderr
-    reg.stop()
-    r = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
-    assert r.returncode == 0, r.stderr
-    assert "manifests: 3 rows, counts match" in r.stdout, r.stdout
-    assert "users: 1 rows, counts match" in r.stdout, r.stdout
-    # Only into an empty database.
-    again = subprocess.run(copy, capture_output=True, text=True, timeout=120, cwd=reg.workdir)
-    assert again.returncode != 0 and "not empty" in again.stderr, again.stderr
-    # Served from PostgreSQL: the same images, tags and administrator.
-    reg.config_path.write_text(pg_config)
-    reg.database = (server, dbname)
-    reg.start()
-    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
-                         params={"service": "test-registry",
-                                 "scope": "repository:copy/app:push,pull"},
-                         timeout=10).json()["token"]
-    c = Client(reg)
-    c.s.headers["Authorization"] = f"Bearer {token}"
-    assert c.tags("copy/app") == tags_before
-    for tag, m in images.items():
-        r = c.get_manifest("copy/app", tag)
-        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == m.digest
-    # New rows continue after the copied ones (the copied ids are kept): a new repository
-    # gets an id of its own instead of colliding with a copied one.
-    token = requests.get(f"{reg.url}/auth/token", auth=("admin", password),
-                         params={"service": "test-registry",
-                                 "scope": "repository:copy/new:push,pull"},
-                         timeout=10).json()["token"]
-    c.s.headers["Authorization"] = f"Bearer {token}"
-    c.push_image("copy/new", "v1", "after-copy")
-    assert metadata.query(reg, "SELECT COUNT(DISTINCT id) FROM repositories") == [("2",)]
+    pushers.check_all_pull(reg)

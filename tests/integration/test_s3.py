@@ -4,8 +4,6 @@ objects, the metadata and berth's own files in the state directory, and the obje
 restarting or killed under pushes without losing anything acknowledged."""
 
 import subprocess
-import threading
-import time
 
 import pytest
 import requests
@@ -15,6 +13,7 @@ from blobstore import blob_bytes, blob_stored, stored_blobs
 from conftest import Registry, berth_bin
 from gc_helpers import gc
 from oci import Client, blob, config_blob, image_manifest, random_bytes, sha256
+from outage import Pushers, wait_for
 
 pytestmark = pytest.mark.berth_only
 
@@ -24,20 +23,6 @@ def own_garage():
     server = objectstore.Garage.start_new()
     yield server
     server.remove()
-
-
-def wait_for(check, what: str, timeout: float = 60.0):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except requests.RequestException as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
 
 
 def s3_registry(make_registry, server=None, **kw):
@@ -145,64 +130,18 @@ def test_garbage_collection_removes_objects(make_registry):
 
 def test_the_store_restarting_or_killed_under_pushes_loses_nothing(make_registry, own_garage):
     reg = s3_registry(make_registry, own_garage)
-    acknowledged: list[tuple[str, str, str]] = []
-    refused: list[int] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def pusher(n: int):
-        c = Client(reg)
-        i = 0
-        while not stop.is_set():
-            i += 1
-            repo, tag = f"s3/kill{n}", f"t{i}"
-            try:
-                cfg, layer = config_blob(f"s{n}-{i}"), blob(f"s{n}-{i}/l", 50_000)
-                if any(c.post_blob(repo, b.data, b.digest).status_code != 201
-                       for b in (cfg, layer)):
-                    with lock:
-                        refused.append(i)
-                    continue
-                m = image_manifest(cfg, [layer])
-                r = c.put_manifest(repo, tag, m)
-            except requests.RequestException:
-                with lock:
-                    refused.append(i)
-                continue
-            with lock:
-                if r.status_code == 201:
-                    acknowledged.append((repo, tag, m.digest))
-                else:
-                    # Down: 503 and a hint to retry; cut off mid-write: 500 at worst.
-                    assert r.status_code in (500, 503), (r.status_code, r.text)
-                    refused.append(i)
-
-    threads = [threading.Thread(target=pusher, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
+    # Down: 503 and a hint to retry; cut off in the middle of a write: 500 at worst.
+    pushers = Pushers(reg, "s3/kill", layer_size=50_000)
     try:
         for outage in (own_garage.stop, own_garage.kill):
-            count = len(acknowledged)
-            wait_for(lambda: len(acknowledged) >= count + 5, "pushes while the store is up")
-            before = len(refused)
+            pushers.more_acknowledged(5, "pushes while the store is up")
             outage()
-            wait_for(lambda: len(refused) > before, "pushes refused while the store is down")
+            pushers.more_refused("pushes refused while the store is down")
             own_garage.start()
+        pushers.more_acknowledged(5, "pushes once the store is back")
     finally:
-        count = len(acknowledged)
-        try:
-            wait_for(lambda: len(acknowledged) >= count + 5, "pushes once the store is back")
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=60)
-    c = Client(reg)
-    for repo, tag, digest in acknowledged:
-        r = c.get_manifest(repo, tag)
-        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
-        layer = r.json()["layers"][0]["digest"]
-        b = c.get(c.blob_url(repo, layer))
-        assert b.status_code == 200 and sha256(b.content) == layer
+        pushers.stop()
+    pushers.check_all_pull(reg)
 
 
 @pytest.mark.parametrize("how", ["first start", "berth import --config"])

@@ -105,6 +105,21 @@ pub(crate) fn postgres_options(host: &str, port: u16, dbname: &str) -> PostgresO
     }
 }
 
+/// Creates the database `name` on the test server; the options to open it.
+pub(crate) async fn new_database(host: &str, port: u16, name: &str) -> PostgresOptions {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect_with(
+        &postgres_options(host, port, "postgres").connect_options(),
+    )
+    .await
+    .expect("connecting to the test PostgreSQL server");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    postgres_options(host, port, name)
+}
+
 /// A fresh store of every engine this machine runs.
 pub(crate) async fn stores() -> Vec<Fresh> {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,19 +133,9 @@ pub(crate) async fn stores() -> Vec<Fresh> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut engines = vec![Engine::Sqlite(dir)];
     if let Some((host, port)) = postgres_server() {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect_with(
-            &postgres_options(&host, port, "postgres").connect_options(),
-        )
-        .await
-        .expect("connecting to the test PostgreSQL server");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("creating a test database");
-        engines.push(Engine::Postgres(Box::new(postgres_options(
-            &host, port, &name,
-        ))));
+        engines.push(Engine::Postgres(Box::new(
+            new_database(&host, port, &name).await,
+        )));
     }
     let mut fresh = Vec::new();
     for engine in engines {

@@ -9,23 +9,8 @@ use bytes::Bytes;
 use sqlx::Connection;
 
 use super::PgMeta;
-use crate::suite::{postgres_options, postgres_server};
+use crate::suite::{new_database, postgres_server};
 use crate::{Blobs, Collection, ManifestRecord, Manifests, Uploads, now_ms};
-
-/// A new, empty database on the test server, and its options.
-async fn fresh_database(host: &str, port: u16) -> super::PostgresOptions {
-    let name = format!("berth_locks_{}_{}", std::process::id(), now_ms());
-    let mut admin = sqlx::PgConnection::connect_with(
-        &postgres_options(host, port, "postgres").connect_options(),
-    )
-    .await
-    .expect("connecting to the test PostgreSQL server");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("creating a test database");
-    postgres_options(host, port, &name)
-}
 
 /// Waits until a backend of this database waits on `event` (a row lock: `tuple` or
 /// `transactionid`; an advisory lock: `advisory`) running a statement that starts with
@@ -59,7 +44,8 @@ async fn collection_waits_for_a_push_that_has_checked_its_layer() {
     let Some((host, port)) = postgres_server() else {
         return; // no test server: BERTH_REQUIRE_POSTGRES makes that a failure elsewhere
     };
-    let options = fresh_database(&host, port).await;
+    let name = format!("berth_locks_{}_{}", std::process::id(), now_ms());
+    let options = new_database(&host, port, &name).await;
     let pusher = PgMeta::open(&options).await.unwrap();
     let collector = PgMeta::open(&options).await.unwrap();
     let mut blocker = sqlx::PgConnection::connect_with(&options.connect_options())
