@@ -92,7 +92,16 @@ impl Registry {
                 range.len()
             )));
         }
-        self.meta.update_upload(id, size, &hasher.save()).await?;
+        // Conditional on the offset this request started from: another request on the same
+        // upload (a client's retry reaching another replica) must not be overwritten.
+        if !self
+            .meta
+            .update_upload(id, session.size, size, &hasher.save())
+            .await?
+        {
+            let now = self.session(repo, id).await?;
+            return Err(RegistryError::ChunkOutOfOrder { size: now.size });
+        }
         Ok(UploadStatus {
             id: session.id,
             size,

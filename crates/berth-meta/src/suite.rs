@@ -725,3 +725,49 @@ async fn a_tag_moved_during_review_keeps_its_manifest() {
         }
     }
 }
+
+/// Two requests appending to one upload at once (a client's retry reaching another
+/// process): exactly one moves it on; the other changes nothing and learns the offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_racing_on_one_upload() {
+    for store in stores().await {
+        let a = store.meta();
+        let b = store.another().await;
+        let session = crate::UploadSession {
+            id: "0123abcd-0000-4000-8000-00000000race".into(),
+            repository: repo("race/upload"),
+            algorithm: berth_oci::Algorithm::Sha256,
+            size: 0,
+            hash_state: vec![0],
+            started_at_ms: now_ms(),
+        };
+        a.create_upload(&session).await.unwrap();
+        for round in 0..20u64 {
+            let from = a.upload(&session.id).await.unwrap().unwrap().size;
+            let (state_a, state_b) = ([1, round as u8], [2, round as u8]);
+            let (x, y) = tokio::join!(
+                a.update_upload(&session.id, from, from + 10, &state_a),
+                b.update_upload(&session.id, from, from + 20, &state_b)
+            );
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!(
+                x ^ y,
+                "{}: round {round}: exactly one wins ({x}, {y})",
+                store.name()
+            );
+            let now = a.upload(&session.id).await.unwrap().unwrap();
+            let (size, state) = if x { (from + 10, 1) } else { (from + 20, 2) };
+            assert_eq!(
+                (now.size, now.hash_state[0]),
+                (size, state),
+                "{}",
+                store.name()
+            );
+        }
+        // A stale offset changes nothing.
+        let now = a.upload(&session.id).await.unwrap().unwrap();
+        assert!(!a.update_upload(&session.id, 0, 1, &[9]).await.unwrap());
+        let after = a.upload(&session.id).await.unwrap().unwrap();
+        assert_eq!((after.size, after.hash_state), (now.size, now.hash_state));
+    }
+}

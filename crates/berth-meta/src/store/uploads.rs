@@ -21,7 +21,16 @@ pub trait Uploads: Send + Sync + 'static {
 
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>>;
 
-    async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()>;
+    /// Records that the upload, which held `from` bytes, now holds `size` with this hash
+    /// state. `false` (nothing changed) when it no longer holds `from`: another request,
+    /// perhaps on another replica, moved it on or finished it meanwhile.
+    async fn update_upload(
+        &self,
+        id: &str,
+        from: u64,
+        size: u64,
+        hash_state: &[u8],
+    ) -> Result<bool>;
 
     async fn delete_upload(&self, id: &str) -> Result<()>;
 

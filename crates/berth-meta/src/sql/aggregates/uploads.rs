@@ -76,16 +76,26 @@ impl Uploads for Meta {
         }))
     }
 
-    async fn update_upload(&self, id: &str, size: u64, hash_state: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3 WHERE id = $4")
-            .bind(size as i64)
-            .bind(hash_state)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.write)
-            .await
-            .inspect(|_| self.writes.raise())?;
-        Ok(())
+    async fn update_upload(
+        &self,
+        id: &str,
+        from: u64,
+        size: u64,
+        hash_state: &[u8],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3
+             WHERE id = $4 AND size = $5",
+        )
+        .bind(size as i64)
+        .bind(hash_state)
+        .bind(now_ms())
+        .bind(id)
+        .bind(from as i64)
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
