@@ -144,7 +144,9 @@ def run_benchmarks(args) -> dict:
     cfg = args.mode_cfg
     work = Path(tempfile.mkdtemp(prefix="berth-bench-", dir=args.workdir))
     figures: dict[str, dict] = {}
-    pg = PostgresServer(work / "postgres")
+    # Its own directory under the temporary directory: as root the server runs as the
+    # postgres user, who cannot enter the (private) work directory.
+    pg = PostgresServer(Path(tempfile.mkdtemp(prefix="berth-bench-pg-")))
     garage = GarageServer(work / "garage")
     regs = {k: RegistryProcess(k, args.berth, work / k, database=pg.database(k),
                                s3=garage.bucket(k)).start()
@@ -224,6 +226,7 @@ class PostgresServer:
     def stop(self):
         subprocess.run([str(HERE.parent / "scripts" / "postgres.sh"), "stop",
                         str(self.directory)], check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class GarageServer:

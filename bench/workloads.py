@@ -65,7 +65,9 @@ def raw_blob(reg, files: list[tuple[Path, str, int]]) -> dict:
                 for f in files)
     get_s = 0.0
     for _, digest, _ in files:
-        get_s += timed(lambda d=digest: run("curl", "-sSf", "-o", "/dev/null",
+        # -L: a registry that redirects to its store (berth on S3) is measured with the
+        # download from the store, as a client sees it.
+        get_s += timed(lambda d=digest: run("curl", "-sSfL", "-o", "/dev/null",
                                             f"{reg.url}/v2/bench/raw/blobs/{d}"))
     total = sum(size for _, _, size in files) / MIB
     return {"blob_put_mib_s": total / put_s, "blob_get_mib_s": total / get_s}

@@ -23,7 +23,13 @@ case "$cmd" in
 start)
     port=${3:?port}
     mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$dir"
+        runuser -u postgres -- test -x "$dir" || {
+            echo "the postgres user cannot enter $dir: put it where every parent directory is searchable (e.g. under /tmp)" >&2
+            exit 1
+        }
+    fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_owner "$bin/initdb" -D "$dir/data" -U berth --auth=trust -E UTF8 >"$dir/initdb.log"
     fi

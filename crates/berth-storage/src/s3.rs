@@ -32,6 +32,11 @@ const OFFSET_DIGITS: usize = 20;
 /// answers clients with an error in seconds, not after object_store's three minutes.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Multipart parts: 8 MiB each (S3 wants at least 5), at most 2 in flight per upload, so
+/// an upload in progress holds at most three parts in memory (the one filling and two
+/// being sent) however large the blob; object_store's default is 10 MiB × 8.
+const PART_SIZE: usize = 8 << 20;
+const PARTS_IN_FLIGHT: usize = 2;
 /// How long a presigned blob URL stays valid (Distribution's 20 minutes): long enough for a
 /// slow client to start the download, short enough that a URL leaked in a log expires.
 const REDIRECT_VALID_FOR: Duration = Duration::from_secs(20 * 60);
@@ -184,6 +189,12 @@ impl S3BlobStore {
         Ok(chunks)
     }
 
+    /// A buffered writer of one object, multipart once it passes a part.
+    fn writer(&self, path: Path) -> BufWriter {
+        let store: Arc<dyn ObjectStore> = self.store.clone();
+        BufWriter::with_capacity(store, path, PART_SIZE).with_max_concurrency(PARTS_IN_FLIGHT)
+    }
+
     async fn delete_paths(&self, paths: impl IntoIterator<Item = Path>) -> Result<()> {
         for path in paths {
             match self.store.delete(&path).await {
@@ -282,7 +293,7 @@ impl BlobStore for S3BlobStore {
             .upload_dir(upload_id)?
             .join(format!("{offset:0width$}", width = OFFSET_DIGITS));
         Ok(Box::new(ChunkWriter {
-            writer: BufWriter::new(self.store.clone(), path.clone()),
+            writer: self.writer(path.clone()),
             path,
             describe: self.describe.clone(),
             offset,
@@ -337,7 +348,7 @@ impl BlobStore for S3BlobStore {
                     .await
                     .map_err(|e| self.error(only, e))?,
                 _ => {
-                    let mut joined = BufWriter::new(self.store.clone(), target.clone());
+                    let mut joined = self.writer(target.clone());
                     for (_, _, path) in &chunks {
                         let result = self
                             .store
