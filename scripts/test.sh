@@ -69,6 +69,12 @@ BERTH_STORAGE=s3 python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
     tests/integration/test_gc.py tests/integration/test_retention.py \
     tests/integration/test_skopeo.py tests/integration/test_oras.py
 
+step "integration tests with both: blobs in S3, metadata on PostgreSQL"
+# The shape of a multi-machine deployment, on one machine.
+BERTH_STORAGE=s3 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider \
+    ${PYTEST_ARGS:-} tests/integration/test_api_manifests.py tests/integration/test_api_blobs.py \
+    tests/integration/test_gc.py tests/integration/test_skopeo.py tests/integration/test_auth.py
+
 step "integration tests on PostgreSQL metadata"
 # The registry API, garbage collection, retention, users and tokens, notifications and a
 # real client again, with every berth on the test server (a database each).

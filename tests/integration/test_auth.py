@@ -27,9 +27,11 @@ def admin_password(reg) -> str:
     return (reg.root / "initial-admin-password").read_text().strip()
 
 
-def run_berth(*args, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_berth(*args, stdin: str | None = None, check: bool = True,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """`env`: the registry's environment (its REGISTRY_* variables), when it has one."""
     proc = subprocess.run([berth_bin(), *args], input=stdin, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"berth {' '.join(args)}: {proc.returncode}\n{proc.stderr}")
     return proc
@@ -258,6 +260,7 @@ def test_oauth2_password_and_refresh_grants(make_registry):
     reg = make_registry(extra_config=LOCAL_AUTH + "    refreshtokens: true\n")
     pw = admin_password(reg)
     run_berth("user", "add", "carol", "--password-stdin", "--config", str(reg.config_path),
+              env=reg.env,
               stdin="carol-password\n")
     form = dict(grant_type="password", username="carol", password="carol-password",
                 service="test-registry", client_id="pytest", access_type="offline",
@@ -277,6 +280,7 @@ def test_oauth2_password_and_refresh_grants(make_registry):
     assert requests.get(f"{reg.url}/v2/", headers=bearer(refresh)).status_code == 401
     # A password change revokes refresh tokens.
     run_berth("user", "passwd", "carol", "--password-stdin", "--config", str(reg.config_path),
+              env=reg.env,
               stdin="carol-new-password\n")
     r = requests.post(f"{reg.url}/auth/token", data=dict(
         grant_type="refresh_token", refresh_token=refresh, client_id="pytest"), timeout=30)
@@ -286,9 +290,10 @@ def test_oauth2_password_and_refresh_grants(make_registry):
     bad = requests.post(f"{reg.url}/auth/token", data=dict(grant_type="magic"), timeout=30)
     assert bad.status_code == 400
     # Removing a user ends password logins at once.
-    run_berth("user", "remove", "carol", "--config", str(reg.config_path))
+    run_berth("user", "remove", "carol", "--config", str(reg.config_path), env=reg.env)
     assert token(reg, "carol", "carol-new-password").status_code == 401
-    listed = run_berth("user", "list", "--config", str(reg.config_path)).stdout.splitlines()
+    listed = run_berth("user", "list", "--config", str(reg.config_path),
+                      env=reg.env).stdout.splitlines()
     assert listed[0].split() == ["NAME", "ADMIN", "CREATED"]
     assert [line.split()[:2] for line in listed[1:]] == [["admin", "yes"]]
     assert requests.get(f"{reg.url}/v2/", auth=("admin", pw)).ok
