@@ -42,7 +42,10 @@ impl BlobStore for MeteredStore {
         self.timed("Delete", self.inner.delete_many(digests)).await
     }
 
-    async fn inventory(&self, temp_age: std::time::Duration) -> Result<berth_storage::Inventory> {
+    async fn inventory(
+        &self,
+        temp_age: std::time::Duration,
+    ) -> Result<berth_storage::InventoryStream> {
         self.timed("Walk", self.inner.inventory(temp_age)).await
     }
 

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use berth_meta::{CollectRules, CollectedManifest, duration_ms, now_ms};
 use berth_oci::{Digest, RepoName};
+use berth_storage::Found;
+use futures_util::StreamExt;
 
 use crate::{Registry, Result};
 
@@ -252,11 +254,32 @@ impl Registry {
     }
 
     /// Walks the storage: the stored blobs the metadata knows nothing of, and how many
-    /// temporary files older than `temp_age` went on the way.
+    /// temporary files older than `temp_age` went on the way. The walk is checked against
+    /// the metadata a batch at a time; only the unknown ones are kept.
     async fn orphan_suspects(&self, temp_age: Duration) -> Result<(Vec<Digest>, u64)> {
-        let inventory = self.blobs.inventory(temp_age).await?;
-        let unknown = self.meta.unknown_blobs(&inventory.blobs).await?;
-        Ok((unknown, inventory.temp_files_removed))
+        const BATCH: usize = 1000;
+        let mut walk = self.blobs.inventory(temp_age).await?;
+        let (mut unknown, mut batch, mut temp_files_removed) = (Vec::new(), Vec::new(), 0);
+        loop {
+            let done = match walk.next().await.transpose()? {
+                Some(Found::Blob(digest)) => {
+                    batch.push(digest);
+                    false
+                }
+                Some(Found::TempFileRemoved) => {
+                    temp_files_removed += 1;
+                    false
+                }
+                None => true,
+            };
+            if batch.len() >= BATCH || (done && !batch.is_empty()) {
+                unknown.extend(self.meta.unknown_blobs(&batch).await?);
+                batch.clear();
+            }
+            if done {
+                return Ok((unknown, temp_files_removed));
+            }
+        }
     }
 
     /// Notes a manifest pull (kept in memory; [`Registry::flush_pulls`] writes them).

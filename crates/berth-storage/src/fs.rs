@@ -264,15 +264,31 @@ impl BlobStore for FsBlobStore {
         blocking(move || remove_dir_if_present(&dir)).await
     }
 
-    async fn inventory(&self, temp_age: std::time::Duration) -> Result<crate::Inventory> {
+    async fn inventory(&self, temp_age: std::time::Duration) -> Result<crate::InventoryStream> {
         let blobs = self.v2.join("blobs");
-        blocking(move || walk_blobs(&blobs, temp_age)).await
+        // The walk runs on a blocking thread and hands what it finds over a small channel:
+        // it waits while the consumer is busy, so nothing piles up in memory.
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::task::spawn_blocking(move || {
+            let send = |found: Result<crate::Found>| tx.blocking_send(found).is_ok();
+            if let Err(e) = walk_blobs(&blobs, temp_age, &send) {
+                send(Err(e));
+            }
+        });
+        Ok(Box::pin(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|found| (found, rx)) },
+        )))
     }
 }
 
-/// Lists `blobs/<algorithm>/<xx>/<hex>/data`, removing old `data.tmp-*` files beside them.
-fn walk_blobs(blobs: &Path, temp_age: std::time::Duration) -> Result<crate::Inventory> {
-    let mut found = crate::Inventory::default();
+/// Lists `blobs/<algorithm>/<xx>/<hex>/data` to `send`, removing old `data.tmp-*` files
+/// beside them. Stops early when `send` says nobody listens any more.
+fn walk_blobs(
+    blobs: &Path,
+    temp_age: std::time::Duration,
+    send: &dyn Fn(Result<crate::Found>) -> bool,
+) -> Result<()> {
     let entries = |dir: &Path| -> Result<Vec<fs::DirEntry>> {
         match fs::read_dir(dir) {
             Ok(rd) => rd
@@ -291,8 +307,10 @@ fn walk_blobs(blobs: &Path, temp_age: std::time::Duration) -> Result<crate::Inve
                     let name = file.file_name();
                     let name = name.to_string_lossy();
                     if name == "data" {
-                        if let Ok(d) = format!("{alg_name}:{hex}").parse::<Digest>() {
-                            found.blobs.push(d);
+                        if let Ok(d) = format!("{alg_name}:{hex}").parse::<Digest>()
+                            && !send(Ok(crate::Found::Blob(d)))
+                        {
+                            return Ok(());
                         }
                     } else if name.starts_with("data.tmp-") {
                         let old = file
@@ -301,15 +319,18 @@ fn walk_blobs(blobs: &Path, temp_age: std::time::Duration) -> Result<crate::Inve
                             .ok()
                             .and_then(|t| t.elapsed().ok())
                             .is_some_and(|age| age >= temp_age);
-                        if old && fs::remove_file(file.path()).is_ok() {
-                            found.temp_files_removed += 1;
+                        if old
+                            && fs::remove_file(file.path()).is_ok()
+                            && !send(Ok(crate::Found::TempFileRemoved))
+                        {
+                            return Ok(());
                         }
                     }
                 }
             }
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 fn remove_blob_file(path: &Path) -> Result<bool> {

@@ -148,19 +148,23 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn check_writable(&self) -> Result<()>;
 
     /// Walks the stored blobs (for garbage collection to find bytes the metadata does not
-    /// know: left by a crash between a step's commit and its deletes). Temporary files of
-    /// writes that crashed, older than `temp_age`, are removed on the way.
-    async fn inventory(&self, temp_age: std::time::Duration) -> Result<Inventory>;
+    /// know: left by a crash between a step's commit and its deletes), as a stream, so
+    /// memory stays bounded however many there are. Temporary files of writes that
+    /// crashed, older than `temp_age`, are removed on the way.
+    async fn inventory(&self, temp_age: std::time::Duration) -> Result<InventoryStream>;
 }
 
-/// What [`BlobStore::inventory`] found.
-#[derive(Debug, Default)]
-pub struct Inventory {
-    /// Every stored blob.
-    pub blobs: Vec<Digest>,
-    /// Abandoned temporary files removed.
-    pub temp_files_removed: u64,
+/// One thing [`BlobStore::inventory`] found on its walk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// A stored blob.
+    Blob(Digest),
+    /// An abandoned temporary file, removed.
+    TempFileRemoved,
 }
+
+/// What a walk of the store finds, as it finds it.
+pub type InventoryStream = Pin<Box<dyn Stream<Item = Result<Found>> + Send>>;
 
 /// Appends bytes to an upload. `finish` must be called for the bytes to count: it flushes
 /// and syncs them to stable storage and returns the upload's total length.

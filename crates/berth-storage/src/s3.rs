@@ -24,7 +24,7 @@ use object_store::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::{BlobStore, ByteStream, Inventory, Result, StorageError, UploadWriter};
+use crate::{BlobStore, ByteStream, Found, InventoryStream, Result, StorageError, UploadWriter};
 
 /// Digits of an upload chunk's offset in its name: names sort as offsets do.
 const OFFSET_DIGITS: usize = 20;
@@ -397,27 +397,35 @@ impl BlobStore for S3BlobStore {
         self.delete_paths([probe]).await
     }
 
-    async fn inventory(&self, _temp_age: Duration) -> Result<Inventory> {
+    async fn inventory(&self, _temp_age: Duration) -> Result<InventoryStream> {
         let prefix = self.v2.clone().join("blobs");
-        let mut listed = self.store.list(Some(&prefix));
-        let mut blobs = Vec::new();
-        while let Some(meta) = listed.next().await {
-            let meta = meta.map_err(|e| self.error(&prefix, e))?;
-            // blobs/<algorithm>/<2 hex>/<hex>/data
-            let parts: Vec<_> = meta.location.parts().collect();
-            if let [.., algorithm, _, hex, data] = parts.as_slice()
-                && data.as_ref() == "data"
-                && let Ok(digest) = format!("{}:{}", algorithm.as_ref(), hex.as_ref()).parse()
-            {
-                blobs.push(digest);
-            }
-        }
+        let describe = self.describe.clone();
         // Multipart uploads that never completed are the store's to expire (a bucket
         // lifecycle rule); they are not objects and hold no names.
-        Ok(Inventory {
-            blobs,
-            temp_files_removed: 0,
-        })
+        Ok(Box::pin(self.store.list(Some(&prefix)).filter_map(
+            move |meta| {
+                let found = match meta {
+                    Err(e) => Some(Err(StorageError::Remote {
+                        path: format!("{describe}/{prefix}"),
+                        source: Box::new(e),
+                    })),
+                    // blobs/<algorithm>/<2 hex>/<hex>/data
+                    Ok(meta) => {
+                        let parts: Vec<_> = meta.location.parts().collect();
+                        match parts.as_slice() {
+                            [.., algorithm, _, hex, data] if data.as_ref() == "data" => {
+                                format!("{}:{}", algorithm.as_ref(), hex.as_ref())
+                                    .parse()
+                                    .ok()
+                                    .map(|d| Ok(Found::Blob(d)))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                std::future::ready(found)
+            },
+        )))
     }
 }
 

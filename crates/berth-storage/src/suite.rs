@@ -198,11 +198,20 @@ async fn one_chunk_uploads_small_blobs_and_inventory() {
         let small_digest = Digest::sha256(&small);
         store.put(&small_digest, small.clone()).await.unwrap();
         assert_eq!(store.get(&small_digest).await.unwrap(), small, "{name}");
-        let mut listed = store
+        let walk = store
             .inventory(std::time::Duration::from_secs(3600))
             .await
-            .unwrap()
-            .blobs;
+            .unwrap();
+        let mut listed: Vec<Digest> = walk
+            .try_filter_map(|found| async move {
+                Ok(match found {
+                    crate::Found::Blob(d) => Some(d),
+                    crate::Found::TempFileRemoved => None,
+                })
+            })
+            .try_collect()
+            .await
+            .unwrap();
         listed.sort_by_key(|d| d.to_string());
         let mut want = vec![digest.clone(), small_digest.clone()];
         want.sort_by_key(|d| d.to_string());
