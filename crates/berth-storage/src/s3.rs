@@ -257,12 +257,26 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    /// Which of them are there (checked a few at a time), then one batched delete
+    /// request per thousand (S3's DeleteObjects) rather than one request per blob.
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
-        let mut removed = 0;
-        for digest in digests {
-            if self.stat(digest).await?.is_some() {
-                self.delete_paths([self.blob_path(digest)]).await?;
-                removed += 1;
+        let store = self;
+        let present: Vec<Path> = futures_util::stream::iter(digests.to_vec())
+            .map(move |digest: Digest| async move {
+                let there = store.stat(&digest).await?;
+                Ok::<_, StorageError>(there.map(|_| store.blob_path(&digest)))
+            })
+            .buffer_unordered(16)
+            .try_filter_map(|path| async move { Ok(path) })
+            .try_collect()
+            .await?;
+        let removed = present.len() as u64;
+        let locations = futures_util::stream::iter(present.into_iter().map(Ok)).boxed();
+        let mut deleted = self.store.delete_stream(locations);
+        while let Some(done) = deleted.next().await {
+            match done {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error(&self.v2, e)),
             }
         }
         Ok(removed)
