@@ -41,6 +41,8 @@ pub struct RepositoryLinks {
 /// A registry:2 tree's link files, wherever they are kept: what import reads.
 #[async_trait::async_trait]
 pub trait RegistryTree: Send + Sync {
+    /// Whether there is no tree at all (cheap: start-up asks every time).
+    async fn is_empty(&self) -> crate::Result<bool>;
     /// Every repository (holding `_manifests` or `_layers`), sorted by name.
     async fn repository_names(&self) -> crate::Result<Vec<String>>;
     /// The link files of one repository.
@@ -54,6 +56,10 @@ pub struct FsTree {
 
 #[async_trait::async_trait]
 impl RegistryTree for FsTree {
+    async fn is_empty(&self) -> crate::Result<bool> {
+        Ok(!self.v2.join("repositories").is_dir())
+    }
+
     async fn repository_names(&self) -> crate::Result<Vec<String>> {
         let v2 = self.v2.clone();
         crate::blocking(move || list_repositories(&v2).map_err(|e| crate::StorageError::io(&v2, e)))

@@ -155,18 +155,7 @@ impl S3BlobStore {
     }
 
     fn error(&self, what: &Path, e: object_store::Error) -> StorageError {
-        let path = format!("{}/{what}", self.describe);
-        match e {
-            object_store::Error::NotFound { .. } => StorageError::NotFound,
-            other if unreachable(&other) => StorageError::Unavailable {
-                path,
-                source: Box::new(other),
-            },
-            other => StorageError::Remote {
-                path,
-                source: Box::new(other),
-            },
-        }
+        store_error(&self.describe, what, e)
     }
 
     /// An upload's chunks in order: (offset, length, object).
@@ -289,13 +278,7 @@ impl BlobStore for S3BlobStore {
         // before they were acknowledged: the client sends those bytes again.
         self.delete_paths(past.into_iter().map(|(_, _, p)| p))
             .await?;
-        let mut have = 0;
-        for (start, len, _) in &kept {
-            if *start != have {
-                break; // a gap: what follows cannot be trusted
-            }
-            have += len;
-        }
+        let have = contiguous_len(&kept);
         if have != offset {
             return Err(StorageError::UploadLost {
                 id: upload_id.to_string(),
@@ -320,14 +303,7 @@ impl BlobStore for S3BlobStore {
         if chunks.is_empty() {
             return Ok(None);
         }
-        let mut have = 0;
-        for (start, len, _) in &chunks {
-            if *start != have {
-                break;
-            }
-            have += len;
-        }
-        Ok(Some(have))
+        Ok(Some(contiguous_len(&chunks)))
     }
 
     async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
@@ -419,10 +395,7 @@ impl BlobStore for S3BlobStore {
         Ok(Box::pin(self.store.list(Some(&prefix)).filter_map(
             move |meta| {
                 let found = match meta {
-                    Err(e) => Some(Err(StorageError::Remote {
-                        path: format!("{describe}/{prefix}"),
-                        source: Box::new(e),
-                    })),
+                    Err(e) => Some(Err(store_error(&describe, &prefix, e))),
                     // blobs/<algorithm>/<2 hex>/<hex>/data
                     Ok(meta) => {
                         let parts: Vec<_> = meta.location.parts().collect();
@@ -447,6 +420,16 @@ impl BlobStore for S3BlobStore {
 /// of layer and revision links are in their names, tags' in their link objects.
 #[async_trait]
 impl crate::distribution::RegistryTree for S3BlobStore {
+    async fn is_empty(&self) -> Result<bool> {
+        let top = self.v2.clone().join("repositories");
+        // The first page of the listing is enough.
+        match self.store.list(Some(&top)).next().await {
+            None => Ok(true),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(self.error(&top, e)),
+        }
+    }
+
     async fn repository_names(&self) -> Result<Vec<String>> {
         let top = self.v2.clone().join("repositories");
         let mut listed = self.store.list(Some(&top));
@@ -523,6 +506,36 @@ impl crate::distribution::RegistryTree for S3BlobStore {
     }
 }
 
+/// How many bytes an upload's chunks (in offset order) hold without a gap from offset 0:
+/// what follows a gap cannot be trusted.
+fn contiguous_len(chunks: &[(u64, u64, Path)]) -> u64 {
+    let mut have = 0;
+    for (start, len, _) in chunks {
+        if *start != have {
+            break;
+        }
+        have += len;
+    }
+    have
+}
+
+/// What an object_store error at `what` (in the store `describe` names) means here: not
+/// there, out of reach for now, or refused. Every request to the store is judged so.
+fn store_error(describe: &str, what: &Path, e: object_store::Error) -> StorageError {
+    let path = format!("{describe}/{what}");
+    match e {
+        object_store::Error::NotFound { .. } => StorageError::NotFound,
+        other if unreachable(&other) => StorageError::Unavailable {
+            path,
+            source: Box::new(other),
+        },
+        other => StorageError::Remote {
+            path,
+            source: Box::new(other),
+        },
+    }
+}
+
 /// The store could not be reached (refused, timed out, cut off), as opposed to refusing
 /// what was asked: an HTTP failure below any response, somewhere in the error's sources.
 fn unreachable(e: &object_store::Error) -> bool {
@@ -556,13 +569,11 @@ struct ChunkWriter {
 impl UploadWriter for ChunkWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         self.written += chunk.len() as u64;
+        let (describe, path) = (&self.describe, &self.path);
         self.writer
             .put(chunk)
             .await
-            .map_err(|e| StorageError::Remote {
-                path: format!("{}/{}", self.describe, self.path),
-                source: Box::new(e),
-            })
+            .map_err(|e| store_error(describe, path, e))
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {

@@ -44,10 +44,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         );
     }
     // Nothing may write the source meanwhile: the claim `berth serve` holds on it.
-    let _no_server = crate::serve::claim(
-        &berth_meta::beside(&source, ".serve-lock"),
-        &format!("the metadata database {}", source.display()),
-    )?;
+    let _no_server = crate::serve::claim_sqlite(&source)?;
     eprintln!(
         "copying {} into PostgreSQL {}",
         source.display(),

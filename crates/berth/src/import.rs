@@ -125,7 +125,7 @@ pub async fn import_if_new(
     blobs: &dyn BlobStore,
     meta: &Arc<dyn MetaStore>,
 ) -> anyhow::Result<()> {
-    if meta.setting(IMPORTED_KEY).await?.is_some() || tree.repository_names().await?.is_empty() {
+    if meta.setting(IMPORTED_KEY).await?.is_some() || tree.is_empty().await? {
         return Ok(());
     }
     let summary = import_tree(tree, blobs, meta.as_ref(), &LogProgress).await?;

@@ -77,7 +77,15 @@ pub fn registry_options(s: &ServeSettings) -> Options {
 /// second server on the same data would run its own garbage collection and upload state
 /// beside this one's (with SQLite metadata; shared metadata needs PostgreSQL). The file
 /// says which process holds it.
-pub fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
+/// [`claim`]s a SQLite metadata file, as `berth serve` does for as long as it runs.
+pub fn claim_sqlite(metadata: &Path) -> anyhow::Result<std::fs::File> {
+    claim(
+        &berth_meta::beside(metadata, ".serve-lock"),
+        &format!("the metadata database {}", metadata.display()),
+    )
+}
+
+fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -127,16 +135,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &format!("the storage {}", s.storage.describe()),
     )?;
     // PostgreSQL is shared by design; a SQLite file is this server's alone.
-    let _metadata_claim = s
-        .metadata
-        .sqlite_path()
-        .map(|path| {
-            claim(
-                &berth_meta::beside(path, ".serve-lock"),
-                &format!("the metadata database {}", path.display()),
-            )
-        })
-        .transpose()?;
+    let _metadata_claim = s.metadata.sqlite_path().map(claim_sqlite).transpose()?;
     let Storage { blobs, meta, sweep } = open_storage(&s).await?;
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
