@@ -44,14 +44,6 @@ def stored_blobs(reg) -> set[str]:
     return {f"{p.parent.parent.parent.name}:{p.parent.name}" for p in base.glob("*/*/*/data")}
 
 
-def gc_lock_path(reg):
-    """The file garbage collection locks (shared by placements): in the storage root, or
-    for a bucket in the state directory."""
-    if reg.s3:
-        return reg.root / "berth" / "sweep.lock"
-    return reg.root / "docker/registry/v2/_berth/gc.lock"
-
-
 def remove_upload_bytes(reg, upload_id: str):
     """What an operator freeing space would do to an upload in progress: its bytes go."""
     if reg.s3:

@@ -4,7 +4,6 @@ manifests, referrers, the HTTP endpoint, background collection and its metrics.
 berth only: Distribution collects offline (`registry garbage-collect` with the registry
 stopped or read-only)."""
 
-import fcntl
 import re
 import subprocess
 import time
@@ -13,8 +12,9 @@ import pytest
 import requests
 
 import metadata
+from metadata import placement_held
 from conftest import LOCAL_AUTH, berth_bin
-from blobstore import blob_stored, gc_lock_path
+from blobstore import blob_stored
 from gc_helpers import berth, gc, gc_extra
 from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
                  index_manifest)
@@ -308,14 +308,12 @@ def test_cli_errors_say_what_to_do(registry, workdir):
 
 
 def test_progress_is_visible_while_a_collection_runs(registry):
-    """A collection waits for blobs being put in place (they hold the sweep lock shared);
+    """A collection waits for blobs being put in place (they hold the placement lock shared);
     meanwhile the API shows where it stands, and pushes still complete."""
     c = Client(registry)
     for i in range(5):
         c.push_blobs("gc/progress", blob(f"junk-{i}", 100))
-    lock_path = gc_lock_path(registry)
-    with open(lock_path, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_SH)  # as an upload finishing would
+    with placement_held(registry):  # as an upload finishing would
         r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&wait=false", timeout=10)
         assert r.status_code == 202
         deadline = time.time() + 10
@@ -347,9 +345,7 @@ def test_a_killed_cli_run_is_marked_abandoned(registry):
     c = Client(registry)
     for i in range(3):
         c.push_blobs("gc/killed", blob(f"killed-junk-{i}", 100))
-    lock_path = gc_lock_path(registry)
-    with open(lock_path, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_SH)  # the run waits here, in its blob pass
+    with placement_held(registry):  # the run waits here, in its blob pass
         proc = subprocess.Popen([berth_bin(), "gc", "--quiet", "--grace", "0s",
                                  str(registry.config_path)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=registry.env)

@@ -36,28 +36,35 @@ impl SigningKey {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let der = match std::fs::read_to_string(path) {
-            Ok(text) => pem_body(&text, "PRIVATE KEY").ok_or_else(|| AuthError::File {
-                path: path.to_path_buf(),
-                reason: "not a PKCS#8 PEM private key (BEGIN PRIVATE KEY)".into(),
-            })?,
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let doc = EcdsaKeyPair::generate_pkcs8(
-                    &ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &SystemRandom::new(),
-                )
-                .map_err(|_| AuthError::Crypto("cannot generate a P-256 key".into()))?;
-                let der = doc.as_ref().to_vec();
-                write_private(path, &to_pem(&der, "PRIVATE KEY")).map_err(err)?;
+                let text = SigningKey::generate_pem()?;
+                write_private(path, &text).map_err(err)?;
                 tracing::info!(file = %path.display(), "generated the token signing key");
-                der
+                text
             }
             Err(e) => return Err(err(e)),
         };
-        SigningKey::from_pkcs8(&der).map_err(|reason| AuthError::File {
+        SigningKey::from_pem(&text).map_err(|reason| AuthError::File {
             path: path.to_path_buf(),
             reason,
         })
+    }
+
+    /// A new key, as PKCS#8 PEM.
+    pub fn generate_pem() -> Result<String, AuthError> {
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| AuthError::Crypto("cannot generate a P-256 key".into()))?;
+        Ok(to_pem(doc.as_ref(), "PRIVATE KEY"))
+    }
+
+    /// The key in a PKCS#8 PEM text; why not, if it is not one.
+    pub fn from_pem(text: &str) -> Result<SigningKey, String> {
+        let der = pem_body(text, "PRIVATE KEY")
+            .ok_or("not a PKCS#8 PEM private key (BEGIN PRIVATE KEY)")?;
+        SigningKey::from_pkcs8(&der)
     }
 
     fn from_pkcs8(der: &[u8]) -> Result<SigningKey, String> {

@@ -768,6 +768,25 @@ pub struct BerthConfig {
     pub immutable: Vec<ImmutableTagRule>,
     pub gc: GcConfig,
     pub retention: RetentionConfig,
+    pub jobs: JobsConfig,
+}
+
+/// `berth.jobs`: background work shared by the processes on one metadata database.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// How long a process holds a job without renewing it: how soon another replica
+    /// takes over the job of one that died.
+    #[serde(deserialize_with = "de_duration")]
+    pub lease: Duration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            lease: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `berth.gc`: online garbage collection.

@@ -317,6 +317,7 @@ const DATABASE: &[Field] = &[
 
 const BERTH: &[Field] = &[
     f("metadata", Struct(&[f("path", Str)])),
+    f("jobs", Struct(&[f("lease", Duration)])),
     f("statedirectory", Str),
     f("access", Struct(&[f("anonymouspull", Bool)])),
     f("metrics", Struct(&[f("mainport", Bool)])),

@@ -1,6 +1,7 @@
 //! The registry's errors, each carrying one of the distribution spec's error codes. HTTP
 //! status codes are the API layer's business.
 
+use berth_jobs::JobError;
 use berth_meta::MetaError;
 use berth_oci::{Digest, DigestError, ManifestError, NameError};
 use berth_storage::StorageError;
@@ -54,6 +55,18 @@ pub enum RegistryError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// A background run stopped before its end (shutdown, its lease taken over).
+    #[error(transparent)]
+    Job(JobError),
+}
+
+impl From<JobError> for RegistryError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Meta(m) => RegistryError::Meta(m),
+            other => RegistryError::Job(other),
+        }
+    }
 }
 
 impl RegistryError {
@@ -74,13 +87,16 @@ impl RegistryError {
             TagInvalid(_) => "TAG_INVALID",
             Unsupported(_) => "UNSUPPORTED",
             Denied(_) => "DENIED",
-            Storage(_) | Meta(_) => "UNKNOWN",
+            Storage(_) | Meta(_) | Job(_) => "UNKNOWN",
         }
     }
 
     /// Is this the server's fault rather than the request's?
     pub fn is_internal(&self) -> bool {
-        matches!(self, RegistryError::Storage(_) | RegistryError::Meta(_))
+        matches!(
+            self,
+            RegistryError::Storage(_) | RegistryError::Meta(_) | RegistryError::Job(_)
+        )
     }
 
     /// The metadata database or the object store is out of reach for now (a restart):

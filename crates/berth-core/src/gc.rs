@@ -3,7 +3,7 @@
 //!
 //! A pass takes batches of candidates under review for longer than the grace period. Each
 //! batch is decided and forgotten in one metadata transaction that checks references
-//! again, then its bytes are removed; the batch holds the sweep lock alone, so no upload or
+//! again, then its bytes are removed; the batch holds the placement lock alone, so no upload or
 //! manifest can make one of those blobs visible in between. Bytes whose metadata went but
 //! that a crash left on disk are only wasted space; nothing referenced is ever removed.
 
@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use crate::{Registry, Result};
 
-/// Candidates decided per transaction: small enough that pushes waiting on the sweep lock
+/// Candidates decided per transaction: small enough that pushes waiting on the placement lock
 /// wait milliseconds, large enough to amortise the commit.
 const BATCH: u32 = 256;
 
@@ -203,7 +203,7 @@ impl Registry {
     ) -> Result<()> {
         let cutoff = now_ms() - grace_ms;
         loop {
-            let _alone = self.sweep.exclusive().await?;
+            let _alone = self.meta.sweeping().await?;
             let (collected, examined) = self.meta.collect_blobs(cutoff, BATCH).await?;
             let digests: Vec<Digest> = collected.iter().map(|(d, _)| d.clone()).collect();
             // The metadata is gone already: a failure here leaves wasted space only, which
@@ -222,7 +222,7 @@ impl Registry {
         }
     }
 
-    /// Removes stored blobs the metadata does not list. Decided under the sweep lock held
+    /// Removes stored blobs the metadata does not list. Decided under the placement lock held
     /// alone: no upload or manifest is then between putting its bytes in place and
     /// recording them, so a blob the metadata does not know is truly nobody's.
     async fn remove_orphan_files(
@@ -236,7 +236,7 @@ impl Registry {
         if suspects.is_empty() {
             return Ok(());
         }
-        let _alone = self.sweep.exclusive().await?;
+        let _alone = self.meta.sweeping().await?;
         let orphans = self.meta.unknown_blobs(&suspects).await?;
         for digest in &orphans {
             report.bytes_freed += self.blobs.stat(digest).await?.unwrap_or(0);

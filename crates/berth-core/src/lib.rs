@@ -11,16 +11,14 @@ pub mod import;
 pub mod lifecycle;
 mod manifests;
 pub mod policy;
-pub mod process;
 mod read_cache;
 pub mod retention;
-pub mod schedule;
 mod uploads;
 
 use std::sync::Arc;
 
 use berth_meta::MetaStore;
-use berth_storage::{BlobStore, KeyedLocks, SweepLock};
+use berth_storage::{BlobStore, KeyedLocks};
 
 pub use discovery::ReferrersIndex;
 pub use error::{RegistryError, Result};
@@ -48,8 +46,6 @@ pub struct Registry {
     options: Options,
     /// Serialises requests on one upload session (offset check, write, state update).
     upload_locks: KeyedLocks,
-    /// Orders blobs becoming visible against garbage collection removing them.
-    sweep: SweepLock,
     /// Manifest pulls not yet written to the metadata (for retention rules).
     pulls: gc::PullLog,
     /// Hot reads from memory, kept right by generations (see the module).
@@ -57,19 +53,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        meta: Arc<dyn MetaStore>,
-        sweep: SweepLock,
-        options: Options,
-    ) -> Self {
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetaStore>, options: Options) -> Self {
         let counted = meta.clone();
         Registry {
             blobs,
             meta,
             options,
             upload_locks: KeyedLocks::default(),
-            sweep,
             pulls: gc::PullLog::default(),
             cache: read_cache::ReadCache::new(move || counted.write_count()),
         }

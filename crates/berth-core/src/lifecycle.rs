@@ -1,6 +1,6 @@
 //! Runs garbage collection and retention on behalf of the server's schedules, the HTTP API
-//! and the CLI: one run of each kind at a time per process, every run recorded in the
-//! metadata (so runs from a `berth gc` process show in the server's API) and counted in
+//! and the CLI: one run of each kind at a time across every process on the metadata (a
+//! job lease, see `berth-jobs`), every run recorded in the metadata (so runs from a `berth gc` process show in the server's API) and counted in
 //! the metrics.
 
 use std::collections::HashSet;
@@ -13,15 +13,18 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use crate::gc::{GcOptions, GcReport, Progress};
-use crate::process::{Liveness, ProcessId};
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::{Registry, RegistryError, Result};
+use berth_jobs::{Jobs, Liveness, ProcessId};
 
 /// How often a running run says its process is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long a run on another host may stay silent before it counts as abandoned (on this
 /// host the process itself is looked up).
 const SILENCE: Duration = Duration::from_secs(60);
+/// The job leases of a collection and a retention run.
+const GC_RUN: &str = "run:gc";
+const RETENTION_RUN: &str = "run:retention";
 /// What an abandoned run's record says.
 const ABANDONED: &str = "abandoned: the process running it stopped (killed or crashed) \
     before it finished; what it had committed stays done, the next run does the rest";
@@ -156,8 +159,11 @@ pub struct Lifecycle {
     pub gc: GcOptions,
     pub retention: Vec<RetentionPolicy>,
     pub metrics: LifecycleMetrics,
+    /// This process runs one (its progress is here); the lease makes it the only one.
     gc_running: tokio::sync::Mutex<()>,
     retention_running: tokio::sync::Mutex<()>,
+    /// The leases that keep runs one at a time across processes.
+    jobs: Arc<Jobs>,
     /// This process, as its runs record it.
     owner: String,
     other_runs: tokio::sync::Mutex<OtherRuns>,
@@ -169,6 +175,7 @@ impl Lifecycle {
         gc: GcOptions,
         retention: Vec<RetentionPolicy>,
         metrics: LifecycleMetrics,
+        jobs: Arc<Jobs>,
     ) -> Self {
         Lifecycle {
             registry,
@@ -178,7 +185,8 @@ impl Lifecycle {
             gc_progress: Default::default(),
             gc_running: Default::default(),
             retention_running: Default::default(),
-            owner: ProcessId::current().to_string(),
+            owner: jobs.holder().to_string(),
+            jobs,
             other_runs: Default::default(),
         }
     }
@@ -348,14 +356,26 @@ impl Lifecycle {
         self.retention_running.try_lock().is_err()
     }
 
-    /// Runs a garbage collection (waiting for one already running here to finish).
+    /// Runs a garbage collection (waiting for one already running, here or in another
+    /// process, to finish).
     pub async fn collect(
         &self,
         options: &GcOptions,
         trigger: Trigger,
         progress: &dyn Progress,
     ) -> Result<GcReport> {
-        let _one = self.gc_running.lock().await;
+        let _here = self.gc_running.lock().await;
+        self.jobs
+            .exclusive(GC_RUN, self.collect_alone(options, trigger, progress))
+            .await?
+    }
+
+    async fn collect_alone(
+        &self,
+        options: &GcOptions,
+        trigger: Trigger,
+        progress: &dyn Progress,
+    ) -> Result<GcReport> {
         self.reap_abandoned_runs().await?;
         let meta = self.registry.meta();
         let id = meta
@@ -379,7 +399,13 @@ impl Lifecycle {
 
     /// Applies the configured retention policies.
     pub async fn retain(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
-        let _one = self.retention_running.lock().await;
+        let _here = self.retention_running.lock().await;
+        self.jobs
+            .exclusive(RETENTION_RUN, self.retain_alone(dry_run, trigger))
+            .await?
+    }
+
+    async fn retain_alone(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
         self.reap_abandoned_runs().await?;
         let meta = self.registry.meta();
         let id = meta

@@ -106,7 +106,7 @@ impl Registry {
         let record = manifest_record(digest.clone(), &parsed, content.clone());
         // Bytes first, durably; then the metadata that makes them visible.
         {
-            let _placing = self.sweep.shared().await?;
+            let _placing = self.meta.placing().await?;
             self.blobs.put(&digest, content).await?;
             self.meta
                 .put_manifest(repo, &record, &tags)

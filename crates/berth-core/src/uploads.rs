@@ -166,7 +166,7 @@ impl Registry {
             return Err(RegistryError::DigestMismatch);
         }
         {
-            let _placing = self.sweep.shared().await?;
+            let _placing = self.meta.placing().await?;
             self.blobs.commit_upload(id, digest, size).await?;
             self.meta.complete_upload(id, repo, digest, size).await?;
         }
@@ -189,8 +189,8 @@ impl Registry {
         {
             return Ok(false);
         }
-        // Under the sweep lock, so a collection cannot take the unrecorded bytes meanwhile.
-        let _placing = self.sweep.shared().await?;
+        // Under the placement lock, so a collection cannot take the unrecorded bytes meanwhile.
+        let _placing = self.meta.placing().await?;
         if self.blobs.stat(digest).await? != Some(session.size) {
             return Ok(false);
         }

@@ -115,7 +115,18 @@ pub type Result<T> = std::result::Result<T, MetaError>;
 
 /// Every aggregate of the metadata: what an engine implements and the registry holds.
 pub trait MetaStore:
-    Engine + Manifests + Blobs + Uploads + Users + Settings + Outbox + Collection + RetentionData + Runs
+    Engine
+    + Manifests
+    + Blobs
+    + Uploads
+    + Users
+    + Settings
+    + Outbox
+    + Collection
+    + RetentionData
+    + Runs
+    + Leases
+    + Placement
 {
 }
 
@@ -129,7 +140,9 @@ impl<
         + Outbox
         + Collection
         + RetentionData
-        + Runs,
+        + Runs
+        + Leases
+        + Placement,
 > MetaStore for T
 {
 }

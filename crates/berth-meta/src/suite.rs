@@ -8,8 +8,8 @@ use berth_oci::{Digest, RepoName, Tag};
 use bytes::Bytes;
 
 use crate::{
-    CollectRules, ManifestRecord, MetaError, MetaStore, PgMeta, PoolLimits, PostgresOptions,
-    SqliteMeta, UserChange, UserRecord, now_ms,
+    ClaimRequest, CollectRules, ManifestRecord, MetaError, MetaStore, PgMeta, PoolLimits,
+    PostgresOptions, SqliteMeta, UserChange, UserRecord, now_ms,
 };
 
 /// An empty store of one engine.
@@ -769,5 +769,144 @@ async fn two_writers_racing_on_one_upload() {
         assert!(!a.update_upload(&session.id, 0, 1, &[9]).await.unwrap());
         let after = a.upload(&session.id).await.unwrap().unwrap();
         assert_eq!((after.size, after.hash_state), (now.size, now.hash_state));
+    }
+}
+
+/// A claim of `name` for `holder` at `now_ms` until `lease_until_ms`, of a job first due
+/// at once and never too late.
+fn ask<'a>(name: &'a str, holder: &'a str, now_ms: i64, lease_until_ms: i64) -> ClaimRequest<'a> {
+    ClaimRequest {
+        name,
+        holder,
+        now_ms,
+        lease_until_ms,
+        first_due_ms: now_ms,
+        latest_due_ms: i64::MAX,
+        dead_holder: None,
+    }
+}
+
+/// Job leases: of two processes claiming a due job at once exactly one wins; nobody else
+/// gets it while the lease runs; a finished job waits for its next due time; a lease that
+/// ran out, or whose holder is known to be gone, passes on; a lost holder cannot renew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_leases_pass_one_holder_at_a_time() {
+    for store in stores().await {
+        let (a, b) = (store.meta(), store.another().await);
+        let name = store.name();
+        let now = now_ms();
+        let lease = now + 30_000;
+        for round in 0..10 {
+            let job = format!("race-{round}");
+            let (ask_a, ask_b) = (ask(&job, "a", now, lease), ask(&job, "b", now, lease));
+            let (x, y) = tokio::join!(a.claim_job(&ask_a), b.claim_job(&ask_b));
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!(
+                x.won ^ y.won,
+                "{name}: round {round}: one wins ({x:?}, {y:?})"
+            );
+            let winner = if x.won { "a" } else { "b" };
+            assert_eq!(x.holder.as_deref(), Some(winner), "{name}");
+            assert_eq!(y.holder.as_deref(), Some(winner), "{name}");
+            assert_eq!(y.lease_until_ms, lease, "{name}");
+        }
+        // Held: nobody else, not even once the job is due.
+        let held = a
+            .claim_job(&ask("race-0", "c", now + 1000, now + 60_000))
+            .await;
+        let held = held.unwrap();
+        assert!(!held.won, "{name}");
+        // The holder finishes: not due again until its next time.
+        let holder = held.holder.unwrap();
+        assert!(
+            a.finish_job("race-0", &holder, now + 10_000).await.unwrap(),
+            "{name}"
+        );
+        let early = ClaimRequest {
+            latest_due_ms: now + 20_000,
+            ..ask("race-0", "c", now + 5000, now + 60_000)
+        };
+        let early = a.claim_job(&early).await.unwrap();
+        assert!(
+            !early.won && early.due_at_ms == now + 10_000,
+            "{name}: {early:?}"
+        );
+        // A schedule shortened since (due later than it could be now) is due at once.
+        let short = ClaimRequest {
+            latest_due_ms: now + 6000,
+            ..ask("race-0", "c", now + 5000, now + 60_000)
+        };
+        assert!(a.claim_job(&short).await.unwrap().won, "{name}");
+        assert!(
+            !a.finish_job("race-0", &holder, 0).await.unwrap(),
+            "{name}: not the holder"
+        );
+        // A lease that ran out passes on; the old holder can no longer renew.
+        let late = now + 61_000;
+        let d = b.claim_job(&ask("race-0", "d", late, late + 30_000)).await;
+        assert!(d.unwrap().won, "{name}");
+        assert!(
+            !a.renew_job("race-0", "c", late + 90_000).await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            b.renew_job("race-0", "d", late + 90_000).await.unwrap(),
+            "{name}"
+        );
+        // A holder known to be gone passes on at once; one merely named does not.
+        let someone = ClaimRequest {
+            dead_holder: Some("someone"),
+            ..ask("race-0", "e", late, late + 1)
+        };
+        assert!(!a.claim_job(&someone).await.unwrap().won, "{name}");
+        let gone = ClaimRequest {
+            dead_holder: Some("d"),
+            ..someone
+        };
+        assert!(a.claim_job(&gone).await.unwrap().won, "{name}");
+        // Released: free at once, due as it was.
+        a.release_job("race-0", "e").await.unwrap();
+        let f = b.claim_job(&ask("race-0", "f", late, late + 1)).await;
+        assert!(f.unwrap().won, "{name}");
+    }
+}
+
+/// The placement lock: placements in two processes share it; a sweep waits for every
+/// placement, and placements wait for a sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_lock_excludes_sweeps_across_processes() {
+    use std::time::Duration;
+    let short = Duration::from_millis(300);
+    for store in stores().await {
+        let (a, b) = (store.meta(), store.another().await);
+        let name = store.name();
+        let placing_a = a.placing().await.unwrap();
+        let placing_b = tokio::time::timeout(Duration::from_secs(10), b.placing())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: placements share the lock"))
+            .unwrap();
+        assert!(
+            tokio::time::timeout(short, b.sweeping()).await.is_err(),
+            "{name}: a sweep waits for placements"
+        );
+        drop(placing_a);
+        assert!(
+            tokio::time::timeout(short, b.sweeping()).await.is_err(),
+            "{name}: a sweep waits for the last placement"
+        );
+        drop(placing_b);
+        let sweeping = tokio::time::timeout(Duration::from_secs(10), b.sweeping())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: a sweep goes once placements are done"))
+            .unwrap();
+        assert!(
+            tokio::time::timeout(short, a.placing()).await.is_err(),
+            "{name}: placements wait for a sweep"
+        );
+        drop(sweeping);
+        tokio::time::timeout(Duration::from_secs(10), a.placing())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: placements go on after the sweep"))
+            .unwrap();
     }
 }

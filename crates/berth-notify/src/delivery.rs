@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
+use berth_jobs::Jobs;
 use berth_meta::{MetaStore, OutboxEvent, now_ms};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -98,10 +99,13 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Starts the outbox writer and one delivery worker per endpoint.
+    /// Starts the outbox writer and one delivery worker per endpoint, which runs on one
+    /// process at a time of those sharing the metadata (a job lease per endpoint), so
+    /// each event goes out once however many replicas queued events.
     /// `include_references`: `notifications.events.includereferences`.
     pub fn start(
         meta: Arc<dyn MetaStore>,
+        jobs: &Arc<Jobs>,
         endpoints: Vec<EndpointSettings>,
         include_references: bool,
         metrics: NotifyMetrics,
@@ -121,13 +125,21 @@ impl Notifier {
                 .build();
             match client {
                 Ok(client) => {
-                    tokio::spawn(deliver(
+                    let (meta, endpoint, wake, metrics) = (
                         meta.clone(),
                         endpoint.clone(),
                         wake.clone(),
-                        client,
                         metrics.clone(),
-                    ));
+                    );
+                    jobs.singleton(&format!("deliver:{}", endpoint.name), move || {
+                        deliver(
+                            meta.clone(),
+                            endpoint.clone(),
+                            wake.clone(),
+                            client.clone(),
+                            metrics.clone(),
+                        )
+                    });
                 }
                 Err(e) => {
                     tracing::error!(endpoint = endpoint.name, error = %e, "cannot build the webhook client; this endpoint gets nothing")

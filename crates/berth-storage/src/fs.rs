@@ -46,11 +46,6 @@ impl FsBlobStore {
         &self.v2
     }
 
-    /// The lock that orders blob placement and garbage collection on this tree.
-    pub fn sweep_lock(&self) -> crate::SweepLock {
-        crate::SweepLock::new(self.v2.join("_berth/gc.lock"))
-    }
-
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         crate::distribution::blob_data(&self.v2, digest)
     }

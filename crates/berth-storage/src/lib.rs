@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use fs::FsBlobStore;
-pub use locks::{KeyedLocks, SweepGuard, SweepLock};
+pub use locks::KeyedLocks;
 pub use s3::{S3BlobStore, S3Options};
 
 /// A stream of blob bytes, as read from storage or received from a client.

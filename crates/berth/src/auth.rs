@@ -32,7 +32,11 @@ pub async fn authenticator(
             initial_password_file,
             refresh_tokens,
         } => {
-            let key = SigningKey::load_or_generate(signing_key).context("auth.local.signingkey")?;
+            let key = if s.metadata.sqlite_path().is_some() {
+                SigningKey::load_or_generate(signing_key).context("auth.local.signingkey")?
+            } else {
+                shared_signing_key(meta.as_ref(), signing_key).await?
+            };
             let issuer = TokenIssuer::new(key, issuer, service, *token_ttl);
             ensure_first_admin(meta.as_ref(), initial_password_file).await?;
             Mode::Local {
@@ -105,6 +109,42 @@ pub fn check_files(s: &ServeSettings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The setting that holds the token signing key when the metadata is shared.
+const SIGNING_KEY_SETTING: &str = "token_signing_key";
+
+/// The token signing key every replica on a shared (PostgreSQL) metadata database signs
+/// and checks with, kept in the database: a token one replica issued is good at every
+/// other. The first replica puts it there: the key in `file` if there is one (a registry
+/// that moved to PostgreSQL keeps its tokens good), else a new one.
+async fn shared_signing_key(meta: &dyn MetaStore, file: &Path) -> anyhow::Result<SigningKey> {
+    let from_file = match std::fs::read_to_string(file) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    let pem = match meta.setting(SIGNING_KEY_SETTING).await? {
+        Some(pem) => pem,
+        None => {
+            let candidate = match &from_file {
+                Some(text) => text.clone(),
+                None => SigningKey::generate_pem()?,
+            };
+            meta.setting_or_insert(SIGNING_KEY_SETTING, &candidate)
+                .await?
+        }
+    };
+    if from_file.as_ref().is_some_and(|f| f.trim() != pem.trim()) {
+        tracing::warn!(
+            file = %file.display(),
+            "the token signing key file differs from the key in the metadata database; \
+             every replica signs with the database's"
+        );
+    }
+    SigningKey::from_pem(&pem).map_err(|reason| {
+        anyhow::anyhow!("the token signing key in the metadata database: {reason}")
+    })
 }
 
 /// On a database without users, creates `admin` with a generated password, prints it

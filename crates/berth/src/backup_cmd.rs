@@ -6,7 +6,7 @@
 //! Distribution's layout), the token service's signing key when there is one, and
 //! `backup.json` saying what it holds. Blobs are content-addressed, so a later backup into
 //! the same directory adds only the new ones; on the same filesystem they are hard links.
-//! While the blobs are copied the backup holds the sweep lock shared, so garbage
+//! While the blobs are copied the backup holds the placement lock shared, so garbage
 //! collection cannot remove a blob the snapshot lists before it is copied (pushes go on).
 
 use std::fs;
@@ -145,7 +145,7 @@ pub fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
         let storage = crate::serve::open_storage(&s).await?;
         let meta = storage.meta;
         // Shared, as a push holds it: collections wait until every listed blob is copied.
-        let _no_sweeping = storage.sweep.shared().await?;
+        let _no_sweeping = meta.placing().await?;
         let snapshot = dest.join(SNAPSHOT);
         let fresh = dest.join(format!("{SNAPSHOT}.new"));
         let _ = fs::remove_file(&fresh);

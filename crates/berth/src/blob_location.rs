@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use berth_config::{Config, S3Config, StorageDriver};
 use berth_storage::distribution::{FsTree, RegistryTree};
-use berth_storage::{BlobStore, FsBlobStore, S3BlobStore, S3Options, SweepLock};
+use berth_storage::{BlobStore, FsBlobStore, S3BlobStore, S3Options};
 
 /// S3's region when `storage.s3.region` is not set (stores other than AWS mostly ignore it).
 const DEFAULT_REGION: &str = "us-east-1";
@@ -48,35 +48,29 @@ impl BlobLocation {
         }
     }
 
-    /// Opens the store, the registry:2 tree that may be in it (for import), and its
-    /// sweep lock: a file lock in the storage root, or for a bucket one in the state
-    /// directory (which the CLI beside the server shares).
-    pub fn open(&self, state_dir: &Path) -> anyhow::Result<Opened> {
+    /// Opens the store and the registry:2 tree that may be in it (for import).
+    pub fn open(&self) -> anyhow::Result<Opened> {
         Ok(match self {
             BlobLocation::Filesystem(root) => {
                 let store = FsBlobStore::new(root)
                     .with_context(|| format!("opening the storage root {}", root.display()))?;
-                let sweep = store.sweep_lock();
                 let tree = FsTree {
                     v2: berth_storage::distribution::v2_dir(root),
                 };
-                (Arc::new(store), Arc::new(tree), sweep)
+                (Arc::new(store), Arc::new(tree))
             }
             BlobLocation::S3(o) => {
-                let dir = state_dir.join("berth");
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating the state directory {}", dir.display()))?;
                 let store = Arc::new(
                     S3BlobStore::new(o).with_context(|| format!("opening {}", o.describe()))?,
                 );
-                (store.clone(), store, SweepLock::new(dir.join("sweep.lock")))
+                (store.clone(), store)
             }
         })
     }
 }
 
-/// An opened store: its blobs, the registry:2 tree in it, its sweep lock.
-pub type Opened = (Arc<dyn BlobStore>, Arc<dyn RegistryTree>, SweepLock);
+/// An opened store: its blobs and the registry:2 tree in it.
+pub type Opened = (Arc<dyn BlobStore>, Arc<dyn RegistryTree>);
 
 fn s3_options(s3: &S3Config) -> anyhow::Result<S3Options> {
     let bucket = s3

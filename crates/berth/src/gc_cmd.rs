@@ -1,7 +1,7 @@
 //! `berth gc`, `berth garbage-collect` (registry:2's flags) and `berth retention`: run a
 //! collection or the retention policies from the command line, with progress bars. They
 //! work beside a registry serving the same config: both sides take the same database and
-//! sweep locks, and the server reads everything from the database, so it never serves what
+//! placement locks, and the server reads everything from the database, so it never serves what
 //! was removed.
 
 use std::path::Path;
@@ -50,11 +50,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 async fn open(s: &ServeSettings) -> anyhow::Result<Arc<Lifecycle>> {
-    let crate::serve::Storage { blobs, meta, sweep } = crate::serve::open_storage(s).await?;
+    let crate::serve::Storage { blobs, meta } = crate::serve::open_storage(s).await?;
+    let meta_for_jobs = meta.clone();
     let registry = Arc::new(Registry::new(
         blobs,
         meta,
-        sweep,
         crate::serve::registry_options(s),
     ));
     Ok(Arc::new(Lifecycle::new(
@@ -62,6 +62,7 @@ async fn open(s: &ServeSettings) -> anyhow::Result<Arc<Lifecycle>> {
         s.gc.options,
         s.retention.policies.clone(),
         LifecycleMetrics::default(),
+        berth_jobs::Jobs::new(meta_for_jobs, s.job_lease),
     )))
 }
 

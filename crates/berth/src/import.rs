@@ -73,7 +73,7 @@ pub fn run(root: &Path, metadata: Option<&Path>) -> anyhow::Result<()> {
 pub fn run_config(config: &Path) -> anyhow::Result<()> {
     let s = crate::settings::load(Some(config))?;
     crate::runtime()?.block_on(async {
-        let (blobs, tree, _sweep) = s.storage.open(&s.root)?;
+        let (blobs, tree) = s.storage.open()?;
         let meta = s.metadata.open().await?;
         import_with_bar(
             tree.as_ref(),

@@ -13,9 +13,10 @@ use berth_api::metrics::Metrics;
 use berth_api::{ApiOptions, AppState, Events};
 use berth_core::lifecycle::{Lifecycle, LifecycleMetrics};
 use berth_core::{Options, Registry};
+use berth_jobs::Jobs;
 use berth_meta::MetaStore;
 use berth_notify::{Notifier, NotifyMetrics, Source};
-use berth_storage::{BlobStore, SweepLock};
+use berth_storage::BlobStore;
 use tokio::net::TcpListener;
 
 use crate::settings::{self, ServeSettings};
@@ -51,17 +52,16 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
 /// Opens the blob store and the metadata database, importing a registry:2 tree the first
 /// time berth sees it.
 pub async fn open_storage(s: &ServeSettings) -> anyhow::Result<Storage> {
-    let (blobs, tree, sweep) = s.storage.open(&s.root)?;
+    let (blobs, tree) = s.storage.open()?;
     let meta = s.metadata.open().await?;
     crate::import::import_if_new(tree.as_ref(), blobs.as_ref(), &meta).await?;
-    Ok(Storage { blobs, meta, sweep })
+    Ok(Storage { blobs, meta })
 }
 
-/// The opened blob store and metadata, and the lock between placing and collecting.
+/// The opened blob store and metadata.
 pub struct Storage {
     pub blobs: Arc<dyn BlobStore>,
     pub meta: Arc<dyn MetaStore>,
-    pub sweep: SweepLock,
 }
 
 pub fn registry_options(s: &ServeSettings) -> Options {
@@ -125,18 +125,25 @@ fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
 }
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
-    let _root_claim = claim(
-        &match s.storage.filesystem_root() {
-            Some(root) => berth_storage::distribution::v2_dir(root).join("_berth/serve.lock"),
-            // Garbage collection's lock between processes is a file in the state
-            // directory: one server per state directory.
-            None => s.root.join("berth/serve.lock"),
-        },
-        &format!("the storage {}", s.storage.describe()),
-    )?;
-    // PostgreSQL is shared by design; a SQLite file is this server's alone.
-    let _metadata_claim = s.metadata.sqlite_path().map(claim_sqlite).transpose()?;
-    let Storage { blobs, meta, sweep } = open_storage(&s).await?;
+    // With SQLite metadata a server owns its storage: a second one would index the same
+    // blobs into metadata of its own. On PostgreSQL, replicas share both by design.
+    let _claims = match s.metadata.sqlite_path() {
+        Some(metadata) => Some((
+            claim(
+                &match s.storage.filesystem_root() {
+                    Some(root) => {
+                        berth_storage::distribution::v2_dir(root).join("_berth/serve.lock")
+                    }
+                    None => s.root.join("berth/serve.lock"),
+                },
+                &format!("the storage {}", s.storage.describe()),
+            )?,
+            claim_sqlite(metadata)?,
+        )),
+        None => None,
+    };
+    let Storage { blobs, meta } = open_storage(&s).await?;
+    let jobs = Jobs::new(meta.clone(), s.job_lease);
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
     let mut metrics = Metrics::new();
@@ -152,7 +159,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
         }
         Events {
-            notifier: Notifier::start(meta.clone(), s.endpoints.clone(), s.include_references, m),
+            notifier: Notifier::start(
+                meta.clone(),
+                &jobs,
+                s.endpoints.clone(),
+                s.include_references,
+                m,
+            ),
             source: Source {
                 addr: s.addr.clone(),
                 instance_id: uuid::Uuid::new_v4().to_string(),
@@ -165,23 +178,21 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         "s3"
     };
     let store = Arc::new(MeteredStore::new(blobs, driver, metrics.clone()));
-    let registry = Arc::new(Registry::new(store, meta, sweep, registry_options(&s)));
+    let registry = Arc::new(Registry::new(store, meta, registry_options(&s)));
     let watcher = registry.clone();
     tokio::spawn(async move { watcher.watch_other_writers().await });
-    if let Some(purging) = s.upload_purging.clone() {
-        tokio::spawn(crate::background::purge_uploads(registry.clone(), purging));
-    }
     let lifecycle = Arc::new(Lifecycle::new(
         registry.clone(),
         s.gc.options,
         s.retention.policies.clone(),
         lifecycle_metrics,
+        jobs.clone(),
     ));
     lifecycle
         .watch_other_runs()
         .await
         .context("reading the lifecycle run history")?;
-    crate::background::start(lifecycle.clone(), &s);
+    crate::background::start(&jobs, lifecycle.clone(), &s);
     let pulls = registry.clone();
     let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
     let state = Arc::new(AppState {
@@ -236,6 +247,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         );
     }
     berth_api::server::serve(listener, app, tls, shutdown_signal(), s.drain).await?;
+    // Hands running jobs' leases back, so another replica carries on at once.
+    jobs.shutdown().await;
     if let Err(e) = pulls.flush_pulls().await {
         tracing::warn!(error = %e, "could not record the last pull times");
     }

@@ -47,6 +47,8 @@ pub struct ServeSettings {
     pub gc: GcSettings,
     /// `berth.retention`.
     pub retention: RetentionSettings,
+    /// `berth.jobs.lease`.
+    pub job_lease: Duration,
     pub warnings: Vec<String>,
 }
 
@@ -60,7 +62,7 @@ pub struct GcSettings {
 
 #[derive(Debug, Clone)]
 pub struct RetentionSettings {
-    pub schedule: Option<berth_core::schedule::Schedule>,
+    pub schedule: Option<berth_jobs::Schedule>,
     pub dry_run: bool,
     pub policies: Vec<berth_core::retention::RetentionPolicy>,
 }
@@ -237,6 +239,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
             },
         },
         retention: retention_settings(&config.berth.retention)?,
+        job_lease: config.berth.jobs.lease,
         metrics_on_main_port: config.berth.metrics.mainport,
         upload_purging: {
             let p = &config.storage.maintenance.uploadpurging;
@@ -285,7 +288,7 @@ fn retention_settings(r: &berth_config::RetentionConfig) -> anyhow::Result<Reten
     let schedule = r
         .schedule
         .as_deref()
-        .map(berth_core::schedule::Schedule::parse)
+        .map(berth_jobs::Schedule::parse)
         .transpose()
         .context("berth.retention.schedule")?;
     let mut policies = Vec::new();

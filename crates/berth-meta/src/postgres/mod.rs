@@ -15,6 +15,7 @@ use crate::sql::counter::WriteCounter;
 use crate::{MetaError, Result};
 
 mod engine;
+mod placement;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +47,8 @@ mod blobs;
 mod collection;
 #[path = "../sql/aggregates/graph.rs"]
 mod graph;
+#[path = "../sql/aggregates/jobs.rs"]
+mod jobs;
 #[path = "../sql/aggregates/manifests.rs"]
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
@@ -67,8 +70,11 @@ mod users;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
 /// (PostgreSQL support starts at SQLite's fifth version, so its first step is all of it.)
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("jobs.sql")];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a placement waits for a connection to hold the placement lock with.
+const PLACEMENT_WAIT: Duration = Duration::from_secs(600);
 
 /// The channel every commit notifies, so other replicas' read caches drop what changed.
 const CHANGES_CHANNEL: &str = "berth_changes";
@@ -79,6 +85,7 @@ const LOCK_CLASS: i32 = 0x6265_7274; // "bert"
 const LOCK_REPOSITORY_CLASS: i32 = LOCK_CLASS + 1;
 const LOCK_GRAPH: i32 = 0;
 const LOCK_MIGRATION: i32 = 1;
+const LOCK_PLACEMENT: i32 = 2;
 
 /// How to reach the database: GitLab's container registry `database` keys.
 #[derive(Clone)]
@@ -163,6 +170,8 @@ pub struct PgMeta {
     /// pool under the name the shared aggregates use for reads.
     pub(crate) write: PgPool,
     read: PgPool,
+    /// Connections that hold the placement lock (see `placement.rs`).
+    placement: PgPool,
     /// This process's commits, for its own read cache.
     writes: WriteCounter,
     /// Commits any process announced on [`CHANGES_CHANNEL`] (and every lost listening
@@ -190,6 +199,14 @@ impl PgMeta {
             .connect_with(options.connect_options())
             .await?;
         migrate(&pool).await?;
+        // Waiting for the placement lock is waiting for a collection step, not for the
+        // database: give it longer than a connection.
+        let placement = PgPoolOptions::new()
+            .max_connections(limits.max_open.max(2))
+            .max_lifetime(limits.max_lifetime)
+            .idle_timeout(limits.max_idle_time)
+            .acquire_timeout(PLACEMENT_WAIT)
+            .connect_lazy_with(options.connect_options());
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(CHANGES_CHANNEL).await?;
         let changes = Arc::new(AtomicI64::new(0));
@@ -197,6 +214,7 @@ impl PgMeta {
         Ok(PgMeta {
             write: pool.clone(),
             read: pool,
+            placement,
             writes: WriteCounter::local(),
             changes,
             listener,
@@ -206,6 +224,7 @@ impl PgMeta {
     /// Closes every connection.
     pub async fn close(self) {
         self.write.close().await;
+        self.placement.close().await;
     }
 
     /// Starts a write transaction holding the advisory locks `lock` asks for: the graph

@@ -19,6 +19,7 @@ use crate::sql::counter::WriteCounter;
 use crate::{MetaError, Result};
 
 mod engine;
+mod placement;
 
 // The aggregates shared with PostgreSQL (see `crate::sql`), over SQLite's types.
 type Db = sqlx::Sqlite;
@@ -48,6 +49,8 @@ mod blobs;
 mod collection;
 #[path = "../sql/aggregates/graph.rs"]
 mod graph;
+#[path = "../sql/aggregates/jobs.rs"]
+mod jobs;
 #[path = "../sql/aggregates/manifests.rs"]
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
@@ -74,6 +77,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outbox.sql"),
     include_str!("gc.sql"),
     include_str!("runs.sql"),
+    include_str!("jobs.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -105,7 +109,7 @@ impl SqliteMeta {
     /// The files that belong to the database at `path` besides itself: SQLite's
     /// write-ahead log and its shared-memory index, and berth's write counter.
     pub fn companions(path: &Path) -> impl Iterator<Item = std::path::PathBuf> + '_ {
-        ["-wal", "-shm", WRITE_COUNTER]
+        ["-wal", "-shm", WRITE_COUNTER, placement::PLACEMENT_LOCK]
             .into_iter()
             .map(move |suffix| beside(path, suffix))
     }
