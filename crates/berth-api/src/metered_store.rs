@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use berth_oci::Digest;
 use berth_oci::range::ByteRange;
-use berth_storage::{BlobStore, ByteStream, Result, UploadWriter};
+use berth_storage::{BlobStore, ByteStream, Result, UploadRef, UploadWriter};
 use bytes::Bytes;
 
 use crate::metrics::Metrics;
@@ -66,22 +66,25 @@ impl BlobStore for MeteredStore {
             .await
     }
 
-    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
-        self.timed("Writer", self.inner.upload_writer(upload_id, offset))
+    async fn upload_writer(
+        &self,
+        upload: UploadRef<'_>,
+        offset: u64,
+    ) -> Result<Box<dyn UploadWriter>> {
+        self.timed("Writer", self.inner.upload_writer(upload, offset))
             .await
     }
 
-    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
-        self.timed("Stat", self.inner.upload_len(upload_id)).await
+    async fn upload_len(&self, upload: UploadRef<'_>) -> Result<Option<u64>> {
+        self.timed("Stat", self.inner.upload_len(upload)).await
     }
 
-    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
-        self.timed("Reader", self.inner.read_upload(upload_id))
-            .await
+    async fn read_upload(&self, upload: UploadRef<'_>) -> Result<ByteStream> {
+        self.timed("Reader", self.inner.read_upload(upload)).await
     }
 
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
-        self.timed("Move", self.inner.commit_upload(upload_id, digest, size))
+    async fn commit_upload(&self, upload: UploadRef<'_>, digest: &Digest, size: u64) -> Result<()> {
+        self.timed("Move", self.inner.commit_upload(upload, digest, size))
             .await
     }
 

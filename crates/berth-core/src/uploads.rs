@@ -4,7 +4,7 @@
 use berth_meta::{UploadSession, now_ms};
 use berth_oci::range::ByteRange;
 use berth_oci::{Algorithm, Digest, Hasher, RepoName};
-use berth_storage::{ByteStream, StorageError, UploadWriter};
+use berth_storage::{ByteStream, StorageError, UploadRef, UploadWriter, Written};
 use futures_util::StreamExt;
 
 use crate::{Registry, RegistryError, Result};
@@ -36,6 +36,7 @@ impl Registry {
             size: 0,
             hash_state: Hasher::new(algorithm).save(),
             started_at_ms: now_ms(),
+            parts: Vec::new(),
         };
         self.meta.create_upload(&session).await?;
         Ok(UploadStatus {
@@ -80,7 +81,8 @@ impl Registry {
         }
         let hasher = Hasher::restore(session.algorithm, &session.hash_state)
             .map_err(|e| RegistryError::BlobUploadInvalid(e.to_string()))?;
-        let (hasher, size) = self.receive(&session, hasher, body).await?;
+        let (hasher, written) = self.receive(&session, hasher, body).await?;
+        let size = written.len;
         let received = size - session.size;
         if let Some(range) = claim.range
             && received != range.len()
@@ -94,9 +96,10 @@ impl Registry {
         }
         // Conditional on the offset this request started from: another request on the same
         // upload (a client's retry reaching another replica) must not be overwritten.
+        let parts = with_part(&session.parts, written.part);
         if !self
             .meta
-            .update_upload(id, session.size, size, &hasher.save())
+            .update_upload(id, session.size, size, &hasher.save(), &parts)
             .await?
         {
             let now = self.session(repo, id).await?;
@@ -108,14 +111,15 @@ impl Registry {
         })
     }
 
-    /// Streams `body` onto the upload, hashing as it goes; returns the hasher and the new
-    /// durable length. Nothing is acknowledged until the caller records the new state.
+    /// Streams `body` onto the upload, hashing as it goes; returns the hasher and what was
+    /// written (the new durable length, the part). Nothing is acknowledged until the
+    /// caller records the new state.
     async fn receive(
         &self,
         session: &UploadSession,
         mut hasher: Hasher,
         mut body: ByteStream,
-    ) -> Result<(Hasher, u64)> {
+    ) -> Result<(Hasher, Written)> {
         let mut writer = self.writer(session).await?;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(RegistryError::Body)?;
@@ -125,8 +129,8 @@ impl Registry {
             hasher.update(&chunk);
             writer.write(chunk).await?;
         }
-        let size = writer.finish().await?;
-        Ok((hasher, size))
+        let written = writer.finish().await?;
+        Ok((hasher, written))
     }
 
     /// Completes an upload (`PUT ?digest=`), with an optional last chunk in `body`. The
@@ -145,7 +149,7 @@ impl Registry {
         if body.is_none() && self.finish_placed(&session, &hasher, digest).await? {
             return Ok(session.size);
         }
-        let (hasher, size) = match body {
+        let (hasher, written) = match body {
             Some(body) => self.receive(&session, hasher, body).await?,
             None => {
                 // Bytes past the acknowledged offset (a chunk or final PUT that failed
@@ -155,19 +159,21 @@ impl Registry {
                 (hasher, writer.finish().await?)
             }
         };
+        let (size, parts) = (written.len, with_part(&session.parts, written.part));
+        let upload = UploadRef { id, parts: &parts };
         let actual = if hasher.algorithm() == digest.algorithm() {
             hasher.finish()
         } else {
             // The client named another algorithm than the one hashed while streaming
             // (it did not announce it when starting): the only case that re-reads bytes.
-            self.rehash(id, digest.algorithm()).await?
+            self.rehash(upload, digest.algorithm()).await?
         };
         if &actual != digest {
             return Err(RegistryError::DigestMismatch);
         }
         {
             let _placing = self.meta.placing().await?;
-            self.blobs.commit_upload(id, digest, size).await?;
+            self.blobs.commit_upload(upload, digest, size).await?;
             self.meta.complete_upload(id, repo, digest, size).await?;
         }
         Ok(size)
@@ -184,7 +190,7 @@ impl Registry {
     ) -> Result<bool> {
         if session.size == 0
             || hasher.algorithm() != digest.algorithm()
-            || self.blobs.upload_len(&session.id).await?.is_some()
+            || self.blobs.upload_len(stored(session)).await?.is_some()
             || &hasher.clone().finish() != digest
         {
             return Ok(false);
@@ -204,7 +210,11 @@ impl Registry {
     /// file removed or cut short) can never be finished: it is forgotten, and the client
     /// told to start again.
     async fn writer(&self, session: &UploadSession) -> Result<Box<dyn UploadWriter>> {
-        match self.blobs.upload_writer(&session.id, session.size).await {
+        match self
+            .blobs
+            .upload_writer(stored(session), session.size)
+            .await
+        {
             Err(StorageError::UploadLost { have, want, .. }) => {
                 tracing::warn!(
                     upload = session.id,
@@ -229,7 +239,7 @@ impl Registry {
             let Some(session) = self.meta.upload(&id).await? else {
                 continue;
             };
-            let have = self.blobs.upload_len(&id).await?.unwrap_or(0);
+            let have = self.blobs.upload_len(stored(&session)).await?.unwrap_or(0);
             if have < session.size {
                 self.discard_upload(&id).await;
                 lost.push(id);
@@ -238,9 +248,9 @@ impl Registry {
         Ok(lost)
     }
 
-    async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Digest> {
+    async fn rehash(&self, upload: UploadRef<'_>, algorithm: Algorithm) -> Result<Digest> {
         let mut hasher = Hasher::new(algorithm);
-        let mut stream = self.blobs.read_upload(id).await?;
+        let mut stream = self.blobs.read_upload(upload).await?;
         while let Some(chunk) = stream.next().await {
             hasher.update(&chunk.map_err(RegistryError::Body)?);
         }
@@ -307,4 +317,17 @@ impl Registry {
             tracing::warn!(upload = id, error = %e, "could not remove failed upload");
         }
     }
+}
+
+/// The upload as the store knows it, from its session.
+fn stored(session: &UploadSession) -> UploadRef<'_> {
+    UploadRef {
+        id: &session.id,
+        parts: &session.parts,
+    }
+}
+
+/// `parts` with the part a write added, if it added one.
+fn with_part(parts: &[String], part: Option<String>) -> Vec<String> {
+    parts.iter().cloned().chain(part).collect()
 }

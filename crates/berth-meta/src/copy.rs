@@ -96,6 +96,7 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
             Bytes("hash_state"),
             Int("started_at"),
             Int("updated_at"),
+            Text("parts"),
         ],
         false,
     ),

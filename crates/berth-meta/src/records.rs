@@ -139,6 +139,9 @@ pub struct UploadSession {
     /// The hasher state after `size` bytes.
     pub hash_state: Vec<u8>,
     pub started_at_ms: i64,
+    /// The store's names of the accepted chunks, in order (stores that keep each chunk as
+    /// an object of its own; empty for the others).
+    pub parts: Vec<String>,
 }
 
 /// A user of the built-in token service.

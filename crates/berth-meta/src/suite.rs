@@ -740,14 +740,18 @@ async fn two_writers_racing_on_one_upload() {
             size: 0,
             hash_state: vec![0],
             started_at_ms: now_ms(),
+            parts: vec![],
         };
         a.create_upload(&session).await.unwrap();
         for round in 0..20u64 {
             let from = a.upload(&session.id).await.unwrap().unwrap().size;
             let (state_a, state_b) = ([1, round as u8], [2, round as u8]);
+            let before = a.upload(&session.id).await.unwrap().unwrap().parts;
+            let with = |part: String| [before.clone(), vec![part]].concat();
+            let (parts_a, parts_b) = (with(format!("a{round}")), with(format!("b{round}")));
             let (x, y) = tokio::join!(
-                a.update_upload(&session.id, from, from + 10, &state_a),
-                b.update_upload(&session.id, from, from + 20, &state_b)
+                a.update_upload(&session.id, from, from + 10, &state_a, &parts_a),
+                b.update_upload(&session.id, from, from + 20, &state_b, &parts_b)
             );
             let (x, y) = (x.unwrap(), y.unwrap());
             assert!(
@@ -756,19 +760,30 @@ async fn two_writers_racing_on_one_upload() {
                 store.name()
             );
             let now = a.upload(&session.id).await.unwrap().unwrap();
-            let (size, state) = if x { (from + 10, 1) } else { (from + 20, 2) };
+            let (size, state, parts) = if x {
+                (from + 10, 1, parts_a)
+            } else {
+                (from + 20, 2, parts_b)
+            };
             assert_eq!(
-                (now.size, now.hash_state[0]),
-                (size, state),
-                "{}",
+                (now.size, now.hash_state[0], now.parts),
+                (size, state, parts),
+                "{}: the winner's parts are the upload's",
                 store.name()
             );
         }
         // A stale offset changes nothing.
         let now = a.upload(&session.id).await.unwrap().unwrap();
-        assert!(!a.update_upload(&session.id, 0, 1, &[9]).await.unwrap());
+        assert!(
+            !a.update_upload(&session.id, 0, 1, &[9], &["stale".into()])
+                .await
+                .unwrap()
+        );
         let after = a.upload(&session.id).await.unwrap().unwrap();
-        assert_eq!((after.size, after.hash_state), (now.size, now.hash_state));
+        assert_eq!(
+            (after.size, after.hash_state, after.parts),
+            (now.size, now.hash_state, now.parts)
+        );
     }
 }
 

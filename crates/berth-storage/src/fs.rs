@@ -16,7 +16,10 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinHandle;
 
 use crate::locks::KeyedLocks;
-use crate::{BlobStore, ByteStream, Result, StorageError, UploadWriter, blocking, valid_upload_id};
+use crate::{
+    BlobStore, ByteStream, Result, StorageError, UploadRef, UploadWriter, Written, blocking,
+    valid_upload_id,
+};
 
 /// Reads and writes move in 1 MiB pieces: tokio's 4 KiB default is an order of magnitude
 /// slower for multi-gigabyte layers.
@@ -180,7 +183,13 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
-    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
+    // One file per upload, cut back to the acknowledged offset: no parts to name.
+    async fn upload_writer(
+        &self,
+        upload: UploadRef<'_>,
+        offset: u64,
+    ) -> Result<Box<dyn UploadWriter>> {
+        let upload_id = upload.id;
         let dir = self.upload_dir(upload_id)?;
         let path = dir.join("data");
         let guard = self.upload_locks.acquire(upload_id).await;
@@ -223,8 +232,8 @@ impl BlobStore for FsBlobStore {
         }))
     }
 
-    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
-        let path = self.upload_dir(upload_id)?.join("data");
+    async fn upload_len(&self, upload: UploadRef<'_>) -> Result<Option<u64>> {
+        let path = self.upload_dir(upload.id)?.join("data");
         match tokio::fs::metadata(&path).await {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -232,14 +241,14 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
-        let path = self.upload_dir(upload_id)?.join("data");
+    async fn read_upload(&self, upload: UploadRef<'_>) -> Result<ByteStream> {
+        let path = self.upload_dir(upload.id)?.join("data");
         let (file, len) = open_with_len(&path).await?;
         Ok(crate::file_stream::stream_range(file, path, 0, len))
     }
 
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
-        let dir = self.upload_dir(upload_id)?;
+    async fn commit_upload(&self, upload: UploadRef<'_>, digest: &Digest, size: u64) -> Result<()> {
+        let dir = self.upload_dir(upload.id)?;
         let target = self.blob_path(digest);
         blocking(move || {
             let intact = fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size);
@@ -448,7 +457,7 @@ impl UploadWriter for FsUploadWriter {
         Ok(())
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<u64> {
+    async fn finish(mut self: Box<Self>) -> Result<Written> {
         self.flush_pending().await?;
         self.wait_in_flight().await?;
         if let Some((file, guard)) = self.idle.take() {
@@ -461,6 +470,9 @@ impl UploadWriter for FsUploadWriter {
             })
             .await?;
         }
-        Ok(self.len)
+        Ok(Written {
+            len: self.len,
+            part: None,
+        })
     }
 }

@@ -121,21 +121,26 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64>;
 
     /// Opens an upload for appending at `offset`. Bytes past `offset` (left by a request
-    /// that failed before it was acknowledged) are discarded first; an upload holding
+    /// that failed before it was acknowledged) never become part of it; an upload holding
     /// fewer than `offset` bytes is [`StorageError::UploadLost`].
-    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>>;
+    async fn upload_writer(
+        &self,
+        upload: UploadRef<'_>,
+        offset: u64,
+    ) -> Result<Box<dyn UploadWriter>>;
 
     /// How many bytes an upload holds; `None` when it has none stored at all.
-    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>>;
+    async fn upload_len(&self, upload: UploadRef<'_>) -> Result<Option<u64>>;
 
     /// Streams what an upload holds so far (used only when the digest algorithm the client
     /// finally names is not the one hashed while streaming).
-    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream>;
+    async fn read_upload(&self, upload: UploadRef<'_>) -> Result<ByteStream>;
 
-    /// Makes a finished, already-synced upload of `size` bytes the blob `digest`. Never
-    /// copies bytes. If the blob already exists with that size the upload is simply
-    /// discarded; a stored file of another size is damaged and is replaced.
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()>;
+    /// Makes a finished, already-synced upload of `size` bytes the blob `digest`, copying
+    /// no bytes where the store can avoid it. If the blob already exists with that size
+    /// the upload is simply discarded; a stored blob of another size is damaged and is
+    /// replaced.
+    async fn commit_upload(&self, upload: UploadRef<'_>, digest: &Digest, size: u64) -> Result<()>;
 
     /// Discards an upload; absent uploads are not an error.
     async fn delete_upload(&self, upload_id: &str) -> Result<()>;
@@ -166,12 +171,29 @@ pub enum Found {
 /// What a walk of the store finds, as it finds it.
 pub type InventoryStream = Pin<Box<dyn Stream<Item = Result<Found>> + Send>>;
 
+/// An upload as a store knows it: its id, and the parts the metadata accepted so far
+/// (stores that keep each chunk as an object of its own name them; the others keep none).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadRef<'a> {
+    pub id: &'a str,
+    pub parts: &'a [String],
+}
+
+/// What a finished write left: the upload's total length with it, and the part it wrote
+/// (for stores that keep parts; `None` also when nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub len: u64,
+    pub part: Option<String>,
+}
+
 /// Appends bytes to an upload. `finish` must be called for the bytes to count: it flushes
-/// and syncs them to stable storage and returns the upload's total length.
+/// and syncs them to stable storage. They belong to the upload only once the metadata
+/// records the new length (and the part, if any).
 #[async_trait]
 pub trait UploadWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<()>;
-    async fn finish(self: Box<Self>) -> Result<u64>;
+    async fn finish(self: Box<Self>) -> Result<Written>;
 }
 
 /// Upload ids become path components; only berth's own (UUID-shaped) ids are accepted.

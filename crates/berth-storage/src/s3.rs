@@ -2,9 +2,11 @@
 //! Distribution's layout under `rootdirectory`, so a registry:2 bucket is read in place.
 //!
 //! Objects cannot be appended to, so an upload is a run of chunk objects, one per
-//! acknowledged write, named by the offset it starts at
-//! (`_berth/uploads/<id>/<offset, 20 digits>`). An object is written whole or not at all,
-//! so the chunks below the acknowledged offset are exactly the acknowledged bytes. Finishing
+//! write, named by the offset it starts at and a name of its own
+//! (`_berth/uploads/<id>/<offset, 20 digits>-<nonce>`). An object is written whole or not
+//! at all, and the metadata records which ones it accepted (the upload's parts): two
+//! requests writing at one offset (a retry that reached another replica) write two
+//! objects, and the one that lost the race for the offset is never part of the blob. Finishing
 //! an upload copies its one chunk into place inside the store (no bytes through berth);
 //! an upload sent in several chunks is joined by streaming them into one multipart object.
 
@@ -24,7 +26,10 @@ use object_store::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::{BlobStore, ByteStream, Found, InventoryStream, Result, StorageError, UploadWriter};
+use crate::{
+    BlobStore, ByteStream, Found, InventoryStream, Result, StorageError, UploadRef, UploadWriter,
+    Written,
+};
 
 /// Digits of an upload chunk's offset in its name: names sort as offsets do.
 const OFFSET_DIGITS: usize = 20;
@@ -158,20 +163,33 @@ impl S3BlobStore {
         store_error(&self.describe, what, e)
     }
 
-    /// An upload's chunks in order: (offset, length, object).
-    async fn chunks(&self, id: &str) -> Result<Vec<(u64, u64, Path)>> {
+    /// Every object stored for an upload, accepted or not.
+    async fn upload_objects(&self, id: &str) -> Result<Vec<object_store::ObjectMeta>> {
         let dir = self.upload_dir(id)?;
-        let listed: Vec<_> = self
-            .store
+        self.store
             .list(Some(&dir))
             .try_collect()
             .await
-            .map_err(|e| self.error(&dir, e))?;
-        let mut chunks: Vec<(u64, u64, Path)> = listed
+            .map_err(|e| self.error(&dir, e))
+    }
+
+    /// An upload's accepted chunks that are stored, in order: (offset, length, object).
+    /// An upload begun by an older berth names no parts; its chunks are the objects
+    /// named by their offset alone.
+    async fn chunks(&self, upload: UploadRef<'_>) -> Result<Vec<(u64, u64, Path)>> {
+        let mut chunks: Vec<(u64, u64, Path)> = self
+            .upload_objects(upload.id)
+            .await?
             .into_iter()
             .filter_map(|meta| {
-                let offset = meta.location.filename()?.parse::<u64>().ok()?;
-                Some((offset, meta.size, meta.location))
+                let name = meta.location.filename()?;
+                let accepted = if upload.parts.is_empty() {
+                    name.bytes().all(|b| b.is_ascii_digit())
+                } else {
+                    upload.parts.iter().any(|p| p == name)
+                };
+                let offset = name.split('-').next()?.parse::<u64>().ok()?;
+                accepted.then_some((offset, meta.size, meta.location))
             })
             .collect();
         chunks.sort_by_key(|(offset, _, _)| *offset);
@@ -271,44 +289,54 @@ impl BlobStore for S3BlobStore {
         Ok(removed)
     }
 
-    async fn upload_writer(&self, upload_id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
-        let chunks = self.chunks(upload_id).await?;
-        let (kept, past): (Vec<_>, Vec<_>) = chunks.into_iter().partition(|(o, _, _)| *o < offset);
-        // Chunks written after the acknowledged offset belong to requests that failed
-        // before they were acknowledged: the client sends those bytes again.
-        self.delete_paths(past.into_iter().map(|(_, _, p)| p))
-            .await?;
+    async fn upload_writer(
+        &self,
+        upload: UploadRef<'_>,
+        offset: u64,
+    ) -> Result<Box<dyn UploadWriter>> {
+        // Objects of requests that were never acknowledged are left alone: one may be a
+        // request in progress elsewhere, and none is ever read (they go with the upload).
+        let kept: Vec<_> = self
+            .chunks(upload)
+            .await?
+            .into_iter()
+            .filter(|(o, _, _)| *o < offset)
+            .collect();
         let have = contiguous_len(&kept);
         if have != offset {
             return Err(StorageError::UploadLost {
-                id: upload_id.to_string(),
+                id: upload.id.to_string(),
                 have: have.min(offset),
                 want: offset,
             });
         }
-        let path = self
-            .upload_dir(upload_id)?
-            .join(format!("{offset:0width$}", width = OFFSET_DIGITS));
+        let name = format!(
+            "{offset:0width$}-{nonce}",
+            width = OFFSET_DIGITS,
+            nonce = uuid::Uuid::new_v4().simple()
+        );
+        let path = self.upload_dir(upload.id)?.join(name.as_str());
         Ok(Box::new(ChunkWriter {
             writer: self.writer(path.clone()),
             path,
+            name,
             describe: self.describe.clone(),
             offset,
             written: 0,
         }))
     }
 
-    async fn upload_len(&self, upload_id: &str) -> Result<Option<u64>> {
-        let chunks = self.chunks(upload_id).await?;
+    async fn upload_len(&self, upload: UploadRef<'_>) -> Result<Option<u64>> {
+        let chunks = self.chunks(upload).await?;
         if chunks.is_empty() {
             return Ok(None);
         }
         Ok(Some(contiguous_len(&chunks)))
     }
 
-    async fn read_upload(&self, upload_id: &str) -> Result<ByteStream> {
+    async fn read_upload(&self, upload: UploadRef<'_>) -> Result<ByteStream> {
         let mut streams = Vec::new();
-        for (_, _, path) in self.chunks(upload_id).await? {
+        for (_, _, path) in self.chunks(upload).await? {
             let result = self
                 .store
                 .get(&path)
@@ -319,14 +347,14 @@ impl BlobStore for S3BlobStore {
         Ok(Box::pin(futures_util::stream::iter(streams).flatten()))
     }
 
-    async fn commit_upload(&self, upload_id: &str, digest: &Digest, size: u64) -> Result<()> {
+    async fn commit_upload(&self, upload: UploadRef<'_>, digest: &Digest, size: u64) -> Result<()> {
         let target = self.blob_path(digest);
         if self.stat(digest).await? != Some(size) {
-            let chunks = self.chunks(upload_id).await?;
-            let total: u64 = chunks.iter().map(|(_, len, _)| len).sum();
-            if total != size {
+            let chunks = self.chunks(upload).await?;
+            let total = contiguous_len(&chunks);
+            if total != size || chunks.iter().map(|(_, len, _)| len).sum::<u64>() != size {
                 return Err(StorageError::UploadLost {
-                    id: upload_id.to_string(),
+                    id: upload.id.to_string(),
                     have: total,
                     want: size,
                 });
@@ -358,12 +386,12 @@ impl BlobStore for S3BlobStore {
                 }
             }
         }
-        self.delete_upload(upload_id).await
+        self.delete_upload(upload.id).await
     }
 
     async fn delete_upload(&self, upload_id: &str) -> Result<()> {
-        let chunks = self.chunks(upload_id).await?;
-        self.delete_paths(chunks.into_iter().map(|(_, _, p)| p))
+        let objects = self.upload_objects(upload_id).await?;
+        self.delete_paths(objects.into_iter().map(|o| o.location))
             .await
     }
 
@@ -560,6 +588,8 @@ fn unreachable(e: &object_store::Error) -> bool {
 struct ChunkWriter {
     writer: BufWriter,
     path: Path,
+    /// Its name in the upload: the part the metadata records once it is accepted.
+    name: String,
     describe: String,
     offset: u64,
     written: u64,
@@ -576,16 +606,22 @@ impl UploadWriter for ChunkWriter {
             .map_err(|e| store_error(describe, path, e))
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<u64> {
+    async fn finish(mut self: Box<Self>) -> Result<Written> {
         if self.written == 0 {
             // Nothing to keep: no empty chunk object.
             let _ = self.writer.abort().await;
-            return Ok(self.offset);
+            return Ok(Written {
+                len: self.offset,
+                part: None,
+            });
         }
         self.writer
             .shutdown()
             .await
             .map_err(|e| StorageError::io(self.path.as_ref(), e))?;
-        Ok(self.offset + self.written)
+        Ok(Written {
+            len: self.offset + self.written,
+            part: Some(self.name),
+        })
     }
 }

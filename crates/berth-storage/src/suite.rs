@@ -4,7 +4,9 @@
 
 use futures_util::TryStreamExt;
 
-use crate::{BlobStore, ByteStream, FsBlobStore, S3BlobStore, S3Options, StorageError};
+use crate::{
+    BlobStore, ByteStream, FsBlobStore, S3BlobStore, S3Options, StorageError, UploadRef, Written,
+};
 use berth_oci::Digest;
 use berth_oci::range::ByteRange;
 use bytes::Bytes;
@@ -67,39 +69,86 @@ async fn collect(s: ByteStream) -> Vec<u8> {
     .unwrap()
 }
 
+/// An upload as the core keeps it: its id, and the length and parts the metadata
+/// accepted so far.
+struct Upload {
+    id: &'static str,
+    len: u64,
+    parts: Vec<String>,
+}
+
+impl Upload {
+    fn new(id: &'static str) -> Self {
+        Upload {
+            id,
+            len: 0,
+            parts: Vec::new(),
+        }
+    }
+
+    fn at(&self) -> UploadRef<'_> {
+        UploadRef {
+            id: self.id,
+            parts: &self.parts,
+        }
+    }
+
+    /// Writes `bytes` at the accepted length without accepting them (a request that
+    /// failed, or lost its race): what it wrote.
+    async fn write(&self, store: &dyn BlobStore, bytes: Bytes) -> Written {
+        let mut w = store.upload_writer(self.at(), self.len).await.unwrap();
+        w.write(bytes).await.unwrap();
+        w.finish().await.unwrap()
+    }
+
+    /// Writes `bytes` at the accepted length and accepts them, as the core does.
+    async fn append(&mut self, store: &dyn BlobStore, bytes: Bytes) {
+        let written = self.write(store, bytes).await;
+        self.accept(written);
+    }
+
+    fn accept(&mut self, written: Written) {
+        self.len = written.len;
+        self.parts.extend(written.part);
+    }
+}
+
 #[tokio::test]
 async fn upload_commit_read() {
     for (name, store) in stores() {
-        let id = "0123abcd-0000-4000-8000-000000000000";
+        let store = store.as_ref();
+        let mut up = Upload::new("0123abcd-0000-4000-8000-000000000000");
         assert_eq!(
-            store.upload_len(id).await.unwrap().unwrap_or(0),
+            store.upload_len(up.at()).await.unwrap().unwrap_or(0),
             0,
             "{name}"
         );
-        let mut w = store.upload_writer(id, 0).await.unwrap();
-        w.write(Bytes::from_static(b"hello ")).await.unwrap();
-        assert_eq!(w.finish().await.unwrap(), 6, "{name}");
+        up.append(store, Bytes::from_static(b"hello ")).await;
+        assert_eq!(up.len, 6, "{name}");
         // A failed request left junk past the acknowledged offset: reopening drops it.
-        let mut w = store.upload_writer(id, 6).await.unwrap();
+        let mut w = store.upload_writer(up.at(), 6).await.unwrap();
         w.write(Bytes::from_static(b"junk")).await.unwrap();
         drop(w);
-        let mut w = store.upload_writer(id, 6).await.unwrap();
-        w.write(Bytes::from(vec![b'w'; 3 << 20])).await.unwrap();
-        let len = w.finish().await.unwrap();
+        up.append(store, Bytes::from(vec![b'w'; 3 << 20])).await;
+        let len = up.len;
         assert_eq!(len, 6 + (3 << 20), "{name}");
-        assert_eq!(store.upload_len(id).await.unwrap(), Some(len), "{name}");
+        assert_eq!(
+            store.upload_len(up.at()).await.unwrap(),
+            Some(len),
+            "{name}"
+        );
         let mut expected = b"hello ".to_vec();
         expected.extend(vec![b'w'; 3 << 20]);
         assert_eq!(
-            collect(store.read_upload(id).await.unwrap()).await,
+            collect(store.read_upload(up.at()).await.unwrap()).await,
             expected,
             "{name}"
         );
         let digest = Digest::sha256(&expected);
-        store.commit_upload(id, &digest, len).await.unwrap();
+        store.commit_upload(up.at(), &digest, len).await.unwrap();
         assert_eq!(store.stat(&digest).await.unwrap(), Some(len), "{name}");
         assert_eq!(
-            store.upload_len(id).await.unwrap().unwrap_or(0),
+            store.upload_len(up.at()).await.unwrap().unwrap_or(0),
             0,
             "{name}: upload gone"
         );
@@ -114,7 +163,11 @@ async fn upload_commit_read() {
             .await
             .unwrap();
         assert_eq!(collect(part).await, b"llo ww", "{name}");
-        assert!(store.upload_writer("../../etc", 0).await.is_err(), "{name}");
+        let escape = UploadRef {
+            id: "../../etc",
+            parts: &[],
+        };
+        assert!(store.upload_writer(escape, 0).await.is_err(), "{name}");
         assert!(
             store
                 .stat(&Digest::sha256(b"never stored"))
@@ -130,17 +183,11 @@ async fn upload_commit_read() {
             "{name}"
         );
         // Bytes that are gone are never replaced by zeros.
-        let lost = "0123abcd-0000-4000-8000-000000000001";
-        store
-            .upload_writer(lost, 0)
-            .await
-            .unwrap()
-            .finish()
-            .await
-            .unwrap();
+        let lost = Upload::new("0123abcd-0000-4000-8000-000000000001");
+        lost.write(store, Bytes::new()).await;
         assert!(
             matches!(
-                store.upload_writer(lost, 10).await,
+                store.upload_writer(lost.at(), 10).await,
                 Err(StorageError::UploadLost {
                     have: 0,
                     want: 10,
@@ -169,27 +216,58 @@ async fn upload_commit_read() {
     }
 }
 
+/// Two requests write at one offset (a retry that reached another replica while the
+/// first still ran): only the chunk the metadata accepted becomes part of the blob,
+/// whichever finished writing last. Stores that keep parts only: the filesystem keeps one
+/// file per upload, written by one server at a time.
+#[tokio::test]
+async fn only_the_accepted_chunk_at_an_offset_counts() {
+    for (name, store) in stores().into_iter().filter(|(n, _)| *n == "s3") {
+        let store = store.as_ref();
+        let mut up = Upload::new("0123abcd-0000-4000-8000-0000000000c1");
+        up.append(store, Bytes::from_static(b"first ")).await;
+        let winner = up.write(store, Bytes::from_static(b"accepted")).await;
+        let loser = up.write(store, Bytes::from_static(b"rejected")).await;
+        assert_ne!(winner.part, loser.part, "{name}: two objects");
+        up.accept(winner);
+        // The loser's write, opened after the winner was accepted at the old offset, can
+        // no longer take the accepted chunk away either.
+        let late = store.upload_writer(up.at(), 6).await.unwrap();
+        drop(late);
+        assert_eq!(
+            collect(store.read_upload(up.at()).await.unwrap()).await,
+            b"first accepted",
+            "{name}"
+        );
+        let digest = Digest::sha256(b"first accepted");
+        store.commit_upload(up.at(), &digest, up.len).await.unwrap();
+        assert_eq!(
+            store.get(&digest).await.unwrap(),
+            &b"first accepted"[..],
+            "{name}"
+        );
+        assert_eq!(store.upload_len(up.at()).await.unwrap(), None, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn one_chunk_uploads_small_blobs_and_inventory() {
     for (name, store) in stores() {
+        let store = store.as_ref();
         // One chunk: the commit moves it into place.
-        let id = "0123abcd-0000-4000-8000-00000000000a";
+        let mut up = Upload::new("0123abcd-0000-4000-8000-00000000000a");
         let data = Bytes::from(vec![7u8; 1 << 20]);
-        let mut w = store.upload_writer(id, 0).await.unwrap();
-        w.write(data.clone()).await.unwrap();
-        w.finish().await.unwrap();
+        up.append(store, data.clone()).await;
         let digest = Digest::sha256(&data);
         store
-            .commit_upload(id, &digest, data.len() as u64)
+            .commit_upload(up.at(), &digest, data.len() as u64)
             .await
             .unwrap();
         // The same blob again: the upload is discarded, the blob stays.
-        let again = "0123abcd-0000-4000-8000-00000000000b";
-        let mut w = store.upload_writer(again, 0).await.unwrap();
-        w.write(data.clone()).await.unwrap();
-        w.finish().await.unwrap();
+        let mut again = Upload::new("0123abcd-0000-4000-8000-00000000000b");
+        again.append(store, data.clone()).await;
         store
-            .commit_upload(again, &digest, data.len() as u64)
+            .commit_upload(again.at(), &digest, data.len() as u64)
             .await
             .unwrap();
         assert_eq!(store.get(&digest).await.unwrap(), data, "{name}");
@@ -217,6 +295,6 @@ async fn one_chunk_uploads_small_blobs_and_inventory() {
         want.sort_by_key(|d| d.to_string());
         assert_eq!(listed, want, "{name}");
         store.check_writable().await.unwrap();
-        store.delete_upload(again).await.unwrap();
+        store.delete_upload(again.id).await.unwrap();
     }
 }

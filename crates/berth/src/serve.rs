@@ -106,7 +106,7 @@ fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
             anyhow::bail!(
                 "another berth serve ({}) is already using {what}; stop it first, or give \
                  this one its own storage root and metadata (several servers on one registry \
-                 need shared PostgreSQL metadata)",
+                 need S3 storage and PostgreSQL metadata, see docs/deployment.md)",
                 if holder.is_empty() {
                     "unknown process"
                 } else {
@@ -125,23 +125,21 @@ fn claim(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
 }
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
-    // With SQLite metadata a server owns its storage: a second one would index the same
-    // blobs into metadata of its own. On PostgreSQL, replicas share both by design.
-    let _claims = match s.metadata.sqlite_path() {
-        Some(metadata) => Some((
-            claim(
-                &match s.storage.filesystem_root() {
-                    Some(root) => {
-                        berth_storage::distribution::v2_dir(root).join("_berth/serve.lock")
-                    }
-                    None => s.root.join("berth/serve.lock"),
-                },
-                &format!("the storage {}", s.storage.describe()),
-            )?,
-            claim_sqlite(metadata)?,
-        )),
-        None => None,
+    // Replicas share S3 storage and PostgreSQL metadata. A filesystem root is one
+    // server's: its uploads are files that one process at a time writes. With SQLite
+    // metadata the storage is one server's too: a second would index the same blobs into
+    // metadata of its own.
+    let storage_lock = match (s.storage.filesystem_root(), s.metadata.sqlite_path()) {
+        (Some(root), _) => {
+            Some(berth_storage::distribution::v2_dir(root).join("_berth/serve.lock"))
+        }
+        (None, Some(_)) => Some(s.root.join("berth/serve.lock")),
+        (None, None) => None,
     };
+    let _storage_claim = storage_lock
+        .map(|path| claim(&path, &format!("the storage {}", s.storage.describe())))
+        .transpose()?;
+    let _metadata_claim = s.metadata.sqlite_path().map(claim_sqlite).transpose()?;
     let Storage { blobs, meta } = open_storage(&s).await?;
     let jobs = Jobs::new(meta.clone(), s.job_lease);
 

@@ -70,7 +70,7 @@ mod users;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
 /// (PostgreSQL support starts at SQLite's fifth version, so its first step is all of it.)
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("jobs.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("replicas.sql")];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a placement waits for a connection to hold the placement lock with.

@@ -77,7 +77,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outbox.sql"),
     include_str!("gc.sql"),
     include_str!("runs.sql"),
-    include_str!("jobs.sql"),
+    include_str!("replicas.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -22,14 +22,16 @@ pub trait Uploads: Send + Sync + 'static {
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>>;
 
     /// Records that the upload, which held `from` bytes, now holds `size` with this hash
-    /// state. `false` (nothing changed) when it no longer holds `from`: another request,
-    /// perhaps on another replica, moved it on or finished it meanwhile.
+    /// state and these accepted `parts`. `false` (nothing changed) when it no longer holds
+    /// `from`: another request, perhaps on another replica, moved it on or finished it
+    /// meanwhile.
     async fn update_upload(
         &self,
         id: &str,
         from: u64,
         size: u64,
         hash_state: &[u8],
+        parts: &[String],
     ) -> Result<bool>;
 
     async fn delete_upload(&self, id: &str) -> Result<()>;

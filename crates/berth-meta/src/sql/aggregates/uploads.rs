@@ -32,8 +32,8 @@ impl Uploads for Meta {
 
     async fn create_upload(&self, s: &UploadSession) -> Result<()> {
         sqlx::query(
-            "INSERT INTO uploads (id, repository, algorithm, size, hash_state, started_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO uploads (id, repository, algorithm, size, hash_state, started_at, updated_at, parts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&s.id)
         .bind(s.repository.as_str())
@@ -42,6 +42,7 @@ impl Uploads for Meta {
         .bind(&s.hash_state)
         .bind(s.started_at_ms)
         .bind(s.started_at_ms)
+        .bind(parts_json(&s.parts))
         .execute(&self.write)
         .await
             .inspect(|_| self.writes.raise())?;
@@ -50,7 +51,7 @@ impl Uploads for Meta {
 
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>> {
         let Some(row) = sqlx::query(
-            "SELECT id, repository, algorithm, size, hash_state, started_at FROM uploads WHERE id = $1",
+            "SELECT id, repository, algorithm, size, hash_state, started_at, parts FROM uploads WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.read)
@@ -60,6 +61,14 @@ impl Uploads for Meta {
         };
         let repository: String = row.try_get("repository")?;
         let algorithm: String = row.try_get("algorithm")?;
+        let parts: Option<String> = row.try_get("parts")?;
+        let parts = match parts {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(&text).map_err(|_| MetaError::Corrupt {
+                column: "uploads.parts",
+                value: text.clone(),
+            })?,
+        };
         Ok(Some(UploadSession {
             id: row.try_get("id")?,
             repository: repository.parse().map_err(|_| MetaError::Corrupt {
@@ -73,6 +82,7 @@ impl Uploads for Meta {
             size: row.try_get::<i64, _>("size")? as u64,
             hash_state: row.try_get("hash_state")?,
             started_at_ms: row.try_get("started_at")?,
+            parts,
         }))
     }
 
@@ -82,9 +92,10 @@ impl Uploads for Meta {
         from: u64,
         size: u64,
         hash_state: &[u8],
+        parts: &[String],
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3
+            "UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3, parts = $6
              WHERE id = $4 AND size = $5",
         )
         .bind(size as i64)
@@ -92,6 +103,7 @@ impl Uploads for Meta {
         .bind(now_ms())
         .bind(id)
         .bind(from as i64)
+        .bind(parts_json(parts))
         .execute(&self.write)
         .await
         .inspect(|_| self.writes.raise())?;
@@ -125,4 +137,9 @@ impl Uploads for Meta {
             .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The parts column: NULL for none (stores that keep one file per upload).
+fn parts_json(parts: &[String]) -> Option<String> {
+    (!parts.is_empty()).then(|| crate::sql::json_list(parts.iter().map(String::as_str)))
 }
