@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl nginx-light systemd
               postgresql python3-pip ca-certificates)
-# Where a Docker engine runs, the container tests start berth with the compose file users
-# copy (deploy/compose): they need Compose.
-if docker info >/dev/null 2>&1; then APT_PACKAGES+=(docker-compose); fi
+# Where a Docker engine runs, the container tests start berth with the compose files users
+# copy (deploy/compose): they need Compose, and debootstrap for the Debian base of the
+# PostgreSQL, Garage and nginx images (scripts/build-deps-images.sh; nothing is pulled).
+if docker info >/dev/null 2>&1; then APT_PACKAGES+=(docker-compose debootstrap); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     # Not `dpkg -s`: it succeeds for a removed package whose config files are still there.

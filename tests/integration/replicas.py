@@ -47,6 +47,7 @@ http {{
             # A replica that is down or stopping refuses connections: the request goes to
             # another (it was not sent, so even a PATCH is safe to pass on).
             proxy_next_upstream error timeout http_502;
+            proxy_connect_timeout 2s;
             proxy_read_timeout 120s;
         }}
     }}

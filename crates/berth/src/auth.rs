@@ -160,7 +160,16 @@ async fn ensure_first_admin(meta: &dyn MetaStore, password_file: &Path) -> anyho
         return Ok(());
     }
     let plain = password::generate(24)?;
-    users::add(meta, "admin", &plain, true).await?;
+    match users::add(meta, "admin", &plain, true).await {
+        Ok(()) => {}
+        // Another replica starting at the same time created it first: its log has the
+        // password.
+        Err(berth_auth::AuthError::User(users::UserError::Exists(_))) => {
+            tracing::info!("another berth process created the first administrator");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     write_private(password_file, &format!("{plain}\n"))
         .with_context(|| format!("writing {}", password_file.display()))?;
     // Printed to the terminal, not through the logger: log pipelines keep lines forever.
