@@ -8,9 +8,13 @@ BERTH_STORAGE=s3 runs every berth the fixtures start with its blobs in S3.
 
 import atexit
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
+from pathlib import Path
 
-from servers import ScriptedServer
+from servers import SCRIPTS, ScriptedServer, free_port
 
 ON_S3 = os.environ.get("BERTH_STORAGE") == "s3"
 # The key and bucket scripts/garage.sh sets up.
@@ -61,3 +65,22 @@ def shared_server() -> Garage:
             _shared = Garage.start_new()
             atexit.register(_shared.remove)
     return _shared
+
+
+class GarageCluster:
+    """Three Garage nodes that keep every object on all three (`scripts/garage.sh
+    cluster`), so one may be down; `nodes[i]` is each node, stopped, killed and started
+    again on its own."""
+
+    def __init__(self):
+        self.directory = Path(tempfile.mkdtemp(prefix="berth-garage-cluster-"))
+        ports = [free_port() for _ in range(3)]
+        subprocess.run([str(SCRIPTS / "garage.sh"), "cluster", str(self.directory),
+                        *map(str, ports)], check=True)
+        self.nodes = [Garage(port, self.directory / f"node{i + 1}")
+                      for i, port in enumerate(ports)]
+
+    def remove(self):
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

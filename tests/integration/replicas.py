@@ -103,15 +103,19 @@ class Balancer:
 class Replicas:
     """`count` berth processes over one PostgreSQL database and one Garage prefix, and
     nginx in front; `url`/`host` are the balancer's, so a Client or skopeo uses them like
-    one registry. `nodes[i]` is each replica (a conftest.Registry)."""
+    one registry. `nodes[i]` is each replica (a conftest.Registry). With `garage` (the
+    nodes of a cluster) replica i talks to node i; else all to the shared one-node Garage."""
 
-    def __init__(self, workdir: Path, count: int = 2, extra_config: str = ""):
+    def __init__(self, workdir: Path, count: int = 2, extra_config: str = "",
+                 garage: list | None = None):
         pg = postgres.shared_server()
         self.database = (pg, pg.create_database())
-        garage = objectstore.shared_server()
-        self.s3 = (garage, garage.new_prefix())
+        garage = garage or [objectstore.shared_server()]
+        prefix = garage[0].new_prefix()
+        self.s3 = (garage[0], prefix)
         self.nodes = [Registry(workdir / f"replica-{i}", extra_config=extra_config,
-                               database=self.database, s3=self.s3, kind="berth")
+                               database=self.database, s3=(garage[i % len(garage)], prefix),
+                               kind="berth")
                       for i in range(count)]
         for node in self.nodes:
             node.start()

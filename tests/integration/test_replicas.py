@@ -1,5 +1,6 @@
 """Stateless replicas: two berth processes over one PostgreSQL database and one Garage
-bucket, behind nginx. Any replica answers any request (a chunked upload alternating
+bucket on a three-node Garage cluster (each replica talks to a node of its own), behind
+nginx. Any replica answers any request (a chunked upload alternating
 between them, a token from one good at the other); a replica killed with -9 in the middle
 of pushes loses nothing acknowledged; a rolling restart under a running push and pull loop
 fails no client operation; scheduled garbage collection runs once per due time across
@@ -17,6 +18,7 @@ import requests
 import images as im
 import metadata
 from conftest import LOCAL_AUTH
+from objectstore import GarageCluster
 from oci import Client, blob, config_blob, image_manifest, sha256
 from outage import Pushers, wait_for
 from replicas import Replicas
@@ -28,12 +30,19 @@ pytestmark = pytest.mark.berth_only
 JOBS = "berth:\n  jobs:\n    lease: 2s\n"
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    c = GarageCluster()
+    yield c
+    c.remove()
+
+
 @pytest.fixture
-def replicas(workdir):
+def replicas(workdir, cluster):
     started = []
 
     def make(extra_config: str = "", count: int = 2) -> Replicas:
-        r = Replicas(workdir, count=count, extra_config=extra_config)
+        r = Replicas(workdir, count=count, extra_config=extra_config, garage=cluster.nodes)
         started.append(r)
         return r
 
@@ -120,6 +129,24 @@ def test_a_replica_killed_mid_push_loses_nothing_acknowledged(replicas):
         pushers.more_acknowledged(10, "pushes through the replica left")
         r.nodes[0].start()
         pushers.more_acknowledged(10, "pushes after it is back")
+    finally:
+        pushers.stop()
+    for node in r.nodes:
+        pushers.check_all_pull(node)
+
+
+def test_a_garage_node_killed_mid_push_loses_nothing_acknowledged(replicas, cluster):
+    """kill -9 the Garage node no replica talks to while pushes run: the other two still
+    make a quorum, pushes go on, and once the node is back every acknowledged image pulls
+    back intact through each replica."""
+    r = replicas(JOBS)
+    pushers = Pushers(r, "garage-node/app", count=3, allowed=(500, 502, 503))
+    try:
+        pushers.more_acknowledged(10, "pushes before the kill")
+        cluster.nodes[2].kill()
+        pushers.more_acknowledged(10, "pushes with a Garage node down")
+        cluster.nodes[2].start()
+        pushers.more_acknowledged(5, "pushes once it is back")
     finally:
         pushers.stop()
     for node in r.nodes:
