@@ -49,9 +49,10 @@ def s3_storage(endpoint: str, key_id: str, secret: str, bucket: str, prefix: str
 
 class RegistryProcess:
     """One registry serving `root`: kind "distribution", "berth", "berth-pg" (berth with
-    its metadata in the PostgreSQL database `database`, a (host, port, dbname)) or
+    its metadata in the PostgreSQL database `database`, a (host, port, dbname)),
     "berth-s3" (berth with its blobs in the bucket `s3` names: endpoint, key id, secret,
-    bucket, prefix; `root` is then its state directory)."""
+    bucket, prefix; `root` is then its state directory) or "distribution-s3"
+    (Distribution's s3 driver on such a bucket)."""
 
     def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None,
                  database: tuple[str, int, str] | None = None,
@@ -69,17 +70,21 @@ class RegistryProcess:
         if kind == "berth-pg":
             assert database, "berth-pg needs a database"
             text += database_section(*database)
-        if kind == "berth-s3":
-            assert s3, "berth-s3 needs a bucket"
+        if kind.endswith("-s3"):
+            assert s3, f"{kind} needs a bucket"
             head, _, rest = text.partition("storage:\n")
             rest = rest.split("http:\n", 1)[1]
-            text = (head + s3_storage(*s3) + "http:\n" + rest
-                    + f"berth:\n  statedirectory: {self.root}\n")
+            text = head + s3_storage(*s3) + "http:\n" + rest
+            if kind == "berth-s3":
+                text += f"berth:\n  statedirectory: {self.root}\n"
         self.config.write_text(text)
         if kind.startswith("berth"):
             self.command = [berth_bin, "serve", str(self.config)]
         else:
             self.command = ["docker-registry", "serve", str(self.config)]
+        # Distribution's AWS SDK refuses an AWS_CA_BUNDLE it cannot parse; it talks plain
+        # HTTP to the bench's Garage anyway.
+        self.env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
         self.proc: subprocess.Popen | None = None
         self.startup_seconds = 0.0
 
@@ -87,7 +92,7 @@ class RegistryProcess:
         log = open(self.workdir / "registry.log", "ab")
         began = time.perf_counter()
         self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir)
+                                     cwd=self.workdir, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
