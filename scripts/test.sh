@@ -67,13 +67,15 @@ BERTH_STORAGE=s3 python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
     tests/integration/test_api_delete.py tests/integration/test_api_discovery.py \
     tests/integration/test_api_manifests.py tests/integration/test_api_names.py \
     tests/integration/test_gc.py tests/integration/test_retention.py \
-    tests/integration/test_skopeo.py tests/integration/test_oras.py
+    tests/integration/test_skopeo.py tests/integration/test_oras.py \
+    tests/integration/test_backup.py
 
 step "integration tests with both: blobs in S3, metadata on PostgreSQL"
 # The shape of a multi-machine deployment, on one machine.
 BERTH_STORAGE=s3 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider \
     ${PYTEST_ARGS:-} tests/integration/test_api_manifests.py tests/integration/test_api_blobs.py \
-    tests/integration/test_gc.py tests/integration/test_skopeo.py tests/integration/test_auth.py
+    tests/integration/test_gc.py tests/integration/test_skopeo.py tests/integration/test_auth.py \
+    tests/integration/test_backup.py
 
 step "integration tests on PostgreSQL metadata"
 # The registry API, garbage collection, retention, users and tokens, notifications and a
@@ -84,7 +86,8 @@ BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-
     tests/integration/test_api_manifests.py tests/integration/test_api_names.py \
     tests/integration/test_gc.py tests/integration/test_retention.py \
     tests/integration/test_auth.py tests/integration/test_notifications.py \
-    tests/integration/test_skopeo.py tests/integration/test_crash.py
+    tests/integration/test_skopeo.py tests/integration/test_crash.py \
+    tests/integration/test_backup.py
 
 if [ -z "${SKIP_FUZZ:-}" ]; then
     step "fuzzing (${FUZZ_SECONDS:-20}s per target)"

@@ -1,11 +1,16 @@
-//! Moving a single-machine registry to PostgreSQL: every row of a SQLite metadata database
-//! copied into an empty PostgreSQL one, table by table, ids kept, then the counts compared.
+//! Copying metadata between engines, table by table, ids kept, then the counts compared:
+//! a single-machine registry moving to PostgreSQL (every row of a SQLite database into an
+//! empty PostgreSQL one), and a backup of PostgreSQL metadata (every row as of one moment
+//! into a new SQLite file, which `berth restore` brings back into either engine).
 
+use std::path::Path;
+
+use async_trait::async_trait;
 use sqlx::Row;
 
 use crate::{MetaError, PgMeta, Result, SqliteMeta};
 
-/// What a column holds, for reading it from SQLite and binding it for PostgreSQL.
+/// What a column holds, for reading it from one engine and binding it for the other.
 #[derive(Clone, Copy)]
 enum Column {
     Int(&'static str),
@@ -162,7 +167,7 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
 const BATCH: i64 = 500;
 
 /// Told about each table as it is copied.
-pub trait CopyProgress {
+pub trait CopyProgress: Sync {
     fn table(&self, name: &str, rows: u64);
     fn copied(&self, rows: u64);
 }
@@ -174,19 +179,115 @@ pub async fn copy_into_postgres(
     to: &PgMeta,
     progress: &dyn CopyProgress,
 ) -> Result<Vec<(&'static str, u64)>> {
+    ensure_empty(to).await?;
+    copy_tables(&mut SqliteSide(from), &mut PgSink(to), progress).await
+}
+
+/// [`MetaError::NotEmpty`] naming the first table of `db` that holds rows.
+pub async fn ensure_empty(db: &PgMeta) -> Result<()> {
     for (table, _, _, _) in TABLES {
         let any: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM {table})"
         )))
-        .fetch_one(&to.write)
+        .fetch_one(&db.write)
         .await?;
         if any {
             return Err(MetaError::NotEmpty(table));
         }
     }
+    Ok(())
+}
+
+/// Writes a new SQLite database at `dest` holding every row of `from` as of one moment
+/// (one read-only, repeatable-read transaction), while others go on writing.
+pub(crate) async fn snapshot_into_sqlite(from: &PgMeta, dest: &Path) -> Result<()> {
+    let to = SqliteMeta::open(dest).await?;
+    let mut tx = from.write.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let copied = copy_tables(&mut PgSnapshot(&mut tx), &mut SqliteSide(&to), &Silent).await;
+    tx.rollback().await?;
+    copied?;
+    to.close_as_single_file().await
+}
+
+struct Silent;
+
+impl CopyProgress for Silent {
+    fn table(&self, _: &str, _: u64) {}
+    fn copied(&self, _: u64) {}
+}
+
+/// A column's value on its way between engines.
+enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+    Bool(Option<bool>),
+}
+
+/// Reads `columns` of a row of either engine.
+macro_rules! read_row {
+    ($row:expr, $columns:expr) => {{
+        let mut values = Vec::with_capacity($columns.len());
+        for column in $columns.iter() {
+            values.push(match *column {
+                Int(n) => Value::Int($row.try_get(n)?),
+                Text(n) => Value::Text($row.try_get(n)?),
+                Bytes(n) => Value::Bytes($row.try_get(n)?),
+                Bool(n) => Value::Bool($row.try_get(n)?),
+            });
+        }
+        values
+    }};
+}
+
+/// Binds a row's values to an insert of either engine.
+macro_rules! bind_row {
+    ($query:expr, $values:expr) => {{
+        let mut q = $query;
+        for value in $values {
+            q = match value {
+                Value::Int(v) => q.bind(v),
+                Value::Text(v) => q.bind(v),
+                Value::Bytes(v) => q.bind(v),
+                Value::Bool(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// Where rows come from.
+#[async_trait]
+trait Source: Send {
+    async fn page(
+        &mut self,
+        select: &str,
+        columns: &[Column],
+        offset: i64,
+    ) -> Result<Vec<Vec<Value>>>;
+    async fn count(&mut self, table: &str) -> Result<u64>;
+}
+
+/// Where rows go.
+#[async_trait]
+trait Sink: Send {
+    async fn write(&mut self, insert: &str, rows: Vec<Vec<Value>>) -> Result<()>;
+    async fn count(&mut self, table: &str) -> Result<u64>;
+    /// After a table whose ids the database generates: new rows continue after them.
+    async fn ids_copied(&mut self, table: &str) -> Result<()>;
+}
+
+async fn copy_tables(
+    from: &mut dyn Source,
+    to: &mut dyn Sink,
+    progress: &dyn CopyProgress,
+) -> Result<Vec<(&'static str, u64)>> {
     let mut counts = Vec::new();
     for (table, order, columns, generated_ids) in TABLES {
-        let total = count_sqlite(from, table).await?;
+        let total = from.count(table).await?;
         progress.table(table, total);
         let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
         let select = format!(
@@ -201,49 +302,24 @@ pub async fn copy_into_postgres(
         );
         let mut offset = 0;
         loop {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(select.clone()))
-                .bind(BATCH)
-                .bind(offset)
-                .fetch_all(&from.read)
-                .await?;
+            let rows = from.page(&select, columns, offset).await?;
             if rows.is_empty() {
                 break;
             }
-            let mut tx = to.write.begin().await?;
-            for row in &rows {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
-                for column in columns.iter() {
-                    q = match *column {
-                        Int(n) => q.bind(row.try_get::<Option<i64>, _>(n)?),
-                        Text(n) => q.bind(row.try_get::<Option<String>, _>(n)?),
-                        Bytes(n) => q.bind(row.try_get::<Option<Vec<u8>>, _>(n)?),
-                        Bool(n) => q.bind(row.try_get::<Option<bool>, _>(n)?),
-                    };
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            offset += rows.len() as i64;
-            progress.copied(rows.len() as u64);
+            let n = rows.len();
+            to.write(&insert, rows).await?;
+            offset += n as i64;
+            progress.copied(n as u64);
         }
         if *generated_ids {
-            // New rows continue after the copied ids.
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                 GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
-            )))
-            .execute(&to.write)
-            .await?;
+            to.ids_copied(table).await?;
         }
-        let copied: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&to.write)
-                .await?;
-        if copied.max(0) as u64 != total {
+        let copied = to.count(table).await?;
+        if copied != total {
             return Err(MetaError::CopyMismatch {
                 table,
                 expected: total,
-                found: copied.max(0) as u64,
+                found: copied,
             });
         }
         counts.push((*table, total));
@@ -251,9 +327,128 @@ pub async fn copy_into_postgres(
     Ok(counts)
 }
 
-async fn count_sqlite(from: &SqliteMeta, table: &str) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(&from.read)
+fn count_query(table: &str) -> String {
+    format!("SELECT COUNT(*) FROM {table}")
+}
+
+/// A SQLite database, read from or written to.
+struct SqliteSide<'a>(&'a SqliteMeta);
+
+#[async_trait]
+impl Source for SqliteSide<'_> {
+    async fn page(
+        &mut self,
+        select: &str,
+        columns: &[Column],
+        offset: i64,
+    ) -> Result<Vec<Vec<Value>>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select.to_string()))
+            .bind(BATCH)
+            .bind(offset)
+            .fetch_all(&self.0.read)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(read_row!(row, columns));
+        }
+        Ok(out)
+    }
+
+    async fn count(&mut self, table: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(table)))
+            .fetch_one(&self.0.read)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+#[async_trait]
+impl Sink for SqliteSide<'_> {
+    async fn write(&mut self, insert: &str, rows: Vec<Vec<Value>>) -> Result<()> {
+        let mut tx = self.0.write.begin().await?;
+        for row in rows {
+            bind_row!(sqlx::query(sqlx::AssertSqlSafe(insert.to_string())), row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count(&mut self, table: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(table)))
+            .fetch_one(&self.0.write)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    // SQLite's rowids continue after the largest anyway.
+    async fn ids_copied(&mut self, _table: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// PostgreSQL as written to.
+struct PgSink<'a>(&'a PgMeta);
+
+#[async_trait]
+impl Sink for PgSink<'_> {
+    async fn write(&mut self, insert: &str, rows: Vec<Vec<Value>>) -> Result<()> {
+        let mut tx = self.0.write.begin().await?;
+        for row in rows {
+            bind_row!(sqlx::query(sqlx::AssertSqlSafe(insert.to_string())), row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count(&mut self, table: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(table)))
+            .fetch_one(&self.0.write)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn ids_copied(&mut self, table: &str) -> Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+        )))
+        .execute(&self.0.write)
         .await?;
-    Ok(n.max(0) as u64)
+        Ok(())
+    }
+}
+
+/// PostgreSQL as of one moment: every read in one transaction.
+struct PgSnapshot<'a, 't>(&'a mut sqlx::Transaction<'t, sqlx::Postgres>);
+
+#[async_trait]
+impl Source for PgSnapshot<'_, '_> {
+    async fn page(
+        &mut self,
+        select: &str,
+        columns: &[Column],
+        offset: i64,
+    ) -> Result<Vec<Vec<Value>>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select.to_string()))
+            .bind(BATCH)
+            .bind(offset)
+            .fetch_all(&mut **self.0)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(read_row!(row, columns));
+        }
+        Ok(out)
+    }
+
+    async fn count(&mut self, table: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(table)))
+            .fetch_one(&mut **self.0)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
 }

@@ -18,7 +18,7 @@ mod suite;
 
 use berth_oci::Digest;
 
-pub use copy::{CopyProgress, copy_into_postgres};
+pub use copy::{CopyProgress, copy_into_postgres, ensure_empty};
 pub use postgres::{PgMeta, PoolLimits, PostgresOptions};
 pub use records::*;
 pub use sqlite::{SqliteMeta, beside};

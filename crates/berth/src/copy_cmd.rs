@@ -9,7 +9,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::metadata::MetadataLocation;
 
-struct Bar(ProgressBar);
+/// Rows copied, table by table.
+pub(crate) struct Bar(pub ProgressBar);
+
+impl Bar {
+    pub(crate) fn new() -> anyhow::Result<Bar> {
+        Ok(Bar(ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} rows")?
+                .progress_chars("=> "),
+        )))
+    }
+}
 
 impl CopyProgress for Bar {
     fn table(&self, name: &str, rows: u64) {
@@ -57,12 +67,9 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         let to = PgMeta::open(&target)
             .await
             .with_context(|| format!("connecting to PostgreSQL {}", target.describe()))?;
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} rows")?
-                .progress_chars("=> "),
-        );
-        let counts = copy_into_postgres(&from, &to, &Bar(bar.clone())).await?;
-        bar.finish_and_clear();
+        let bar = Bar::new()?;
+        let counts = copy_into_postgres(&from, &to, &bar).await?;
+        bar.0.finish_and_clear();
         for (table, rows) in &counts {
             println!("{table:>20}: {rows} rows, counts match");
         }

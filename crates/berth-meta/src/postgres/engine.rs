@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use berth_oci::Digest;
 
 use super::PgMeta;
-use crate::{Engine, MetaError, Result, StorageStats};
+use crate::{Engine, Result, StorageStats};
 
 #[async_trait]
 impl Engine for PgMeta {
@@ -37,11 +37,10 @@ impl Engine for PgMeta {
         self.totals().await
     }
 
-    async fn snapshot_to(&self, _dest: &std::path::Path) -> Result<()> {
-        Err(MetaError::Unsupported(
-            "berth backup snapshots SQLite metadata; back up PostgreSQL with its own tools \
-             (pg_dump, or continuous archiving)",
-        ))
+    /// A SQLite file of every row as of one moment: backups of either engine have one
+    /// shape, and restore into either.
+    async fn snapshot_to(&self, dest: &std::path::Path) -> Result<()> {
+        crate::copy::snapshot_into_sqlite(self, dest).await
     }
 
     async fn stored_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {

@@ -222,7 +222,10 @@ impl PgMeta {
     }
 
     /// Closes every connection.
-    pub async fn close(self) {
+    pub async fn close(mut self) {
+        // The listener holds a connection of the pool until it stops.
+        self.listener.abort();
+        let _ = (&mut self.listener).await;
         self.write.close().await;
         self.placement.close().await;
     }

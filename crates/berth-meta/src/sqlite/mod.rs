@@ -160,6 +160,18 @@ impl SqliteMeta {
         self.watch.close().await;
     }
 
+    /// Closes the database leaving one self-contained file (no write-ahead log beside
+    /// it), as a snapshot must be: it is copied and moved without its companions.
+    pub(crate) async fn close_as_single_file(self) -> Result<()> {
+        self.read.close().await;
+        self.watch.close().await;
+        sqlx::query("PRAGMA journal_mode = DELETE")
+            .execute(&self.write)
+            .await?;
+        self.write.close().await;
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.write.acquire().await?;
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")
