@@ -73,9 +73,11 @@ BERTH_STORAGE=s3 python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
 step "integration tests with both: blobs in S3, metadata on PostgreSQL"
 # The shape of a multi-machine deployment, on one machine.
 BERTH_STORAGE=s3 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider \
-    ${PYTEST_ARGS:-} tests/integration/test_api_manifests.py tests/integration/test_api_blobs.py \
+    ${PYTEST_ARGS:-} tests/integration/test_api_base.py tests/integration/test_api_blobs.py \
+    tests/integration/test_api_delete.py tests/integration/test_api_discovery.py \
+    tests/integration/test_api_manifests.py tests/integration/test_api_names.py \
     tests/integration/test_gc.py tests/integration/test_skopeo.py tests/integration/test_auth.py \
-    tests/integration/test_backup.py
+    tests/integration/test_docker.py tests/integration/test_backup.py
 
 step "integration tests on PostgreSQL metadata"
 # The registry API, garbage collection, retention, users and tokens, notifications and a
