@@ -252,7 +252,10 @@ def test_http_endpoint_needs_an_administrator(make_registry):
 
 
 def test_background_collection_and_metrics(make_registry):
-    reg = make_registry(extra_config=gc_extra(interval="300ms", grace="0s",
+    # A grace period longer than the pushes take: with none, a layer uploaded before its
+    # manifest is garbage until the manifest lands, and a collection every 300 ms may
+    # take it first (slow stores, a loaded machine).
+    reg = make_registry(extra_config=gc_extra(interval="300ms", grace="3s",
                                               deleteuntagged="true")
                         + "  metrics:\n    mainport: true\n")
     c = Client(reg)
@@ -260,7 +263,7 @@ def test_background_collection_and_metrics(make_registry):
     # Delete a's only tag: its manifest becomes untagged garbage.
     assert c.delete(c.manifest_url("gc/bg", "a")).status_code == 202
     gone = [x["a_layer"], x["a_cfg"], x["a"]]
-    deadline = time.time() + 15
+    deadline = time.time() + 30
     while time.time() < deadline and any(blob_stored(reg, b.digest) for b in gone):
         time.sleep(0.1)
     assert not any(blob_stored(reg, b.digest) for b in gone)
