@@ -3,6 +3,7 @@
 #
 #   bench/run.sh            quick mode (under 2 minutes after the build)
 #   bench/run.sh full       every workload at full size, plus the 10x scaling run
+#   bench/run.sh s3         quick, but a 1 GiB blob and 100 small layers (the S3 workloads)
 #   bench/run.sh gc         garbage collection: berth online vs Distribution offline
 #
 # Installs what it needs on Debian (docker-registry, skopeo), builds berth in release
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quick}"
-case "$mode" in quick|full|gc) ;; *) echo "usage: bench/run.sh [quick|full|gc]" >&2; exit 2;; esac
+case "$mode" in quick|full|s3|gc) ;; *) echo "usage: bench/run.sh [quick|full|s3|gc]" >&2; exit 2;; esac
 
 scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
