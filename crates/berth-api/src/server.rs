@@ -140,49 +140,17 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        match &acceptor {
-            None => {
-                let service = with_peer(app.clone(), Peer::plain(peer));
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let tls = match acceptor.accept(stream).await {
-                        Ok(tls) => tls,
-                        Err(e) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    };
-                    // Only certificates that passed `clientcas` verification get here.
-                    let client_user = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|chain| chain.first())
-                        .and_then(|cert| client_cert::common_name(cert));
-                    let service = with_peer(app, Peer::tls(peer, client_user));
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
-        }
+        serve_connection(stream, peer, &acceptor, &builder, &graceful, &app);
     }
+    // Connections the kernel completed before the listener stopped wait in its backlog,
+    // often with a request sent (a load balancer's): serve those too, rather than reset
+    // them unanswered when the listener closes.
+    while let Ok(Ok((stream, peer))) =
+        tokio::time::timeout(Duration::from_millis(5), listener.accept()).await
+    {
+        serve_connection(stream, peer, &acceptor, &builder, &graceful, &app);
+    }
+    drop(listener);
     tracing::info!("shutting down: draining open connections");
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
@@ -191,4 +159,58 @@ pub async fn serve(
         tracing::warn!("drain timeout reached; closing remaining connections");
     }
     Ok(())
+}
+
+/// Serves one accepted connection (TLS first where configured) in a task of its own,
+/// watched by `graceful` so a shutdown drains it.
+fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    acceptor: &Option<TlsAcceptor>,
+    builder: &Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    app: &axum::Router,
+) {
+    let _ = stream.set_nodelay(true);
+    match &acceptor {
+        None => {
+            let service = with_peer(app.clone(), Peer::plain(peer));
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        Some(acceptor) => {
+            let acceptor = acceptor.clone();
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let tls = match acceptor.accept(stream).await {
+                    Ok(tls) => tls,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                };
+                // Only certificates that passed `clientcas` verification get here.
+                let client_user = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| client_cert::common_name(cert));
+                let service = with_peer(app, Peer::tls(peer, client_user));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    }
 }
