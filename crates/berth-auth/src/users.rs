@@ -51,13 +51,14 @@ pub async fn add(
     name: &str,
     plain: &str,
     admin: bool,
-) -> Result<(), AuthError> {
+) -> Result<i64, AuthError> {
     validate_name(name)?;
     validate_password(plain)?;
     let hash = hash_blocking(plain).await?;
     let now = now_ms();
     let created = meta
         .create_user(&UserRecord {
+            id: 0,
             name: name.into(),
             password_hash: hash,
             admin,
@@ -65,11 +66,7 @@ pub async fn add(
             updated_at_ms: now,
         })
         .await?;
-    if created {
-        Ok(())
-    } else {
-        Err(UserError::Exists(name.into()).into())
-    }
+    created.ok_or_else(|| UserError::Exists(name.into()).into())
 }
 
 pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Result<(), AuthError> {

@@ -127,6 +127,7 @@ pub trait MetaStore:
     + Runs
     + Leases
     + Placement
+    + Projects
 {
 }
 
@@ -142,7 +143,8 @@ impl<
         + RetentionData
         + Runs
         + Leases
-        + Placement,
+        + Placement
+        + Projects,
 > MetaStore for T
 {
 }

@@ -147,10 +147,12 @@ pub struct UploadSession {
 /// A user of the built-in token service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
+    /// Harbor's `user_id`: given when the user is created (0 in a record to create).
+    pub id: i64,
     pub name: String,
     /// argon2id in PHC string form.
     pub password_hash: String,
-    /// May manage users (and, until roles arrive, nothing more than others).
+    /// A system administrator: may do everything, in every project.
     pub admin: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,

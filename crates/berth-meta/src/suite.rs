@@ -231,20 +231,26 @@ async fn users_are_created_updated_and_removed() {
     for mut store in stores().await {
         let meta = store.meta();
         let alice = UserRecord {
+            id: 0,
             name: "alice".into(),
             password_hash: "$argon2id$first".into(),
             admin: true,
             created_at_ms: 1,
             updated_at_ms: 1,
         };
-        assert!(meta.create_user(&alice).await.unwrap());
-        assert!(!meta.create_user(&alice).await.unwrap(), "names are unique");
+        assert_eq!(meta.create_user(&alice).await.unwrap(), Some(1));
+        assert_eq!(
+            meta.create_user(&alice).await.unwrap(),
+            None,
+            "names are unique"
+        );
         let look_alike = UserRecord {
             name: "ALice".into(),
             ..alice.clone()
         };
-        assert!(
-            !meta.create_user(&look_alike).await.unwrap(),
+        assert_eq!(
+            meta.create_user(&look_alike).await.unwrap(),
+            None,
             "regardless of case"
         );
         assert!(
@@ -273,7 +279,8 @@ async fn users_are_created_updated_and_removed() {
             admin: false,
             ..alice.clone()
         };
-        assert!(meta.create_user(&bob).await.unwrap());
+        assert_eq!(meta.create_user(&bob).await.unwrap(), Some(2));
+        assert_eq!(meta.user_by_id(2).await.unwrap().unwrap().name, "bob");
         assert_eq!(
             meta.set_user_admin("bob", true).await.unwrap(),
             UserChange::Done
@@ -923,5 +930,264 @@ async fn placement_lock_excludes_sweeps_across_processes() {
             .await
             .unwrap_or_else(|_| panic!("{name}: placements go on after the sweep"))
             .unwrap();
+    }
+}
+
+fn user(name: &str, admin: bool) -> UserRecord {
+    UserRecord {
+        id: 0,
+        name: name.into(),
+        password_hash: "$argon2id$x".into(),
+        admin,
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn projects_members_and_what_each_viewer_sees() {
+    use crate::{
+        MemberAdded, MemberEntity, NewMember, NewProject, ProjectDeletion, ProjectQuery, Viewer,
+    };
+    for store in stores().await {
+        let meta = store.meta();
+        meta.create_user(&user("root", true)).await.unwrap();
+        meta.create_user(&user("dev", false)).await.unwrap();
+        let new = |name, public| NewProject {
+            name,
+            public,
+            owner: Some("dev"),
+            metadata: [("auto_scan".to_string(), "false".to_string())].into(),
+            first_member: Some(("dev", 1)),
+        };
+        let team = meta
+            .create_project(&new("team", false))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            meta.create_project(&new("team", true))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            store.name()
+        );
+        let open = meta
+            .create_project(&NewProject {
+                first_member: None,
+                ..new("open", true)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(meta.project("team").await.unwrap().unwrap(), team);
+        assert_eq!(
+            meta.project_by_id(open.id).await.unwrap().unwrap().name,
+            "open"
+        );
+
+        // Who sees what: a member sees their project and public ones; nobody, public ones.
+        let dev = Viewer {
+            user: Some("dev".into()),
+            groups: vec![],
+        };
+        let names = |q: ProjectQuery| async move {
+            let (page, total) = meta
+                .projects(&ProjectQuery { limit: 10, ..q })
+                .await
+                .unwrap();
+            (page.into_iter().map(|p| p.name).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(
+            names(ProjectQuery::default()).await,
+            (vec!["open".into(), "team".into()], 2)
+        );
+        let anonymous = ProjectQuery {
+            visible_to: Some(Viewer::default()),
+            ..Default::default()
+        };
+        assert_eq!(names(anonymous).await.0, vec!["open"]);
+        let mine = ProjectQuery {
+            visible_to: Some(dev.clone()),
+            member_only: true,
+            ..Default::default()
+        };
+        assert_eq!(names(mine).await.0, vec!["team"]);
+        let fuzzy = ProjectQuery {
+            name_contains: Some("EA".to_lowercase()),
+            ..Default::default()
+        };
+        assert_eq!(names(fuzzy).await.0, vec!["team"]);
+        let literal = ProjectQuery {
+            name_contains: Some("t_a".into()),
+            ..Default::default()
+        };
+        assert!(names(literal).await.0.is_empty(), "_ is no wildcard");
+        let paged = ProjectQuery {
+            offset: 1,
+            limit: 1,
+            ..Default::default()
+        };
+        let (page, total) = meta.projects(&paged).await.unwrap();
+        assert_eq!((page[0].name.as_str(), total), ("team", 2));
+
+        // Roles, directly and through a group.
+        let access = meta.project_access("team", &dev).await.unwrap().unwrap();
+        assert_eq!((access.public, access.roles), (false, vec![1]));
+        let testers = meta
+            .ensure_group(1, "testers", Some("cn=testers,dc=x"))
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.ensure_group(1, "testers", None).await.unwrap(),
+            testers
+        );
+        let added = meta
+            .add_member(open.id, &NewMember::Group(testers.id), 3)
+            .await
+            .unwrap();
+        let MemberAdded::Added(group_member) = added else {
+            panic!("{added:?}")
+        };
+        assert_eq!(
+            meta.add_member(open.id, &NewMember::Group(testers.id), 2)
+                .await
+                .unwrap(),
+            MemberAdded::Exists
+        );
+        assert_eq!(
+            meta.add_member(open.id, &NewMember::User("nobody"), 2)
+                .await
+                .unwrap(),
+            MemberAdded::NoSuchEntity
+        );
+        assert_eq!(
+            meta.add_member(9999, &NewMember::User("dev"), 2)
+                .await
+                .unwrap(),
+            MemberAdded::NoSuchProject
+        );
+        let tester = Viewer {
+            user: Some("tess".into()),
+            groups: vec![testers.id],
+        };
+        assert_eq!(
+            meta.project_access("open", &tester)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles,
+            vec![3]
+        );
+        assert!(
+            meta.project_access("team", &tester)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles
+                .is_empty()
+        );
+        assert!(
+            meta.project_access("missing", &tester)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            meta.set_member_role(open.id, group_member, 5)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !meta
+                .set_member_role(team.id, group_member, 5)
+                .await
+                .unwrap(),
+            "another project's"
+        );
+        let (members, total) = meta.members(open.id, Some("test"), 0, 10).await.unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(members[0].role, 5);
+        assert_eq!(
+            members[0].entity,
+            MemberEntity::Group {
+                id: testers.id,
+                name: "testers".into()
+            }
+        );
+        let (members, _) = meta.members(team.id, None, 0, 10).await.unwrap();
+        assert_eq!(
+            members[0].entity,
+            MemberEntity::User {
+                id: 2,
+                name: "dev".into()
+            }
+        );
+
+        // A repository brings its project; a project holding one is not deleted.
+        let layer = Digest::sha256(b"layer");
+        meta.complete_upload("u1", &repo("pushed/app/api"), &layer, 5)
+            .await
+            .unwrap();
+        let pushed = meta
+            .project("pushed")
+            .await
+            .unwrap()
+            .expect("created with its repository");
+        assert_eq!((pushed.public, pushed.owner.as_deref()), (false, None));
+        assert_eq!(meta.project_repository_count("pushed").await.unwrap(), 1);
+        meta.complete_upload("u2", &repo("pushedx"), &layer, 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.project_repository_count("pushed").await.unwrap(),
+            1,
+            "pushedx is another"
+        );
+        assert_eq!(
+            meta.delete_project(pushed.id).await.unwrap(),
+            ProjectDeletion::HoldsRepositories(1)
+        );
+        assert_eq!(
+            meta.delete_project(team.id).await.unwrap(),
+            ProjectDeletion::Deleted
+        );
+        assert_eq!(
+            meta.delete_project(team.id).await.unwrap(),
+            ProjectDeletion::NoSuchProject
+        );
+        assert!(
+            meta.members(team.id, None, 0, 10)
+                .await
+                .unwrap()
+                .0
+                .is_empty()
+        );
+
+        // Metadata merges; visibility changes.
+        let more = [("prevent_vul".to_string(), "true".to_string())].into();
+        assert!(
+            meta.update_project(open.id, Some(false), &more)
+                .await
+                .unwrap()
+        );
+        let open = meta.project("open").await.unwrap().unwrap();
+        assert!(!open.public);
+        assert_eq!(open.metadata.len(), 2);
+
+        // Removing a user removes their memberships.
+        meta.add_member(open.id, &NewMember::User("dev"), 2)
+            .await
+            .unwrap();
+        assert_eq!(meta.delete_user("dev").await.unwrap(), UserChange::Done);
+        assert!(
+            meta.project_access("open", &dev)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles
+                .is_empty()
+        );
     }
 }

@@ -53,6 +53,8 @@ mod jobs;
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
 mod outbox;
+#[path = "../sql/aggregates/projects.rs"]
+mod projects;
 #[path = "../sql/aggregates/retention.rs"]
 mod retention;
 #[path = "../sql/aggregates/review.rs"]
@@ -70,7 +72,11 @@ mod users;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
 /// (PostgreSQL support starts at SQLite's fifth version, so its first step is all of it.)
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("replicas.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("replicas.sql"),
+    include_str!("teams.sql"),
+];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a placement waits for a connection to hold the placement lock with.

@@ -55,6 +55,8 @@ mod jobs;
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
 mod outbox;
+#[path = "../sql/aggregates/projects.rs"]
+mod projects;
 #[path = "../sql/aggregates/retention.rs"]
 mod retention;
 #[path = "../sql/aggregates/review.rs"]
@@ -78,6 +80,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("gc.sql"),
     include_str!("runs.sql"),
     include_str!("replicas.sql"),
+    include_str!("teams.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

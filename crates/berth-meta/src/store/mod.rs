@@ -7,6 +7,7 @@ mod jobs;
 mod manifests;
 mod outbox;
 mod placement;
+mod projects;
 mod retention;
 mod runs;
 mod settings;
@@ -20,6 +21,10 @@ pub use jobs::{ClaimRequest, JobClaim, Leases};
 pub use manifests::Manifests;
 pub use outbox::Outbox;
 pub use placement::{Placement, PlacementGuard};
+pub use projects::{
+    GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject, ProjectAccess,
+    ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Viewer,
+};
 pub use retention::RetentionData;
 pub use runs::Runs;
 pub use settings::Settings;

@@ -11,9 +11,11 @@ pub trait Users: Send + Sync + 'static {
     /// Every user, by name.
     async fn users(&self) -> Result<Vec<UserRecord>>;
 
-    /// `false` when a user of that name exists already, in any mix of case (`Admin`
-    /// beside `admin` would be a look-alike).
-    async fn create_user(&self, user: &UserRecord) -> Result<bool>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>>;
+
+    /// The new user's id; `None` when a user of that name exists already, in any mix of
+    /// case (`Admin` beside `admin` would be a look-alike). `user.id` is not used.
+    async fn create_user(&self, user: &UserRecord) -> Result<Option<i64>>;
 
     /// `false` when there is no such user.
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
@@ -22,7 +24,7 @@ pub trait Users: Send + Sync + 'static {
     /// in the same transaction as the change.
     async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange>;
 
-    /// Removes a user; never the last administrator, checked in the same transaction as
+    /// Removes a user and their project memberships; never the last administrator, checked in the same transaction as
     /// the delete (two administrators removing each other at once leave one).
     async fn delete_user(&self, name: &str) -> Result<UserChange>;
 }

@@ -20,14 +20,27 @@ impl Meta {
     }
 }
 
+/// The repository's id, creating it — and its project, the first path component of its
+/// name, when that is missing too — if it is new: no repository is ever outside a project.
 pub(super) async fn ensure_repo(conn: &mut Conn, repo: &RepoName, now: i64) -> Result<i64> {
-    sqlx::query(
+    let created = sqlx::query(
         "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
     )
     .bind(repo.as_str())
     .bind(now)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if created == 1 {
+        sqlx::query(
+            "INSERT INTO projects (name, created_at, updated_at) VALUES ($1, $2, $2)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(repo.project())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(
         sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
             .bind(repo.as_str())
@@ -206,6 +219,7 @@ pub(super) async fn missing(
 
 pub(super) fn user_from_row(row: &DbRow) -> Result<UserRecord> {
     Ok(UserRecord {
+        id: row.try_get::<Option<i64>, _>("id")?.unwrap_or(0),
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         admin: row.try_get("admin")?,

@@ -11,7 +11,7 @@ use crate::{Result, UserChange, UserRecord, Users, now_ms};
 impl Users for Meta {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
         sqlx::query(
-            "SELECT name, password_hash, admin, created_at, updated_at FROM users WHERE name = $1",
+            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -22,7 +22,7 @@ impl Users for Meta {
 
     async fn users(&self) -> Result<Vec<UserRecord>> {
         sqlx::query(
-            "SELECT name, password_hash, admin, created_at, updated_at FROM users ORDER BY name",
+            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users ORDER BY name",
         )
         .fetch_all(&self.read)
         .await?
@@ -31,21 +31,35 @@ impl Users for Meta {
         .collect()
     }
 
-    async fn create_user(&self, user: &UserRecord) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO users (name, password_hash, admin, created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))",
+    async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>> {
+        sqlx::query(
+            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|row| user_from_row(&row))
+        .transpose()
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<Option<i64>> {
+        // Everything: user numbers are handed out one at a time.
+        let mut tx = self.begin(WriteLock::Everything).await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at)
+             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))
+             RETURNING id",
         )
         .bind(&user.name)
         .bind(&user.password_hash)
         .bind(user.admin)
         .bind(user.created_at_ms)
         .bind(user.updated_at_ms)
-        .execute(&self.write)
-        .await
-        .inspect(|_| self.writes.raise())?;
-        Ok(done.rows_affected() == 1)
+        .fetch_optional(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        Ok(id)
     }
 
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool> {
@@ -87,6 +101,12 @@ impl Users for Meta {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if done == 1 {
+            sqlx::query("DELETE FROM project_members WHERE user_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
         let change = user_change(&mut tx, name, done).await?;
         self.commit(tx).await?;
         Ok(change)

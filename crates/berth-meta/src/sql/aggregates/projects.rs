@@ -1,0 +1,477 @@
+//! Projects, groups and members.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+
+use super::{Db, DbRow, Meta};
+use crate::sql::WriteLock;
+use crate::{
+    GroupRecord, MemberAdded, MemberEntity, MemberRecord, MetaError, NewMember, NewProject,
+    ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Result, Viewer, now_ms,
+};
+
+const PROJECT_COLUMNS: &str = "id, name, public, owner, metadata, created_at, updated_at";
+
+/// A member row joined with the user or group it names.
+const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.role, m.user_name, m.group_id,
+        u.id AS user_id, g.name AS group_name
+    FROM project_members m
+    LEFT JOIN users u ON u.name = m.user_name
+    LEFT JOIN user_groups g ON g.id = m.group_id";
+
+fn project_from_row(row: &DbRow) -> Result<ProjectRecord> {
+    let metadata: String = row.try_get("metadata")?;
+    Ok(ProjectRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        public: row.try_get("public")?,
+        owner: row.try_get("owner")?,
+        metadata: serde_json::from_str(&metadata).map_err(|_| MetaError::Corrupt {
+            column: "projects.metadata",
+            value: metadata.clone(),
+        })?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+fn member_from_row(row: &DbRow) -> Result<MemberRecord> {
+    let user: Option<String> = row.try_get("user_name")?;
+    let entity = match user {
+        Some(name) => MemberEntity::User {
+            id: row.try_get::<Option<i64>, _>("user_id")?.unwrap_or(0),
+            name,
+        },
+        None => MemberEntity::Group {
+            id: row.try_get::<Option<i64>, _>("group_id")?.unwrap_or(0),
+            name: row
+                .try_get::<Option<String>, _>("group_name")?
+                .unwrap_or_default(),
+        },
+    };
+    Ok(MemberRecord {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        entity,
+        role: row.try_get("role")?,
+    })
+}
+
+fn group_from_row(row: &DbRow) -> Result<GroupRecord> {
+    Ok(GroupRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        ldap_dn: row.try_get("ldap_dn")?,
+    })
+}
+
+fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
+}
+
+/// `m` is a membership of `viewer`'s (as SQL over a `project_members` row `m`).
+fn push_membership(q: &mut QueryBuilder<Db>, viewer: &Viewer) {
+    q.push("(m.user_name = ");
+    q.push_bind(viewer.user.clone().unwrap_or_default());
+    if !viewer.groups.is_empty() {
+        q.push(" OR m.group_id IN (");
+        let mut ids = q.separated(", ");
+        for id in &viewer.groups {
+            ids.push_bind(*id);
+        }
+        q.push(")");
+    }
+    q.push(")");
+}
+
+/// The WHERE clause of a project listing.
+fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
+    q.push(" WHERE 1 = 1");
+    if let Some(name) = &query.name {
+        q.push(" AND p.name = ").push_bind(name.clone());
+    }
+    if let Some(part) = &query.name_contains {
+        q.push(" AND p.name LIKE ")
+            .push_bind(format!("%{}%", like_escaped(part)))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(public) = query.public {
+        q.push(" AND p.public = ").push_bind(public);
+    }
+    if let Some(owner) = &query.owner {
+        q.push(" AND p.owner = ").push_bind(owner.clone());
+    }
+    if let Some(viewer) = &query.visible_to {
+        q.push(" AND (");
+        if !query.member_only {
+            q.push("p.public OR ");
+        }
+        q.push("EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND ");
+        push_membership(q, viewer);
+        q.push("))");
+    }
+}
+
+/// `text` with LIKE's wildcards taken literally.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The lower bound and the upper bound (exclusive) of names of repositories in project
+/// `name`: `name` itself and everything under `name/`.
+fn repository_range(name: &str) -> (String, String) {
+    (format!("{name}/"), format!("{name}0"))
+}
+
+#[async_trait]
+impl Projects for Meta {
+    async fn project(&self, name: &str) -> Result<Option<ProjectRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| project_from_row(&r))
+        .transpose()
+    }
+
+    async fn project_by_id(&self, id: i64) -> Result<Option<ProjectRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| project_from_row(&r))
+        .transpose()
+    }
+
+    async fn projects(&self, query: &ProjectQuery) -> Result<(Vec<ProjectRecord>, i64)> {
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM projects p");
+        push_project_filter(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let mut page = QueryBuilder::<Db>::new(
+            "SELECT p.id, p.name, p.public, p.owner, p.metadata, p.created_at, p.updated_at FROM projects p",
+        );
+        push_project_filter(&mut page, query);
+        page.push(" ORDER BY p.name LIMIT ")
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset);
+        let rows = page.build().fetch_all(&self.read).await?;
+        let projects = rows.iter().map(project_from_row).collect::<Result<_>>()?;
+        Ok((projects, total))
+    }
+
+    async fn create_project(&self, p: &NewProject<'_>) -> Result<Option<ProjectRecord>> {
+        let now = now_ms();
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO projects (name, public, owner, metadata, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(p.name)
+        .bind(p.public)
+        .bind(p.owner)
+        .bind(metadata_json(&p.metadata))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        if let Some((user, role)) = p.first_member {
+            sqlx::query(
+                "INSERT INTO project_members (project_id, user_name, role, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(role)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.commit(tx).await?;
+        Ok(Some(ProjectRecord {
+            id,
+            name: p.name.into(),
+            public: p.public,
+            owner: p.owner.map(String::from),
+            metadata: p.metadata.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        }))
+    }
+
+    async fn update_project(
+        &self,
+        id: i64,
+        public: Option<bool>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT metadata FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        let mut merged: BTreeMap<String, String> =
+            serde_json::from_str(&current).unwrap_or_default();
+        merged.extend(metadata.clone());
+        sqlx::query(
+            "UPDATE projects SET public = COALESCE($2, public), metadata = $3, updated_at = $4
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(public)
+        .bind(metadata_json(&merged))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn delete_project(&self, id: i64) -> Result<ProjectDeletion> {
+        // Everything: a push creating the first repository of this project waits, then
+        // finds (and re-creates) its project, never a repository without one.
+        let mut tx = self.begin(WriteLock::Everything).await?;
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(name) = name else {
+            return Ok(ProjectDeletion::NoSuchProject);
+        };
+        let (from, to) = repository_range(&name);
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM repositories WHERE name = $1 OR (name >= $2 AND name < $3)",
+        )
+        .bind(&name)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held > 0 {
+            return Ok(ProjectDeletion::HoldsRepositories(held));
+        }
+        sqlx::query("DELETE FROM project_members WHERE project_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(ProjectDeletion::Deleted)
+    }
+
+    async fn project_repository_count(&self, name: &str) -> Result<i64> {
+        let (from, to) = repository_range(name);
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM repositories WHERE name = $1 OR (name >= $2 AND name < $3)",
+        )
+        .bind(name)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    async fn project_access(&self, name: &str, viewer: &Viewer) -> Result<Option<ProjectAccess>> {
+        let Some(row) = sqlx::query("SELECT id, public FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let project_id: i64 = row.try_get("id")?;
+        let roles = if viewer.user.is_none() && viewer.groups.is_empty() {
+            Vec::new()
+        } else {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT DISTINCT m.role FROM project_members m WHERE m.project_id = ",
+            );
+            q.push_bind(project_id).push(" AND ");
+            push_membership(&mut q, viewer);
+            q.build_query_scalar::<i64>().fetch_all(&self.read).await?
+        };
+        Ok(Some(ProjectAccess {
+            project_id,
+            public: row.try_get("public")?,
+            roles,
+        }))
+    }
+
+    async fn members(
+        &self,
+        project_id: i64,
+        name_contains: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<MemberRecord>, i64)> {
+        let pattern = format!("%{}%", like_escaped(name_contains.unwrap_or("")));
+        const MATCHING: &str = "WHERE m.project_id = $1
+            AND COALESCE(m.user_name, g.name, '') LIKE $2 ESCAPE '\\'";
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM project_members m
+             LEFT JOIN user_groups g ON g.id = m.group_id {MATCHING}"
+        )))
+        .bind(project_id)
+        .bind(&pattern)
+        .fetch_one(&self.read)
+        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MEMBER_SELECT} {MATCHING} ORDER BY m.id LIMIT $3 OFFSET $4"
+        )))
+        .bind(project_id)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.read)
+        .await?;
+        let members = rows.iter().map(member_from_row).collect::<Result<_>>()?;
+        Ok((members, total))
+    }
+
+    async fn member(&self, project_id: i64, member_id: i64) -> Result<Option<MemberRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MEMBER_SELECT} WHERE m.project_id = $1 AND m.id = $2"
+        )))
+        .bind(project_id)
+        .bind(member_id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| member_from_row(&r))
+        .transpose()
+    }
+
+    async fn add_member(
+        &self,
+        project_id: i64,
+        entity: &NewMember<'_>,
+        role: i64,
+    ) -> Result<MemberAdded> {
+        // Everything: the user or group must still be there when the row lands (a user
+        // removed at the same time takes their memberships with them).
+        let mut tx = self.begin(WriteLock::Everything).await?;
+        let project: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)")
+                .bind(project_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !project {
+            return Ok(MemberAdded::NoSuchProject);
+        }
+        let (user, group) = match entity {
+            NewMember::User(name) => (Some(*name), None),
+            NewMember::Group(id) => (None, Some(*id)),
+        };
+        let entity_exists: bool = match entity {
+            NewMember::User(name) => {
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE name = $1)")
+                    .bind(*name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            NewMember::Group(id) => {
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_groups WHERE id = $1)")
+                    .bind(*id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        if !entity_exists {
+            return Ok(MemberAdded::NoSuchEntity);
+        }
+        let now = now_ms();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO project_members (project_id, user_name, group_id, role, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(project_id)
+        .bind(user)
+        .bind(group)
+        .bind(role)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(MemberAdded::Exists);
+        };
+        self.commit(tx).await?;
+        Ok(MemberAdded::Added(id))
+    }
+
+    async fn set_member_role(&self, project_id: i64, member_id: i64, role: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE project_members SET role = $3, updated_at = $4 WHERE project_id = $1 AND id = $2",
+        )
+        .bind(project_id)
+        .bind(member_id)
+        .bind(role)
+        .bind(now_ms())
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_member(&self, project_id: i64, member_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND id = $2")
+            .bind(project_id)
+            .bind(member_id)
+            .execute(&self.write)
+            .await
+            .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ensure_group(
+        &self,
+        kind: i64,
+        name: &str,
+        ldap_dn: Option<&str>,
+    ) -> Result<GroupRecord> {
+        sqlx::query(
+            "INSERT INTO user_groups (name, kind, ldap_dn, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(ldap_dn)
+        .bind(now_ms())
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        let row = sqlx::query(
+            "SELECT id, name, kind, ldap_dn FROM user_groups WHERE kind = $1 AND name = $2",
+        )
+        .bind(kind)
+        .bind(name)
+        .fetch_one(&self.write)
+        .await?;
+        group_from_row(&row)
+    }
+
+    async fn group(&self, id: i64) -> Result<Option<GroupRecord>> {
+        sqlx::query("SELECT id, name, kind, ldap_dn FROM user_groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| group_from_row(&r))
+            .transpose()
+    }
+}
