@@ -161,7 +161,7 @@ async fn ensure_first_admin(meta: &dyn MetaStore, password_file: &Path) -> anyho
     }
     let plain = password::generate(24)?;
     match users::add(meta, "admin", &plain, true).await {
-        Ok(()) => {}
+        Ok(_) => {}
         // Another replica starting at the same time created it first: its log has the
         // password.
         Err(berth_auth::AuthError::User(users::UserError::Exists(_))) => {
