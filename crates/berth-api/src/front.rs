@@ -23,6 +23,8 @@ enum Endpoint<'a> {
     Token(crate::token::Endpoint),
     Users(&'a str),
     Lifecycle(crate::lifecycle_api::Kind),
+    /// Harbor's `/api/v2.0`.
+    Management,
     Health(crate::health::Probe),
     Metrics,
     Unknown,
@@ -35,6 +37,7 @@ impl Endpoint<'_> {
             Endpoint::Token(_) => "token",
             Endpoint::Users(_) => "users",
             Endpoint::Lifecycle(_) => "lifecycle",
+            Endpoint::Management => "management",
             Endpoint::Health(_) => "health",
             Endpoint::Metrics => "metrics",
             Endpoint::Unknown => "unknown",
@@ -55,6 +58,9 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     };
     if let Some(probe) = crate::health::route(local) {
         return Endpoint::Health(probe);
+    }
+    if crate::harbor::matches(local) {
+        return Endpoint::Management;
     }
     if crate::users_api::matches(local) {
         return Endpoint::Users(local);
@@ -180,6 +186,21 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
                 peer.as_ref(),
             )
             .await
+        }
+        Endpoint::Management => {
+            use tower::ServiceExt;
+            let slot = crate::harbor::SignedInSlot::default();
+            let mut req = Request::from_parts(parts, body);
+            req.extensions_mut().insert(slot.clone());
+            let routes = state
+                .management
+                .routes(&opts.prefix)
+                .with_state(state.clone());
+            let resp = match routes.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            (resp, slot.take())
         }
         Endpoint::Health(probe) => (crate::health::answer(&state, probe, &method).await, None),
         Endpoint::Metrics => (crate::debug::metrics_response(&state).await, None),

@@ -7,6 +7,7 @@ mod cert_reload;
 mod client_cert;
 pub mod debug;
 mod front;
+mod harbor;
 pub mod health;
 mod lifecycle_api;
 pub mod metered_store;
@@ -49,6 +50,20 @@ pub struct AppState {
     pub periodic_checks: health::PeriodicChecks,
     /// Garbage collection and retention, for `/api/v1/gc` and `/api/v1/retention`.
     pub lifecycle: Option<Arc<berth_core::lifecycle::Lifecycle>>,
+    /// Projects and their members, for the management API.
+    pub teams: Arc<berth_auth::Teams>,
+    /// The management API's routes, built on first use.
+    pub management: ManagementApi,
+}
+
+/// Harbor's `/api/v2.0`, routed by axum (built once, given the state per request).
+#[derive(Default)]
+pub struct ManagementApi(std::sync::OnceLock<axum::Router<Arc<AppState>>>);
+
+impl ManagementApi {
+    fn routes(&self, prefix: &str) -> axum::Router<Arc<AppState>> {
+        self.0.get_or_init(|| harbor::router(prefix)).clone()
+    }
 }
 
 /// The notification side of the registry: who receives events, and how this instance

@@ -123,6 +123,47 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<berth_auth::AuthError> for ApiError {
+    fn from(err: berth_auth::AuthError) -> Self {
+        use berth_auth::{AuthError, ProjectError, users::UserError};
+        let (status, code) = match &err {
+            AuthError::Meta(m) if m.is_storage_full() => return storage_full(m),
+            AuthError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
+            AuthError::User(UserError::NoSuchUser(_)) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            AuthError::User(UserError::Exists(_)) => (StatusCode::CONFLICT, "CONFLICT"),
+            AuthError::User(UserError::WrongPassword) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            AuthError::User(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            AuthError::Project(p) => match p {
+                ProjectError::InvalidName(_)
+                | ProjectError::InvalidRole(_)
+                | ProjectError::InvalidMetadata(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+                ProjectError::Exists(_) | ProjectError::MemberExists(_) => {
+                    (StatusCode::CONFLICT, "CONFLICT")
+                }
+                ProjectError::NoSuchProject(_)
+                | ProjectError::NoSuchMember(_)
+                | ProjectError::NoSuchEntity(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                ProjectError::HoldsRepositories { .. } => {
+                    (StatusCode::PRECONDITION_FAILED, "PRECONDITION")
+                }
+                ProjectError::NotAllowed(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            },
+            AuthError::Meta(_)
+            | AuthError::File { .. }
+            | AuthError::Config(_)
+            | AuthError::Crypto(_) => {
+                tracing::error!(error = %err, "internal error");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UNKNOWN",
+                    "internal server error; the registry log has details",
+                );
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "errors": [{ "code": self.code, "message": self.message }] });

@@ -211,8 +211,28 @@ impl Authenticator {
 
     /// Whether `who` (as [`Authenticator::authorize`] returned it) may do what `need`
     /// asks: for checks a handler makes beyond the route's own scopes.
-    pub fn allows(&self, who: &Identity, need: &Scope) -> bool {
-        self.is_open() || self.policy.allows(who, need)
+    pub async fn allows(&self, who: &Identity, need: &Scope) -> Result<bool, AuthError> {
+        Ok(self.is_open() || self.policy.allows(who, need).await?.is_ok())
+    }
+
+    /// The access decision, for checks beyond registry scopes (the management API).
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.policy
+    }
+
+    /// `who` with `admin` as the user database says now: a bearer token's identity does
+    /// not carry it (the token's grants decide `/v2`; listings and the management API
+    /// need to know).
+    pub async fn resolve(&self, who: Identity) -> Result<Identity, AuthError> {
+        match (&self.mode, &who.user) {
+            (Mode::Open, _) => Ok(Identity { admin: true, ..who }),
+            (Mode::Local { meta, .. }, Some(name)) if who.token.is_some() => {
+                let admin = meta.user(name).await?.is_some_and(|u| u.admin);
+                Ok(Identity { admin, ..who })
+            }
+            (Mode::Htpasswd { .. }, Some(_)) => Ok(Identity { admin: true, ..who }),
+            _ => Ok(who),
+        }
     }
 
     /// Who the request is, if it may do everything in `needs`. An empty `needs` (the
@@ -243,8 +263,8 @@ impl Authenticator {
                 }
                 let who = Identity {
                     user: (!grant.subject.is_empty()).then_some(grant.subject),
-                    admin: false,
                     token: Some(grant.access.into()),
+                    ..Identity::anonymous()
                 };
                 // A token of berth's own keeps working for its short life when its user
                 // is removed; writes check that the user is still there (reads are not
@@ -260,13 +280,17 @@ impl Authenticator {
             (_, Credentials::Certificate(user)) => Identity::user(user.clone(), false),
             _ => Identity::anonymous(),
         };
-        if who.is_anonymous()
-            && (needs.is_empty() || !needs.iter().all(|n| self.policy.allows(&who, n)))
-        {
+        if who.is_anonymous() && needs.is_empty() {
             return Err(Refusal::Unauthenticated("authentication required".into()));
         }
-        if let Some(denied) = needs.iter().find(|n| !self.policy.allows(&who, n)) {
-            return Err(Refusal::Denied(format!("access to {denied} is denied")));
+        for need in needs {
+            if let Err(why) = self.policy.allows(&who, need).await? {
+                return Err(if who.is_anonymous() {
+                    Refusal::Unauthenticated(format!("authentication required: {why}"))
+                } else {
+                    Refusal::Denied(why)
+                });
+            }
         }
         Ok(who)
     }
@@ -359,6 +383,7 @@ impl Authenticator {
                     user: Some(grant.subject),
                     admin,
                     token: Some(grant.access.into()),
+                    ..Identity::anonymous()
                 })
             }
             // An external issuer's world: a certificate names a user, never an
@@ -479,7 +504,7 @@ impl Authenticator {
             ));
         };
         let offline = offline && *refresh_tokens;
-        let granted = self.policy.grant(who, asked);
+        let granted = self.policy.grant(who, asked).await?;
         let subject = who.user.as_deref().unwrap_or("");
         let access = issuer.access_token(subject, &granted)?;
         let refresh_token = match (&who.user, offline) {

@@ -1,6 +1,7 @@
 //! Who are you, and may you: credentials (htpasswd, local users, bearer tokens), the
 //! token service's signing and verification, failed-login limits, and the one access
-//! decision every request goes through ([`access::AccessPolicy`]).
+//! decision every request goes through ([`access::AccessPolicy`]), with Harbor's roles
+//! ([`rbac`]) and the rules of projects and members ([`projects`]).
 
 pub mod access;
 mod authenticator;
@@ -10,14 +11,19 @@ pub mod htpasswd;
 pub mod keys;
 pub mod limiter;
 pub mod password;
+pub mod projects;
+pub mod rbac;
 pub mod scope;
 pub mod token;
 pub mod users;
 
 use std::path::PathBuf;
 
-pub use access::{AccessPolicy, Identity};
+pub use access::{AccessPolicy, Decision, Identity, ProjectRights, Roles};
 pub use authenticator::{Authenticator, Credentials, Mode, Refusal, TokenResponse};
+pub use berth_meta::{MemberEntity, MemberRecord, ProjectQuery, ProjectRecord};
+pub use projects::{CreationRestriction, MemberRef, ProjectError, ProjectRef, Teams};
+pub use rbac::{Permission, Resource, Role, Verb};
 pub use scope::{Action, Scope};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,4 +38,6 @@ pub enum AuthError {
     Meta(#[from] berth_meta::MetaError),
     #[error(transparent)]
     User(#[from] users::UserError),
+    #[error(transparent)]
+    Project(#[from] projects::ProjectError),
 }

@@ -763,6 +763,7 @@ pub struct BerthConfig {
     /// Where berth keeps its own local files (see [`Config::state_directory`]).
     pub statedirectory: Option<PathBuf>,
     pub access: AccessConfig,
+    pub projects: ProjectsConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
@@ -874,7 +875,27 @@ pub struct MetricsConfig {
     pub mainport: bool,
 }
 
-/// `berth.access`: the access decision until projects and roles arrive.
+/// `berth.projects`: who creates projects (with berth's own users; other modes have no
+/// roles and create a project with its first repository).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectsConfig {
+    /// A signed-in user's first push to a project that does not exist creates it, with
+    /// that user as its project admin (when `creation` lets them create projects).
+    pub autocreate: bool,
+    /// Harbor's `project_creation_restriction`: `everyone` (default) or `adminonly`.
+    pub creation: ProjectCreation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectCreation {
+    #[default]
+    Everyone,
+    Adminonly,
+}
+
+/// `berth.access`: requests without credentials.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default)]
 pub struct AccessConfig {

@@ -320,6 +320,10 @@ const BERTH: &[Field] = &[
     f("jobs", Struct(&[f("lease", Duration)])),
     f("statedirectory", Str),
     f("access", Struct(&[f("anonymouspull", Bool)])),
+    f(
+        "projects",
+        Struct(&[f("autocreate", Bool), f("creation", Str)]),
+    ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(
         "immutable",

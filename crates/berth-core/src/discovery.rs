@@ -5,6 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::{Registry, RegistryError, Result};
 
+/// Repository names read at a time when the catalog is filtered.
+const CATALOG_BATCH: u32 = 1000;
+
 /// The referrers response: an OCI image index, and whether a filter was applied.
 #[derive(Debug, Clone)]
 pub struct ReferrersIndex {
@@ -25,8 +28,32 @@ impl Registry {
             .ok_or(RegistryError::NameUnknown)
     }
 
-    pub async fn catalog(&self, last: Option<&str>, limit: u32) -> Result<Vec<String>> {
-        Ok(self.meta.repositories(last, limit).await?)
+    /// Up to `limit` repository names after `last`, of those `visible` keeps (`None`:
+    /// all): pages of the catalog are read until enough are kept or none are left.
+    pub async fn catalog(
+        &self,
+        last: Option<&str>,
+        limit: u32,
+        visible: Option<&(dyn Fn(&str) -> bool + Sync)>,
+    ) -> Result<Vec<String>> {
+        let Some(visible) = visible else {
+            return Ok(self.meta.repositories(last, limit).await?);
+        };
+        let mut kept = Vec::new();
+        let mut after = last.map(String::from);
+        loop {
+            let page = self
+                .meta
+                .repositories(after.as_deref(), CATALOG_BATCH)
+                .await?;
+            let full = page.len() as u32 == CATALOG_BATCH;
+            after = page.last().cloned();
+            kept.extend(page.into_iter().filter(|name| visible(name)));
+            if kept.len() as u32 >= limit || !full {
+                kept.truncate(limit as usize);
+                return Ok(kept);
+            }
+        }
     }
 
     /// Manifests in `repo` whose `subject` is `subject`, optionally only those of one

@@ -1106,7 +1106,7 @@ async fn projects_members_and_what_each_viewer_sees() {
                 .unwrap(),
             "another project's"
         );
-        let (members, total) = meta.members(open.id, Some("test"), 0, 10).await.unwrap();
+        let (members, total) = meta.members(open.id, Some("testers"), 0, 10).await.unwrap();
         assert_eq!(total, 1);
         assert_eq!(members[0].role, 5);
         assert_eq!(

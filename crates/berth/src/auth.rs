@@ -8,7 +8,7 @@ use anyhow::Context;
 use berth_auth::htpasswd::HtpasswdFile;
 use berth_auth::keys::{SigningKey, write_private};
 use berth_auth::token::{TokenIssuer, TokenVerifier};
-use berth_auth::{AccessPolicy, Authenticator, Mode, password, users};
+use berth_auth::{AccessPolicy, Authenticator, Mode, Roles, password, users};
 use berth_meta::MetaStore;
 
 use crate::settings::{AuthSettings, ServeSettings};
@@ -42,7 +42,7 @@ pub async fn authenticator(
             Mode::Local {
                 verifier: issuer.verifier(),
                 issuer: Box::new(issuer),
-                meta,
+                meta: meta.clone(),
                 realm: realm.clone(),
                 refresh_tokens: *refresh_tokens,
                 initial_password_file: initial_password_file.clone(),
@@ -61,8 +61,14 @@ pub async fn authenticator(
             service: service.clone(),
         },
     };
-    let policy = AccessPolicy {
-        anonymous_pull: s.anonymous_pull,
+    // Roles need berth's own users: htpasswd and external tokens keep registry:2's model.
+    let policy = match mode {
+        Mode::Local { .. } => AccessPolicy {
+            anonymous_pull: s.anonymous_pull,
+            roles: Roles::Projects(meta),
+            auto_create: s.projects.autocreate,
+        },
+        _ => AccessPolicy::everyone(s.anonymous_pull),
     };
     Ok(Authenticator::new(mode, policy))
 }

@@ -176,7 +176,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         "s3"
     };
     let store = Arc::new(MeteredStore::new(blobs, driver, metrics.clone()));
-    let registry = Arc::new(Registry::new(store, meta, registry_options(&s)));
+    let registry = Arc::new(Registry::new(store, meta.clone(), registry_options(&s)));
     let watcher = registry.clone();
     tokio::spawn(async move { watcher.watch_other_writers().await });
     let lifecycle = Arc::new(Lifecycle::new(
@@ -201,6 +201,18 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         metrics,
         events,
         lifecycle: Some(lifecycle),
+        teams: Arc::new(berth_auth::Teams::new(
+            meta.clone(),
+            match s.projects.creation {
+                berth_config::ProjectCreation::Everyone => {
+                    berth_auth::CreationRestriction::Everyone
+                }
+                berth_config::ProjectCreation::Adminonly => {
+                    berth_auth::CreationRestriction::AdminOnly
+                }
+            },
+        )),
+        management: Default::default(),
     });
     let app = berth_api::router(state.clone());
     if let Some(addr) = &s.debug_addr {

@@ -29,6 +29,8 @@ pub struct ServeSettings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub anonymous_pull: bool,
+    /// `berth.projects`.
+    pub projects: berth_config::ProjectsConfig,
     /// `http.debug.addr`, resolved like `http.addr`.
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
@@ -220,6 +222,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         },
         auth,
         anonymous_pull: config.berth.access.anonymouspull,
+        projects: config.berth.projects.clone(),
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,

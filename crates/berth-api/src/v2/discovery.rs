@@ -75,10 +75,22 @@ pub(super) async fn catalog(ctx: Ctx) -> ApiResult {
         return Err(method_not_allowed());
     }
     let p = page(&ctx, CATALOG_MAX, CATALOG_MAX)?;
+    // Only the repositories of projects the caller may pull from.
+    let who = ctx.state.auth.resolve(ctx.who.clone()).await?;
+    let projects = ctx.state.auth.policy().visible_projects(&who).await?;
+    let visible = projects
+        .as_ref()
+        .map(|names| move |repo: &str| names.contains(repo.split('/').next().unwrap_or(repo)));
     let repos = ctx
         .state
         .registry
-        .catalog(p.last.as_deref(), p.n.saturating_add(1))
+        .catalog(
+            p.last.as_deref(),
+            p.n.saturating_add(1),
+            visible
+                .as_ref()
+                .map(|f| f as &(dyn Fn(&str) -> bool + Sync)),
+        )
         .await?;
     let prefix = ctx.state.options.prefix.clone();
     let (repos, link) = paginate(repos, p.n, |last| {

@@ -111,20 +111,25 @@ async fn mount_source(
     digest: &berth_oci::Digest,
     from: Option<RepoName>,
 ) -> Result<Option<RepoName>, ApiError> {
-    let readable = |repo: &RepoName| {
+    let readable = async |repo: &RepoName| {
         state
             .auth
             .allows(who, &Scope::repository(repo.as_str(), &[Pull]))
+            .await
     };
-    Ok(match from {
-        Some(from) => readable(&from).then_some(from),
-        None => state
-            .registry
-            .mount_sources(digest, MOUNT_CANDIDATES)
-            .await?
-            .into_iter()
-            .find(readable),
-    })
+    if let Some(from) = from {
+        return Ok(readable(&from).await?.then_some(from));
+    }
+    for candidate in state
+        .registry
+        .mount_sources(digest, MOUNT_CANDIDATES)
+        .await?
+    {
+        if readable(&candidate).await? {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }
 
 pub(super) async fn handle(mut ctx: Ctx, repo: RepoName, id: &str) -> ApiResult {

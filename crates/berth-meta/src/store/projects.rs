@@ -145,15 +145,19 @@ pub trait Projects: Send + Sync + 'static {
     /// How many repositories the project holds.
     async fn project_repository_count(&self, name: &str) -> Result<i64>;
 
+    /// Every project's name, visibility and repository count, and the bytes of all
+    /// stored blobs: Harbor's statistics.
+    async fn project_statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64)>;
+
     /// The project `name` as `viewer` sees it: `None` if it does not exist.
     async fn project_access(&self, name: &str, viewer: &Viewer) -> Result<Option<ProjectAccess>>;
 
-    /// The page of a project's members whose names contain `name_contains`, and how many
-    /// match in all.
+    /// The page of a project's members (those named `entity_name`, when given) by name,
+    /// and how many match in all.
     async fn members(
         &self,
         project_id: i64,
-        name_contains: Option<&str>,
+        entity_name: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<MemberRecord>, i64)>;

@@ -289,6 +289,30 @@ impl Projects for Meta {
         .await?)
     }
 
+    async fn project_statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64)> {
+        let rows = sqlx::query(
+            "SELECT p.name, p.public, (SELECT COUNT(*) FROM repositories r WHERE r.name = p.name
+                 OR (r.name >= p.name || '/' AND r.name < p.name || '0')) AS repos
+             FROM projects p ORDER BY p.name",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let projects = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("name")?,
+                    r.try_get("public")?,
+                    r.try_get("repos")?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let bytes: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM blobs")
+            .fetch_one(&self.read)
+            .await?;
+        Ok((projects, bytes.unwrap_or(0)))
+    }
+
     async fn project_access(&self, name: &str, viewer: &Viewer) -> Result<Option<ProjectAccess>> {
         let Some(row) = sqlx::query("SELECT id, public FROM projects WHERE name = $1")
             .bind(name)
@@ -318,26 +342,26 @@ impl Projects for Meta {
     async fn members(
         &self,
         project_id: i64,
-        name_contains: Option<&str>,
+        entity_name: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<MemberRecord>, i64)> {
-        let pattern = format!("%{}%", like_escaped(name_contains.unwrap_or("")));
+        // `$2` NULL: every member.
         const MATCHING: &str = "WHERE m.project_id = $1
-            AND COALESCE(m.user_name, g.name, '') LIKE $2 ESCAPE '\\'";
+            AND ($2 IS NULL OR COALESCE(m.user_name, g.name) = $2)";
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM project_members m
              LEFT JOIN user_groups g ON g.id = m.group_id {MATCHING}"
         )))
         .bind(project_id)
-        .bind(&pattern)
+        .bind(entity_name)
         .fetch_one(&self.read)
         .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{MEMBER_SELECT} {MATCHING} ORDER BY m.id LIMIT $3 OFFSET $4"
+            "{MEMBER_SELECT} {MATCHING} ORDER BY COALESCE(m.user_name, g.name), m.id LIMIT $3 OFFSET $4"
         )))
         .bind(project_id)
-        .bind(&pattern)
+        .bind(entity_name)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.read)

@@ -1,0 +1,231 @@
+//! Harbor's management API (`/api/v2.0`): typed axum handlers whose serde types also
+//! describe the OpenAPI document berth serves at `/api/v2.0/openapi.json`. Harbor's
+//! `api/v2.0/swagger.yaml` is the reference for paths, bodies, codes and paging; the
+//! rules behind each endpoint live in berth-auth and berth-core.
+
+mod caller;
+mod members;
+mod models;
+mod paging;
+mod projects;
+mod q;
+mod system;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use berth_auth::{Identity, Permission, ProjectRecord, ProjectRef};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::response::ApiError;
+
+pub(crate) use caller::{Caller, SignedInSlot};
+
+/// The API's base path below `http.prefix`.
+pub(crate) const BASE: &str = "/api/v2.0";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "berth management API",
+        description = "Harbor's /api/v2.0 for the resources berth has, and berth's own extensions under the same prefix."
+    ),
+    servers((url = "/api/v2.0")),
+    tags(
+        (name = "project", description = "Projects: the first path component of repository names"),
+        (name = "member", description = "Who holds which role in a project"),
+        (name = "user", description = "The signed-in user"),
+        (name = "systeminfo", description = "What this registry is"),
+        (name = "health", description = "Whether its parts work"),
+        (name = "statistic", description = "Counts of projects and repositories")
+    )
+)]
+struct ApiDoc;
+
+/// Whether `local` (a path below `http.prefix`) is the management API's.
+pub(crate) fn matches(local: &str) -> bool {
+    local
+        .strip_prefix(BASE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The management API's routes and its OpenAPI document, below `{prefix}/api/v2.0`.
+pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
+    let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(
+            projects::list_projects,
+            projects::create_project,
+            projects::head_project
+        ))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
+        .routes(routes!(projects::get_project_deletable))
+        .routes(routes!(projects::get_project_summary))
+        .routes(routes!(
+            members::list_project_members,
+            members::create_project_member
+        ))
+        .routes(routes!(
+            members::get_project_member,
+            members::update_project_member,
+            members::delete_project_member
+        ))
+        .routes(routes!(system::get_current_user_info))
+        .routes(routes!(system::get_current_user_permissions))
+        .routes(routes!(system::get_system_info))
+        .routes(routes!(system::get_health))
+        .routes(routes!(system::get_statistic))
+        .split_for_parts();
+    let document = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let routes = routes.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document.as_str().to_owned(),
+                )
+            }
+        }),
+    );
+    axum::Router::new()
+        .nest(&format!("{prefix}{BASE}"), routes)
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no management API endpoint at {}", uri.path()),
+            )
+        })
+}
+
+/// The project a request names, if `who` may do `permission` in it. As in Harbor, the
+/// permission is checked first: a project one may not see is refused (401 anonymous, 403
+/// signed in) rather than reported missing; 404 only for those who could see it.
+pub(crate) async fn project_for(
+    state: &AppState,
+    who: &Identity,
+    project: &ProjectRef,
+    permission: Permission,
+) -> Result<ProjectRecord, ApiError> {
+    let found = state.teams.find(project).await?;
+    let name = found
+        .as_ref()
+        .map_or_else(|| project.to_string(), |p| p.name.clone());
+    let rights = state.auth.policy().rights(who, &name).await?;
+    if !rights.allows(permission) {
+        return Err(refused(who, rights.refusal(who, permission)));
+    }
+    found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("project {project} not found"),
+        )
+    })
+}
+
+/// 401 for an anonymous caller (sign in first), 403 for a signed-in one.
+pub(crate) fn refused(who: &Identity, why: String) -> ApiError {
+    if who.is_anonymous() {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            format!("sign in first: {why}"),
+        )
+    } else {
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", why)
+    }
+}
+
+/// Harbor's time format: RFC 3339 in UTC with milliseconds.
+pub(crate) fn timestamp(ms: i64) -> String {
+    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = berth_meta::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// A JSON body; malformed ones are refused with Harbor's error body.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!(
+                    "the request body is not what this endpoint takes: {}",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
+}
+
+/// Query parameters; malformed ones are refused with Harbor's error body.
+pub(crate) struct Params<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(Params)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    format!("invalid query parameters: {e}"),
+                )
+            })
+    }
+}
+
+/// Harbor's `X-Is-Resource-Name`: the path's project is a name even if it looks a number.
+pub(crate) fn project_ref(headers: &axum::http::HeaderMap, value: &str) -> ProjectRef {
+    let is_name = headers
+        .get("x-is-resource-name")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    ProjectRef::parse(value, is_name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_with_milliseconds() {
+        assert_eq!(super::timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::timestamp(1_764_633_600_123),
+            "2025-12-02T00:00:00.123Z"
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The signed-in user, what this registry is, whether its parts work, and its counts.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use berth_auth::rbac::every_permission;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::models::{
+    ComponentHealthStatus, Errors, GeneralInfo, OverallHealthStatus, Permission, Statistic,
+    UserResp,
+};
+use super::{Caller, Params, refused, timestamp};
+use crate::AppState;
+use crate::access::{self, Peer};
+use crate::response::{ApiError, ApiResult};
+
+/// The signed-in user's profile.
+#[utoipa::path(get, path = "/users/current", tag = "user", operation_id = "getCurrentUserInfo",
+    responses((status = 200, body = UserResp), (status = 401, body = Errors)))]
+pub(super) async fn get_current_user_info(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+) -> ApiResult {
+    let Some(name) = who.user.clone() else {
+        return Err(refused(
+            &who,
+            "there is no current user: nobody signed in".into(),
+        ));
+    };
+    let record = state.teams.user(&name).await?;
+    let resp = UserResp {
+        user_id: record.as_ref().map_or(0, |u| u.id),
+        username: name,
+        email: None,
+        realname: None,
+        comment: None,
+        sysadmin_flag: who.admin,
+        admin_role_in_auth: false,
+        creation_time: record.as_ref().map(|u| timestamp(u.created_at_ms)),
+        update_time: record.as_ref().map(|u| timestamp(u.updated_at_ms)),
+    };
+    Ok(axum::Json(resp).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct PermissionParams {
+    /// `/project/{id}` for a project's permissions, `/system` for the registry's.
+    scope: Option<String>,
+    /// Resources relative to the scope (`repository` rather than `/project/1/repository`).
+    relative: Option<bool>,
+}
+
+/// What the signed-in user may do at a scope.
+#[utoipa::path(get, path = "/users/current/permissions", tag = "user",
+    operation_id = "getCurrentUserPermissions", params(PermissionParams),
+    responses((status = 200, body = [Permission]), (status = 401, body = Errors)))]
+pub(super) async fn get_current_user_permissions(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Params(params): Params<PermissionParams>,
+) -> ApiResult {
+    if who.is_anonymous() {
+        return Err(refused(&who, "sign in to see your permissions".into()));
+    }
+    let scope = params.scope.unwrap_or_default();
+    let relative = params.relative.unwrap_or(false);
+    let mut permissions = Vec::new();
+    if let Some(id) = scope
+        .strip_prefix("/project/")
+        .and_then(|id| id.parse::<i64>().ok())
+        && let Some(project) = state.teams.find(&berth_auth::ProjectRef::Id(id)).await?
+    {
+        let rights = state.auth.policy().rights(&who, &project.name).await?;
+        for p in every_permission().filter(|p| rights.allows(*p)) {
+            let resource = match (relative, p.resource.as_str()) {
+                (true, r) => r.to_string(),
+                (false, "") => scope.clone(),
+                (false, r) => format!("{scope}/{r}"),
+            };
+            permissions.push(Permission {
+                resource,
+                action: p.verb.as_str().into(),
+            });
+        }
+    } else if scope == "/system" && who.admin {
+        for (resource, actions) in SYSTEM_ADMIN {
+            for action in *actions {
+                let resource = if relative {
+                    resource.to_string()
+                } else {
+                    format!("/system/{resource}")
+                };
+                permissions.push(Permission {
+                    resource,
+                    action: action.to_string(),
+                });
+            }
+        }
+    }
+    Ok(axum::Json(permissions).into_response())
+}
+
+/// What a system administrator may do at `/system`, of what berth has.
+const SYSTEM_ADMIN: &[(&str, &[&str])] = &[
+    ("catalog", &["read"]),
+    ("project", &["create", "read", "update", "delete", "list"]),
+    ("user", &["create", "read", "update", "delete", "list"]),
+    (
+        "user-group",
+        &["create", "read", "update", "delete", "list"],
+    ),
+    (
+        "garbage-collection",
+        &["create", "read", "update", "delete", "list"],
+    ),
+];
+
+/// What this registry is; anonymous callers see less.
+#[utoipa::path(get, path = "/systeminfo", tag = "systeminfo", operation_id = "getSystemInfo",
+    responses((status = 200, body = GeneralInfo)))]
+pub(super) async fn get_system_info(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<Peer>>,
+) -> ApiResult {
+    let auth_mode = match state.auth.mode_name() {
+        "local" => "db_auth",
+        other => other,
+    };
+    let mut info = GeneralInfo {
+        auth_mode: auth_mode.into(),
+        primary_auth_mode: false,
+        self_registration: false,
+        ..Default::default()
+    };
+    if !who.is_anonymous() {
+        let peer = peer.map(|p| p.0);
+        let external =
+            access::public_base(&headers, peer.as_ref(), state.options.base_url.as_deref());
+        info.registry_url = Some(
+            external
+                .split_once("://")
+                .map_or(external.as_str(), |(_, host)| host)
+                .to_string(),
+        );
+        info.external_url = Some(external);
+        info.project_creation_restriction = Some(state.teams.restriction.as_str().into());
+        info.harbor_version = Some(format!("berth-{}", env!("CARGO_PKG_VERSION")));
+        info.has_ca_root = Some(false);
+        info.notification_enable = Some(state.events.is_some());
+        info.current_time = Some(timestamp(berth_meta::now_ms()));
+    }
+    Ok(axum::Json(info).into_response())
+}
+
+/// Whether the registry's parts work: `healthy` only when every one does.
+#[utoipa::path(get, path = "/health", tag = "health", operation_id = "getHealth",
+    responses((status = 200, body = OverallHealthStatus)))]
+pub(super) async fn get_health(State(state): State<Arc<AppState>>) -> ApiResult {
+    let mut checks = state.registry.readiness().await;
+    checks.extend(state.periodic_checks.report());
+    let mut components = vec![ComponentHealthStatus {
+        name: "core".into(),
+        status: "healthy".into(),
+        error: None,
+    }];
+    components.extend(checks.into_iter().map(|c| {
+        ComponentHealthStatus {
+            name: c.name,
+            status: if c.error.is_none() {
+                "healthy"
+            } else {
+                "unhealthy"
+            }
+            .into(),
+            error: c.error,
+        }
+    }));
+    components.sort_by(|a, b| a.name.cmp(&b.name));
+    let healthy = components.iter().all(|c| c.status == "healthy");
+    let status = if healthy { "healthy" } else { "unhealthy" }.into();
+    Ok(axum::Json(OverallHealthStatus { status, components }).into_response())
+}
+
+/// Counts of projects and repositories; totals for administrators.
+#[utoipa::path(get, path = "/statistics", tag = "statistic", operation_id = "getStatistic",
+    responses((status = 200, body = Statistic), (status = 401, body = Errors)))]
+pub(super) async fn get_statistic(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+) -> Result<axum::response::Response, ApiError> {
+    if who.is_anonymous() {
+        return Err(refused(&who, "sign in to see statistics".into()));
+    }
+    let (projects, bytes) = state.teams.statistics().await?;
+    let mine = state.auth.policy().visible_projects(&who).await?;
+    let mut s = Statistic::default();
+    for (name, public, repos) in &projects {
+        if *public {
+            s.public_project_count += 1;
+            s.public_repo_count += repos;
+        } else if who.admin || mine.as_ref().is_none_or(|m| m.contains(name)) {
+            s.private_project_count += 1;
+            s.private_repo_count += repos;
+        }
+    }
+    if who.admin {
+        s.total_project_count = projects.len() as i64;
+        s.total_repo_count = projects.iter().map(|p| p.2).sum();
+        s.total_storage_consumption = bytes;
+    }
+    Ok((StatusCode::OK, axum::Json(s)).into_response())
+}

@@ -1,0 +1,409 @@
+//! The rules of projects and their members, below any API: valid names, who may create a
+//! project, what a new project's metadata says, and the typed refusals the API turns into
+//! Harbor's status codes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_meta::{
+    MemberAdded, MemberRecord, MetaStore, NewMember, NewProject, ProjectDeletion, ProjectQuery,
+    ProjectRecord, UserRecord,
+};
+
+use crate::rbac::Role;
+use crate::{AuthError, Identity};
+
+/// Why a change to projects or members was refused (the caller's mistake).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectError {
+    #[error(
+        "{0:?} is not a valid project name: use 1-255 lower-case letters and digits, separated by single '.', '_' or '-'"
+    )]
+    InvalidName(String),
+    #[error("a project named {0} exists already")]
+    Exists(String),
+    #[error("there is no project {0}")]
+    NoSuchProject(String),
+    #[error(
+        "project {name} still holds {count} repositories; delete them first (DELETE /api/v2.0/projects/{name}/repositories/<name>)"
+    )]
+    HoldsRepositories { name: String, count: i64 },
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("there is no member {0} in this project")]
+    NoSuchMember(i64),
+    #[error("{0} is a member of this project already; change their role instead")]
+    MemberExists(String),
+    #[error("there is no {0}")]
+    NoSuchEntity(String),
+    #[error("invalid project metadata: {0}")]
+    InvalidMetadata(String),
+    #[error(
+        "{0} is not a role: use 1 (project admin), 2 (developer), 3 (guest), 4 (maintainer) or 5 (limited guest)"
+    )]
+    InvalidRole(i64),
+}
+
+/// Harbor's rule for project names: lower-case letters and digits in runs separated by
+/// one `.`, `_` or `-`, 1–255 long — also the first component of a repository name.
+pub fn validate_name(name: &str) -> Result<(), ProjectError> {
+    let bytes = name.as_bytes();
+    let separator = |b: u8| matches!(b, b'.' | b'_' | b'-');
+    let ok = (1..=255).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || separator(*b))
+        && !separator(bytes[0])
+        && !separator(bytes[bytes.len() - 1])
+        && !bytes.windows(2).any(|w| separator(w[0]) && separator(w[1]));
+    if ok {
+        Ok(())
+    } else {
+        Err(ProjectError::InvalidName(name.into()))
+    }
+}
+
+/// The metadata a project starts with: Harbor keeps `public` among it, as a string.
+pub fn default_metadata(public: bool) -> BTreeMap<String, String> {
+    [("public".to_string(), public.to_string())].into()
+}
+
+/// Who may create projects: Harbor's `project_creation_restriction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CreationRestriction {
+    /// Only system administrators.
+    AdminOnly,
+    /// Every signed-in user (Harbor's default); the creator administers the project.
+    #[default]
+    Everyone,
+}
+
+impl CreationRestriction {
+    pub fn parse(value: &str) -> Option<CreationRestriction> {
+        match value {
+            "adminonly" => Some(CreationRestriction::AdminOnly),
+            "everyone" => Some(CreationRestriction::Everyone),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreationRestriction::AdminOnly => "adminonly",
+            CreationRestriction::Everyone => "everyone",
+        }
+    }
+}
+
+/// Projects and their members, as the management API and the CLI change them: the rules
+/// here, the rows in the metadata.
+pub struct Teams {
+    meta: Arc<dyn MetaStore>,
+    pub restriction: CreationRestriction,
+}
+
+/// How a project is named in a request: Harbor's `project_name_or_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    Id(i64),
+    Name(String),
+}
+
+impl ProjectRef {
+    /// A number is an id unless the caller said it is a name (`X-Is-Resource-Name`).
+    pub fn parse(value: &str, is_name: bool) -> ProjectRef {
+        match value.parse::<i64>() {
+            Ok(id) if !is_name => ProjectRef::Id(id),
+            _ => ProjectRef::Name(value.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProjectRef::Id(id) => write!(f, "{id}"),
+            ProjectRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Who is to become a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    UserId(i64),
+    UserName(String),
+    GroupId(i64),
+    /// A group as the directory or identity provider names it (created if new).
+    GroupName {
+        kind: i64,
+        name: String,
+        ldap_dn: Option<String>,
+    },
+}
+
+impl Teams {
+    pub fn new(meta: Arc<dyn MetaStore>, restriction: CreationRestriction) -> Teams {
+        Teams { meta, restriction }
+    }
+
+    pub async fn find(&self, project: &ProjectRef) -> Result<Option<ProjectRecord>, AuthError> {
+        Ok(match project {
+            ProjectRef::Id(id) => self.meta.project_by_id(*id).await?,
+            ProjectRef::Name(name) => self.meta.project(name).await?,
+        })
+    }
+
+    /// The project, or [`ProjectError::NoSuchProject`].
+    pub async fn get(&self, project: &ProjectRef) -> Result<ProjectRecord, AuthError> {
+        self.find(project)
+            .await?
+            .ok_or_else(|| ProjectError::NoSuchProject(project.to_string()).into())
+    }
+
+    /// A page of the projects `who` may see, and how many there are in all.
+    pub async fn list(
+        &self,
+        who: &Identity,
+        mut query: ProjectQuery,
+    ) -> Result<(Vec<ProjectRecord>, i64), AuthError> {
+        if !who.admin {
+            // A private listing asks for the projects of the caller's own (Harbor).
+            query.member_only = query.public == Some(false);
+            query.visible_to = Some(who.viewer());
+        }
+        Ok(self.meta.projects(&query).await?)
+    }
+
+    /// Creates a project for `who`: a user who is not an administrator becomes its
+    /// project admin (and owner).
+    pub async fn create(
+        &self,
+        who: &Identity,
+        name: &str,
+        public: bool,
+        mut metadata: BTreeMap<String, String>,
+    ) -> Result<ProjectRecord, AuthError> {
+        validate_name(name)?;
+        let Some(user) = who.user.as_deref() else {
+            return Err(ProjectError::NotAllowed("sign in to create a project".into()).into());
+        };
+        if !who.admin && self.restriction == CreationRestriction::AdminOnly {
+            return Err(ProjectError::NotAllowed(format!(
+                "only system administrators create projects here (project_creation_restriction is adminonly); {} is not one",
+                who.describe()
+            ))
+            .into());
+        }
+        metadata.extend(default_metadata(public));
+        let created = self
+            .meta
+            .create_project(&NewProject {
+                name,
+                public,
+                owner: Some(user),
+                metadata,
+                first_member: Some((user, Role::ProjectAdmin.id())),
+            })
+            .await?;
+        created.ok_or_else(|| ProjectError::Exists(name.into()).into())
+    }
+
+    /// Sets visibility and merges metadata (the `public` key follows the visibility).
+    pub async fn update(
+        &self,
+        project: &ProjectRecord,
+        public: Option<bool>,
+        mut metadata: BTreeMap<String, String>,
+    ) -> Result<(), AuthError> {
+        let public = match metadata.get("public").map(String::as_str) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ProjectError::InvalidMetadata(format!(
+                    "public must be \"true\" or \"false\", not {other:?}"
+                ))
+                .into());
+            }
+            None => public,
+        };
+        if let Some(public) = public {
+            metadata.extend(default_metadata(public));
+        }
+        if self
+            .meta
+            .update_project(project.id, public, &metadata)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ProjectError::NoSuchProject(project.name.clone()).into())
+        }
+    }
+
+    pub async fn delete(&self, project: &ProjectRecord) -> Result<(), AuthError> {
+        match self.meta.delete_project(project.id).await? {
+            ProjectDeletion::Deleted => Ok(()),
+            ProjectDeletion::NoSuchProject => {
+                Err(ProjectError::NoSuchProject(project.name.clone()).into())
+            }
+            ProjectDeletion::HoldsRepositories(count) => Err(ProjectError::HoldsRepositories {
+                name: project.name.clone(),
+                count,
+            }
+            .into()),
+        }
+    }
+
+    pub async fn repository_count(&self, project: &ProjectRecord) -> Result<i64, AuthError> {
+        Ok(self.meta.project_repository_count(&project.name).await?)
+    }
+
+    /// Every project's name, visibility and repository count, and the bytes stored.
+    pub async fn statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64), AuthError> {
+        Ok(self.meta.project_statistics().await?)
+    }
+
+    /// The user's number, for Harbor's `owner_id` and `entity_id`.
+    pub async fn user(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
+        Ok(self.meta.user(name).await?)
+    }
+
+    pub async fn members(
+        &self,
+        project: &ProjectRecord,
+        entity_name: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<MemberRecord>, i64), AuthError> {
+        Ok(self
+            .meta
+            .members(project.id, entity_name, offset, limit)
+            .await?)
+    }
+
+    pub async fn member(
+        &self,
+        project: &ProjectRecord,
+        id: i64,
+    ) -> Result<MemberRecord, AuthError> {
+        self.meta
+            .member(project.id, id)
+            .await?
+            .ok_or_else(|| ProjectError::NoSuchMember(id).into())
+    }
+
+    /// Adds a user or a group to a project; the new member's id.
+    pub async fn add_member(
+        &self,
+        project: &ProjectRecord,
+        member: &MemberRef,
+        role_id: i64,
+    ) -> Result<i64, AuthError> {
+        role(role_id)?;
+        let (entity, described) = match member {
+            MemberRef::UserId(id) => match self.meta.user_by_id(*id).await? {
+                Some(user) => (
+                    Entity::User(user.name.clone()),
+                    format!("user {}", user.name),
+                ),
+                None => return Err(ProjectError::NoSuchEntity(format!("user with id {id}")).into()),
+            },
+            MemberRef::UserName(name) => (Entity::User(name.clone()), format!("user {name}")),
+            MemberRef::GroupId(id) => (Entity::Group(*id), format!("group {id}")),
+            MemberRef::GroupName {
+                kind,
+                name,
+                ldap_dn,
+            } => {
+                if !matches!(kind, 1..=3) || name.is_empty() {
+                    return Err(ProjectError::NoSuchEntity(format!(
+                        "group {name:?} of type {kind} (types: 1 LDAP, 2 HTTP, 3 OIDC)"
+                    ))
+                    .into());
+                }
+                let group = self
+                    .meta
+                    .ensure_group(*kind, name, ldap_dn.as_deref())
+                    .await?;
+                (Entity::Group(group.id), format!("group {name}"))
+            }
+        };
+        let new = match &entity {
+            Entity::User(name) => NewMember::User(name),
+            Entity::Group(id) => NewMember::Group(*id),
+        };
+        match self.meta.add_member(project.id, &new, role_id).await? {
+            MemberAdded::Added(id) => Ok(id),
+            MemberAdded::Exists => Err(ProjectError::MemberExists(described).into()),
+            MemberAdded::NoSuchProject => {
+                Err(ProjectError::NoSuchProject(project.name.clone()).into())
+            }
+            MemberAdded::NoSuchEntity => Err(ProjectError::NoSuchEntity(described).into()),
+        }
+    }
+
+    pub async fn set_role(
+        &self,
+        project: &ProjectRecord,
+        member_id: i64,
+        role_id: i64,
+    ) -> Result<(), AuthError> {
+        role(role_id)?;
+        if self
+            .meta
+            .set_member_role(project.id, member_id, role_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ProjectError::NoSuchMember(member_id).into())
+        }
+    }
+
+    pub async fn remove_member(
+        &self,
+        project: &ProjectRecord,
+        member_id: i64,
+    ) -> Result<(), AuthError> {
+        if self.meta.remove_member(project.id, member_id).await? {
+            Ok(())
+        } else {
+            Err(ProjectError::NoSuchMember(member_id).into())
+        }
+    }
+}
+
+/// A member to add, once resolved.
+enum Entity {
+    User(String),
+    Group(i64),
+}
+
+pub fn role(id: i64) -> Result<Role, ProjectError> {
+    Role::from_id(id).ok_or(ProjectError::InvalidRole(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_follow_harbor() {
+        for ok in ["team", "a", "team-a", "t.e_a-m", "x1"] {
+            assert_eq!(validate_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "Team",
+            "-a",
+            "a-",
+            "a--b",
+            "a/b",
+            "a b",
+            &"x".repeat(256),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}

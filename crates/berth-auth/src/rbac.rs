@@ -1,0 +1,376 @@
+//! Harbor's project roles and what each may do, as Harbor's permission table has them
+//! (`src/common/rbac/project/rbac_role.go`, v2.14): resources of a project, verbs on them,
+//! and the pairs each role holds. Pulls, pushes and deletes on `/v2` are the `repository`
+//! resource's `pull`, `push` and `delete`, as in Harbor.
+
+use std::fmt;
+
+/// A role in a project, with Harbor's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    ProjectAdmin = 1,
+    Developer = 2,
+    Guest = 3,
+    Maintainer = 4,
+    LimitedGuest = 5,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::ProjectAdmin,
+        Role::Maintainer,
+        Role::Developer,
+        Role::Guest,
+        Role::LimitedGuest,
+    ];
+
+    pub fn from_id(id: i64) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    /// Harbor's name for the role (`role_name` in its API).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::ProjectAdmin => "projectAdmin",
+            Role::Maintainer => "maintainer",
+            Role::Developer => "developer",
+            Role::Guest => "guest",
+            Role::LimitedGuest => "limitedGuest",
+        }
+    }
+
+    /// Whether this role holds `permission` in its project.
+    pub fn grants(self, permission: Permission) -> bool {
+        let table = match self {
+            Role::ProjectAdmin => PROJECT_ADMIN,
+            Role::Maintainer => MAINTAINER,
+            Role::Developer => DEVELOPER,
+            Role::Guest => GUEST,
+            Role::LimitedGuest => LIMITED_GUEST,
+        };
+        holds(table, permission)
+    }
+
+    /// The least of the roles that hold `permission`, for messages ("needs developer").
+    pub fn least_for(permission: Permission) -> Option<Role> {
+        [
+            Role::LimitedGuest,
+            Role::Guest,
+            Role::Developer,
+            Role::Maintainer,
+            Role::ProjectAdmin,
+        ]
+        .into_iter()
+        .find(|r| r.grants(permission))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a permission is about, in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// The project itself.
+    Project,
+    Member,
+    Metadata,
+    Log,
+    Label,
+    Quota,
+    Repository,
+    TagRetention,
+    ImmutableTag,
+    Configuration,
+    Robot,
+    NotificationPolicy,
+    Scan,
+    Sbom,
+    Scanner,
+    Artifact,
+    ArtifactAddition,
+    Tag,
+    Accessory,
+    ArtifactLabel,
+    PreheatPolicy,
+    ExportCve,
+}
+
+impl Resource {
+    /// Harbor's string for the resource (`""` for the project itself).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Project => "",
+            Resource::Member => "member",
+            Resource::Metadata => "metadata",
+            Resource::Log => "log",
+            Resource::Label => "label",
+            Resource::Quota => "quota",
+            Resource::Repository => "repository",
+            Resource::TagRetention => "tag-retention",
+            Resource::ImmutableTag => "immutable-tag",
+            Resource::Configuration => "configuration",
+            Resource::Robot => "robot",
+            Resource::NotificationPolicy => "notification-policy",
+            Resource::Scan => "scan",
+            Resource::Sbom => "sbom",
+            Resource::Scanner => "scanner",
+            Resource::Artifact => "artifact",
+            Resource::ArtifactAddition => "artifact-addition",
+            Resource::Tag => "tag",
+            Resource::Accessory => "accessory",
+            Resource::ArtifactLabel => "artifact-label",
+            Resource::PreheatPolicy => "preheat-policy",
+            Resource::ExportCve => "export-cve",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Create,
+    Read,
+    Update,
+    Delete,
+    List,
+    Pull,
+    Push,
+    Operate,
+    Stop,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Read => "read",
+            Verb::Update => "update",
+            Verb::Delete => "delete",
+            Verb::List => "list",
+            Verb::Pull => "pull",
+            Verb::Push => "push",
+            Verb::Operate => "operate",
+            Verb::Stop => "stop",
+        }
+    }
+}
+
+/// A verb on a resource of a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Permission {
+    pub resource: Resource,
+    pub verb: Verb,
+}
+
+impl Permission {
+    pub const fn new(resource: Resource, verb: Verb) -> Permission {
+        Permission { resource, verb }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.resource {
+            Resource::Project => write!(f, "{} the project", self.verb.as_str()),
+            r => write!(f, "{} {}", self.verb.as_str(), r.as_str()),
+        }
+    }
+}
+
+/// Which verbs on which resources: one row per resource.
+type Table = &'static [(Resource, &'static [Verb])];
+
+fn holds(table: Table, p: Permission) -> bool {
+    table
+        .iter()
+        .any(|(resource, verbs)| *resource == p.resource && verbs.contains(&p.verb))
+}
+
+use Resource as R;
+use Verb::*;
+
+const CRUDL: &[Verb] = &[Create, Read, Update, Delete, List];
+const READ_LIST: &[Verb] = &[Read, List];
+const READ: &[Verb] = &[Read];
+
+const PROJECT_ADMIN: Table = &[
+    (R::Project, &[Read, Update, Delete]),
+    (R::Member, CRUDL),
+    (R::Metadata, &[Create, Read, Update, Delete]),
+    (R::Log, &[List]),
+    (R::Label, CRUDL),
+    (R::Quota, READ),
+    (
+        R::Repository,
+        &[Create, Read, Update, Delete, List, Pull, Push],
+    ),
+    (
+        R::TagRetention,
+        &[Create, Read, Update, Delete, List, Operate],
+    ),
+    (R::ImmutableTag, &[Create, Update, Delete, List]),
+    (R::Configuration, &[Read, Update]),
+    (R::Robot, CRUDL),
+    (R::NotificationPolicy, CRUDL),
+    (R::Scan, &[Create, Read, Stop]),
+    (R::Sbom, &[Create, Read, Stop]),
+    (R::Scanner, &[Read, Create]),
+    (R::Artifact, &[Create, Read, Delete, List]),
+    (R::ArtifactAddition, READ),
+    (R::Tag, &[List, Create, Delete]),
+    (R::Accessory, &[List]),
+    (R::ArtifactLabel, &[Create, Delete]),
+    (R::PreheatPolicy, CRUDL),
+    (R::ExportCve, &[Create, Read, List]),
+];
+
+const MAINTAINER: Table = &[
+    (R::Project, READ),
+    (R::Member, READ_LIST),
+    (R::Metadata, READ),
+    (R::Label, CRUDL),
+    (R::Quota, READ),
+    (
+        R::Repository,
+        &[Create, Read, Update, Delete, List, Push, Pull],
+    ),
+    (
+        R::TagRetention,
+        &[Create, Read, Update, Delete, List, Operate],
+    ),
+    (R::ImmutableTag, &[Create, Update, Delete, List]),
+    (R::Configuration, READ),
+    (R::Robot, READ_LIST),
+    (R::NotificationPolicy, READ_LIST),
+    (R::Scan, &[Create, Read, Stop]),
+    (R::Sbom, &[Create, Read, Stop]),
+    (R::Scanner, READ),
+    (R::Artifact, &[Create, Read, Delete, List]),
+    (R::ArtifactAddition, READ),
+    (R::Tag, &[List, Create, Delete]),
+    (R::Accessory, &[List]),
+    (R::ArtifactLabel, &[Create, Delete]),
+    (R::ExportCve, &[Create, Read, List]),
+];
+
+const DEVELOPER: Table = &[
+    (R::Project, READ),
+    (R::Member, READ_LIST),
+    (R::Label, READ_LIST),
+    (R::Quota, READ),
+    (R::Repository, &[Create, Read, Update, List, Push, Pull]),
+    (
+        R::TagRetention,
+        &[Create, Read, Update, Delete, List, Operate],
+    ),
+    (R::Configuration, READ),
+    (R::Robot, READ_LIST),
+    (R::Scan, READ),
+    (R::Sbom, READ),
+    (R::Scanner, READ),
+    (R::Artifact, &[Create, Read, List]),
+    (R::ArtifactAddition, READ),
+    (R::Tag, &[List, Create]),
+    (R::Accessory, &[List]),
+    (R::ArtifactLabel, &[Create, Delete]),
+    (R::ExportCve, &[Create, Read, List]),
+];
+
+const GUEST: Table = &[
+    (R::Project, READ),
+    (R::Member, READ_LIST),
+    (R::Label, READ_LIST),
+    (R::Quota, READ),
+    (R::Repository, &[Read, List, Pull]),
+    (R::Configuration, READ),
+    (R::Robot, READ_LIST),
+    (R::Scan, READ),
+    (R::Sbom, READ),
+    (R::Scanner, READ),
+    (R::Artifact, READ_LIST),
+    (R::ArtifactAddition, READ),
+    (R::Tag, &[List]),
+    (R::Accessory, &[List]),
+];
+
+const LIMITED_GUEST: Table = &[
+    (R::Project, READ),
+    (R::Quota, READ),
+    (R::Repository, &[List, Read, Pull]),
+    (R::Configuration, READ),
+    (R::Scan, READ),
+    (R::Sbom, READ),
+    (R::Scanner, READ),
+    (R::Artifact, READ_LIST),
+    (R::ArtifactAddition, READ),
+    (R::Tag, &[List]),
+    (R::Accessory, &[List]),
+];
+
+/// What everyone, signed in or not, may do in a public project.
+const PUBLIC: Table = &[
+    (R::Project, READ),
+    (R::Label, READ_LIST),
+    (R::Repository, &[List, Pull]),
+    (R::Scan, READ),
+    (R::Scanner, READ),
+    (R::Tag, &[List]),
+    (R::Artifact, READ_LIST),
+    (R::ArtifactAddition, READ),
+    (R::Accessory, &[List]),
+];
+
+/// Every permission there is in a project (the project admin's hold them all).
+pub fn every_permission() -> impl Iterator<Item = Permission> {
+    PROJECT_ADMIN
+        .iter()
+        .flat_map(|(resource, verbs)| verbs.iter().map(|v| Permission::new(*resource, *v)))
+}
+
+/// Whether a public project lets anyone do `permission`.
+pub fn public_grants(permission: Permission) -> bool {
+    holds(PUBLIC, permission)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_matches_harbors_counts() {
+        let count = |t: Table| t.iter().map(|(_, v)| v.len()).sum::<usize>();
+        assert_eq!(count(PROJECT_ADMIN), 75);
+        assert_eq!(count(MAINTAINER), 53);
+        assert_eq!(count(DEVELOPER), 36);
+        assert_eq!(count(GUEST), 20);
+        assert_eq!(count(LIMITED_GUEST), 14);
+    }
+
+    #[test]
+    fn developers_push_but_do_not_delete_guests_pull() {
+        let push = Permission::new(R::Repository, Push);
+        let delete = Permission::new(R::Repository, Delete);
+        let pull = Permission::new(R::Repository, Pull);
+        assert!(Role::Developer.grants(push) && !Role::Developer.grants(delete));
+        assert!(Role::Maintainer.grants(delete));
+        assert!(Role::Guest.grants(pull) && !Role::Guest.grants(push));
+        let members = Permission::new(R::Member, List);
+        assert!(Role::Guest.grants(members) && !Role::LimitedGuest.grants(members));
+        assert_eq!(Role::least_for(push), Some(Role::Developer));
+        assert_eq!(Role::least_for(delete), Some(Role::Maintainer));
+        assert_eq!(
+            Role::least_for(Permission::new(R::Member, Create)),
+            Some(Role::ProjectAdmin)
+        );
+        assert!(public_grants(pull) && !public_grants(push));
+        assert_eq!(Role::from_id(4), Some(Role::Maintainer));
+        assert_eq!(Role::from_id(6), None);
+    }
+}
