@@ -214,16 +214,21 @@ impl AccessPolicy {
                     granted: Vec::new(),
                     refused: None,
                 };
-                for action in &need.actions {
-                    let allowed = match repository_permission(*action) {
-                        Some(p) => rights.allows(p),
-                        None => rights.unlimited,
+                // `*` (what skopeo asks for a delete) stands for each action the caller
+                // holds, as Harbor's token service reads it: never a refusal by itself.
+                let everything = need.actions.contains(&Action::All);
+                let asked: &[Action] = if everything {
+                    &[Action::Pull, Action::Push, Action::Delete]
+                } else {
+                    &need.actions
+                };
+                for action in asked {
+                    let Some(p) = repository_permission(*action) else {
+                        continue;
                     };
-                    if allowed {
+                    if rights.allows(p) {
                         decision.granted.push(*action);
-                    } else if decision.refused.is_none() {
-                        let p = repository_permission(*action)
-                            .unwrap_or(Permission::new(Resource::Repository, Verb::Delete));
+                    } else if decision.refused.is_none() && !everything {
                         decision.refused = Some(rights.refusal(who, p));
                     }
                 }

@@ -75,7 +75,11 @@ async fn view(
         current_user_role_id: strongest,
         current_user_role_ids: (!roles.is_empty()).then_some(roles),
         repo_count: state.teams.repository_count(p).await?,
-        metadata: detail.then(|| ProjectMetadata::from_map(&p.metadata)),
+        // Visibility is the project's own column; the metadata's copy follows it.
+        metadata: detail.then(|| ProjectMetadata {
+            public: Some(p.public.to_string()),
+            ..ProjectMetadata::from_map(&p.metadata)
+        }),
     })
 }
 
