@@ -513,6 +513,10 @@ def test_client_certificate_identity_is_the_user(make_registry, workdir):
         extra_config=(f"  tls:\n    certificate: {crt}\n    key: {key}\n"
                       f"    clientcas: [{clients_ca}]\n" + LOCAL_AUTH),
         scheme="https", ca=ca, cert=cert)
+    # The certificate names a user; that user's roles decide.
+    from teams import add_user, member_of
+    add_user(reg, "ci-robot", "ci-robot-password")
+    member_of(reg, "robots", "ci-robot")
     # No Authorization header: the certificate alone signs the client in.
     r = requests.get(f"{reg.url}/v2/", cert=cert, verify=str(ca), timeout=10)
     assert r.status_code == 200, r.text

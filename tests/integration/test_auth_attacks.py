@@ -17,6 +17,7 @@ import requests
 
 import images as im
 from conftest import LOCAL_AUTH
+from teams import GUEST, add_user, member_of
 from test_auth import admin_password, bearer, challenge, push_blob, run_berth, token
 
 pytestmark = pytest.mark.berth_only
@@ -25,11 +26,6 @@ pytestmark = pytest.mark.berth_only
 @pytest.fixture
 def local_registry(make_registry):
     return make_registry(extra_config=LOCAL_AUTH)
-
-
-def add_user(reg, name: str, password: str, admin: bool = False):
-    args = ["user", "add", name, "--password-stdin", "--config", str(reg.config_path)]
-    run_berth(*args, *(["--admin"] if admin else []), stdin=password + "\n")
 
 
 def claims_of(t: str) -> dict:
@@ -118,6 +114,7 @@ def test_a_mount_never_copies_a_blob_the_caller_cannot_read(local_registry):
     assert push_blob(reg, "secret/app", secret, {"Authorization": "Basic " + b64encode(
         f"{admin[0]}:{admin[1]}".encode()).decode()}).status_code == 201
     add_user(reg, "mallory", "mallory-password")
+    member_of(reg, "mallory", "mallory")
     own = bearer(token(reg, "mallory", "mallory-password",
                        scope="repository:mallory/x:pull,push").json()["token"])
     for params in ({"mount": digest}, {"mount": digest, "from": "secret/app"}):
@@ -127,6 +124,7 @@ def test_a_mount_never_copies_a_blob_the_caller_cannot_read(local_registry):
         r = requests.get(f"{reg.url}/v2/mallory/x/blobs/{digest}", headers=own, timeout=30)
         assert r.status_code == 404, params
     # With the right to read the source, the same mount is a mount.
+    member_of(reg, "secret", "mallory", GUEST)
     both = bearer(token(reg, "mallory", "mallory-password",
                         scope=["repository:mallory/x:pull,push",
                                "repository:secret/app:pull"]).json()["token"])
@@ -238,6 +236,7 @@ def test_two_administrators_removing_each_other_leave_one(local_registry):
 def test_removed_users_tokens_stop_writing(local_registry):
     reg = local_registry
     add_user(reg, "leaver", "leaver-password")
+    member_of(reg, "l", "leaver")
     t = bearer(token(reg, "leaver", "leaver-password",
                      scope="repository:l/app:pull,push").json()["token"])
     assert push_blob(reg, "l/app", b"before", t).status_code == 201

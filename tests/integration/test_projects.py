@@ -6,39 +6,16 @@ from __future__ import annotations
 
 import pytest
 import requests
-import asyncio
-
-from harborapi import HarborAsyncClient
 from harborapi.exceptions import Conflict, NotFound, PreconditionFailed, Unauthorized
 from harborapi.models import ProjectMember, ProjectMetadata, ProjectReq, UserEntity
 
 import images as im
 from conftest import LOCAL_AUTH
-from test_auth import admin_password, challenge, run_berth
+from teams import (DEVELOPER, GUEST, LIMITED_GUEST, MAINTAINER, PROJECT_ADMIN, Harbor,
+                   add_user)
+from test_auth import admin_password, challenge
 
 pytestmark = pytest.mark.berth_only
-
-# Harbor's role ids.
-PROJECT_ADMIN, DEVELOPER, GUEST, MAINTAINER, LIMITED_GUEST = 1, 2, 3, 4, 5
-
-
-def add_user(reg, name: str, password: str, admin: bool = False):
-    args = ["user", "add", name, "--password-stdin", "--config", str(reg.config_path)]
-    run_berth(*args, *(["--admin"] if admin else []), stdin=password + "\n")
-
-
-class Harbor:
-    """harborapi's async client, called synchronously (its own sync client cannot run a
-    method that calls another: the event loop is already running)."""
-
-    def __init__(self, reg, user: str, password: str):
-        self.client = HarborAsyncClient(url=f"{reg.url}/api/v2.0", username=user,
-                                        secret=password, retry=None)
-        self.loop = asyncio.new_event_loop()
-
-    def __getattr__(self, name):
-        method = getattr(self.client, name)
-        return lambda *args, **kwargs: self.loop.run_until_complete(method(*args, **kwargs))
 
 
 def harbor(reg, user: str, password: str) -> Harbor:
