@@ -80,8 +80,9 @@ BERTH_STORAGE=s3 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovide
     tests/integration/test_docker.py tests/integration/test_backup.py
 
 step "integration tests on PostgreSQL metadata"
-# The registry API, garbage collection, retention, users and tokens, notifications and a
-# real client again, with every berth on the test server (a database each).
+# The registry API, garbage collection, retention, users and tokens, projects and roles,
+# notifications and a real client again, with every berth on the test server (a database
+# each).
 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
     tests/integration/test_api_base.py tests/integration/test_api_blobs.py \
     tests/integration/test_api_delete.py tests/integration/test_api_discovery.py \
@@ -89,7 +90,7 @@ BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-
     tests/integration/test_gc.py tests/integration/test_retention.py \
     tests/integration/test_auth.py tests/integration/test_notifications.py \
     tests/integration/test_skopeo.py tests/integration/test_crash.py \
-    tests/integration/test_backup.py
+    tests/integration/test_backup.py tests/integration/test_projects.py
 
 if [ -z "${SKIP_FUZZ:-}" ]; then
     step "fuzzing (${FUZZ_SECONDS:-20}s per target)"

@@ -191,6 +191,11 @@ def test_berth_serves_distribution_root_in_place(make_registry, distribution_tre
     assert "imported existing registry:2 data" in reg.log()
     assert (root / "berth" / "metadata.db").is_file()
     assert_serves_tree(reg, tree)
+    # Every repository is in a project: its first path component's (private, so only
+    # system administrators reach it until members are added).
+    projects = requests.get(f"{reg.url}/api/v2.0/projects?page_size=100", timeout=30).json()
+    assert sorted(p["name"] for p in projects) == sorted({r.split("/")[0] for r in tree.catalog})
+    assert all(p["metadata"]["public"] == "false" and p["repo_count"] > 0 for p in projects)
 
     # skopeo pulls every tag byte for byte as pushed to Distribution.
     (workdir / "pull").mkdir()
