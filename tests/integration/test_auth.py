@@ -253,7 +253,7 @@ def test_wrong_password_and_anonymous_tokens(local_registry):
     assert r.status_code == 401 and challenge(r)["error"] == "insufficient_scope"
     # An anonymous token is no sign-in: not for the base endpoint, not for the user API.
     assert requests.get(f"{reg.url}/v2/", headers=bearer(t)).status_code == 401
-    assert requests.get(f"{reg.url}/api/v1/user", headers=bearer(t)).status_code == 403
+    assert requests.get(f"{reg.url}/api/v2.0/users/current", headers=bearer(t)).status_code == 403
 
 
 def test_oauth2_password_and_refresh_grants(make_registry):
@@ -544,48 +544,72 @@ def push_blob_tls(reg, repo, data, cert, ca) -> requests.Response:
 # ------------------------------------------------------------------ users over HTTP
 
 def test_user_management_api(local_registry):
+    """Harbor's /users, as Harbor's clients call it."""
     reg = local_registry
     admin = ("admin", admin_password(reg))
-    api = f"{reg.url}/api/v1"
+    api = f"{reg.url}/api/v2.0"
     assert requests.get(f"{api}/users", timeout=10).status_code == 401
-    assert requests.get(f"{api}/user", auth=admin).json() == {"name": "admin", "admin": True}
+    me = requests.get(f"{api}/users/current", auth=admin).json()
+    assert (me["username"], me["user_id"], me["sysadmin_flag"]) == ("admin", 1, True)
 
     r = requests.post(f"{api}/users", auth=admin, timeout=30,
-                      json={"name": "erin", "password": "erin-password"})
+                      json={"username": "erin", "password": "erin-password",
+                            "email": "erin@example.com", "realname": "Erin E."})
     assert r.status_code == 201, r.text
+    assert r.headers["Location"] == "/api/v2.0/users/2"
     assert requests.post(f"{api}/users", auth=admin, timeout=30,
-                         json={"name": "erin", "password": "erin-password"}).status_code == 409
-    bad = requests.post(f"{api}/users", auth=admin, json={"name": "Bad Name!", "password": "x" * 9})
+                         json={"username": "erin", "password": "erin-password"}).status_code == 409
+    bad = requests.post(f"{api}/users", auth=admin, json={"username": "Bad Name!", "password": "x" * 9})
     assert bad.status_code == 400 and "not a valid user name" in bad.text
-    short = requests.post(f"{api}/users", auth=admin, json={"name": "frank", "password": "short"})
+    short = requests.post(f"{api}/users", auth=admin, json={"username": "frank", "password": "short"})
     assert short.status_code == 400 and "too short" in short.text
-    names = [u["name"] for u in requests.get(f"{api}/users", auth=admin).json()]
-    assert names == ["admin", "erin"]
+    mail = requests.post(f"{api}/users", auth=admin, json={"username": "fay", "password": "fay-password",
+                                                          "email": "not-an-address"})
+    assert mail.status_code == 400 and "email" in mail.text
+    # As in Harbor, the list leaves out the first administrator unless asked by id.
+    listed = requests.get(f"{api}/users", auth=admin).json()
+    assert [(u["username"], u["email"]) for u in listed] == [("erin", "erin@example.com")]
+    assert [u["username"] for u in requests.get(f"{api}/users", auth=admin,
+                                                 params={"q": "user_id=1"}).json()] == ["admin"]
+    assert requests.get(f"{api}/users/2", auth=admin).json()["realname"] == "Erin E."
 
     erin = ("erin", "erin-password")
     # A user signs in with the new password and may not manage others...
-    assert requests.get(f"{api}/user", auth=erin).json() == {"name": "erin", "admin": False}
+    assert requests.get(f"{api}/users/current", auth=erin).json()["sysadmin_flag"] is False
     assert requests.get(f"{api}/users", auth=erin).status_code == 403
-    assert requests.delete(f"{api}/users/admin", auth=erin).status_code == 403
-    # ...but may change their own password, giving the current one.
-    r = requests.put(f"{api}/users/erin/password", auth=erin, json={"password": "erin-second"})
+    assert requests.get(f"{api}/users/1", auth=erin).status_code == 403
+    assert requests.delete(f"{api}/users/1", auth=erin).status_code == 403
+    found = requests.get(f"{api}/users/search", auth=erin, params={"username": "er"}).json()
+    assert found == [{"user_id": 2, "username": "erin"}]
+    # ...may change their own profile...
+    r = requests.put(f"{api}/users/2", auth=erin, json={"email": "erin@corp.example", "comment": "ops"})
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{api}/users/2", auth=erin).json()["email"] == "erin@corp.example"
+    # ...and their own password, giving the current one.
+    r = requests.put(f"{api}/users/2/password", auth=erin, json={"new_password": "erin-second"})
     assert r.status_code == 400 and "old_password" in r.text
-    r = requests.put(f"{api}/users/erin/password", auth=erin,
-                     json={"password": "erin-second", "old_password": "wrong-password"})
+    r = requests.put(f"{api}/users/2/password", auth=erin,
+                     json={"new_password": "erin-second", "old_password": "wrong-password"})
     assert r.status_code == 403 and "current password is wrong" in r.text
-    assert requests.get(f"{api}/user", auth=erin).ok, "nothing changed"
-    r = requests.put(f"{api}/users/erin/password", auth=erin,
-                     json={"password": "erin-second", "old_password": "erin-password"})
-    assert r.status_code == 204
-    assert requests.get(f"{api}/user", auth=erin).status_code == 401
-    assert requests.get(f"{api}/user", auth=("erin", "erin-second")).ok
+    assert requests.get(f"{api}/users/current", auth=erin).ok, "nothing changed"
+    r = requests.put(f"{api}/users/2/password", auth=erin,
+                     json={"new_password": "erin-second", "old_password": "erin-password"})
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{api}/users/current", auth=erin).status_code == 401
+    assert requests.get(f"{api}/users/current", auth=("erin", "erin-second")).ok
 
-    # The last administrator cannot be removed; others can.
-    r = requests.delete(f"{api}/users/admin", auth=admin)
+    # Administration granted and taken back; the last administrator keeps it.
+    assert requests.put(f"{api}/users/2/sysadmin", auth=admin, json={"sysadmin_flag": True}).ok
+    assert requests.get(f"{api}/users", auth=("erin", "erin-second")).ok
+    assert requests.put(f"{api}/users/2/sysadmin", auth=admin, json={"sysadmin_flag": False}).ok
+    r = requests.put(f"{api}/users/1/sysadmin", auth=admin, json={"sysadmin_flag": False})
     assert r.status_code == 409 and "last administrator" in r.text
-    assert requests.delete(f"{api}/users/erin", auth=admin).status_code == 204
-    assert requests.delete(f"{api}/users/erin", auth=admin).status_code == 404
-    assert requests.get(f"{api}/user", auth=("erin", "erin-second")).status_code == 401
+    # Nobody removes themself; others can be removed.
+    r = requests.delete(f"{api}/users/1", auth=admin)
+    assert r.status_code == 403 and "yourself" in r.text
+    assert requests.delete(f"{api}/users/2", auth=admin).status_code == 200
+    assert requests.delete(f"{api}/users/2", auth=admin).status_code == 404
+    assert requests.get(f"{api}/users/current", auth=("erin", "erin-second")).status_code == 401
     reg.stop()
     assert "erin-password" not in reg.log() and "erin-second" not in reg.log()
 
@@ -627,23 +651,24 @@ def test_user_command_names_and_never_invents_its_database(make_registry, workdi
     run_berth("user", "admin", "gina", "--config", str(reg.root))
     lines = run_berth("user", "list", "--config", str(reg.root)).stdout.splitlines()[1:]
     assert ["gina", "yes"] in [line.split()[:2] for line in lines]
-    assert requests.get(f"{reg.url}/api/v1/users", auth=("gina", "gina-password")).ok
+    assert requests.get(f"{reg.url}/api/v2.0/users", auth=("gina", "gina-password")).ok
     run_berth("user", "admin", "gina", "--revoke", "--config", str(reg.root))
     r = run_berth("user", "admin", "admin", "--revoke", "--config", str(reg.root), check=False)
     assert r.returncode != 0 and "last administrator" in r.stderr
     # The first start's password file goes when that password changes (CLI or API).
     password_file = reg.root / "initial-admin-password"
     assert password_file.exists()
-    r = requests.put(f"{reg.url}/api/v1/users/admin/password", auth=("admin", admin_password(reg)),
-                     json={"password": "admin-second", "old_password": admin_password(reg)})
-    assert r.status_code == 204, r.text
+    r = requests.put(f"{reg.url}/api/v2.0/users/1/password", auth=("admin", admin_password(reg)),
+                     json={"new_password": "admin-second", "old_password": admin_password(reg)})
+    assert r.status_code == 200, r.text
     assert not password_file.exists()
 
 
 def test_user_api_needs_local_users(make_registry):
     reg = make_registry()
-    r = requests.get(f"{reg.url}/api/v1/users", timeout=10)
-    assert r.status_code == 404 and "auth.local" in r.text
+    r = requests.post(f"{reg.url}/api/v2.0/users", timeout=10,
+                      json={"username": "ghost", "password": "ghost-password"})
+    assert r.status_code == 403 and "auth.local" in r.text
 
 
 # ------------------------------------------------- Distribution's documented setups

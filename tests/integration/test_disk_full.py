@@ -87,7 +87,7 @@ def test_writes_after_a_full_disk_are_saved_or_refused(make_registry, small_fs):
     refused.append(c.put_manifest("full/app", "v3", m))
     refused.append(c.put_manifest("full/app", "again", first))  # bytes stored: only metadata
     refused.append(c.delete(c.manifest_url("full/app", second.digest)))
-    refused.append(c.post("/api/v1/users", json={"name": "late", "password": "late-password"}))
+    refused.append(c.post("/api/v2.0/users", json={"username": "late", "password": "late-password"}))
     for r in refused:
         assert r.status_code == 507, (r.status_code, r.text)
         assert "storage is full" in r.text, r.text
@@ -106,7 +106,7 @@ def test_writes_after_a_full_disk_are_saved_or_refused(make_registry, small_fs):
     assert r.status_code == 202, r.text
     assert c.get_manifest("full/app", "v1").status_code == 404
     assert "v1" not in c.tags("full/app")
-    r = c.post("/api/v1/users", json={"name": "carol", "password": "carol-password"})
+    r = c.post("/api/v2.0/users", json={"username": "carol", "password": "carol-password"})
     assert r.status_code == 201, r.text
     assert requests.get(reg.url + "/v2/", auth=("carol", "carol-password"),
                         timeout=10).status_code == 200

@@ -238,8 +238,8 @@ def test_http_endpoint_runs_and_reports(registry):
 def test_http_endpoint_needs_an_administrator(make_registry):
     reg = make_registry(extra_config=LOCAL_AUTH)
     admin = ("admin", (reg.root / "initial-admin-password").read_text().strip())
-    r = requests.post(f"{reg.url}/api/v1/users", auth=admin, timeout=10,
-                      json={"name": "dev", "password": "dev-password-123"})
+    r = requests.post(f"{reg.url}/api/v2.0/users", auth=admin, timeout=10,
+                      json={"username": "dev", "password": "dev-password-123"})
     assert r.status_code == 201, r.text
     assert requests.post(f"{reg.url}/api/v1/gc", timeout=10).status_code == 401
     r = requests.post(f"{reg.url}/api/v1/gc", auth=("dev", "dev-password-123"), timeout=10)

@@ -21,7 +21,6 @@ use crate::routes::{self, Route};
 enum Endpoint<'a> {
     V2(Route<'a>),
     Token(crate::token::Endpoint),
-    Users(&'a str),
     Lifecycle(crate::lifecycle_api::Kind),
     /// Harbor's `/api/v2.0`.
     Management,
@@ -35,7 +34,6 @@ impl Endpoint<'_> {
         match self {
             Endpoint::V2(route) => route.label(),
             Endpoint::Token(_) => "token",
-            Endpoint::Users(_) => "users",
             Endpoint::Lifecycle(_) => "lifecycle",
             Endpoint::Management => "management",
             Endpoint::Health(_) => "health",
@@ -61,9 +59,6 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     }
     if crate::harbor::matches(local) {
         return Endpoint::Management;
-    }
-    if crate::users_api::matches(local) {
-        return Endpoint::Users(local);
     }
     if let Some(kind) = crate::lifecycle_api::route(local) {
         return Endpoint::Lifecycle(kind);
@@ -163,18 +158,6 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
             )
             .await;
             (resp, None)
-        }
-        Endpoint::Users(local) => {
-            crate::users_api::handle(
-                &state.auth,
-                local,
-                &method,
-                &parts.headers,
-                body,
-                peer.as_ref(),
-                opts,
-            )
-            .await
         }
         Endpoint::Lifecycle(kind) => {
             crate::lifecycle_api::handle(

@@ -16,7 +16,6 @@ mod response;
 mod routes;
 pub mod server;
 mod token;
-mod users_api;
 mod v2;
 
 use std::sync::Arc;

@@ -129,10 +129,19 @@ impl From<berth_auth::AuthError> for ApiError {
         let (status, code) = match &err {
             AuthError::Meta(m) if m.is_storage_full() => return storage_full(m),
             AuthError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
-            AuthError::User(UserError::NoSuchUser(_)) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            AuthError::User(UserError::Exists(_)) => (StatusCode::CONFLICT, "CONFLICT"),
-            AuthError::User(UserError::WrongPassword) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            AuthError::User(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            AuthError::User(u) => match u {
+                UserError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                UserError::Exists(_) | UserError::LastAdmin(_) => {
+                    (StatusCode::CONFLICT, "CONFLICT")
+                }
+                UserError::WrongPassword | UserError::DeletingSelf => {
+                    (StatusCode::FORBIDDEN, "FORBIDDEN")
+                }
+                UserError::InvalidName(_)
+                | UserError::PasswordTooShort
+                | UserError::OldPasswordMissing
+                | UserError::InvalidProfile(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            },
             AuthError::Project(p) => match p {
                 ProjectError::InvalidName(_)
                 | ProjectError::InvalidRole(_)

@@ -455,6 +455,57 @@ impl Authenticator {
             .await
     }
 
+    /// Changes `target`'s password for `who`: their own with the current one (checked as a
+    /// login: the same limits), or anyone's by an administrator. Removes the first start's
+    /// password file when that password is the one changed.
+    pub async fn change_password(
+        &self,
+        who: &Identity,
+        target: &str,
+        old: Option<&str>,
+        new: &str,
+        addr: IpAddr,
+    ) -> Result<(), Refusal> {
+        let Some(meta) = self.user_store() else {
+            return Err(Refusal::Denied(
+                "passwords are kept elsewhere in this authentication mode".into(),
+            ));
+        };
+        let own = who.user.as_deref() == Some(target);
+        if !own && !who.admin {
+            return Err(Refusal::Denied(format!(
+                "only administrators change other users' passwords; {} is not one",
+                who.describe()
+            )));
+        }
+        if own && !who.admin {
+            let Some(old) = old else {
+                return Err(AuthError::from(crate::users::UserError::OldPasswordMissing).into());
+            };
+            match self.login(target, old, addr).await {
+                Ok(_) => {}
+                Err(Refusal::Unauthenticated(_)) => {
+                    return Err(AuthError::from(crate::users::UserError::WrongPassword).into());
+                }
+                Err(refusal) => return Err(refusal),
+            }
+        }
+        crate::users::set_password(meta.as_ref(), target, new).await?;
+        tracing::info!(target: "berth::audit", by = who.user.as_deref().unwrap_or(""), user = target, "password changed");
+        if let Some(file) = self.initial_password_file() {
+            match crate::users::forget_initial_password(file, target) {
+                Ok(true) => {
+                    tracing::info!(file = %file.display(), "removed the initial administrator password file: that password was changed")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not remove the initial administrator password file")
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The `WWW-Authenticate` value for a refused request (`None` when open).
     pub fn challenge(
         &self,

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 pub use access::{AccessPolicy, Decision, Identity, ProjectRights, Roles};
 pub use authenticator::{Authenticator, Credentials, Mode, Refusal, TokenResponse};
-pub use berth_meta::{MemberEntity, MemberRecord, ProjectQuery, ProjectRecord};
+pub use berth_meta::{MemberEntity, MemberRecord, ProjectQuery, ProjectRecord, UserRecord};
 pub use projects::{CreationRestriction, MemberRef, ProjectError, ProjectRef, Teams};
 pub use rbac::{Permission, Resource, Role, Verb};
 pub use scope::{Action, Scope};

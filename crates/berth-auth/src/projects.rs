@@ -264,6 +264,39 @@ impl Teams {
         Ok(self.meta.project_statistics().await?)
     }
 
+    pub async fn users(&self) -> Result<Vec<UserRecord>, AuthError> {
+        Ok(self.meta.users().await?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, AuthError> {
+        Ok(self.meta.user_by_id(id).await?)
+    }
+
+    pub async fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        profile: crate::users::Profile,
+    ) -> Result<i64, AuthError> {
+        crate::users::add(self.meta.as_ref(), name, password, false, profile).await
+    }
+
+    pub async fn set_profile(
+        &self,
+        name: &str,
+        profile: &crate::users::Profile,
+    ) -> Result<(), AuthError> {
+        crate::users::set_profile(self.meta.as_ref(), name, profile).await
+    }
+
+    pub async fn set_admin(&self, name: &str, admin: bool) -> Result<(), AuthError> {
+        crate::users::set_admin(self.meta.as_ref(), name, admin).await
+    }
+
+    pub async fn remove_user(&self, name: &str) -> Result<(), AuthError> {
+        crate::users::remove(self.meta.as_ref(), name).await
+    }
+
     /// The user's number, for Harbor's `owner_id` and `entity_id`.
     pub async fn user(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
         Ok(self.meta.user(name).await?)

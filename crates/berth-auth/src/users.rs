@@ -24,6 +24,12 @@ pub enum UserError {
     LastAdmin(String),
     #[error("the current password is wrong")]
     WrongPassword,
+    #[error("to change your own password, send the current one as old_password")]
+    OldPasswordMissing,
+    #[error("invalid profile: {0}")]
+    InvalidProfile(String),
+    #[error("you cannot delete yourself; another administrator can")]
+    DeletingSelf,
 }
 
 /// Names as Docker clients can type them: letters, digits, `.`, `_`, `-`, `@`; 1–64 long.
@@ -46,12 +52,55 @@ pub fn validate_password(password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
+/// Harbor's profile fields of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub email: Option<String>,
+    pub realname: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl Profile {
+    /// Harbor's limits: an e-mail address of a plausible shape, names up to 255 characters
+    /// without `,"~#%$`, comments up to 30.
+    pub fn validate(&self) -> Result<(), UserError> {
+        let bad = |field: &'static str, why: &str| {
+            Err(UserError::InvalidProfile(format!("{field}: {why}")))
+        };
+        if let Some(email) = &self.email {
+            let plausible = email.len() <= 255
+                && email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            if !plausible {
+                return bad("email", "not an e-mail address");
+            }
+        }
+        if let Some(name) = &self.realname
+            && (name.chars().count() > 255 || name.contains([',', '"', '~', '#', '%', '$']))
+        {
+            return bad("realname", "at most 255 characters, none of ,\"~#%$");
+        }
+        if self
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > 30)
+        {
+            return bad("comment", "at most 30 characters");
+        }
+        Ok(())
+    }
+}
+
+/// Creates a user; their Harbor `user_id`.
 pub async fn add(
     meta: &dyn MetaStore,
     name: &str,
     plain: &str,
     admin: bool,
+    profile: Profile,
 ) -> Result<i64, AuthError> {
+    profile.validate()?;
     validate_name(name)?;
     validate_password(plain)?;
     let hash = hash_blocking(plain).await?;
@@ -62,6 +111,9 @@ pub async fn add(
             name: name.into(),
             password_hash: hash,
             admin,
+            email: profile.email,
+            realname: profile.realname,
+            comment: profile.comment,
             created_at_ms: now,
             updated_at_ms: now,
         })
@@ -73,6 +125,24 @@ pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Resu
     validate_password(plain)?;
     let hash = hash_blocking(plain).await?;
     if meta.set_user_password(name, &hash).await? {
+        Ok(())
+    } else {
+        Err(UserError::NoSuchUser(name.into()).into())
+    }
+}
+
+pub async fn set_profile(
+    meta: &dyn MetaStore,
+    name: &str,
+    profile: &Profile,
+) -> Result<(), AuthError> {
+    profile.validate()?;
+    let (e, r, c) = (
+        profile.email.as_deref(),
+        profile.realname.as_deref(),
+        profile.comment.as_deref(),
+    );
+    if meta.set_user_profile(name, e, r, c).await? {
         Ok(())
     } else {
         Err(UserError::NoSuchUser(name.into()).into())

@@ -154,6 +154,10 @@ pub struct UserRecord {
     pub password_hash: String,
     /// A system administrator: may do everything, in every project.
     pub admin: bool,
+    /// Harbor's profile fields.
+    pub email: Option<String>,
+    pub realname: Option<String>,
+    pub comment: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }

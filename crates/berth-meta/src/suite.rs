@@ -235,6 +235,9 @@ async fn users_are_created_updated_and_removed() {
             name: "alice".into(),
             password_hash: "$argon2id$first".into(),
             admin: true,
+            email: None,
+            realname: None,
+            comment: None,
             created_at_ms: 1,
             updated_at_ms: 1,
         };
@@ -939,6 +942,9 @@ fn user(name: &str, admin: bool) -> UserRecord {
         name: name.into(),
         password_hash: "$argon2id$x".into(),
         admin,
+        email: None,
+        realname: None,
+        comment: None,
         created_at_ms: 1,
         updated_at_ms: 1,
     }

@@ -166,7 +166,7 @@ async fn ensure_first_admin(meta: &dyn MetaStore, password_file: &Path) -> anyho
         return Ok(());
     }
     let plain = password::generate(24)?;
-    match users::add(meta, "admin", &plain, true).await {
+    match users::add(meta, "admin", &plain, true, Default::default()).await {
         Ok(_) => {}
         // Another replica starting at the same time created it first: its log has the
         // password.

@@ -109,7 +109,7 @@ async fn execute(meta: &dyn MetaStore, root: &Path, command: UserCommand) -> any
             password_stdin,
         } => {
             let (plain, generated) = obtain_password(password_stdin)?;
-            users::add(meta, &name, &plain, admin).await?;
+            users::add(meta, &name, &plain, admin, Default::default()).await?;
             println!("created user {name}{}", if admin { " (admin)" } else { "" });
             show_generated(&plain, generated);
         }

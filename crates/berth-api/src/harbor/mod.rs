@@ -10,6 +10,7 @@ mod paging;
 mod projects;
 mod q;
 mod system;
+mod users;
 
 use std::sync::Arc;
 
@@ -76,6 +77,15 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             members::update_project_member,
             members::delete_project_member
         ))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::search_users))
+        .routes(routes!(
+            users::get_user,
+            users::update_user_profile,
+            users::delete_user
+        ))
+        .routes(routes!(users::update_user_password))
+        .routes(routes!(users::set_user_sys_admin))
         .routes(routes!(system::get_current_user_info))
         .routes(routes!(system::get_current_user_permissions))
         .routes(routes!(system::get_system_info))

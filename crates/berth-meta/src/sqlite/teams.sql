@@ -4,6 +4,10 @@
 ALTER TABLE users ADD COLUMN id INTEGER;
 UPDATE users SET id = (SELECT COUNT(*) FROM users AS u WHERE u.name <= users.name);
 CREATE UNIQUE INDEX users_by_id ON users (id);
+-- Harbor's profile fields.
+ALTER TABLE users ADD COLUMN email TEXT;
+ALTER TABLE users ADD COLUMN realname TEXT;
+ALTER TABLE users ADD COLUMN comment TEXT;
 -- A project is the first path component of its repositories' names.
 CREATE TABLE projects (
     id INTEGER PRIMARY KEY,

@@ -20,6 +20,15 @@ pub trait Users: Send + Sync + 'static {
     /// `false` when there is no such user.
     async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
 
+    /// Sets Harbor's profile fields; `false` when there is no such user.
+    async fn set_user_profile(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        realname: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<bool>;
+
     /// Grants or revokes administration; never revokes the last administrator's, checked
     /// in the same transaction as the change.
     async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange>;

@@ -223,6 +223,9 @@ pub(super) fn user_from_row(row: &DbRow) -> Result<UserRecord> {
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         admin: row.try_get("admin")?,
+        email: row.try_get("email")?,
+        realname: row.try_get("realname")?,
+        comment: row.try_get("comment")?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
     })

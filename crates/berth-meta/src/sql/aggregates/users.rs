@@ -11,7 +11,7 @@ use crate::{Result, UserChange, UserRecord, Users, now_ms};
 impl Users for Meta {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
         sqlx::query(
-            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users WHERE name = $1",
+            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -22,7 +22,7 @@ impl Users for Meta {
 
     async fn users(&self) -> Result<Vec<UserRecord>> {
         sqlx::query(
-            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users ORDER BY name",
+            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users ORDER BY name",
         )
         .fetch_all(&self.read)
         .await?
@@ -33,7 +33,7 @@ impl Users for Meta {
 
     async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>> {
         sqlx::query(
-            "SELECT id, name, password_hash, admin, created_at, updated_at FROM users WHERE id = $1",
+            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.read)
@@ -46,8 +46,8 @@ impl Users for Meta {
         // Everything: user numbers are handed out one at a time.
         let mut tx = self.begin(WriteLock::Everything).await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at)
-             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5
+            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at, email, realname, comment)
+             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5, $6, $7, $8
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))
              RETURNING id",
         )
@@ -56,6 +56,9 @@ impl Users for Meta {
         .bind(user.admin)
         .bind(user.created_at_ms)
         .bind(user.updated_at_ms)
+        .bind(&user.email)
+        .bind(&user.realname)
+        .bind(&user.comment)
         .fetch_optional(&mut *tx)
         .await?;
         self.commit(tx).await?;
@@ -71,6 +74,27 @@ impl Users for Meta {
                 .execute(&self.write)
                 .await
                 .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_profile(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        realname: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET email = $2, realname = $3, comment = $4, updated_at = $5 WHERE name = $1",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(realname)
+        .bind(comment)
+        .bind(now_ms())
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
         Ok(done.rows_affected() == 1)
     }
 
