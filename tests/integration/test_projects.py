@@ -4,6 +4,8 @@ deletes as each of Harbor's roles; anonymous pulls work for public projects only
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from harborapi.exceptions import Conflict, NotFound, PreconditionFailed, Unauthorized
@@ -13,7 +15,7 @@ import images as im
 from conftest import LOCAL_AUTH
 from teams import (DEVELOPER, GUEST, LIMITED_GUEST, MAINTAINER, PROJECT_ADMIN, Harbor,
                    add_user)
-from test_auth import admin_password, challenge
+from test_auth import admin_password, challenge, run_berth
 
 pytestmark = pytest.mark.berth_only
 
@@ -84,12 +86,15 @@ def test_harbor_client_manages_projects_and_members(teams, workdir):
         admin.delete_project("team")
     im.skopeo("delete", "--tls-verify=false", "--creds=dev:dev-password",
               f"docker://{reg.host}/team/app:v1")
+    assert admin.get_project_deletable("team").deletable, "its only manifest is gone"
 
     admin.remove_project_member("team", members["dev"].id)
     assert [p.name for p in dev.get_projects()] == []
     admin.delete_project("many-00")
     with pytest.raises(NotFound):
         admin.get_project("many-00")
+    admin.delete_project("team")
+    admin.create_project(ProjectReq(project_name="team"))
 
     info = admin.get_system_info()
     assert info.auth_mode == "db_auth" and info.project_creation_restriction == "everyone"
@@ -310,3 +315,32 @@ def test_the_openapi_document_describes_what_is_served(teams):
             "deleteProject", "listProjectMembers", "createProjectMember", "getCurrentUserInfo",
             "getSystemInfo", "getHealth"} <= ops
     assert "/projects/{project_name_or_id}/members/{mid}" in doc["paths"]
+
+
+def test_project_and_member_commands(teams):
+    reg = teams
+    config = ["--config", str(reg.config_path)]
+    run_berth("project", "create", "ops", "--public", *config)
+    add_user(reg, "olga", "olga-password")
+    run_berth("member", "add", "ops", "olga", "--role", "developer", *config)
+    listed = json.loads(run_berth("member", "list", "ops", "--json", *config).stdout)
+    assert [(m["entity_name"], m["role_name"]) for m in listed] == [("olga", "developer")]
+    run_berth("member", "role", "ops", "olga", "--role", "guest", *config)
+    # The running registry sees what the command wrote.
+    r = requests.get(f"{reg.url}/api/v2.0/projects/ops/members", auth=("olga", "olga-password"),
+                     timeout=30)
+    assert [m["role_name"] for m in r.json()] == ["guest"]
+    shown = json.loads(run_berth("project", "show", "ops", "--json", *config).stdout)
+    assert shown["public"] is True and shown["members"][0]["entity_name"] == "olga"
+    bad = run_berth("member", "add", "ops", "olga", "--role", "boss", *config, check=False)
+    assert bad.returncode != 0 and "projectAdmin" in bad.stderr
+    again = run_berth("member", "add", "ops", "olga", "--role", "guest", *config, check=False)
+    assert again.returncode != 0 and "already" in again.stderr
+    run_berth("project", "visibility", "ops", "--private", *config)
+    assert requests.get(f"{reg.url}/api/v2.0/projects/ops", timeout=30).status_code == 401
+    run_berth("member", "remove", "ops", "olga", *config)
+    names = [p["name"] for p in json.loads(run_berth("project", "list", "--json", *config).stdout)]
+    assert names == ["ops"]
+    run_berth("project", "delete", "ops", *config)
+    gone = run_berth("project", "show", "ops", *config, check=False)
+    assert gone.returncode != 0 and "no project ops" in gone.stderr

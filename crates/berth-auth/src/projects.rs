@@ -25,7 +25,7 @@ pub enum ProjectError {
     #[error("there is no project {0}")]
     NoSuchProject(String),
     #[error(
-        "project {name} still holds {count} repositories; delete them first (DELETE /api/v2.0/projects/{name}/repositories/<name>)"
+        "project {name} still holds {count} repositories; delete their manifests first (skopeo delete, or DELETE /v2/<repository>/manifests/<digest>)"
     )]
     HoldsRepositories { name: String, count: i64 },
     #[error("{0}")]
@@ -204,6 +204,26 @@ impl Teams {
                 owner: Some(user),
                 metadata,
                 first_member: Some((user, Role::ProjectAdmin.id())),
+            })
+            .await?;
+        created.ok_or_else(|| ProjectError::Exists(name.into()).into())
+    }
+
+    /// A project created by the registry's operator (the CLI): no owner, no members yet.
+    pub async fn create_by_registry(
+        &self,
+        name: &str,
+        public: bool,
+    ) -> Result<ProjectRecord, AuthError> {
+        validate_name(name)?;
+        let created = self
+            .meta
+            .create_project(&NewProject {
+                name,
+                public,
+                owner: None,
+                metadata: default_metadata(public),
+                first_member: None,
             })
             .await?;
         created.ok_or_else(|| ProjectError::Exists(name.into()).into())

@@ -1131,21 +1131,28 @@ async fn projects_members_and_what_each_viewer_sees() {
             }
         );
 
-        // A repository brings its project; a project holding one is not deleted.
+        // A repository brings its project; a project holding one (with a manifest) is
+        // not deleted.
         let layer = Digest::sha256(b"layer");
-        meta.complete_upload("u1", &repo("pushed/app/api"), &layer, 5)
-            .await
-            .unwrap();
+        let api = repo("pushed/app/api");
+        meta.complete_upload("u1", &api, &layer, 5).await.unwrap();
         let pushed = meta
             .project("pushed")
             .await
             .unwrap()
             .expect("created with its repository");
         assert_eq!((pushed.public, pushed.owner.as_deref()), (false, None));
-        assert_eq!(meta.project_repository_count("pushed").await.unwrap(), 1);
+        assert_eq!(
+            meta.project_repository_count("pushed").await.unwrap(),
+            0,
+            "no manifest yet"
+        );
+        let m = record("{\"p\":1}", vec![layer.clone()], None);
+        meta.put_manifest(&api, &m, &[]).await.unwrap();
         meta.complete_upload("u2", &repo("pushedx"), &layer, 5)
             .await
             .unwrap();
+        meta.put_manifest(&repo("pushedx"), &m, &[]).await.unwrap();
         assert_eq!(
             meta.project_repository_count("pushed").await.unwrap(),
             1,
@@ -1155,6 +1162,15 @@ async fn projects_members_and_what_each_viewer_sees() {
             meta.delete_project(pushed.id).await.unwrap(),
             ProjectDeletion::HoldsRepositories(1)
         );
+        // Emptied, it goes; the repository's next push brings it back.
+        assert!(meta.delete_manifest(&api, &m.digest).await.unwrap());
+        assert_eq!(
+            meta.delete_project(pushed.id).await.unwrap(),
+            ProjectDeletion::Deleted
+        );
+        assert!(meta.project("pushed").await.unwrap().is_none());
+        meta.put_manifest(&api, &m, &[]).await.unwrap();
+        assert!(meta.project("pushed").await.unwrap().is_some());
         assert_eq!(
             meta.delete_project(team.id).await.unwrap(),
             ProjectDeletion::Deleted

@@ -9,6 +9,7 @@ mod gc_cmd;
 mod import;
 mod logging;
 mod metadata;
+mod project_cmd;
 mod serve;
 mod settings;
 mod user_cmd;
@@ -69,6 +70,28 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: user_cmd::UserCommand,
+    },
+    /// Manage projects: the first path component of repository names.
+    Project {
+        /// The config whose metadata database holds the projects (default: ./data).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: project_cmd::ProjectCommand,
+    },
+    /// Manage who holds which role in a project.
+    Member {
+        /// The config whose metadata database holds the projects (default: ./data).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: project_cmd::MemberCommand,
     },
     /// Remove blobs and manifests nothing needs, while the registry keeps serving.
     Gc(gc_cmd::GcArgs),
@@ -133,6 +156,16 @@ fn main() -> ExitCode {
             (None, None) => unreachable!("clap requires ROOTDIR or --config"),
         },
         Command::User { config, command } => user_cmd::run(config.as_deref(), command),
+        Command::Project {
+            config,
+            json,
+            command,
+        } => project_cmd::project(config.as_deref(), json, command),
+        Command::Member {
+            config,
+            json,
+            command,
+        } => project_cmd::member(config.as_deref(), json, command),
         Command::Gc(args) | Command::GarbageCollect(args) => gc_cmd::gc(args),
         Command::Retention(args) => gc_cmd::retention(args),
         Command::Config {

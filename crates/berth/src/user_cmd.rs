@@ -45,28 +45,26 @@ pub enum UserCommand {
 
 /// Where the users are: the metadata database, and the storage root beside it (for the
 /// first administrator's password file).
-struct UserDatabase {
-    metadata: MetadataLocation,
-    root: PathBuf,
+pub(crate) struct UserDatabase {
+    pub metadata: MetadataLocation,
+    pub root: PathBuf,
 }
 
-/// `--config` names a config file, or a registry's data directory (its storage root).
-fn locate(config: Option<&Path>) -> anyhow::Result<UserDatabase> {
-    if let Some(dir) = config.filter(|p| p.is_dir()) {
-        return Ok(UserDatabase {
+/// `--config` names a config file, or a registry's data directory (its storage root). The
+/// database must exist already: `what` says what the command looks for in it.
+pub(crate) fn locate(config: Option<&Path>, what: &str) -> anyhow::Result<UserDatabase> {
+    let db = if let Some(dir) = config.filter(|p| p.is_dir()) {
+        UserDatabase {
             metadata: MetadataLocation::Sqlite(dir.join("berth").join("metadata.db")),
             root: dir.to_path_buf(),
-        });
-    }
-    let s = crate::settings::load(config)?;
-    Ok(UserDatabase {
-        metadata: s.metadata,
-        root: s.root,
-    })
-}
-
-pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
-    let db = locate(config)?;
+        }
+    } else {
+        let s = crate::settings::load(config)?;
+        UserDatabase {
+            metadata: s.metadata,
+            root: s.root,
+        }
+    };
     if let Some(path) = db.metadata.sqlite_path().filter(|p| !p.is_file()) {
         bail!(
             "there is no metadata database at {}{}: `berth serve` creates it (and the first \
@@ -80,7 +78,12 @@ pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
             }
         );
     }
-    eprintln!("users in {}", db.metadata.describe());
+    eprintln!("{what} in {}", db.metadata.describe());
+    Ok(db)
+}
+
+pub fn run(config: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
+    let db = locate(config, "users")?;
     crate::runtime()?.block_on(async move {
         let meta = db.metadata.open().await?;
         execute(meta.as_ref(), &db.root, command).await

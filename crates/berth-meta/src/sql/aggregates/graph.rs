@@ -20,27 +20,26 @@ impl Meta {
     }
 }
 
-/// The repository's id, creating it — and its project, the first path component of its
-/// name, when that is missing too — if it is new: no repository is ever outside a project.
+/// The repository's id, creating it if it is new — and its project, the first path
+/// component of its name, if that is missing: no repository is ever outside a project.
 pub(super) async fn ensure_repo(conn: &mut Conn, repo: &RepoName, now: i64) -> Result<i64> {
-    let created = sqlx::query(
+    sqlx::query(
         "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
     )
     .bind(repo.as_str())
     .bind(now)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if created == 1 {
-        sqlx::query(
-            "INSERT INTO projects (name, created_at, updated_at) VALUES ($1, $2, $2)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(repo.project())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    }
+    .await?;
+    // Also for a repository that exists: its project may have been deleted while the
+    // repository held no manifest.
+    sqlx::query(
+        "INSERT INTO projects (name, created_at, updated_at) VALUES ($1, $2, $2)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(repo.project())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(
         sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
             .bind(repo.as_str())

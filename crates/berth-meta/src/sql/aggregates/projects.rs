@@ -128,6 +128,12 @@ fn repository_range(name: &str) -> (String, String) {
     (format!("{name}/"), format!("{name}0"))
 }
 
+/// Repositories of the project named `$1` (with `$2`, `$3` its [`repository_range`]) that
+/// hold a manifest: what a project "holds", as the catalog lists them.
+const PROJECT_REPOSITORIES: &str = "SELECT COUNT(*) FROM repositories r
+    WHERE (r.name = $1 OR (r.name >= $2 AND r.name < $3))
+    AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+
 #[async_trait]
 impl Projects for Meta {
     async fn project(&self, name: &str) -> Result<Option<ProjectRecord>> {
@@ -254,14 +260,12 @@ impl Projects for Meta {
             return Ok(ProjectDeletion::NoSuchProject);
         };
         let (from, to) = repository_range(&name);
-        let held: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM repositories WHERE name = $1 OR (name >= $2 AND name < $3)",
-        )
-        .bind(&name)
-        .bind(&from)
-        .bind(&to)
-        .fetch_one(&mut *tx)
-        .await?;
+        let held: i64 = sqlx::query_scalar(PROJECT_REPOSITORIES)
+            .bind(&name)
+            .bind(&from)
+            .bind(&to)
+            .fetch_one(&mut *tx)
+            .await?;
         if held > 0 {
             return Ok(ProjectDeletion::HoldsRepositories(held));
         }
@@ -279,20 +283,19 @@ impl Projects for Meta {
 
     async fn project_repository_count(&self, name: &str) -> Result<i64> {
         let (from, to) = repository_range(name);
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM repositories WHERE name = $1 OR (name >= $2 AND name < $3)",
-        )
-        .bind(name)
-        .bind(&from)
-        .bind(&to)
-        .fetch_one(&self.read)
-        .await?)
+        Ok(sqlx::query_scalar(PROJECT_REPOSITORIES)
+            .bind(name)
+            .bind(&from)
+            .bind(&to)
+            .fetch_one(&self.read)
+            .await?)
     }
 
     async fn project_statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64)> {
         let rows = sqlx::query(
-            "SELECT p.name, p.public, (SELECT COUNT(*) FROM repositories r WHERE r.name = p.name
-                 OR (r.name >= p.name || '/' AND r.name < p.name || '0')) AS repos
+            "SELECT p.name, p.public, (SELECT COUNT(*) FROM repositories r
+                 WHERE (r.name = p.name OR (r.name >= p.name || '/' AND r.name < p.name || '0'))
+                 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS repos
              FROM projects p ORDER BY p.name",
         )
         .fetch_all(&self.read)
