@@ -514,8 +514,11 @@ def test_client_certificate_identity_is_the_user(make_registry, workdir):
                       f"    clientcas: [{clients_ca}]\n" + LOCAL_AUTH),
         scheme="https", ca=ca, cert=cert)
     # The certificate names a user; that user's roles decide.
-    from teams import add_user, member_of
-    add_user(reg, "ci-robot", "ci-robot-password")
+    from teams import member_of
+    r = requests.post(f"{reg.url}/api/v2.0/users", auth=("admin", admin_password(reg)),
+                      json={"username": "ci-robot", "password": "ci-robot-password"},
+                      cert=cert, verify=str(ca), timeout=10)
+    assert r.status_code == 201, r.text
     member_of(reg, "robots", "ci-robot")
     # No Authorization header: the certificate alone signs the client in.
     r = requests.get(f"{reg.url}/v2/", cert=cert, verify=str(ca), timeout=10)
