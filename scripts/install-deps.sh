@@ -42,7 +42,7 @@ PY=${PYTHON:-python3}
 # oras: Python oras (oras-py), a real client whose token flow differs from Docker's.
 # boto3: the tests look at what berth stored in the S3 bucket.
 PIP_PACKAGES=(pytest requests prometheus-client oras boto3 harborapi)
-if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3' 2>/dev/null; then
+if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3, harborapi' 2>/dev/null; then
     echo "==> pip install ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
         || "$PY" -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"

@@ -51,6 +51,8 @@ pub struct AppState {
     pub lifecycle: Option<Arc<berth_core::lifecycle::Lifecycle>>,
     /// Projects and their members, for the management API.
     pub teams: Arc<berth_auth::Teams>,
+    /// Robot accounts, for the management API.
+    pub robots: Arc<berth_auth::Robots>,
     /// The management API's routes, built on first use.
     pub management: ManagementApi,
 }

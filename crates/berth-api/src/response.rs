@@ -123,9 +123,15 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<berth_auth::RobotError> for ApiError {
+    fn from(err: berth_auth::RobotError) -> Self {
+        berth_auth::AuthError::from(err).into()
+    }
+}
+
 impl From<berth_auth::AuthError> for ApiError {
     fn from(err: berth_auth::AuthError) -> Self {
-        use berth_auth::{AuthError, ProjectError, users::UserError};
+        use berth_auth::{AuthError, ProjectError, RobotError, users::UserError};
         let (status, code) = match &err {
             AuthError::Meta(m) if m.is_storage_full() => return storage_full(m),
             AuthError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
@@ -156,6 +162,25 @@ impl From<berth_auth::AuthError> for ApiError {
                     (StatusCode::PRECONDITION_FAILED, "PRECONDITION")
                 }
                 ProjectError::NotAllowed(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            },
+            AuthError::Robot(r) => match r {
+                RobotError::NoSuchProject(_) | RobotError::NoSuchRobot(_) => {
+                    (StatusCode::NOT_FOUND, "NOT_FOUND")
+                }
+                RobotError::Exists(_) => (StatusCode::CONFLICT, "CONFLICT"),
+                RobotError::BeyondCreator(_) => (StatusCode::FORBIDDEN, "DENIED"),
+                RobotError::InvalidName(_)
+                | RobotError::InvalidDuration(_)
+                | RobotError::InvalidLevel(_)
+                | RobotError::NoPermissions
+                | RobotError::OneProjectOnly
+                | RobotError::InvalidKind(_)
+                | RobotError::InvalidSystemNamespace(_)
+                | RobotError::InvalidAccess { .. }
+                | RobotError::InvalidEffect(_)
+                | RobotError::Immutable { .. }
+                | RobotError::ProjectChanged(_)
+                | RobotError::WeakSecret => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             },
             AuthError::Meta(_)
             | AuthError::File { .. }

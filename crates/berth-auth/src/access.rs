@@ -9,6 +9,7 @@ use berth_meta::{MetaStore, NewProject, Viewer};
 
 use crate::AuthError;
 use crate::rbac::{Permission, Resource, Role, Verb, public_grants};
+use crate::robots::RobotGrants;
 use crate::scope::{Action, Scope};
 
 /// Who is asking. `user: None` is an anonymous request.
@@ -23,6 +24,8 @@ pub struct Identity {
     /// Signed in with a bearer token: the caller may do what the token grants and no more,
     /// whatever the user behind it could do with a password.
     pub token: Option<Arc<[Scope]>>,
+    /// A robot account: it may do what its permissions say, and has no roles.
+    pub robot: Option<Arc<RobotGrants>>,
 }
 
 impl Identity {
@@ -45,9 +48,20 @@ impl Identity {
     /// The name for messages and logs.
     pub fn describe(&self) -> String {
         match &self.user {
+            Some(name) if self.robot.is_some() => format!("robot {name}"),
             Some(name) => format!("user {name}"),
             None => "an anonymous user".into(),
         }
+    }
+
+    /// Whether it may do `verb` on the system-level resource `resource` (Harbor's names:
+    /// `user`, `project`, `robot`...): administrators may, robots given it may.
+    pub fn at_system(&self, resource: &str, verb: Verb) -> bool {
+        self.admin
+            || self
+                .robot
+                .as_ref()
+                .is_some_and(|r| r.at_system(resource, verb))
     }
 
     pub fn viewer(&self) -> Viewer {
@@ -95,6 +109,8 @@ pub struct ProjectRights {
     pub project_id: Option<i64>,
     pub public: bool,
     pub roles: Vec<Role>,
+    /// What a robot's permission list gives it here (robots hold no roles).
+    pub granted: Vec<Permission>,
     /// A system administrator (or, without roles, any signed-in user).
     pub unlimited: bool,
 }
@@ -104,6 +120,7 @@ impl ProjectRights {
         self.unlimited
             || (self.project_id.is_some()
                 && (self.roles.iter().any(|r| r.grants(permission))
+                    || self.granted.contains(&permission)
                     || (self.public && public_grants(permission))))
     }
 
@@ -118,6 +135,13 @@ impl ProjectRights {
         let needed = Role::least_for(permission)
             .map(|r| format!("; that needs the role {r} or higher"))
             .unwrap_or_default();
+        if who.robot.is_some() {
+            return format!(
+                "{}'s permissions do not include {permission} in project {}",
+                who.describe(),
+                self.project
+            );
+        }
         let held = match self.roles.iter().min_by_key(|r| rank(**r)) {
             Some(role) => format!("{} is {role} in project {}", who.describe(), self.project),
             None => format!("{} has no role in project {}", who.describe(), self.project),
@@ -176,6 +200,7 @@ impl AccessPolicy {
             project_id: None,
             public: self.anonymous_pull,
             roles: Vec::new(),
+            granted: Vec::new(),
             unlimited: false,
         };
         match &self.roles {
@@ -185,6 +210,15 @@ impl AccessPolicy {
                 rights.project_id = Some(0);
             }
             Roles::Projects(_) if who.admin => rights.unlimited = true,
+            Roles::Projects(meta) if who.robot.is_some() => {
+                if let Some(access) = meta.project_access(project, &Viewer::default()).await? {
+                    rights.project_id = Some(access.project_id);
+                    rights.public |= access.public;
+                    if let Some(robot) = &who.robot {
+                        rights.granted = robot.in_project(access.project_id);
+                    }
+                }
+            }
             Roles::Projects(meta) => {
                 if let Some(access) = meta.project_access(project, &who.viewer()).await? {
                     rights.project_id = Some(access.project_id);
@@ -260,7 +294,8 @@ impl AccessPolicy {
         who: &Identity,
         rights: &mut ProjectRights,
     ) -> Result<(), AuthError> {
-        let (Roles::Projects(meta), Some(user), true) = (&self.roles, &who.user, self.auto_create)
+        let (Roles::Projects(meta), Some(user), true, None) =
+            (&self.roles, &who.user, self.auto_create, &who.robot)
         else {
             return Ok(());
         };
@@ -295,13 +330,28 @@ impl AccessPolicy {
         if who.admin || self.anonymous_pull {
             return Ok(None);
         }
+        let mut robot_projects = Vec::new();
+        if let Some(robot) = &who.robot {
+            let (everywhere, ids) = robot.pull_scope();
+            if everywhere {
+                return Ok(None);
+            }
+            robot_projects = ids;
+        }
         let query = berth_meta::ProjectQuery {
             visible_to: Some(who.viewer()),
             limit: i64::MAX,
             ..Default::default()
         };
         let (projects, _) = meta.projects(&query).await?;
-        Ok(Some(projects.into_iter().map(|p| p.name).collect()))
+        let mut names: std::collections::HashSet<String> =
+            projects.into_iter().map(|p| p.name).collect();
+        for id in robot_projects {
+            if let Some(p) = meta.project_by_id(id).await? {
+                names.insert(p.name);
+            }
+        }
+        Ok(Some(names))
     }
 
     /// Whether `who` may do everything `need` asks: for a token, what it grants; else
@@ -412,6 +462,7 @@ mod tests {
             project_id: Some(3),
             public: false,
             roles: vec![Role::Guest],
+            granted: Vec::new(),
             unlimited: false,
         };
         let push = Permission::new(Resource::Repository, Verb::Push);

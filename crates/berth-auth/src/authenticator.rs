@@ -17,7 +17,7 @@ use crate::htpasswd::{HtpasswdFile, verify_bcrypt};
 use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
 use crate::scope::Scope;
 use crate::token::{TokenError, TokenIssuer, TokenVerifier};
-use crate::{AuthError, password};
+use crate::{AuthError, password, robots};
 
 /// How long a verified password is remembered (Docker sends Basic on every request).
 const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -149,6 +149,25 @@ pub struct Authenticator {
     checks: PasswordChecks,
 }
 
+/// A login's account, looked up before its password is checked.
+#[derive(Clone)]
+struct Account {
+    hash: String,
+    who: Identity,
+    unusable: Option<String>,
+}
+
+impl Account {
+    /// Who the login signs in as, once the secret is proven; a disabled or expired robot
+    /// is told so (only to someone who holds its secret).
+    fn admit(self) -> Result<Identity, Refusal> {
+        match self.unusable {
+            Some(why) => Err(Refusal::Unauthenticated(why)),
+            None => Ok(self.who),
+        }
+    }
+}
+
 /// Why a management request is refused when it brings a `/v2` token.
 const NOT_A_MANAGEMENT_TOKEN: &str = "this token was issued for the registry API (/v2); the \
     management API takes a user name and password, or a token issued with scope registry:admin:*";
@@ -226,6 +245,18 @@ impl Authenticator {
     pub async fn resolve(&self, who: Identity) -> Result<Identity, AuthError> {
         match (&self.mode, &who.user) {
             (Mode::Open, _) => Ok(Identity { admin: true, ..who }),
+            (Mode::Local { meta, .. }, Some(name))
+                if who.token.is_some() && robots::is_robot_name(name) =>
+            {
+                let robot = robots::Robots::new(meta.clone()).usable(name).await?;
+                Ok(match robot {
+                    Some(r) => Identity {
+                        token: who.token,
+                        ..robots::identity(&r)
+                    },
+                    None => Identity::anonymous(),
+                })
+            }
             (Mode::Local { meta, .. }, Some(name)) if who.token.is_some() => {
                 let admin = meta.user(name).await?.is_some_and(|u| u.admin);
                 Ok(Identity { admin, ..who })
@@ -316,6 +347,12 @@ impl Authenticator {
         let Mode::Local { meta, .. } = &self.mode else {
             return Ok(None);
         };
+        if robots::is_robot_name(name) {
+            return match robots::Robots::new(meta.clone()).usable(name).await? {
+                Some(_) => Ok(None),
+                None => Err(Refusal::InvalidToken(TokenError::RobotUnusable)),
+            };
+        }
         match meta.user(name).await.map_err(AuthError::from)? {
             Some(user) => Ok(Some(user)),
             None => Err(Refusal::InvalidToken(TokenError::UserRemoved)),
@@ -370,7 +407,12 @@ impl Authenticator {
                 Credentials::Bearer(t),
             ) => {
                 let grant = verifier.verify(t).map_err(Refusal::InvalidToken)?;
-                if !grant.covers(&Scope::management()) || grant.subject.is_empty() {
+                // Robots never hold `registry:admin`; they sign in to the management API
+                // with their secret.
+                if !grant.covers(&Scope::management())
+                    || grant.subject.is_empty()
+                    || robots::is_robot_name(&grant.subject)
+                {
                     return Err(Refusal::Denied(NOT_A_MANAGEMENT_TOKEN.into()));
                 }
                 // berth's own tokens: the user database says (now) whether an
@@ -393,24 +435,49 @@ impl Authenticator {
         }
     }
 
-    /// Checks a user name and password (htpasswd or local users), with failed-login
-    /// limits and a cache of recent successes.
-    pub async fn login(&self, user: &str, plain: &str, addr: IpAddr) -> Result<Identity, Refusal> {
-        let stored = match &self.mode {
-            Mode::Htpasswd { file, .. } => file.hash_of(user).map(|h| (h, false)),
-            Mode::Local { meta, .. } => meta
-                .user(user)
+    /// The account a login names: its hash, who it signs in as, and (a robot) why it may
+    /// not sign in even with the right secret.
+    async fn account(&self, user: &str) -> Result<Option<Account>, Refusal> {
+        Ok(match &self.mode {
+            Mode::Htpasswd { file, .. } => file.hash_of(user).map(|hash| Account {
+                hash,
+                who: Identity::user(user, false),
+                unusable: None,
+            }),
+            Mode::Local { meta, .. } if robots::is_robot_name(user) => meta
+                .robot_by_name(user)
                 .await
                 .map_err(AuthError::from)?
-                .map(|u| (u.password_hash, u.admin)),
+                .map(|r| Account {
+                    hash: r.secret_hash.clone(),
+                    unusable: robots::unusable(&r, berth_meta::now_ms() / 1000),
+                    who: robots::identity(&r),
+                }),
+            Mode::Local { meta, .. } => {
+                meta.user(user)
+                    .await
+                    .map_err(AuthError::from)?
+                    .map(|u| Account {
+                        who: Identity::user(user, u.admin),
+                        hash: u.password_hash,
+                        unusable: None,
+                    })
+            }
             Mode::Open | Mode::ExternalToken { .. } => None,
-        };
+        })
+    }
+
+    /// Checks a user name and password (htpasswd or local users, or a robot's secret),
+    /// with failed-login limits and a cache of recent successes.
+    pub async fn login(&self, user: &str, plain: &str, addr: IpAddr) -> Result<Identity, Refusal> {
+        let stored = self.account(user).await?;
         // A password that verified a moment ago is not a guess: it passes even while the
         // limiter holds back guesses for this user from the same address.
-        if let Some((hash, admin)) = &stored
-            && self.cache.contains(user, plain, hash)
+        if let Some(account) = stored
+            .as_ref()
+            .filter(|a| self.cache.contains(user, plain, &a.hash))
         {
-            return Ok(Identity::user(user, *admin));
+            return account.clone().admit();
         }
         let mut attempt = self
             .limiter
@@ -421,14 +488,14 @@ impl Authenticator {
         }
         attempt.checking();
         let verified = match &stored {
-            Some((hash, _)) => self.verify(plain, hash).await,
+            Some(account) => self.verify(plain, &account.hash).await,
             None => false,
         };
         match stored {
-            Some((hash, admin)) if verified => {
-                self.cache.insert(user, plain, &hash);
+            Some(account) if verified => {
+                self.cache.insert(user, plain, &account.hash);
                 attempt.succeeded();
-                Ok(Identity::user(user, admin))
+                account.admit()
             }
             _ => {
                 attempt.failed();

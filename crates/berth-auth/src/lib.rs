@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod password;
 pub mod projects;
 pub mod rbac;
+pub mod robots;
 pub mod scope;
 pub mod token;
 pub mod users;
@@ -24,6 +25,7 @@ pub use authenticator::{Authenticator, Credentials, Mode, Refusal, TokenResponse
 pub use berth_meta::{MemberEntity, MemberRecord, ProjectQuery, ProjectRecord, UserRecord};
 pub use projects::{CreationRestriction, MemberRef, ProjectError, ProjectRef, Teams};
 pub use rbac::{Permission, Resource, Role, Verb};
+pub use robots::{RobotError, RobotGrants, Robots};
 pub use scope::{Action, Scope};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,4 +42,6 @@ pub enum AuthError {
     User(#[from] users::UserError),
     #[error(transparent)]
     Project(#[from] projects::ProjectError),
+    #[error(transparent)]
+    Robot(#[from] robots::RobotError),
 }

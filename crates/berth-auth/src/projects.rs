@@ -10,7 +10,7 @@ use berth_meta::{
     ProjectRecord, UserRecord,
 };
 
-use crate::rbac::Role;
+use crate::rbac::{Role, Verb};
 use crate::{AuthError, Identity};
 
 /// Why a change to projects or members was refused (the caller's mistake).
@@ -188,7 +188,17 @@ impl Teams {
         let Some(user) = who.user.as_deref() else {
             return Err(ProjectError::NotAllowed("sign in to create a project".into()).into());
         };
-        if !who.admin && self.restriction == CreationRestriction::AdminOnly {
+        // A robot is nobody's user: it creates projects when given project:create at the
+        // system level, and the project gets no owner and no member.
+        let robot = who.robot.is_some();
+        if robot && !who.at_system("project", Verb::Create) {
+            return Err(ProjectError::NotAllowed(format!(
+                "{} may not create projects; give it the system-level permission project:create",
+                who.describe()
+            ))
+            .into());
+        }
+        if !robot && !who.admin && self.restriction == CreationRestriction::AdminOnly {
             return Err(ProjectError::NotAllowed(format!(
                 "only system administrators create projects here (project_creation_restriction is adminonly); {} is not one",
                 who.describe()
@@ -201,9 +211,9 @@ impl Teams {
             .create_project(&NewProject {
                 name,
                 public,
-                owner: Some(user),
+                owner: (!robot).then_some(user),
                 metadata,
-                first_member: Some((user, Role::ProjectAdmin.id())),
+                first_member: (!robot).then_some((user, Role::ProjectAdmin.id())),
             })
             .await?;
         created.ok_or_else(|| ProjectError::Exists(name.into()).into())

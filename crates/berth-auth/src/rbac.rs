@@ -131,6 +131,26 @@ impl Resource {
             Resource::ExportCve => "export-cve",
         }
     }
+
+    /// The resource Harbor's robot permissions name (`project` for the project itself).
+    pub fn parse(name: &str) -> Option<Resource> {
+        if name == "project" {
+            return Some(Resource::Project);
+        }
+        every_resource().find(|r| *r != Resource::Project && r.as_str() == name)
+    }
+
+    /// The name robot permissions use for it.
+    pub fn robot_name(self) -> &'static str {
+        match self {
+            Resource::Project => "project",
+            r => r.as_str(),
+        }
+    }
+}
+
+fn every_resource() -> impl Iterator<Item = Resource> {
+    PROJECT_ADMIN.iter().map(|(r, _)| *r)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,6 +179,22 @@ impl Verb {
             Verb::Operate => "operate",
             Verb::Stop => "stop",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Verb> {
+        [
+            Verb::Create,
+            Verb::Read,
+            Verb::Update,
+            Verb::Delete,
+            Verb::List,
+            Verb::Pull,
+            Verb::Push,
+            Verb::Operate,
+            Verb::Stop,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == name)
     }
 }
 
@@ -327,6 +363,71 @@ const PUBLIC: Table = &[
     (R::Accessory, &[List]),
 ];
 
+/// What a robot may be given in a project: Harbor's robot permission provider for the
+/// project scope (`src/common/rbac/const.go`, v2.14), which is not the project admin's set.
+const ROBOT_IN_PROJECT: Table = &[
+    (R::Log, &[List]),
+    (R::Project, &[Read, Delete, Update]),
+    (R::Metadata, CRUDL),
+    (R::Repository, &[Read, Update, Delete, List, Pull, Push]),
+    (R::Artifact, &[Read, Create, List, Delete]),
+    (R::Scan, &[Create, Read, Stop]),
+    (R::Sbom, &[Create, Stop, Read]),
+    (R::Tag, &[Create, List, Delete]),
+    (R::Accessory, &[List]),
+    (R::ArtifactAddition, READ),
+    (R::ArtifactLabel, &[Create, Delete]),
+    (R::Scanner, &[Create, Read]),
+    (R::PreheatPolicy, CRUDL),
+    (R::ImmutableTag, &[Create, Delete, List, Update]),
+    (R::NotificationPolicy, CRUDL),
+    (R::TagRetention, CRUDL),
+    (R::Label, CRUDL),
+    (R::Quota, READ),
+    (R::Robot, &[Create, Read, List, Delete]),
+    (R::ExportCve, &[Create, Read]),
+    (R::Member, CRUDL),
+];
+
+/// Whether a robot may be given `permission` in a project.
+pub fn robot_may_hold(permission: Permission) -> bool {
+    holds(ROBOT_IN_PROJECT, permission)
+}
+
+/// What a system-level robot may be given at the system level, by Harbor's names: the
+/// same provider's system scope.
+const ROBOT_IN_SYSTEM: &[(&str, &[Verb])] = &[
+    ("audit-log", &[List]),
+    ("preheat-instance", CRUDL),
+    ("project", &[List, Create]),
+    ("replication-policy", CRUDL),
+    ("replication", &[Read, Create, List]),
+    ("replication-adapter", &[List]),
+    ("registry", CRUDL),
+    ("scan-all", &[Read, Update, Stop, Create]),
+    ("system-volumes", READ),
+    ("garbage-collection", &[Read, Create, List, Update, Stop]),
+    ("purge-audit", &[Read, Create, List, Update, Stop]),
+    ("jobservice-monitor", &[List, Stop]),
+    ("scanner", CRUDL),
+    ("label", &[Read, Create, Delete, Update]),
+    ("security-hub", READ_LIST),
+    ("catalog", READ),
+    ("quota", &[Read, List, Update]),
+    ("robot", &[Create, Read, List, Delete]),
+    ("user", CRUDL),
+    ("ldap-user", &[Create, List]),
+    ("user-group", CRUDL),
+];
+
+/// The system resource `name` as a `'static` name, if a robot may be given `verb` on it.
+pub fn robot_system_resource(name: &str, verb: Verb) -> Option<&'static str> {
+    ROBOT_IN_SYSTEM
+        .iter()
+        .find(|(resource, verbs)| *resource == name && verbs.contains(&verb))
+        .map(|(resource, _)| *resource)
+}
+
 /// Every permission there is in a project (the project admin's hold them all).
 pub fn every_permission() -> impl Iterator<Item = Permission> {
     PROJECT_ADMIN
@@ -351,6 +452,24 @@ mod tests {
         assert_eq!(count(DEVELOPER), 36);
         assert_eq!(count(GUEST), 20);
         assert_eq!(count(LIMITED_GUEST), 14);
+    }
+
+    #[test]
+    fn robots_hold_harbors_provider_lists() {
+        let count = |t: Table| t.iter().map(|(_, v)| v.len()).sum::<usize>();
+        assert_eq!(count(ROBOT_IN_PROJECT), 70);
+        assert_eq!(
+            ROBOT_IN_SYSTEM.iter().map(|(_, v)| v.len()).sum::<usize>(),
+            70
+        );
+        assert!(robot_may_hold(Permission::new(R::Repository, Pull)));
+        assert!(!robot_may_hold(Permission::new(R::Repository, Create)));
+        assert_eq!(Resource::parse("project"), Some(R::Project));
+        assert_eq!(Resource::parse("tag-retention"), Some(R::TagRetention));
+        assert_eq!(Resource::parse(""), None);
+        assert_eq!(Verb::parse("push"), Some(Push));
+        assert_eq!(robot_system_resource("user", Create), Some("user"));
+        assert_eq!(robot_system_resource("user", Push), None);
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub enum TokenError {
     Revoked,
     #[error("the token's user no longer exists")]
     UserRemoved,
+    #[error("the token's robot account was removed, disabled or has expired")]
+    RobotUnusable,
 }
 
 impl From<jsonwebtoken::errors::Error> for TokenError {

@@ -163,6 +163,26 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
         true,
     ),
     (
+        "robots",
+        "id",
+        &[
+            Int("id"),
+            Text("name"),
+            Text("description"),
+            Int("project_id"),
+            Text("secret_hash"),
+            Int("duration"),
+            Int("expires_at"),
+            Bool("disabled"),
+            Text("permissions"),
+            Text("creator_type"),
+            Int("creator_ref"),
+            Int("created_at"),
+            Int("updated_at"),
+        ],
+        true,
+    ),
+    (
         "outbox",
         "id",
         &[

@@ -128,6 +128,7 @@ pub trait MetaStore:
     + Leases
     + Placement
     + Projects
+    + Robots
 {
 }
 
@@ -144,7 +145,8 @@ impl<
         + Runs
         + Leases
         + Placement
-        + Projects,
+        + Projects
+        + Robots,
 > MetaStore for T
 {
 }

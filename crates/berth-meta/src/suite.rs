@@ -1213,3 +1213,124 @@ async fn projects_members_and_what_each_viewer_sees() {
         );
     }
 }
+
+#[tokio::test]
+async fn robots_are_named_once_paged_by_level_and_go_with_their_project() {
+    use crate::{NewProject, ProjectDeletion, RobotQuery, RobotRecord};
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let project = |name| NewProject {
+            name,
+            public: false,
+            owner: None,
+            metadata: Default::default(),
+            first_member: None,
+        };
+        let team = meta
+            .create_project(&project("team"))
+            .await
+            .unwrap()
+            .unwrap();
+        let robot = |name: &str, project_id| RobotRecord {
+            id: 0,
+            name: name.into(),
+            description: "ci".into(),
+            project_id,
+            secret_hash: "$argon2id$x".into(),
+            duration_days: -1,
+            expires_at: -1,
+            disabled: false,
+            permissions: "[]".into(),
+            creator_type: "local".into(),
+            creator_ref: 1,
+            created_at_ms: 5,
+            updated_at_ms: 5,
+        };
+        let system = meta
+            .create_robot(&robot("robot$sys", None))
+            .await
+            .unwrap()
+            .expect("created");
+        assert_eq!(
+            meta.create_robot(&robot("robot$sys", None)).await.unwrap(),
+            None,
+            "{engine}: a name is taken once"
+        );
+        let ci = meta
+            .create_robot(&robot("robot$team+ci", Some(team.id)))
+            .await
+            .unwrap()
+            .expect("created");
+        meta.create_robot(&robot("robot$team+deploy", Some(team.id)))
+            .await
+            .unwrap()
+            .expect("created");
+        assert_eq!(
+            meta.create_robot(&robot("robot$gone+x", Some(team.id + 100)))
+                .await
+                .unwrap(),
+            None,
+            "{engine}: no robot for a project that does not exist"
+        );
+
+        let page = |project_id, name_contains: Option<&str>, offset| RobotQuery {
+            project_id,
+            name_contains: name_contains.map(String::from),
+            offset,
+            limit: 1,
+        };
+        let (first, total) = meta.robots(&page(Some(team.id), None, 0)).await.unwrap();
+        assert_eq!((first[0].id, total), (ci, 2), "{engine}");
+        let (second, _) = meta.robots(&page(Some(team.id), None, 1)).await.unwrap();
+        assert_eq!(second[0].name, "robot$team+deploy", "{engine}");
+        let (systems, total) = meta.robots(&page(None, None, 0)).await.unwrap();
+        assert_eq!((systems[0].id, total), (system, 1), "{engine}");
+        let (_, matching) = meta
+            .robots(&page(Some(team.id), Some("dep"), 0))
+            .await
+            .unwrap();
+        assert_eq!(matching, 1, "{engine}");
+        let (_, literal) = meta
+            .robots(&page(Some(team.id), Some("%"), 0))
+            .await
+            .unwrap();
+        assert_eq!(literal, 0, "{engine}: LIKE wildcards are literal");
+
+        let mut changed = meta.robot(ci).await.unwrap().unwrap();
+        assert_eq!(
+            meta.robot_by_name("robot$team+ci").await.unwrap(),
+            Some(changed.clone())
+        );
+        changed.disabled = true;
+        changed.permissions = r#"[{"kind":"project"}]"#.into();
+        changed.expires_at = 99;
+        changed.name = "robot$renamed".into();
+        assert!(meta.update_robot(&changed).await.unwrap());
+        let stored = meta.robot(ci).await.unwrap().unwrap();
+        assert!(stored.disabled && stored.expires_at == 99, "{engine}");
+        assert_eq!(stored.name, "robot$team+ci", "{engine}: names never change");
+
+        // Deleting the project takes its robots; system robots stay, ids are not reused.
+        assert_eq!(
+            meta.delete_project(team.id).await.unwrap(),
+            ProjectDeletion::Deleted
+        );
+        assert_eq!(meta.robot(ci).await.unwrap(), None, "{engine}");
+        assert!(meta.robot(system).await.unwrap().is_some(), "{engine}");
+        let again = meta
+            .create_project(&project("team"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(again.id, team.id, "{engine}: project ids are never reused");
+        assert!(meta.delete_robot(system).await.unwrap());
+        assert!(!meta.delete_robot(system).await.unwrap(), "{engine}");
+        let next = meta
+            .create_robot(&robot("robot$sys", None))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(next > ci, "{engine}: robot ids are never reused");
+    }
+}

@@ -212,6 +212,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
                 }
             },
         )),
+        robots: Arc::new(berth_auth::Robots::new(meta.clone())),
         management: Default::default(),
     });
     let app = berth_api::router(state.clone());

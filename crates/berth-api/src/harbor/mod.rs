@@ -9,6 +9,7 @@ mod models;
 mod paging;
 mod projects;
 mod q;
+mod robots;
 mod system;
 mod users;
 
@@ -39,6 +40,7 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "project", description = "Projects: the first path component of repository names"),
         (name = "member", description = "Who holds which role in a project"),
         (name = "user", description = "The signed-in user"),
+        (name = "robot", description = "Robot accounts: machine credentials with a permission list"),
         (name = "systeminfo", description = "What this registry is"),
         (name = "health", description = "Whether its parts work"),
         (name = "statistic", description = "Counts of projects and repositories")
@@ -76,6 +78,13 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             members::get_project_member,
             members::update_project_member,
             members::delete_project_member
+        ))
+        .routes(routes!(robots::list_robots, robots::create_robot))
+        .routes(routes!(
+            robots::get_robot,
+            robots::update_robot,
+            robots::refresh_robot_secret,
+            robots::delete_robot
         ))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::search_users))

@@ -7,7 +7,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use berth_auth::users::{self, Profile};
-use berth_auth::{Identity, UserRecord};
+use berth_auth::{Identity, UserRecord, Verb};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,8 +32,9 @@ pub(super) fn user_resp(u: &UserRecord) -> UserResp {
     }
 }
 
-fn admin_only(who: &Identity, what: &str) -> Result<(), ApiError> {
-    if who.admin {
+/// Administrators, and system-level robots given `verb` on users.
+fn admin_only(who: &Identity, verb: Verb, what: &str) -> Result<(), ApiError> {
+    if who.at_system("user", verb) {
         Ok(())
     } else {
         Err(refused(
@@ -52,7 +53,7 @@ async fn user_for(state: &AppState, who: &Identity, id: i64) -> Result<UserRecor
     let own = found
         .as_ref()
         .is_some_and(|u| who.user.as_deref() == Some(u.name.as_str()));
-    if !own && !who.admin {
+    if !own && !who.at_system("user", Verb::Read) {
         return Err(refused(
             who,
             format!(
@@ -127,7 +128,7 @@ pub(super) async fn list_users(
     Params(params): Params<ListUsersParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    admin_only(&who, "listing users")?;
+    admin_only(&who, Verb::List, "listing users")?;
     let page = Page::of(&PageParams {
         page: params.page,
         page_size: params.page_size,
@@ -193,7 +194,7 @@ pub(super) async fn create_user(
     OriginalUri(uri): OriginalUri,
     JsonBody(req): JsonBody<UserCreationReq>,
 ) -> ApiResult {
-    admin_only(&who, "creating users")?;
+    admin_only(&who, Verb::Create, "creating users")?;
     local_users(&state)?;
     let profile = Profile {
         email: req.email,
@@ -321,7 +322,7 @@ pub(super) async fn delete_user(
     Caller(who): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult {
-    admin_only(&who, "removing users")?;
+    admin_only(&who, Verb::Delete, "removing users")?;
     let user = user_for(&state, &who, id).await?;
     if who.user.as_deref() == Some(user.name.as_str()) {
         return Err(berth_auth::AuthError::from(users::UserError::DeletingSelf).into());
@@ -387,7 +388,7 @@ pub(super) async fn set_user_sys_admin(
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<UserSysAdminFlag>,
 ) -> ApiResult {
-    admin_only(&who, "changing administrators")?;
+    admin_only(&who, Verb::Update, "changing administrators")?;
     let user = user_for(&state, &who, id).await?;
     state.teams.set_admin(&user.name, req.sysadmin_flag).await?;
     tracing::info!(target: "berth::audit", by = who.user.as_deref().unwrap_or(""), user = user.name, admin = req.sysadmin_flag, "administration changed");

@@ -59,6 +59,8 @@ mod projects;
 mod retention;
 #[path = "../sql/aggregates/review.rs"]
 mod review;
+#[path = "../sql/aggregates/robots.rs"]
+mod robots;
 #[path = "../sql/aggregates/runs.rs"]
 mod runs;
 #[path = "../sql/aggregates/settings.rs"]
@@ -76,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("replicas.sql"),
     include_str!("teams.sql"),
+    include_str!("robots.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -61,6 +61,8 @@ mod projects;
 mod retention;
 #[path = "../sql/aggregates/review.rs"]
 mod review;
+#[path = "../sql/aggregates/robots.rs"]
+mod robots;
 #[path = "../sql/aggregates/runs.rs"]
 mod runs;
 #[path = "../sql/aggregates/settings.rs"]
@@ -81,6 +83,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("runs.sql"),
     include_str!("replicas.sql"),
     include_str!("teams.sql"),
+    include_str!("robots.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -9,6 +9,7 @@ mod outbox;
 mod placement;
 mod projects;
 mod retention;
+mod robots;
 mod runs;
 mod settings;
 mod uploads;
@@ -26,6 +27,7 @@ pub use projects::{
     ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Viewer,
 };
 pub use retention::RetentionData;
+pub use robots::{RobotQuery, RobotRecord, Robots};
 pub use runs::Runs;
 pub use settings::Settings;
 pub use uploads::Uploads;

@@ -116,7 +116,7 @@ fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
 }
 
 /// `text` with LIKE's wildcards taken literally.
-fn like_escaped(text: &str) -> String {
+pub(super) fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -269,10 +269,12 @@ impl Projects for Meta {
         if held > 0 {
             return Ok(ProjectDeletion::HoldsRepositories(held));
         }
-        sqlx::query("DELETE FROM project_members WHERE project_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for dependent in [
+            "DELETE FROM project_members WHERE project_id = $1",
+            "DELETE FROM robots WHERE project_id = $1",
+        ] {
+            sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
+        }
         sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

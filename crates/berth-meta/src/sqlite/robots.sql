@@ -1,0 +1,38 @@
+-- Schema version 8: robot accounts. Their permissions name projects by id, so project ids
+-- must never be reused: SQLite hands out a deleted highest rowid again unless the table
+-- says AUTOINCREMENT, so `projects` is rebuilt with it (PostgreSQL's identities never
+-- repeat). Robots' own ids do not repeat either (scripts keep them).
+CREATE TABLE projects_v8 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    public INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+INSERT INTO projects_v8 (id, name, public, owner, metadata, created_at, updated_at)
+SELECT id, name, public, owner, metadata, created_at, updated_at FROM projects;
+DROP TABLE projects;
+ALTER TABLE projects_v8 RENAME TO projects;
+CREATE TABLE robots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The login name with its prefix: robot$name (system) or robot$project+name.
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    -- NULL for a system-level robot.
+    project_id INTEGER,
+    secret_hash TEXT NOT NULL,
+    -- Days from creation; -1 never expires.
+    duration INTEGER NOT NULL,
+    -- Unix seconds; -1 never.
+    expires_at INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    -- Harbor's permission list, as JSON.
+    permissions TEXT NOT NULL,
+    creator_type TEXT NOT NULL,
+    creator_ref INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX robots_by_project ON robots (project_id);
