@@ -70,7 +70,10 @@ def test_a_read_only_robot_pulls_for_production_and_does_nothing_else(teams, wor
     assert "robot robot$team+prod's permissions do not include push repository" in r.text
     r = requests.get(f"{reg.url}/v2/_catalog", auth=(created.name, created.secret), timeout=30)
     assert r.json()["repositories"] == ["team/app"]
-    # The management API: it may not see members (not in its list).
+    # The management API: it lists its project, and may not see members (not in its list).
+    r = requests.get(f"{reg.url}/api/v2.0/projects", auth=(created.name, created.secret),
+                     timeout=30)
+    assert [p["name"] for p in r.json()] == ["team"], r.text
     r = requests.get(f"{reg.url}/api/v2.0/projects/team/members",
                      auth=(created.name, created.secret), timeout=30)
     assert r.status_code == 403, r.text

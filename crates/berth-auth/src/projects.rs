@@ -167,7 +167,13 @@ impl Teams {
         who: &Identity,
         mut query: ProjectQuery,
     ) -> Result<(Vec<ProjectRecord>, i64), AuthError> {
-        if !who.admin {
+        if let Some(robot) = &who.robot {
+            let (everywhere, ids) = robot.project_scope();
+            if !everywhere {
+                query.visible_to = Some(who.viewer());
+                query.also_ids = ids;
+            }
+        } else if !who.admin {
             // A private listing asks for the projects of the caller's own (Harbor).
             query.member_only = query.public == Some(false);
             query.visible_to = Some(who.viewer());

@@ -209,15 +209,26 @@ impl RobotGrants {
     /// may pull from by id.
     pub fn pull_scope(&self) -> (bool, Vec<i64>) {
         let pull = Permission::new(Resource::Repository, Verb::Pull);
+        let (everywhere, mut ids) = self.projects_where(|allowed| allowed.contains(&pull));
+        ids.retain(|id| self.in_project(*id).contains(&pull));
+        (everywhere, ids)
+    }
+
+    /// Whether it holds permissions in every project (`*`), and else the projects it holds
+    /// any in, by id: what it sees listed.
+    pub fn project_scope(&self) -> (bool, Vec<i64>) {
+        self.projects_where(|allowed| !allowed.is_empty())
+    }
+
+    /// Whether an every-project entry's allowed list passes `test`, and else the projects
+    /// whose entries do.
+    fn projects_where(&self, test: impl Fn(&[Permission]) -> bool) -> (bool, Vec<i64>) {
         let mut ids = Vec::new();
         for (scope, allowed, _) in &self.projects {
-            if !allowed.contains(&pull) {
-                continue;
-            }
             match scope {
-                None => return (true, Vec::new()),
-                Some(id) if self.in_project(*id).contains(&pull) => ids.push(*id),
-                Some(_) => {}
+                None if test(allowed) => return (true, Vec::new()),
+                Some(id) if test(allowed) => ids.push(*id),
+                _ => {}
             }
         }
         (false, ids)

@@ -47,6 +47,9 @@ pub struct ProjectQuery {
     pub visible_to: Option<Viewer>,
     /// Only projects this viewer is a member of (not those merely public).
     pub member_only: bool,
+    /// With `visible_to`: these projects too, by id (the ones a robot holds permissions
+    /// in: robots are members of none).
+    pub also_ids: Vec<i64>,
     pub offset: i64,
     pub limit: i64,
 }

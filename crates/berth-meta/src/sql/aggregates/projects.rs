@@ -111,7 +111,16 @@ fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
         }
         q.push("EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND ");
         push_membership(q, viewer);
-        q.push("))");
+        q.push(")");
+        if !query.also_ids.is_empty() {
+            q.push(" OR p.id IN (");
+            let mut ids = q.separated(", ");
+            for id in &query.also_ids {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+        }
+        q.push(")");
     }
 }
 
