@@ -47,20 +47,25 @@ pub enum ProjectError {
 /// Harbor's rule for project names: lower-case letters and digits in runs separated by
 /// one `.`, `_` or `-`, 1–255 long — also the first component of a repository name.
 pub fn validate_name(name: &str) -> Result<(), ProjectError> {
+    if lowercase_runs(name) {
+        Ok(())
+    } else {
+        Err(ProjectError::InvalidName(name.into()))
+    }
+}
+
+/// 1–255 lower-case letters and digits in runs separated by one `.`, `_` or `-` (Harbor's
+/// shape for project and robot names).
+pub(crate) fn lowercase_runs(name: &str) -> bool {
     let bytes = name.as_bytes();
     let separator = |b: u8| matches!(b, b'.' | b'_' | b'-');
-    let ok = (1..=255).contains(&bytes.len())
+    (1..=255).contains(&bytes.len())
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || separator(*b))
         && !separator(bytes[0])
         && !separator(bytes[bytes.len() - 1])
-        && !bytes.windows(2).any(|w| separator(w[0]) && separator(w[1]));
-    if ok {
-        Ok(())
-    } else {
-        Err(ProjectError::InvalidName(name.into()))
-    }
+        && !bytes.windows(2).any(|w| separator(w[0]) && separator(w[1]))
 }
 
 /// The metadata a project starts with: Harbor keeps `public` among it, as a string.

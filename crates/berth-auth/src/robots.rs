@@ -268,20 +268,9 @@ pub fn identity(record: &RobotRecord) -> Identity {
     }
 }
 
-/// Harbor's rule for robot names: lower-case letters and digits in runs separated by one
-/// `.`, `_` or `-`.
+/// Harbor's rule for robot names: a project name's shape.
 fn validate_name(name: &str) -> Result<(), RobotError> {
-    let bytes = name.as_bytes();
-    let separator = |b: u8| matches!(b, b'.' | b'_' | b'-');
-    let ok = !bytes.is_empty()
-        && name.len() <= 255
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || separator(*b))
-        && !separator(bytes[0])
-        && !separator(bytes[bytes.len() - 1])
-        && !bytes.windows(2).any(|w| separator(w[0]) && separator(w[1]));
-    if ok {
+    if crate::projects::lowercase_runs(name) {
         Ok(())
     } else {
         Err(RobotError::InvalidName(name.into()))

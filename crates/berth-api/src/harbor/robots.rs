@@ -141,19 +141,25 @@ fn system_robots(who: &Identity, verb: Verb) -> Result<(), ApiError> {
     }
 }
 
-/// The check for `verb` on an existing robot: in its project, or at the system level.
-async fn robot_access(
+/// The robot `id`, if `who` may do `verb` on it (in its project, or at the system level),
+/// and its project. As in Harbor, a missing robot is a 404 before any check.
+async fn robot_for(
     state: &AppState,
     who: &Identity,
-    view: &RobotView,
+    id: i64,
     verb: Verb,
-) -> Result<Option<ProjectRecord>, ApiError> {
-    match view.record.project_id {
-        Some(id) => Ok(Some(
-            project_for(state, who, &ProjectRef::Id(id), robot(verb)).await?,
-        )),
-        None => system_robots(who, verb).map(|()| None),
-    }
+) -> Result<(RobotView, Option<ProjectRecord>), ApiError> {
+    let view = state.robots.get(id).await?;
+    let project = match view.record.project_id {
+        Some(project) => {
+            Some(project_for(state, who, &ProjectRef::Id(project), robot(verb)).await?)
+        }
+        None => {
+            system_robots(who, verb)?;
+            None
+        }
+    };
+    Ok((view, project))
 }
 
 /// The robots of one level: system-level ones, or one project's.
@@ -279,8 +285,7 @@ pub(super) async fn get_robot(
     Caller(who): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult {
-    let view = state.robots.get(id).await?;
-    robot_access(&state, &who, &view, Verb::Read).await?;
+    let (view, _) = robot_for(&state, &who, id, Verb::Read).await?;
     Ok(axum::Json(Robot::from(&view)).into_response())
 }
 
@@ -297,8 +302,7 @@ pub(super) async fn update_robot(
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<RobotChange>,
 ) -> ApiResult {
-    let view = state.robots.get(id).await?;
-    let project = robot_access(&state, &who, &view, Verb::Update).await?;
+    let (view, project) = robot_for(&state, &who, id, Verb::Update).await?;
     let change = RobotUpdate {
         name: req.name,
         level: req.level,
@@ -327,8 +331,7 @@ pub(super) async fn refresh_robot_secret(
     Path(id): Path<i64>,
     JsonBody(req): JsonBody<RobotSec>,
 ) -> ApiResult {
-    let view = state.robots.get(id).await?;
-    robot_access(&state, &who, &view, Verb::Update).await?;
+    let (view, _) = robot_for(&state, &who, id, Verb::Update).await?;
     let shown = state
         .robots
         .refresh_secret(&who, &view.record, Some(req.secret.as_str()))
@@ -349,8 +352,7 @@ pub(super) async fn delete_robot(
     Caller(who): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult {
-    let view = state.robots.get(id).await?;
-    robot_access(&state, &who, &view, Verb::Delete).await?;
+    let (view, _) = robot_for(&state, &who, id, Verb::Delete).await?;
     state.robots.delete(&who, &view.record).await?;
     Ok(StatusCode::OK.into_response())
 }
