@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks need on a Debian machine: the reference registry
-# (Debian's docker-registry = CNCF Distribution), real clients (skopeo, podman), image
-# content (busybox-static), htpasswd, and the Python test runner.
+# (Debian's docker-registry = CNCF Distribution), real clients (skopeo, podman), OpenLDAP
+# (slapd) for the directory tests, image content (busybox-static), htpasswd, and the
+# Python test runner.
 # Safe to run repeatedly; skips what is already present.
 set -euo pipefail
 
@@ -9,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl nginx-light systemd
-              postgresql python3-pip ca-certificates)
+              postgresql python3-pip ca-certificates slapd ldap-utils)
 # Where a Docker engine runs, the container tests start berth with the compose files users
 # copy (deploy/compose): they need Compose, and debootstrap for the Debian base of the
 # PostgreSQL, Garage and nginx images (scripts/build-deps-images.sh; nothing is pulled).
@@ -36,7 +37,10 @@ pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/de
 if command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
     $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+    $SUDO systemctl disable --now slapd >/dev/null 2>&1 || true
 fi
+# The same for OpenLDAP: the LDAP tests start their own (scripts/slapd.sh).
+pkill -x slapd 2>/dev/null || true
 
 PY=${PYTHON:-python3}
 # oras: Python oras (oras-py), a real client whose token flow differs from Docker's.

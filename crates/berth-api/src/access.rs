@@ -213,6 +213,15 @@ pub fn refusal_response(
         Refusal::Internal(berth_auth::AuthError::Meta(m)) if m.is_unavailable() => {
             return crate::response::metadata_unavailable(m).into_response();
         }
+        Refusal::Internal(e @ berth_auth::AuthError::Ldap(_)) => {
+            tracing::warn!(error = %e, "a sign-in could not reach the LDAP directory");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                format!("sign-in is unavailable: {e}"),
+            )
+            .into_response();
+        }
         Refusal::Internal(e) => {
             tracing::error!(error = %e, "authentication failed internally");
             return ApiError::new(

@@ -137,9 +137,10 @@ impl From<berth_auth::AuthError> for ApiError {
             AuthError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
             AuthError::User(u) => match u {
                 UserError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-                UserError::Exists(_) | UserError::LastAdmin(_) => {
-                    (StatusCode::CONFLICT, "CONFLICT")
-                }
+                UserError::Exists(_)
+                | UserError::LastAdmin(_)
+                | UserError::LocalNotDirectory(_) => (StatusCode::CONFLICT, "CONFLICT"),
+                UserError::DirectoryPassword(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
                 UserError::WrongPassword | UserError::DeletingSelf => {
                     (StatusCode::FORBIDDEN, "FORBIDDEN")
                 }
@@ -182,6 +183,11 @@ impl From<berth_auth::AuthError> for ApiError {
                 | RobotError::ProjectChanged(_)
                 | RobotError::WeakSecret => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             },
+            // The directory is down or refuses the search account: the operator's to fix.
+            AuthError::Ldap(e) => {
+                tracing::warn!(error = %e, "LDAP directory");
+                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+            }
             AuthError::Meta(_)
             | AuthError::File { .. }
             | AuthError::Config(_)

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use berth_meta::{MetaStore, UserRecord};
+use berth_meta::{MetaStore, UserOrigin, UserRecord};
 
 use crate::access::{AccessPolicy, Identity};
 use crate::cache::VerifiedCache;
 use crate::checks::PasswordChecks;
 use crate::htpasswd::{HtpasswdFile, verify_bcrypt};
+use crate::ldap::{Directory, DirectoryUser};
 use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
 use crate::scope::Scope;
 use crate::token::{TokenError, TokenIssuer, TokenVerifier};
@@ -41,6 +42,8 @@ pub enum Mode {
         /// Where the first start left the generated administrator password: removed when
         /// that password changes, so it never holds a stale secret.
         initial_password_file: PathBuf,
+        /// An LDAP directory whose users sign in beside berth's own (`berth.ldap`).
+        directory: Option<Arc<Directory>>,
     },
     /// Distribution's `auth.token`: only bearer tokens from an external issuer.
     ExternalToken {
@@ -152,9 +155,28 @@ pub struct Authenticator {
 /// A login's account, looked up before its password is checked.
 #[derive(Clone)]
 struct Account {
-    hash: String,
+    proof: Proof,
     who: Identity,
     unusable: Option<String>,
+}
+
+/// What proves a login's password.
+#[derive(Clone)]
+enum Proof {
+    /// A hash of it (htpasswd's bcrypt, berth's argon2id).
+    Hash(String),
+    /// A bind to the directory as the user.
+    Directory(Arc<Directory>),
+}
+
+impl Proof {
+    /// What a remembered success is tied to: a new hash forgets it.
+    fn cache_key(&self) -> &str {
+        match self {
+            Proof::Hash(hash) => hash,
+            Proof::Directory(_) => "ldap",
+        }
+    }
 }
 
 impl Account {
@@ -165,6 +187,15 @@ impl Account {
             Some(why) => Err(Refusal::Unauthenticated(why)),
             None => Ok(self.who),
         }
+    }
+}
+
+/// A stored user as an identity: for a directory's user, with the groups and
+/// administration it reported at the last sign-in.
+fn user_identity(u: &UserRecord) -> Identity {
+    Identity {
+        groups: u.directory_groups.clone(),
+        ..Identity::user(u.name.clone(), u.admin || u.directory_admin)
     }
 }
 
@@ -207,6 +238,14 @@ impl Authenticator {
                 initial_password_file,
                 ..
             } => Some(initial_password_file),
+            _ => None,
+        }
+    }
+
+    /// The LDAP directory, when one is configured.
+    pub fn directory(&self) -> Option<&Arc<Directory>> {
+        match &self.mode {
+            Mode::Local { directory, .. } => directory.as_ref(),
             _ => None,
         }
     }
@@ -258,8 +297,16 @@ impl Authenticator {
                 })
             }
             (Mode::Local { meta, .. }, Some(name)) if who.token.is_some() => {
-                let admin = meta.user(name).await?.is_some_and(|u| u.admin);
-                Ok(Identity { admin, ..who })
+                Ok(match meta.user(name).await? {
+                    Some(u) => Identity {
+                        token: who.token,
+                        ..user_identity(&u)
+                    },
+                    None => Identity {
+                        admin: false,
+                        ..who
+                    },
+                })
             }
             (Mode::Htpasswd { .. }, Some(_)) => Ok(Identity { admin: true, ..who }),
             _ => Ok(who),
@@ -435,47 +482,61 @@ impl Authenticator {
         }
     }
 
-    /// The account a login names: its hash, who it signs in as, and (a robot) why it may
-    /// not sign in even with the right secret.
+    /// The account a login names: what proves its password, who it signs in as, and (a
+    /// robot) why it may not sign in even with the right secret.
     async fn account(&self, user: &str) -> Result<Option<Account>, Refusal> {
+        let account = |proof, who| Account {
+            proof,
+            who,
+            unusable: None,
+        };
         Ok(match &self.mode {
-            Mode::Htpasswd { file, .. } => file.hash_of(user).map(|hash| Account {
-                hash,
-                who: Identity::user(user, false),
-                unusable: None,
-            }),
+            Mode::Htpasswd { file, .. } => file
+                .hash_of(user)
+                .map(|hash| account(Proof::Hash(hash), Identity::user(user, false))),
             Mode::Local { meta, .. } if robots::is_robot_name(user) => meta
                 .robot_by_name(user)
                 .await
                 .map_err(AuthError::from)?
                 .map(|r| Account {
-                    hash: r.secret_hash.clone(),
+                    proof: Proof::Hash(r.secret_hash.clone()),
                     unusable: robots::unusable(&r, berth_meta::now_ms() / 1000),
                     who: robots::identity(&r),
                 }),
-            Mode::Local { meta, .. } => {
-                meta.user(user)
-                    .await
-                    .map_err(AuthError::from)?
-                    .map(|u| Account {
-                        who: Identity::user(user, u.admin),
-                        hash: u.password_hash,
-                        unusable: None,
-                    })
+            Mode::Local {
+                meta, directory, ..
+            } => {
+                let stored = meta.user(user).await.map_err(AuthError::from)?;
+                match (stored, directory) {
+                    // berth's own users sign in with berth's password, directory or not.
+                    (Some(u), _) if u.origin == UserOrigin::Local => Some(account(
+                        Proof::Hash(u.password_hash.clone()),
+                        user_identity(&u),
+                    )),
+                    (stored, Some(directory)) => Some(account(
+                        Proof::Directory(directory.clone()),
+                        stored
+                            .as_ref()
+                            .map_or_else(|| Identity::user(user, false), user_identity),
+                    )),
+                    // A directory's user while no directory is configured: nothing
+                    // proves their password.
+                    (_, None) => None,
+                }
             }
             Mode::Open | Mode::ExternalToken { .. } => None,
         })
     }
 
-    /// Checks a user name and password (htpasswd or local users, or a robot's secret),
-    /// with failed-login limits and a cache of recent successes.
+    /// Checks a user name and password (htpasswd, local or directory users, or a robot's
+    /// secret), with failed-login limits and a cache of recent successes.
     pub async fn login(&self, user: &str, plain: &str, addr: IpAddr) -> Result<Identity, Refusal> {
         let stored = self.account(user).await?;
         // A password that verified a moment ago is not a guess: it passes even while the
         // limiter holds back guesses for this user from the same address.
         if let Some(account) = stored
             .as_ref()
-            .filter(|a| self.cache.contains(user, plain, &a.hash))
+            .filter(|a| self.cache.contains(user, plain, a.proof.cache_key()))
         {
             return account.clone().admit();
         }
@@ -487,15 +548,22 @@ impl Authenticator {
             tokio::time::sleep(pause).await;
         }
         attempt.checking();
-        let verified = match &stored {
-            Some(account) => self.verify(plain, &account.hash).await,
-            None => false,
+        let proven = match &stored {
+            Some(account) => match &account.proof {
+                Proof::Hash(hash) => self.verify(plain, hash).await.then(|| account.who.clone()),
+                Proof::Directory(directory) => match directory.authenticate(user, plain).await {
+                    Ok(Some(found)) => Some(self.onboard(found).await?),
+                    Ok(None) => None,
+                    Err(e) => return Err(Refusal::Internal(e.into())),
+                },
+            },
+            None => None,
         };
-        match stored {
-            Some(account) if verified => {
-                self.cache.insert(user, plain, &account.hash);
+        match (stored, proven) {
+            (Some(account), Some(who)) => {
+                self.cache.insert(user, plain, account.proof.cache_key());
                 attempt.succeeded();
-                account.admit()
+                Account { who, ..account }.admit()
             }
             _ => {
                 attempt.failed();
@@ -505,6 +573,15 @@ impl Authenticator {
                 ))
             }
         }
+    }
+
+    /// A directory's user who just proved their password: recorded as a user of berth's
+    /// (created at the first sign-in, as Harbor does), with the groups it is in now.
+    async fn onboard(&self, found: DirectoryUser) -> Result<Identity, AuthError> {
+        let Mode::Local { meta, .. } = &self.mode else {
+            return Ok(Identity::user(found.username, false));
+        };
+        crate::users::adopt_directory_user(meta.as_ref(), &found).await
     }
 
     /// One password check, on the password-check threads.

@@ -9,6 +9,7 @@ pub mod cache;
 mod checks;
 pub mod htpasswd;
 pub mod keys;
+pub mod ldap;
 pub mod limiter;
 pub mod password;
 pub mod projects;
@@ -44,4 +45,6 @@ pub enum AuthError {
     Project(#[from] projects::ProjectError),
     #[error(transparent)]
     Robot(#[from] robots::RobotError),
+    #[error(transparent)]
+    Ldap(#[from] ldap::LdapError),
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_meta::{
-    MemberAdded, MemberRecord, MetaStore, NewMember, NewProject, ProjectDeletion, ProjectQuery,
-    ProjectRecord, UserRecord,
+    GroupQuery, GroupRecord, MemberAdded, MemberRecord, MetaStore, NewMember, NewProject,
+    ProjectDeletion, ProjectQuery, ProjectRecord, UserRecord,
 };
 
 use crate::rbac::{Role, Verb};
@@ -311,6 +311,29 @@ impl Teams {
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, AuthError> {
         Ok(self.meta.user_by_id(id).await?)
+    }
+
+    pub async fn groups(&self, query: &GroupQuery) -> Result<(Vec<GroupRecord>, i64), AuthError> {
+        Ok(self.meta.groups(query).await?)
+    }
+
+    pub async fn group(&self, id: i64) -> Result<Option<GroupRecord>, AuthError> {
+        Ok(self.meta.group(id).await?)
+    }
+
+    /// The group of that kind and name, added if new.
+    pub async fn ensure_group(
+        &self,
+        kind: i64,
+        name: &str,
+        ldap_dn: Option<&str>,
+    ) -> Result<GroupRecord, AuthError> {
+        Ok(self.meta.ensure_group(kind, name, ldap_dn).await?)
+    }
+
+    /// Removes a group and the roles it holds.
+    pub async fn delete_group(&self, id: i64) -> Result<bool, AuthError> {
+        Ok(self.meta.delete_group(id).await?)
     }
 
     pub async fn add_user(

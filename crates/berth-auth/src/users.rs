@@ -3,9 +3,10 @@
 //! valid name, no look-alike names, never without an administrator) live here and in the
 //! metadata's transactions, not in the HTTP layer.
 
-use berth_meta::{MetaStore, UserChange, UserRecord, now_ms};
+use berth_meta::{MetaStore, UserChange, UserOrigin, UserRecord, now_ms};
 
-use crate::{AuthError, password};
+use crate::ldap::DirectoryUser;
+use crate::{AuthError, Identity, password};
 
 /// Why a change to users was refused (the caller's mistake, not the server's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +29,12 @@ pub enum UserError {
     OldPasswordMissing,
     #[error("invalid profile: {0}")]
     InvalidProfile(String),
+    #[error(
+        "{0} is a user of berth's own, not of the directory; they sign in with berth's password"
+    )]
+    LocalNotDirectory(String),
+    #[error("{0}'s password is kept in the directory; change it there")]
+    DirectoryPassword(String),
     #[error("you cannot delete yourself; another administrator can")]
     DeletingSelf,
 }
@@ -116,13 +123,87 @@ pub async fn add(
             comment: profile.comment,
             created_at_ms: now,
             updated_at_ms: now,
+            origin: berth_meta::UserOrigin::Local,
+            directory_groups: Vec::new(),
+            directory_admin: false,
         })
         .await?;
     created.ok_or_else(|| UserError::Exists(name.into()).into())
 }
 
+/// Harbor's group type of LDAP groups.
+pub const GROUP_LDAP: i64 = 1;
+
+/// A directory's user as one of berth's: created at the first sign-in (or import), with
+/// the profile and the groups the directory reports each time. Returns who they are now.
+pub async fn adopt_directory_user(
+    meta: &dyn MetaStore,
+    found: &DirectoryUser,
+) -> Result<Identity, AuthError> {
+    let name = found.username.as_str();
+    validate_name(name)?;
+    let mut groups = Vec::with_capacity(found.groups.len());
+    for g in &found.groups {
+        groups.push(
+            meta.ensure_group(GROUP_LDAP, &g.name, Some(&g.dn))
+                .await?
+                .id,
+        );
+    }
+    match meta.user(name).await? {
+        Some(u) if u.origin == UserOrigin::Local => {
+            return Err(UserError::LocalNotDirectory(name.into()).into());
+        }
+        Some(_) => {}
+        None => {
+            let now = now_ms();
+            let created = meta
+                .create_user(&UserRecord {
+                    id: 0,
+                    name: name.into(),
+                    // Never a valid hash: the directory checks this user's password.
+                    password_hash: String::new(),
+                    admin: false,
+                    email: found.email.clone(),
+                    realname: found.realname.clone(),
+                    comment: None,
+                    created_at_ms: now,
+                    updated_at_ms: now,
+                    origin: UserOrigin::Ldap,
+                    directory_groups: Vec::new(),
+                    directory_admin: false,
+                })
+                .await?;
+            if created.is_none() {
+                return Err(UserError::Exists(name.into()).into());
+            }
+            tracing::info!(target: "berth::audit", user = name, dn = found.dn, "directory user added");
+        }
+    }
+    meta.record_directory_sign_in(
+        name,
+        found.email.as_deref(),
+        found.realname.as_deref(),
+        &groups,
+        found.admin,
+    )
+    .await?;
+    let admin = meta.user(name).await?.is_some_and(|u| u.admin);
+    Ok(Identity {
+        groups,
+        ..Identity::user(name, admin || found.admin)
+    })
+}
+
 pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Result<(), AuthError> {
     validate_password(plain)?;
+    if meta
+        .user(name)
+        .await?
+        .is_some_and(|u| u.origin != UserOrigin::Local)
+    {
+        return Err(UserError::DirectoryPassword(name.into()).into());
+    }
     let hash = hash_blocking(plain).await?;
     if meta.set_user_password(name, &hash).await? {
         Ok(())

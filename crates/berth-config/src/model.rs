@@ -764,6 +764,7 @@ pub struct BerthConfig {
     pub statedirectory: Option<PathBuf>,
     pub access: AccessConfig,
     pub projects: ProjectsConfig,
+    pub ldap: LdapConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
@@ -893,6 +894,94 @@ pub enum ProjectCreation {
     #[default]
     Everyone,
     Adminonly,
+}
+
+/// `berth.ldap`: users (and their groups) from an LDAP directory, beside berth's own
+/// users (with `auth.local`). Harbor's `ldap_*` settings under shorter names.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LdapConfig {
+    /// `ldap://host:389` or `ldaps://host:636`; none: no directory.
+    pub url: Option<String>,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    pub starttls: bool,
+    /// Check the server's certificate (against `cacert`, else the system's roots).
+    pub verifycert: bool,
+    /// PEM file of the CA that signed the server's certificate.
+    pub cacert: Option<PathBuf>,
+    /// Who searches the directory (none: an anonymous bind).
+    pub searchdn: Option<String>,
+    pub searchpassword: Option<String>,
+    /// Where users are.
+    pub basedn: String,
+    /// What makes an entry a user, e.g. `(objectClass=inetOrgPerson)`.
+    pub filter: Option<String>,
+    /// The attribute that holds the user name people sign in with.
+    pub uid: String,
+    pub scope: LdapScope,
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    pub group: LdapGroupConfig,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        LdapConfig {
+            url: None,
+            starttls: false,
+            verifycert: true,
+            cacert: None,
+            searchdn: None,
+            searchpassword: None,
+            basedn: String::new(),
+            filter: None,
+            uid: "uid".into(),
+            scope: LdapScope::Subtree,
+            timeout: Duration::from_secs(5),
+            group: LdapGroupConfig::default(),
+        }
+    }
+}
+
+/// `berth.ldap.group`: the groups users belong to, for project membership and
+/// administration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LdapGroupConfig {
+    /// Where groups are; none: groups are not read.
+    pub basedn: Option<String>,
+    /// What makes an entry a group, e.g. `(objectClass=groupOfNames)`.
+    pub filter: Option<String>,
+    /// The attribute that holds a group's name.
+    pub nameattribute: String,
+    pub scope: LdapScope,
+    /// The user entry's attribute listing the DNs of the groups it belongs to.
+    pub membershipattribute: String,
+    /// Members of this group are system administrators.
+    pub admindn: Option<String>,
+}
+
+impl Default for LdapGroupConfig {
+    fn default() -> Self {
+        LdapGroupConfig {
+            basedn: None,
+            filter: None,
+            nameattribute: "cn".into(),
+            scope: LdapScope::Subtree,
+            membershipattribute: "memberof".into(),
+            admindn: None,
+        }
+    }
+}
+
+/// How deep an LDAP search looks below its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LdapScope {
+    Base,
+    Onelevel,
+    #[default]
+    Subtree,
 }
 
 /// `berth.access`: requests without credentials.

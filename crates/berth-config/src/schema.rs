@@ -324,6 +324,33 @@ const BERTH: &[Field] = &[
         "projects",
         Struct(&[f("autocreate", Bool), f("creation", Str)]),
     ),
+    f(
+        "ldap",
+        Struct(&[
+            f("url", Str),
+            f("starttls", Bool),
+            f("verifycert", Bool),
+            f("cacert", Str),
+            f("searchdn", Str),
+            f("searchpassword", Str),
+            f("basedn", Str),
+            f("filter", Str),
+            f("uid", Str),
+            f("scope", Text(ldap_scope)),
+            f("timeout", Duration),
+            f(
+                "group",
+                Struct(&[
+                    f("basedn", Str),
+                    f("filter", Str),
+                    f("nameattribute", Str),
+                    f("scope", Text(ldap_scope)),
+                    f("membershipattribute", Str),
+                    f("admindn", Str),
+                ]),
+            ),
+        ]),
+    ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(
         "immutable",
@@ -608,6 +635,17 @@ pub(crate) const SSL_MODES: &[&str] = &[
     "verify-ca",
     "verify-full",
 ];
+
+fn ldap_scope(s: &str) -> Checked {
+    let lower = s.to_ascii_lowercase();
+    if ["base", "onelevel", "subtree"].contains(&lower.as_str()) {
+        Checked::Ok(lower)
+    } else {
+        Checked::Err(format!(
+            "{s:?} is not an LDAP search scope; use base, onelevel or subtree"
+        ))
+    }
+}
 
 fn ssl_mode(s: &str) -> Checked {
     let lower = s.to_ascii_lowercase();

@@ -160,6 +160,37 @@ pub struct UserRecord {
     pub comment: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Where the user signs in: berth's password, or a directory.
+    pub origin: UserOrigin,
+    /// For a directory's user: the groups (ids) it said the user is in at the last
+    /// sign-in, and whether one of them makes them an administrator.
+    pub directory_groups: Vec<i64>,
+    pub directory_admin: bool,
+}
+
+/// Where a user's password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserOrigin {
+    /// berth's own (argon2id hash here).
+    #[default]
+    Local,
+    /// An LDAP directory: the password is checked by binding as the user.
+    Ldap,
+}
+
+impl UserOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserOrigin::Local => "local",
+            UserOrigin::Ldap => "ldap",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<UserOrigin> {
+        [UserOrigin::Local, UserOrigin::Ldap]
+            .into_iter()
+            .find(|o| o.as_str() == value)
+    }
 }
 
 /// How a change to a user that could leave the registry without administrators went.

@@ -240,6 +240,9 @@ async fn users_are_created_updated_and_removed() {
             comment: None,
             created_at_ms: 1,
             updated_at_ms: 1,
+            origin: crate::UserOrigin::Local,
+            directory_groups: Vec::new(),
+            directory_admin: false,
         };
         assert_eq!(meta.create_user(&alice).await.unwrap(), Some(1));
         assert_eq!(
@@ -947,6 +950,9 @@ fn user(name: &str, admin: bool) -> UserRecord {
         comment: None,
         created_at_ms: 1,
         updated_at_ms: 1,
+        origin: crate::UserOrigin::Local,
+        directory_groups: Vec::new(),
+        directory_admin: false,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use berth_auth::htpasswd::HtpasswdFile;
 use berth_auth::keys::{SigningKey, write_private};
+use berth_auth::ldap::{Directory, GroupSettings, LdapSettings};
 use berth_auth::token::{TokenIssuer, TokenVerifier};
 use berth_auth::{AccessPolicy, Authenticator, Mode, Roles, password, users};
 use berth_meta::MetaStore;
@@ -46,6 +47,7 @@ pub async fn authenticator(
                 realm: realm.clone(),
                 refresh_tokens: *refresh_tokens,
                 initial_password_file: initial_password_file.clone(),
+                directory: directory(&s.ldap)?,
             }
         }
         AuthSettings::Token {
@@ -71,6 +73,43 @@ pub async fn authenticator(
         _ => AccessPolicy::everyone(s.anonymous_pull),
     };
     Ok(Authenticator::new(mode, policy))
+}
+
+/// The LDAP directory of `berth.ldap`, if one is configured.
+pub fn directory(c: &berth_config::LdapConfig) -> anyhow::Result<Option<Arc<Directory>>> {
+    let Some(url) = c.url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let scope = |s: berth_config::LdapScope| match s {
+        berth_config::LdapScope::Base => berth_auth::ldap::Scope::Base,
+        berth_config::LdapScope::Onelevel => berth_auth::ldap::Scope::OneLevel,
+        berth_config::LdapScope::Subtree => berth_auth::ldap::Scope::Subtree,
+    };
+    let group = c.group.basedn.clone().map(|base_dn| GroupSettings {
+        base_dn,
+        filter: c.group.filter.clone(),
+        name_attribute: c.group.nameattribute.clone(),
+        scope: scope(c.group.scope),
+        membership_attribute: c.group.membershipattribute.clone(),
+        admin_dn: c.group.admindn.clone(),
+    });
+    let settings = LdapSettings {
+        url,
+        starttls: c.starttls,
+        verify_cert: c.verifycert,
+        ca_cert: c.cacert.clone(),
+        search_dn: c.searchdn.clone(),
+        search_password: c.searchpassword.clone(),
+        base_dn: c.basedn.clone(),
+        filter: c.filter.clone(),
+        uid_attribute: c.uid.clone(),
+        scope: scope(c.scope),
+        timeout: c.timeout,
+        group,
+    };
+    Ok(Some(Arc::new(
+        Directory::new(settings).context("berth.ldap")?,
+    )))
 }
 
 fn htpasswd_file(path: &Path) -> anyhow::Result<HtpasswdFile> {

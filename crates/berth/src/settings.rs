@@ -31,6 +31,8 @@ pub struct ServeSettings {
     pub anonymous_pull: bool,
     /// `berth.projects`.
     pub projects: berth_config::ProjectsConfig,
+    /// `berth.ldap`.
+    pub ldap: berth_config::LdapConfig,
     /// `http.debug.addr`, resolved like `http.addr`.
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
@@ -223,6 +225,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         auth,
         anonymous_pull: config.berth.access.anonymouspull,
         projects: config.berth.projects.clone(),
+        ldap: config.berth.ldap.clone(),
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,

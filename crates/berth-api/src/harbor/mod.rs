@@ -4,6 +4,7 @@
 //! rules behind each endpoint live in berth-auth and berth-core.
 
 mod caller;
+mod ldap;
 mod members;
 mod models;
 mod paging;
@@ -40,6 +41,8 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "project", description = "Projects: the first path component of repository names"),
         (name = "member", description = "Who holds which role in a project"),
         (name = "user", description = "The signed-in user"),
+        (name = "Ldap", description = "The LDAP directory: test it, find users and groups, import users"),
+        (name = "usergroup", description = "Groups of users, as the directory names them; they hold project roles"),
         (name = "robot", description = "Robot accounts: machine credentials with a permission list"),
         (name = "systeminfo", description = "What this registry is"),
         (name = "health", description = "Whether its parts work"),
@@ -86,6 +89,12 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             robots::refresh_robot_secret,
             robots::delete_robot
         ))
+        .routes(routes!(ldap::ping_ldap))
+        .routes(routes!(ldap::search_ldap_users))
+        .routes(routes!(ldap::import_ldap_users))
+        .routes(routes!(ldap::search_ldap_groups))
+        .routes(routes!(ldap::list_user_groups, ldap::create_user_group))
+        .routes(routes!(ldap::get_user_group, ldap::delete_user_group))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::search_users))
         .routes(routes!(

@@ -31,17 +31,21 @@ pub(super) async fn get_current_user_info(
             "there is no current user: nobody signed in".into(),
         ));
     };
-    let record = state.teams.user(&name).await?;
-    let resp = UserResp {
-        user_id: record.as_ref().map_or(0, |u| u.id),
-        username: name,
-        email: None,
-        realname: None,
-        comment: None,
-        sysadmin_flag: who.admin,
-        admin_role_in_auth: false,
-        creation_time: record.as_ref().map(|u| timestamp(u.created_at_ms)),
-        update_time: record.as_ref().map(|u| timestamp(u.updated_at_ms)),
+    // A stored user as the users API shows them; else (htpasswd, tokens of another
+    // issuer, robots) only the name and what this request may do.
+    let resp = match state.teams.user(&name).await? {
+        Some(u) => super::users::user_resp(&u),
+        None => UserResp {
+            user_id: 0,
+            username: name,
+            email: None,
+            realname: None,
+            comment: None,
+            sysadmin_flag: who.admin,
+            admin_role_in_auth: false,
+            creation_time: None,
+            update_time: None,
+        },
     };
     Ok(axum::Json(resp).into_response())
 }
@@ -130,6 +134,7 @@ pub(super) async fn get_system_info(
     peer: Option<axum::Extension<Peer>>,
 ) -> ApiResult {
     let auth_mode = match state.auth.mode_name() {
+        "local" if state.auth.directory().is_some() => "ldap_auth",
         "local" => "db_auth",
         other => other,
     };

@@ -26,7 +26,7 @@ pub(super) fn user_resp(u: &UserRecord) -> UserResp {
         realname: u.realname.clone(),
         comment: u.comment.clone(),
         sysadmin_flag: u.admin,
-        admin_role_in_auth: false,
+        admin_role_in_auth: u.directory_admin,
         creation_time: Some(timestamp(u.created_at_ms)),
         update_time: Some(timestamp(u.updated_at_ms)),
     }

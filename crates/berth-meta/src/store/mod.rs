@@ -23,8 +23,8 @@ pub use manifests::Manifests;
 pub use outbox::Outbox;
 pub use placement::{Placement, PlacementGuard};
 pub use projects::{
-    GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject, ProjectAccess,
-    ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Viewer,
+    GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject,
+    ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Viewer,
 };
 pub use retention::RetentionData;
 pub use robots::{RobotQuery, RobotRecord, Robots};

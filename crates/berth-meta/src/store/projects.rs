@@ -190,4 +190,20 @@ pub trait Projects: Send + Sync + 'static {
     ) -> Result<GroupRecord>;
 
     async fn group(&self, id: i64) -> Result<Option<GroupRecord>>;
+
+    /// One page of groups by id, and how many match in all.
+    async fn groups(&self, query: &GroupQuery) -> Result<(Vec<GroupRecord>, i64)>;
+
+    /// Removes a group and its project memberships; `false` if there is no such group.
+    async fn delete_group(&self, id: i64) -> Result<bool>;
+}
+
+/// Which groups a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct GroupQuery {
+    pub kind: Option<i64>,
+    pub name_contains: Option<String>,
+    pub ldap_dn: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
 }

@@ -29,6 +29,17 @@ pub trait Users: Send + Sync + 'static {
         comment: Option<&str>,
     ) -> Result<bool>;
 
+    /// What a directory said about its user at sign-in: profile fields (`None` keeps
+    /// them), groups and administration. `false` when there is no such user.
+    async fn record_directory_sign_in(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        realname: Option<&str>,
+        groups: &[i64],
+        admin: bool,
+    ) -> Result<bool>;
+
     /// Grants or revokes administration; never revokes the last administrator's, checked
     /// in the same transaction as the change.
     async fn set_user_admin(&self, name: &str, admin: bool) -> Result<UserChange>;

@@ -7,7 +7,9 @@ use sqlx::Row;
 
 use super::{Conn, Db, DbRow, Meta, review};
 use crate::sql::{opt_digest, parse_digest};
-use crate::{ManifestRecord, Result, StoredManifest, UserChange, UserRecord};
+use crate::{
+    ManifestRecord, MetaError, Result, StoredManifest, UserChange, UserOrigin, UserRecord,
+};
 
 impl Meta {
     pub(super) async fn repo_id(&self, repo: &RepoName) -> Result<Option<i64>> {
@@ -227,5 +229,15 @@ pub(super) fn user_from_row(row: &DbRow) -> Result<UserRecord> {
         comment: row.try_get("comment")?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
+        origin: {
+            let origin: String = row.try_get("origin")?;
+            UserOrigin::parse(&origin).ok_or(MetaError::Corrupt {
+                column: "origin",
+                value: origin,
+            })?
+        },
+        directory_groups: serde_json::from_str(&row.try_get::<String, _>("directory_groups")?)
+            .unwrap_or_default(),
+        directory_admin: row.try_get("directory_admin")?,
     })
 }

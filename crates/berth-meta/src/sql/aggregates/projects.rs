@@ -8,8 +8,9 @@ use sqlx::{QueryBuilder, Row};
 use super::{Db, DbRow, Meta};
 use crate::sql::WriteLock;
 use crate::{
-    GroupRecord, MemberAdded, MemberEntity, MemberRecord, MetaError, NewMember, NewProject,
-    ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Result, Viewer, now_ms,
+    GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, MetaError, NewMember,
+    NewProject, ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Result,
+    Viewer, now_ms,
 };
 
 const PROJECT_COLUMNS: &str = "id, name, public, owner, metadata, created_at, updated_at";
@@ -511,5 +512,49 @@ impl Projects for Meta {
             .await?
             .map(|r| group_from_row(&r))
             .transpose()
+    }
+
+    async fn groups(&self, query: &GroupQuery) -> Result<(Vec<GroupRecord>, i64)> {
+        let filter = |q: &mut QueryBuilder<Db>| {
+            q.push(" WHERE 1 = 1");
+            if let Some(kind) = query.kind {
+                q.push(" AND kind = ").push_bind(kind);
+            }
+            if let Some(part) = &query.name_contains {
+                q.push(" AND name LIKE ")
+                    .push_bind(format!("%{}%", like_escaped(part)))
+                    .push(" ESCAPE '\\'");
+            }
+            if let Some(dn) = &query.ldap_dn {
+                q.push(" AND ldap_dn = ").push_bind(dn.clone());
+            }
+        };
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM user_groups");
+        filter(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let mut page = QueryBuilder::<Db>::new("SELECT id, name, kind, ldap_dn FROM user_groups");
+        filter(&mut page);
+        page.push(" ORDER BY id LIMIT ")
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset);
+        let rows = page.build().fetch_all(&self.read).await?;
+        let groups = rows.iter().map(group_from_row).collect::<Result<_>>()?;
+        Ok((groups, total))
+    }
+
+    async fn delete_group(&self, id: i64) -> Result<bool> {
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        sqlx::query("DELETE FROM project_members WHERE group_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit(tx).await?;
+        Ok(done == 1)
     }
 }

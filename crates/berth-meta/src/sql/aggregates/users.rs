@@ -7,12 +7,15 @@ use super::graph::{user_change, user_from_row};
 use crate::sql::WriteLock;
 use crate::{Result, UserChange, UserRecord, Users, now_ms};
 
+const USER_COLUMNS: &str = "id, name, password_hash, admin, email, realname, comment, created_at, \
+    updated_at, origin, directory_groups, directory_admin";
+
 #[async_trait]
 impl Users for Meta {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
-        sqlx::query(
-            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users WHERE name = $1",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
+        )))
         .bind(name)
         .fetch_optional(&self.read)
         .await?
@@ -21,9 +24,9 @@ impl Users for Meta {
     }
 
     async fn users(&self) -> Result<Vec<UserRecord>> {
-        sqlx::query(
-            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users ORDER BY name",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY name"
+        )))
         .fetch_all(&self.read)
         .await?
         .iter()
@@ -32,9 +35,9 @@ impl Users for Meta {
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>> {
-        sqlx::query(
-            "SELECT id, name, password_hash, admin, email, realname, comment, created_at, updated_at FROM users WHERE id = $1",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.read)
         .await?
@@ -46,8 +49,8 @@ impl Users for Meta {
         // Everything: user numbers are handed out one at a time.
         let mut tx = self.begin(WriteLock::Everything).await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at, email, realname, comment)
-             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5, $6, $7, $8
+            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at, email, realname, comment, origin)
+             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5, $6, $7, $8, $9
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))
              RETURNING id",
         )
@@ -59,6 +62,7 @@ impl Users for Meta {
         .bind(&user.email)
         .bind(&user.realname)
         .bind(&user.comment)
+        .bind(user.origin.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         self.commit(tx).await?;
@@ -91,6 +95,31 @@ impl Users for Meta {
         .bind(email)
         .bind(realname)
         .bind(comment)
+        .bind(now_ms())
+        .execute(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_directory_sign_in(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        realname: Option<&str>,
+        groups: &[i64],
+        admin: bool,
+    ) -> Result<bool> {
+        let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
+        let done = sqlx::query(
+            "UPDATE users SET email = COALESCE($2, email), realname = COALESCE($3, realname),
+                 directory_groups = $4, directory_admin = $5, updated_at = $6 WHERE name = $1",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(realname)
+        .bind(groups)
+        .bind(admin)
         .bind(now_ms())
         .execute(&self.write)
         .await
