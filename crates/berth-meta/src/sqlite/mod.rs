@@ -315,3 +315,76 @@ pub(crate) fn is_disk_full(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+    use crate::{Projects, Robots, UserOrigin, Users};
+
+    /// A database left by a berth from before projects (schema step 6) with a user and
+    /// repositories: the later steps adopt the repositories into projects, number the
+    /// user, give the project table ids that never repeat, and keep every row.
+    #[tokio::test]
+    async fn a_database_from_before_projects_comes_up_to_date() {
+        let dir = std::env::temp_dir().join(format!("berth-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metadata.db");
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+            for step in &MIGRATIONS[..6] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*step))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            sqlx::raw_sql(
+                "PRAGMA user_version = 6;
+                 INSERT INTO users (name, password_hash, admin, created_at, updated_at)
+                     VALUES ('root', '$argon2id$x', 1, 1, 1), ('dev', '$argon2id$y', 0, 1, 1);
+                 INSERT INTO repositories (name, created_at)
+                     VALUES ('team/app', 1), ('team/api', 1), ('solo', 1);",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        }
+        let meta = SqliteMeta::open(&path).await.unwrap();
+        let dev = meta.user("dev").await.unwrap().unwrap();
+        assert_eq!((dev.id, dev.origin), (1, UserOrigin::Local));
+        assert!(dev.directory_groups.is_empty() && !dev.directory_admin);
+        assert_eq!(meta.user("root").await.unwrap().unwrap().id, 2);
+        let team = meta.project("team").await.unwrap().expect("adopted");
+        let solo = meta.project("solo").await.unwrap().expect("adopted");
+        assert!(!team.public && team.owner.is_none());
+        // Deleting the highest project and creating another never hands its id out again.
+        let highest = team.id.max(solo.id);
+        sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(highest)
+            .execute(&meta.write)
+            .await
+            .unwrap();
+        let next = meta
+            .create_project(&crate::NewProject {
+                name: "next",
+                public: false,
+                owner: None,
+                metadata: Default::default(),
+                first_member: None,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(next.id > highest);
+        assert_eq!(
+            meta.robots(&crate::RobotQuery::default()).await.unwrap().1,
+            0
+        );
+        meta.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
