@@ -45,8 +45,9 @@ pkill -x slapd 2>/dev/null || true
 PY=${PYTHON:-python3}
 # oras: Python oras (oras-py), a real client whose token flow differs from Docker's.
 # boto3: the tests look at what berth stored in the S3 bucket.
-PIP_PACKAGES=(pytest requests prometheus-client oras boto3 harborapi)
-if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3, harborapi' 2>/dev/null; then
+# harborapi: a Harbor client nobody here wrote; oidc-provider-mock: a real OIDC provider.
+PIP_PACKAGES=(pytest requests prometheus-client oras boto3 harborapi oidc-provider-mock)
+if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3, harborapi, oidc_provider_mock' 2>/dev/null; then
     echo "==> pip install ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
         || "$PY" -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"

@@ -53,6 +53,8 @@ pub struct AppState {
     pub teams: Arc<berth_auth::Teams>,
     /// Robot accounts, for the management API.
     pub robots: Arc<berth_auth::Robots>,
+    /// The OpenID Connect provider people sign in with (`berth.oidc`), if any.
+    pub oidc: Option<Arc<berth_auth::oidc::Provider>>,
     /// The management API's routes, built on first use.
     pub management: ManagementApi,
 }

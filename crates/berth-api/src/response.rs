@@ -129,6 +129,12 @@ impl From<berth_auth::RobotError> for ApiError {
     }
 }
 
+impl From<berth_auth::oidc::OidcError> for ApiError {
+    fn from(err: berth_auth::oidc::OidcError) -> Self {
+        berth_auth::AuthError::from(err).into()
+    }
+}
+
 impl From<berth_auth::AuthError> for ApiError {
     fn from(err: berth_auth::AuthError) -> Self {
         use berth_auth::{AuthError, ProjectError, RobotError, users::UserError};
@@ -183,6 +189,11 @@ impl From<berth_auth::AuthError> for ApiError {
                 | RobotError::ProjectChanged(_)
                 | RobotError::WeakSecret => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             },
+            AuthError::Oidc(
+                berth_auth::oidc::OidcError::Settings(_)
+                | berth_auth::oidc::OidcError::Provider { .. },
+            ) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            AuthError::Oidc(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             // The directory is down or refuses the search account: the operator's to fix.
             AuthError::Ldap(e) => {
                 tracing::warn!(error = %e, "LDAP directory");

@@ -508,11 +508,14 @@ impl Authenticator {
             } => {
                 let stored = meta.user(user).await.map_err(AuthError::from)?;
                 match (stored, directory) {
-                    // berth's own users sign in with berth's password, directory or not.
-                    (Some(u), _) if u.origin == UserOrigin::Local => Some(account(
-                        Proof::Hash(u.password_hash.clone()),
-                        user_identity(&u),
-                    )),
+                    // berth's own users sign in with berth's password, directory or not;
+                    // an identity provider's users with their CLI secret.
+                    (Some(u), _) if matches!(u.origin, UserOrigin::Local | UserOrigin::Oidc) => {
+                        Some(account(
+                            Proof::Hash(u.password_hash.clone()),
+                            user_identity(&u),
+                        ))
+                    }
                     (stored, Some(directory)) => Some(account(
                         Proof::Directory(directory.clone()),
                         stored
@@ -581,7 +584,8 @@ impl Authenticator {
         let Mode::Local { meta, .. } = &self.mode else {
             return Ok(Identity::user(found.username, false));
         };
-        crate::users::adopt_directory_user(meta.as_ref(), &found).await
+        let (who, _) = crate::users::adopt(meta.as_ref(), &(&found).into()).await?;
+        Ok(who)
     }
 
     /// One password check, on the password-check threads.

@@ -11,6 +11,7 @@ pub mod htpasswd;
 pub mod keys;
 pub mod ldap;
 pub mod limiter;
+pub mod oidc;
 pub mod password;
 pub mod projects;
 pub mod rbac;
@@ -47,4 +48,6 @@ pub enum AuthError {
     Robot(#[from] robots::RobotError),
     #[error(transparent)]
     Ldap(#[from] ldap::LdapError),
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
 }

@@ -300,8 +300,8 @@ pub fn validate_secret(secret: &str) -> Result<(), RobotError> {
     }
 }
 
-/// A fresh secret of 32 characters that meets [`validate_secret`].
-fn generate_secret() -> Result<String, AuthError> {
+/// A fresh secret of 32 characters that meets [`validate_secret`] (robots, CLI secrets).
+pub fn generate_secret() -> Result<String, AuthError> {
     loop {
         let secret = password::generate(32)?;
         if validate_secret(&secret).is_ok() {

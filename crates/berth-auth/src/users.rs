@@ -126,42 +126,80 @@ pub async fn add(
             origin: berth_meta::UserOrigin::Local,
             directory_groups: Vec::new(),
             directory_admin: false,
+            external_id: None,
         })
         .await?;
     created.ok_or_else(|| UserError::Exists(name.into()).into())
 }
 
-/// Harbor's group type of LDAP groups.
+/// Harbor's group types: LDAP and OIDC groups.
 pub const GROUP_LDAP: i64 = 1;
+pub const GROUP_OIDC: i64 = 3;
 
-/// A directory's user as one of berth's: created at the first sign-in (or import), with
-/// the profile and the groups the directory reports each time. Returns who they are now.
-pub async fn adopt_directory_user(
+/// A user as a directory or an identity provider describes them at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalUser {
+    pub origin: UserOrigin,
+    pub username: String,
+    pub email: Option<String>,
+    pub realname: Option<String>,
+    /// The provider's own name for them (OIDC), checked at every sign-in.
+    pub external_id: Option<String>,
+    /// Group names, each with its DN for LDAP groups.
+    pub groups: Vec<(String, Option<String>)>,
+    /// In the administrators' group.
+    pub admin: bool,
+}
+
+impl From<&DirectoryUser> for ExternalUser {
+    fn from(u: &DirectoryUser) -> ExternalUser {
+        ExternalUser {
+            origin: UserOrigin::Ldap,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            realname: u.realname.clone(),
+            external_id: None,
+            groups: u
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), Some(g.dn.clone())))
+                .collect(),
+            admin: u.admin,
+        }
+    }
+}
+
+/// A directory's or provider's user as one of berth's: created at the first sign-in (or
+/// import), with the profile and the groups reported each time. Returns who they are now
+/// and whether they were created just now.
+pub async fn adopt(
     meta: &dyn MetaStore,
-    found: &DirectoryUser,
-) -> Result<Identity, AuthError> {
+    found: &ExternalUser,
+) -> Result<(Identity, bool), AuthError> {
     let name = found.username.as_str();
     validate_name(name)?;
+    let kind = match found.origin {
+        UserOrigin::Oidc => GROUP_OIDC,
+        UserOrigin::Ldap | UserOrigin::Local => GROUP_LDAP,
+    };
     let mut groups = Vec::with_capacity(found.groups.len());
-    for g in &found.groups {
-        groups.push(
-            meta.ensure_group(GROUP_LDAP, &g.name, Some(&g.dn))
-                .await?
-                .id,
-        );
+    for (group, dn) in &found.groups {
+        groups.push(meta.ensure_group(kind, group, dn.as_deref()).await?.id);
     }
+    let mut created = false;
     match meta.user(name).await? {
-        Some(u) if u.origin == UserOrigin::Local => {
+        Some(u) if u.origin != found.origin || u.external_id != found.external_id => {
             return Err(UserError::LocalNotDirectory(name.into()).into());
         }
         Some(_) => {}
         None => {
             let now = now_ms();
-            let created = meta
+            let id = meta
                 .create_user(&UserRecord {
                     id: 0,
                     name: name.into(),
-                    // Never a valid hash: the directory checks this user's password.
+                    // Never a valid hash: the directory checks this user's password, or
+                    // a CLI secret is set next.
                     password_hash: String::new(),
                     admin: false,
                     email: found.email.clone(),
@@ -169,15 +207,17 @@ pub async fn adopt_directory_user(
                     comment: None,
                     created_at_ms: now,
                     updated_at_ms: now,
-                    origin: UserOrigin::Ldap,
+                    origin: found.origin,
                     directory_groups: Vec::new(),
                     directory_admin: false,
+                    external_id: found.external_id.clone(),
                 })
                 .await?;
-            if created.is_none() {
+            if id.is_none() {
                 return Err(UserError::Exists(name.into()).into());
             }
-            tracing::info!(target: "berth::audit", user = name, dn = found.dn, "directory user added");
+            created = true;
+            tracing::info!(target: "berth::audit", user = name, origin = found.origin.as_str(), "user added at first sign-in");
         }
     }
     meta.record_directory_sign_in(
@@ -189,10 +229,26 @@ pub async fn adopt_directory_user(
     )
     .await?;
     let admin = meta.user(name).await?.is_some_and(|u| u.admin);
-    Ok(Identity {
+    let who = Identity {
         groups,
         ..Identity::user(name, admin || found.admin)
-    })
+    };
+    Ok((who, created))
+}
+
+/// Sets an identity provider's user's CLI secret (what `docker login` takes for them).
+pub async fn set_cli_secret(
+    meta: &dyn MetaStore,
+    name: &str,
+    secret: &str,
+) -> Result<(), AuthError> {
+    crate::robots::validate_secret(secret)?;
+    let hash = hash_blocking(secret).await?;
+    if meta.set_user_password(name, &hash).await? {
+        Ok(())
+    } else {
+        Err(UserError::NoSuchUser(name.into()).into())
+    }
 }
 
 pub async fn set_password(meta: &dyn MetaStore, name: &str, plain: &str) -> Result<(), AuthError> {

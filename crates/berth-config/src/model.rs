@@ -765,6 +765,7 @@ pub struct BerthConfig {
     pub access: AccessConfig,
     pub projects: ProjectsConfig,
     pub ldap: LdapConfig,
+    pub oidc: OidcConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
@@ -970,6 +971,46 @@ impl Default for LdapGroupConfig {
             scope: LdapScope::Subtree,
             membershipattribute: "memberof".into(),
             admindn: None,
+        }
+    }
+}
+
+/// `berth.oidc`: people sign in through an OpenID Connect provider (authorization code
+/// flow in the browser) and use a CLI secret with `docker login`, as in Harbor.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is below it); none: no OIDC.
+    pub endpoint: Option<String>,
+    pub clientid: String,
+    pub clientsecret: String,
+    /// Scopes asked for, comma-separated; `openid` is always asked.
+    pub scope: String,
+    /// The claim that names the user (Harbor's `oidc_user_claim`).
+    pub userclaim: String,
+    /// The claim that lists the user's groups (`oidc_groups_claim`).
+    pub groupsclaim: String,
+    /// Members of this group are system administrators (`oidc_admin_group`).
+    pub admingroup: Option<String>,
+    /// Check the provider's TLS certificate.
+    pub verifycert: bool,
+    /// Where the provider sends the browser back; default: `/c/oidc/callback` on the host
+    /// the browser used.
+    pub redirecturl: Option<String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            endpoint: None,
+            clientid: String::new(),
+            clientsecret: String::new(),
+            scope: "openid,profile,email".into(),
+            userclaim: "preferred_username".into(),
+            groupsclaim: "groups".into(),
+            admingroup: None,
+            verifycert: true,
+            redirecturl: None,
         }
     }
 }

@@ -351,6 +351,20 @@ const BERTH: &[Field] = &[
             ),
         ]),
     ),
+    f(
+        "oidc",
+        Struct(&[
+            f("endpoint", Str),
+            f("clientid", Str),
+            f("clientsecret", Str),
+            f("scope", Str),
+            f("userclaim", Str),
+            f("groupsclaim", Str),
+            f("admingroup", Str),
+            f("verifycert", Bool),
+            f("redirecturl", Str),
+        ]),
+    ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(
         "immutable",

@@ -122,6 +122,7 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
             Text("origin"),
             Text("directory_groups"),
             Bool("directory_admin"),
+            Text("external_id"),
         ],
         false,
     ),

@@ -166,6 +166,9 @@ pub struct UserRecord {
     /// sign-in, and whether one of them makes them an administrator.
     pub directory_groups: Vec<i64>,
     pub directory_admin: bool,
+    /// Who the identity provider says the user is (OIDC: issuer and subject), so a
+    /// user of the same name from elsewhere is not taken for them.
+    pub external_id: Option<String>,
 }
 
 /// Where a user's password is checked.
@@ -176,6 +179,9 @@ pub enum UserOrigin {
     Local,
     /// An LDAP directory: the password is checked by binding as the user.
     Ldap,
+    /// An OpenID Connect provider: people sign in in the browser; `docker login` takes
+    /// their CLI secret (its hash is the password hash).
+    Oidc,
 }
 
 impl UserOrigin {
@@ -183,11 +189,12 @@ impl UserOrigin {
         match self {
             UserOrigin::Local => "local",
             UserOrigin::Ldap => "ldap",
+            UserOrigin::Oidc => "oidc",
         }
     }
 
     pub fn parse(value: &str) -> Option<UserOrigin> {
-        [UserOrigin::Local, UserOrigin::Ldap]
+        [UserOrigin::Local, UserOrigin::Ldap, UserOrigin::Oidc]
             .into_iter()
             .find(|o| o.as_str() == value)
     }

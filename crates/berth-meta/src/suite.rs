@@ -243,6 +243,7 @@ async fn users_are_created_updated_and_removed() {
             origin: crate::UserOrigin::Local,
             directory_groups: Vec::new(),
             directory_admin: false,
+            external_id: None,
         };
         assert_eq!(meta.create_user(&alice).await.unwrap(), Some(1));
         assert_eq!(
@@ -953,6 +954,7 @@ fn user(name: &str, admin: bool) -> UserRecord {
         origin: crate::UserOrigin::Local,
         directory_groups: Vec::new(),
         directory_admin: false,
+        external_id: None,
     }
 }
 

@@ -112,6 +112,34 @@ pub fn directory(c: &berth_config::LdapConfig) -> anyhow::Result<Option<Arc<Dire
     )))
 }
 
+/// The OpenID Connect provider of `berth.oidc`, if one is configured.
+pub fn oidc_provider(
+    c: &berth_config::OidcConfig,
+) -> anyhow::Result<Option<Arc<berth_auth::oidc::Provider>>> {
+    let Some(issuer) = c.endpoint.clone().filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let settings = berth_auth::oidc::OidcSettings {
+        issuer,
+        client_id: c.clientid.clone(),
+        client_secret: c.clientsecret.clone(),
+        scopes: c
+            .scope
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        user_claim: c.userclaim.clone(),
+        groups_claim: c.groupsclaim.clone(),
+        admin_group: c.admingroup.clone(),
+        verify_cert: c.verifycert,
+        redirect_url: c.redirecturl.clone(),
+    };
+    let provider = berth_auth::oidc::Provider::new(settings).context("berth.oidc")?;
+    Ok(Some(Arc::new(provider)))
+}
+
 fn htpasswd_file(path: &Path) -> anyhow::Result<HtpasswdFile> {
     HtpasswdFile::open(path).context("auth.htpasswd.path")
 }

@@ -213,6 +213,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             },
         )),
         robots: Arc::new(berth_auth::Robots::new(meta.clone())),
+        oidc: crate::auth::oidc_provider(&s.oidc)?,
         management: Default::default(),
     });
     let app = berth_api::router(state.clone());

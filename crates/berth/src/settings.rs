@@ -33,6 +33,8 @@ pub struct ServeSettings {
     pub projects: berth_config::ProjectsConfig,
     /// `berth.ldap`.
     pub ldap: berth_config::LdapConfig,
+    /// `berth.oidc`.
+    pub oidc: berth_config::OidcConfig,
     /// `http.debug.addr`, resolved like `http.addr`.
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
@@ -226,6 +228,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         anonymous_pull: config.berth.access.anonymouspull,
         projects: config.berth.projects.clone(),
         ldap: config.berth.ldap.clone(),
+        oidc: config.berth.oidc.clone(),
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,

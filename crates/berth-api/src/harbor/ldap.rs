@@ -293,7 +293,7 @@ pub(super) async fn import_ldap_users(
     let mut failed = Vec::new();
     for uid in &req.ldap_uid_list {
         let outcome = match directory.find_user(uid).await {
-            Ok(Some(found)) => users::adopt_directory_user(meta.as_ref(), &found)
+            Ok(Some(found)) => users::adopt(meta.as_ref(), &(&found).into())
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

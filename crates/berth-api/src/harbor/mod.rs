@@ -7,6 +7,7 @@ mod caller;
 mod ldap;
 mod members;
 mod models;
+mod oidc;
 mod paging;
 mod projects;
 mod q;
@@ -56,7 +57,11 @@ pub(crate) fn matches(local: &str) -> bool {
     local
         .strip_prefix(BASE)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        || OIDC_PATHS.contains(&local)
 }
+
+/// Harbor's browser sign-in paths (outside `/api/v2.0`).
+const OIDC_PATHS: [&str; 2] = ["/c/oidc/login", "/c/oidc/callback"];
 
 /// The management API's routes and its OpenAPI document, below `{prefix}/api/v2.0`.
 pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
@@ -104,6 +109,7 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         ))
         .routes(routes!(users::update_user_password))
         .routes(routes!(users::set_user_sys_admin))
+        .routes(routes!(users::set_cli_secret))
         .routes(routes!(system::get_current_user_info))
         .routes(routes!(system::get_current_user_permissions))
         .routes(routes!(system::get_system_info))
@@ -125,6 +131,14 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
     );
     axum::Router::new()
         .nest(&format!("{prefix}{BASE}"), routes)
+        .route(
+            &format!("{prefix}{}", OIDC_PATHS[0]),
+            axum::routing::get(oidc::login),
+        )
+        .route(
+            &format!("{prefix}{}", OIDC_PATHS[1]),
+            axum::routing::get(oidc::callback),
+        )
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(
                 StatusCode::NOT_FOUND,

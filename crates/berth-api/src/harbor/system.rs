@@ -134,6 +134,7 @@ pub(super) async fn get_system_info(
     peer: Option<axum::Extension<Peer>>,
 ) -> ApiResult {
     let auth_mode = match state.auth.mode_name() {
+        "local" if state.oidc.is_some() => "oidc_auth",
         "local" if state.auth.directory().is_some() => "ldap_auth",
         "local" => "db_auth",
         other => other,

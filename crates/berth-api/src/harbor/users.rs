@@ -394,3 +394,44 @@ pub(super) async fn set_user_sys_admin(
     tracing::info!(target: "berth::audit", by = who.user.as_deref().unwrap_or(""), user = user.name, admin = req.sysadmin_flag, "administration changed");
     Ok(StatusCode::OK.into_response())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct OidcCliSecretReq {
+    secret: String,
+}
+
+/// Set an identity provider's user's CLI secret (what `docker login` takes for them):
+/// one's own, or anyone's as an administrator.
+#[utoipa::path(put, path = "/users/{user_id}/cli_secret", tag = "user", operation_id = "setCliSecret",
+    params(("user_id" = i64, Path, description = "The user's id")), request_body = OidcCliSecretReq,
+    responses((status = 200, description = "Set"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors),
+        (status = 412, body = Errors)))]
+pub(super) async fn set_cli_secret(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+    JsonBody(req): JsonBody<OidcCliSecretReq>,
+) -> ApiResult {
+    let user = user_for(&state, &who, id).await?;
+    if user.origin != berth_meta::UserOrigin::Oidc {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PRECONDITION",
+            format!(
+                "{} does not sign in through OIDC: CLI secrets are for those who do",
+                user.name
+            ),
+        ));
+    }
+    let Some(meta) = state.auth.user_store() else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PRECONDITION",
+            "users are not berth's own here",
+        ));
+    };
+    users::set_cli_secret(meta.as_ref(), &user.name, &req.secret).await?;
+    tracing::info!(target: "berth::audit", by = who.user.as_deref().unwrap_or(""), user = user.name, "CLI secret set");
+    Ok(StatusCode::OK.into_response())
+}

@@ -36,9 +36,11 @@ CREATE TABLE robots (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX robots_by_project ON robots (project_id);
--- Users from a directory (LDAP): where each user signs in, and what the directory said
+-- Users from a directory (LDAP) or an identity provider (OIDC): where each user signs in, and what the directory said
 -- at the last sign-in (group ids as a JSON array; whether an administrators' group holds
 -- them), so a token's later requests know it without asking the directory again.
 ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE users ADD COLUMN directory_groups TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE users ADD COLUMN directory_admin INTEGER NOT NULL DEFAULT 0;
+-- An identity provider's name for the user (OIDC: issuer and subject).
+ALTER TABLE users ADD COLUMN external_id TEXT;

@@ -239,5 +239,6 @@ pub(super) fn user_from_row(row: &DbRow) -> Result<UserRecord> {
         directory_groups: serde_json::from_str(&row.try_get::<String, _>("directory_groups")?)
             .unwrap_or_default(),
         directory_admin: row.try_get("directory_admin")?,
+        external_id: row.try_get("external_id")?,
     })
 }

@@ -8,7 +8,7 @@ use crate::sql::WriteLock;
 use crate::{Result, UserChange, UserRecord, Users, now_ms};
 
 const USER_COLUMNS: &str = "id, name, password_hash, admin, email, realname, comment, created_at, \
-    updated_at, origin, directory_groups, directory_admin";
+    updated_at, origin, directory_groups, directory_admin, external_id";
 
 #[async_trait]
 impl Users for Meta {
@@ -49,8 +49,8 @@ impl Users for Meta {
         // Everything: user numbers are handed out one at a time.
         let mut tx = self.begin(WriteLock::Everything).await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at, email, realname, comment, origin)
-             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5, $6, $7, $8, $9
+            "INSERT INTO users (id, name, password_hash, admin, created_at, updated_at, email, realname, comment, origin, external_id)
+             SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM users), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(name) = lower($1))
              RETURNING id",
         )
@@ -63,6 +63,7 @@ impl Users for Meta {
         .bind(&user.realname)
         .bind(&user.comment)
         .bind(user.origin.as_str())
+        .bind(&user.external_id)
         .fetch_optional(&mut *tx)
         .await?;
         self.commit(tx).await?;
