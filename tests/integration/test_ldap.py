@@ -121,6 +121,14 @@ def test_harbors_ldap_and_user_group_endpoints(make_registry, slapd):
     with pytest.raises(Conflict):
         admin.create_usergroup(UserGroup(group_type=1, ldap_group_dn=f"cn=ops-admins,{GROUPS}"))
     assert "ops-admins" in [g.group_name for g in admin.get_usergroups()]
+    admin.update_usergroup(group_id, UserGroup(group_name="operators"))
+    assert admin.get_usergroup(group_id).group_name == "operators"
+    assert admin.get_usergroup(group_id).ldap_group_dn == f"cn=ops-admins,{GROUPS}"
+    cat = Harbor(reg, "cat", "cat-ldap-pw")
+    assert [(g.id, g.group_name) for g in cat.search_usergroups("operat")] == \
+        [(group_id, "operators")]
+    with pytest.raises(Forbidden):
+        cat.delete_usergroup(group_id)
     admin.delete_usergroup(group_id)
     with pytest.raises(NotFound):
         admin.get_usergroup(group_id)

@@ -84,6 +84,33 @@ fn host_from_authority(req: &mut Request) {
     }
 }
 
+/// What the audit log records of a request to `endpoint`, if anything: registry events,
+/// sign-ins at the token service, and changes through the management API (not tests of
+/// settings or searches, which change nothing).
+fn audit_kind(
+    endpoint: &Endpoint,
+    path: &str,
+    prefix: &str,
+    method: &Method,
+) -> Option<crate::audit::Kind> {
+    use crate::audit::Kind;
+    let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    match endpoint {
+        Endpoint::V2(_) => Some(Kind::Registry),
+        Endpoint::Token(_) => Some(Kind::SignIn),
+        Endpoint::Management | Endpoint::Lifecycle(_) if changes => {
+            let local = path.strip_prefix(prefix).unwrap_or(path);
+            let below = local
+                .strip_prefix(crate::harbor::BASE)
+                .unwrap_or(local)
+                .to_string();
+            let inert = below.ends_with("/ping") || below.ends_with("/search");
+            (!inert).then_some(Kind::Change { path: below })
+        }
+        _ => None,
+    }
+}
+
 /// A request id: the client's `X-Request-Id` when it is short and plain, else a new one.
 fn request_id(headers: &axum::http::HeaderMap) -> String {
     headers
@@ -141,6 +168,15 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     });
     let endpoint = classify(&path, &opts.prefix, opts.metrics_on_main_port);
     let label = endpoint.label();
+    let audit_request = match (
+        &state.audit,
+        audit_kind(&endpoint, &path, &opts.prefix, &method),
+    ) {
+        (Some(_), Some(kind)) => Some(
+            crate::audit::Request::new(&state, kind, &method, &parts.headers, peer.as_ref()).await,
+        ),
+        _ => None,
+    };
     let in_flight = state.metrics.in_flight(label);
     let (mut resp, mut user) = match endpoint {
         Endpoint::V2(route) => {
@@ -201,9 +237,28 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     if user.is_none() {
         user = resp.extensions().get::<SignedIn>().map(|s| s.0.clone());
     }
+    let emitted: Option<crate::v2::Emit> = resp.extensions_mut().remove();
+    if let (Some(auditor), Some(request)) = (&state.audit, audit_request) {
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let status = resp.status();
+        crate::audit::after(
+            &state,
+            auditor,
+            request,
+            status,
+            location,
+            user.as_deref(),
+            emitted.as_ref(),
+        )
+        .await;
+    }
     if let Some(events) = &state.events
         && let Some(seen) = event_request
-        && let Some(crate::v2::Emit(action, target)) = resp.extensions_mut().remove()
+        && let Some(crate::v2::Emit(action, target)) = emitted
     {
         let request = RequestInfo {
             id: request_id,

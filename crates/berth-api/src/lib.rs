@@ -3,6 +3,7 @@
 //! rustls; HTTP/1.1 and HTTP/2).
 
 pub mod access;
+pub mod audit;
 mod cert_reload;
 mod client_cert;
 pub mod debug;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub teams: Arc<berth_auth::Teams>,
     /// Robot accounts, for the management API.
     pub robots: Arc<berth_auth::Robots>,
+    /// The audit log's recorder (none in modes without berth's own users).
+    pub audit: Option<Arc<audit::Auditor>>,
     /// The OpenID Connect provider people sign in with (`berth.oidc`), if any.
     pub oidc: Option<Arc<berth_auth::oidc::Provider>>,
     /// The management API's routes, built on first use.

@@ -336,6 +336,21 @@ impl Teams {
         Ok(self.meta.delete_group(id).await?)
     }
 
+    /// Renames a group (its DN stays).
+    pub async fn rename_group(&self, id: i64, name: &str) -> Result<(), AuthError> {
+        if name.trim().is_empty() || name.len() > 255 {
+            return Err(ProjectError::InvalidMetadata(
+                "group_name must be 1-255 characters".into(),
+            )
+            .into());
+        }
+        match self.meta.rename_group(id, name).await? {
+            Some(true) => Ok(()),
+            Some(false) => Err(ProjectError::Exists(format!("group {name}")).into()),
+            None => Err(ProjectError::NoSuchEntity(format!("user group {id}")).into()),
+        }
+    }
+
     pub async fn add_user(
         &self,
         name: &str,

@@ -766,6 +766,7 @@ pub struct BerthConfig {
     pub projects: ProjectsConfig,
     pub ldap: LdapConfig,
     pub oidc: OidcConfig,
+    pub audit: AuditConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
@@ -1011,6 +1012,29 @@ impl Default for OidcConfig {
             admingroup: None,
             verifycert: true,
             redirecturl: None,
+        }
+    }
+}
+
+/// `berth.audit`: the audit log of who did what (`GET /api/v2.0/audit-logs`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// Record pulls too (Harbor's `pull_audit_log_disable`, the other way round).
+    pub pulls: bool,
+    /// Entries older than this are removed; none: kept.
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub retention: Option<Duration>,
+    /// Also append every entry to this file as a JSON line (for a log shipper).
+    pub file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            pulls: true,
+            retention: None,
+            file: None,
         }
     }
 }

@@ -365,6 +365,10 @@ const BERTH: &[Field] = &[
             f("redirecturl", Str),
         ]),
     ),
+    f(
+        "audit",
+        Struct(&[f("pulls", Bool), f("retention", Duration), f("file", Str)]),
+    ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(
         "immutable",

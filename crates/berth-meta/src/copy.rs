@@ -167,6 +167,23 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
         true,
     ),
     (
+        "audit_log",
+        "id",
+        &[
+            Int("id"),
+            Int("op_time"),
+            Text("username"),
+            Text("operation"),
+            Text("resource_type"),
+            Text("resource"),
+            Text("description"),
+            Bool("success"),
+            Text("project"),
+            Text("client_ip"),
+        ],
+        true,
+    ),
+    (
         "robots",
         "id",
         &[

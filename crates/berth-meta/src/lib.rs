@@ -129,6 +129,7 @@ pub trait MetaStore:
     + Placement
     + Projects
     + Robots
+    + AuditLog
 {
 }
 
@@ -146,7 +147,8 @@ impl<
         + Leases
         + Placement
         + Projects
-        + Robots,
+        + Robots
+        + AuditLog,
 > MetaStore for T
 {
 }

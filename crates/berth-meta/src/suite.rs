@@ -1342,3 +1342,109 @@ async fn robots_are_named_once_paged_by_level_and_go_with_their_project() {
         assert!(next > ci, "{engine}: robot ids are never reused");
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_lists_newest_first_filters_and_purges() {
+    use crate::{AuditEntry, AuditQuery};
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let entry =
+            |at_ms, username: &str, operation: &str, resource: &str, project: Option<&str>| {
+                AuditEntry {
+                    id: 0,
+                    at_ms,
+                    username: username.into(),
+                    operation: operation.into(),
+                    resource_type: "artifact".into(),
+                    resource: resource.into(),
+                    description: format!("{operation} {resource}"),
+                    success: operation != "delete",
+                    project: project.map(String::from),
+                    client_ip: Some("127.0.0.1".into()),
+                }
+            };
+        meta.append_audit(&[
+            entry(1_000, "ann", "create", "team/app:v1", Some("team")),
+            entry(2_000, "bob", "pull", "team/app:v1", Some("team")),
+            entry(3_000, "ann", "delete", "other/x_y@sha256:1", Some("other")),
+        ])
+        .await
+        .unwrap();
+        let all = |q: AuditQuery| AuditQuery { limit: 10, ..q };
+        let (found, total) = meta
+            .audit_entries(&all(AuditQuery::default()))
+            .await
+            .unwrap();
+        assert_eq!(total, 3, "{engine}");
+        assert_eq!(
+            found.iter().map(|e| e.at_ms).collect::<Vec<_>>(),
+            vec![3_000, 2_000, 1_000],
+            "{engine}: newest first"
+        );
+        assert!(!found[0].success && found[1].success, "{engine}");
+        assert_eq!(found[2].client_ip.as_deref(), Some("127.0.0.1"));
+        let count = |q: AuditQuery| async move { meta.audit_entries(&all(q)).await.unwrap().1 };
+        assert_eq!(
+            count(AuditQuery {
+                username: Some("ann".into()),
+                ..Default::default()
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            count(AuditQuery {
+                operation: Some("pull".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(AuditQuery {
+                resource_contains: Some("x_y".into()),
+                ..Default::default()
+            })
+            .await,
+            1,
+            "{engine}: '_' is literal"
+        );
+        assert_eq!(
+            count(AuditQuery {
+                projects: Some(vec!["team".into()]),
+                ..Default::default()
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            count(AuditQuery {
+                projects: Some(vec![]),
+                ..Default::default()
+            })
+            .await,
+            0
+        );
+        assert_eq!(
+            count(AuditQuery {
+                from_ms: Some(1_500),
+                to_ms: Some(2_500),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        let (page, _) = meta
+            .audit_entries(&AuditQuery {
+                offset: 1,
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page[0].at_ms, 2_000, "{engine}");
+        assert_eq!(meta.purge_audit(2_500).await.unwrap(), 2, "{engine}");
+        assert_eq!(count(AuditQuery::default()).await, 1, "{engine}");
+    }
+}

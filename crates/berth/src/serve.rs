@@ -214,6 +214,17 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         )),
         robots: Arc::new(berth_auth::Robots::new(meta.clone())),
         oidc: crate::auth::oidc_provider(&s.oidc)?,
+        // Who did what is only worth recording when requests say who they are.
+        audit: (!auth.is_open()).then(|| {
+            berth_api::audit::Auditor::start(
+                meta.clone(),
+                berth_api::audit::AuditSettings {
+                    pulls: s.audit.pulls,
+                    retention: s.audit.retention,
+                    file: s.audit.file.clone(),
+                },
+            )
+        }),
         management: Default::default(),
     });
     let app = berth_api::router(state.clone());

@@ -35,6 +35,8 @@ pub struct ServeSettings {
     pub ldap: berth_config::LdapConfig,
     /// `berth.oidc`.
     pub oidc: berth_config::OidcConfig,
+    /// `berth.audit`.
+    pub audit: berth_config::AuditConfig,
     /// `http.debug.addr`, resolved like `http.addr`.
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
@@ -229,6 +231,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         projects: config.berth.projects.clone(),
         ldap: config.berth.ldap.clone(),
         oidc: config.berth.oidc.clone(),
+        audit: config.berth.audit.clone(),
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,

@@ -467,6 +467,86 @@ pub(super) async fn get_user_group(
     Ok(axum::Json(UserGroup::from(&group)).into_response())
 }
 
+/// Rename a group (Harbor lets only the name change).
+#[utoipa::path(put, path = "/usergroups/{group_id}", tag = "usergroup", operation_id = "updateUserGroup",
+    params(("group_id" = i64, Path, description = "The group's id")),
+    request_body = UserGroup,
+    responses((status = 200, description = "Renamed"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors),
+        (status = 409, body = Errors)))]
+pub(super) async fn update_user_group(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+    JsonBody(req): JsonBody<UserGroup>,
+) -> ApiResult {
+    system(&who, "user-group", berth_auth::Verb::Update)?;
+    let group = group_for(&state, id).await?;
+    state.teams.rename_group(group.id, &req.group_name).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SearchGroupsParams {
+    page: Option<i64>,
+    page_size: Option<i64>,
+    /// Groups whose name contains this.
+    groupname: String,
+}
+
+/// Harbor's `UserGroupSearchItem`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct UserGroupSearchItem {
+    id: i64,
+    group_name: String,
+    group_type: i64,
+}
+
+/// Groups by name, for anyone signed in (to add one as a member).
+#[utoipa::path(get, path = "/usergroups/search", tag = "usergroup", operation_id = "searchUserGroups",
+    params(SearchGroupsParams),
+    responses((status = 200, body = [UserGroupSearchItem], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors)))]
+pub(super) async fn search_user_groups(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Params(params): Params<SearchGroupsParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    if who.is_anonymous() {
+        return Err(refused(
+            &who,
+            "searching groups needs a signed-in user".into(),
+        ));
+    }
+    if params.groupname.is_empty() {
+        return Err(bad("groupname is required"));
+    }
+    let page = Page::of(&PageParams {
+        page: params.page,
+        page_size: params.page_size,
+    })?;
+    let (groups, total) = state
+        .teams
+        .groups(&GroupQuery {
+            name_contains: Some(params.groupname),
+            offset: page.offset(),
+            limit: page.limit(),
+            ..Default::default()
+        })
+        .await?;
+    let found: Vec<UserGroupSearchItem> = groups
+        .iter()
+        .map(|g| UserGroupSearchItem {
+            id: g.id,
+            group_name: g.name.clone(),
+            group_type: g.kind,
+        })
+        .collect();
+    Ok(paging::list(&uri, &found, total, page))
+}
+
 /// Remove a group and the roles it holds.
 #[utoipa::path(delete, path = "/usergroups/{group_id}", tag = "usergroup", operation_id = "deleteUserGroup",
     params(("group_id" = i64, Path, description = "The group's id")),

@@ -3,6 +3,7 @@
 //! `api/v2.0/swagger.yaml` is the reference for paths, bodies, codes and paging; the
 //! rules behind each endpoint live in berth-auth and berth-core.
 
+mod audit;
 mod caller;
 mod ldap;
 mod members;
@@ -42,6 +43,7 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "project", description = "Projects: the first path component of repository names"),
         (name = "member", description = "Who holds which role in a project"),
         (name = "user", description = "The signed-in user"),
+        (name = "auditlog", description = "Who did what to which resource, when, and whether it worked"),
         (name = "Ldap", description = "The LDAP directory: test it, find users and groups, import users"),
         (name = "usergroup", description = "Groups of users, as the directory names them; they hold project roles"),
         (name = "robot", description = "Robot accounts: machine credentials with a permission list"),
@@ -94,12 +96,22 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             robots::refresh_robot_secret,
             robots::delete_robot
         ))
+        .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(audit::list_audit_log_exts))
+        .routes(routes!(audit::list_audit_log_event_types))
+        .routes(routes!(audit::get_project_logs))
+        .routes(routes!(audit::get_project_log_exts))
         .routes(routes!(ldap::ping_ldap))
         .routes(routes!(ldap::search_ldap_users))
         .routes(routes!(ldap::import_ldap_users))
         .routes(routes!(ldap::search_ldap_groups))
         .routes(routes!(ldap::list_user_groups, ldap::create_user_group))
-        .routes(routes!(ldap::get_user_group, ldap::delete_user_group))
+        .routes(routes!(ldap::search_user_groups))
+        .routes(routes!(
+            ldap::get_user_group,
+            ldap::update_user_group,
+            ldap::delete_user_group
+        ))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::search_users))
         .routes(routes!(

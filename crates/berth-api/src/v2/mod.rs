@@ -31,15 +31,15 @@ pub(crate) struct BlobAccepted(pub u64);
 #[derive(Debug, Clone)]
 pub(crate) struct Emit(pub Action, pub Target);
 
-/// Marks `resp` as the event `action` on `target` — built only when notifications are
-/// configured, since pulls are the hottest path.
+/// Marks `resp` as the event `action` on `target` — built only when notifications or the
+/// audit log take it, since pulls are the hottest path.
 pub(crate) fn emit(
     ctx: &Ctx,
     mut resp: Response,
     action: Action,
     target: impl FnOnce() -> Target,
 ) -> Response {
-    if ctx.state.events.is_some() {
+    if ctx.state.events.is_some() || ctx.state.audit.is_some() {
         resp.extensions_mut().insert(Emit(action, target()));
     }
     resp

@@ -41,6 +41,8 @@ macro_rules! json_strings {
 const FORGET_REVIEWED_MANIFESTS: &str =
     "DELETE FROM gc_manifest_review WHERE (repository_id, digest) IN
     (SELECT (value->>0)::bigint, value->>1 FROM jsonb_array_elements($1::jsonb))";
+#[path = "../sql/aggregates/audit.rs"]
+mod audit;
 #[path = "../sql/aggregates/blobs.rs"]
 mod blobs;
 #[path = "../sql/aggregates/collection.rs"]

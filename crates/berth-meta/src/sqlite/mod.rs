@@ -43,6 +43,8 @@ macro_rules! json_strings {
 const FORGET_REVIEWED_MANIFESTS: &str =
     "DELETE FROM gc_manifest_review WHERE (repository_id, digest) IN
     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1))";
+#[path = "../sql/aggregates/audit.rs"]
+mod audit;
 #[path = "../sql/aggregates/blobs.rs"]
 mod blobs;
 #[path = "../sql/aggregates/collection.rs"]

@@ -44,3 +44,20 @@ ALTER TABLE users ADD COLUMN directory_groups TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE users ADD COLUMN directory_admin INTEGER NOT NULL DEFAULT 0;
 -- An identity provider's name for the user (OIDC: issuer and subject).
 ALTER TABLE users ADD COLUMN external_id TEXT;
+-- The audit log: who did what to which resource, when, from where, and whether it
+-- worked. Newest first by id; purged by age.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_time INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    success INTEGER NOT NULL,
+    -- The project it happened in (by name), for project-level listings.
+    project TEXT,
+    client_ip TEXT
+);
+CREATE INDEX audit_log_by_time ON audit_log (op_time);
+CREATE INDEX audit_log_by_project ON audit_log (project, id);

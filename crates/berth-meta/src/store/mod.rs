@@ -1,5 +1,6 @@
 //! The metadata's traits, one per aggregate. [`crate::MetaStore`] is all of them together.
 
+mod audit;
 mod blobs;
 mod collection;
 mod engine;
@@ -15,6 +16,7 @@ mod settings;
 mod uploads;
 mod users;
 
+pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use blobs::Blobs;
 pub use collection::Collection;
 pub use engine::Engine;

@@ -196,6 +196,10 @@ pub trait Projects: Send + Sync + 'static {
 
     /// Removes a group and its project memberships; `false` if there is no such group.
     async fn delete_group(&self, id: i64) -> Result<bool>;
+
+    /// Renames a group; `None` if there is no such group, `Some(false)` if another group
+    /// of its kind has that name.
+    async fn rename_group(&self, id: i64, name: &str) -> Result<Option<bool>>;
 }
 
 /// Which groups a listing returns.

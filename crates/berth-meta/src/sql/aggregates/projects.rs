@@ -557,4 +557,33 @@ impl Projects for Meta {
         self.commit(tx).await?;
         Ok(done == 1)
     }
+
+    async fn rename_group(&self, id: i64, name: &str) -> Result<Option<bool>> {
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        let kind: Option<i64> = sqlx::query_scalar("SELECT kind FROM user_groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(kind) = kind else {
+            return Ok(None);
+        };
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM user_groups WHERE kind = $1 AND name = $2 AND id <> $3)",
+        )
+        .bind(kind)
+        .bind(name)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken {
+            return Ok(Some(false));
+        }
+        sqlx::query("UPDATE user_groups SET name = $2 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(Some(true))
+    }
 }
