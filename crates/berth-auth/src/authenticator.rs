@@ -442,12 +442,10 @@ impl Authenticator {
                 self.login(user, password, addr).await
             }
             (Mode::Local { meta, .. }, Credentials::Certificate(user)) => {
-                let admin = meta
-                    .user(user)
-                    .await
-                    .map_err(AuthError::from)?
-                    .is_some_and(|u| u.admin);
-                Ok(Identity::user(user.clone(), admin))
+                Ok(match meta.user(user).await.map_err(AuthError::from)? {
+                    Some(u) => user_identity(&u),
+                    None => Identity::user(user.clone(), false),
+                })
             }
             (
                 Mode::Local { verifier, .. } | Mode::ExternalToken { verifier, .. },
@@ -710,6 +708,9 @@ impl Authenticator {
             (Some(name), true) => {
                 let user = meta.user(name).await.map_err(AuthError::from)?;
                 match user {
+                    // A directory's password is checked by the directory at each sign-in; a
+                    // refresh token would outlive its changes, so its users get none.
+                    Some(u) if u.origin == UserOrigin::Ldap => None,
                     Some(u) => Some(issuer.refresh_token(name, &u.password_hash)?),
                     None => None,
                 }
@@ -751,8 +752,11 @@ impl Authenticator {
                     .map(|u| u.password_hash.clone())
             })
             .map_err(Refusal::InvalidToken)?;
-        let admin = user.is_some_and(|u| u.admin);
-        Ok(Identity::user(name, admin))
+        // A directory's or provider's user keeps the groups of their last sign-in.
+        Ok(match user {
+            Some(u) => user_identity(&u),
+            None => Identity::user(name, false),
+        })
     }
 }
 

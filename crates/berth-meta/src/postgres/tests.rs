@@ -118,3 +118,53 @@ async fn collection_waits_for_a_push_that_has_checked_its_layer() {
             .is_some()
     );
 }
+
+/// A database left by a berth from before projects (schema step 2) with users and
+/// repositories: the later steps adopt the repositories into projects, number the users
+/// and keep every row (PostgreSQL's own SQL for it: `split_part`, identities).
+#[tokio::test]
+async fn a_database_from_before_projects_comes_up_to_date() {
+    use crate::{Projects, UserOrigin, Users};
+    let Some((host, port)) = postgres_server() else {
+        return;
+    };
+    let name = format!("berth_migrate_{}_{}", std::process::id(), now_ms());
+    let options = new_database(&host, port, &name).await;
+    {
+        let mut conn = sqlx::PgConnection::connect_with(&options.connect_options())
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE berth_schema (version BIGINT NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for step in &super::MIGRATIONS[..2] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*step))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO berth_schema (version) VALUES (2);
+             INSERT INTO users (name, password_hash, admin, created_at, updated_at)
+                 VALUES ('root', '$argon2id$x', TRUE, 1, 1), ('dev', '$argon2id$y', FALSE, 1, 1);
+             INSERT INTO repositories (name, created_at)
+                 VALUES ('team/app', 1), ('team/api', 1), ('solo', 1);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let meta = PgMeta::open(&options).await.unwrap();
+    let dev = meta.user("dev").await.unwrap().unwrap();
+    assert_eq!((dev.id, dev.origin), (1, UserOrigin::Local));
+    assert_eq!(meta.user("root").await.unwrap().unwrap().id, 2);
+    assert!(
+        meta.project("team")
+            .await
+            .unwrap()
+            .is_some_and(|p| !p.public)
+    );
+    assert!(meta.project("solo").await.unwrap().is_some());
+    assert!(meta.project("team/app").await.unwrap().is_none());
+}
