@@ -73,6 +73,8 @@ pub fn default_metadata(public: bool) -> BTreeMap<String, String> {
     [("public".to_string(), public.to_string())].into()
 }
 
+pub use berth_meta::STORAGE_LIMIT_KEY;
+
 /// Who may create projects: Harbor's `project_creation_restriction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CreationRestriction {
@@ -334,6 +336,27 @@ impl Teams {
     /// Removes a group and the roles it holds.
     pub async fn delete_group(&self, id: i64) -> Result<bool, AuthError> {
         Ok(self.meta.delete_group(id).await?)
+    }
+
+    /// Bytes the project holds (each blob and manifest once).
+    pub async fn storage_used(&self, project: &str) -> Result<i64, AuthError> {
+        Ok(self.meta.project_usage(project).await?)
+    }
+
+    /// Sets the project's storage limit in bytes; -1 for none.
+    pub async fn set_storage_limit(
+        &self,
+        project: &ProjectRecord,
+        bytes: i64,
+    ) -> Result<(), AuthError> {
+        if bytes < -1 {
+            return Err(ProjectError::InvalidMetadata(format!(
+                "a storage limit is a number of bytes, or -1 for none; not {bytes}"
+            ))
+            .into());
+        }
+        let metadata = [(STORAGE_LIMIT_KEY.to_string(), bytes.to_string())].into();
+        self.update(project, None, metadata).await
     }
 
     /// Renames a group (its DN stays).

@@ -125,10 +125,11 @@ impl Registry {
         if self.meta.repository_blob(from, digest).await?.is_none() {
             return Ok(None);
         }
-        if self.blobs.stat(digest).await?.is_none() {
+        let Some(size) = self.blobs.stat(digest).await? else {
             tracing::error!(%digest, "metadata lists a blob the blob store does not have");
             return Ok(None);
-        }
+        };
+        self.within_quota(repo, digest, size).await?;
         // Links only if still stored: garbage collection may have taken it meanwhile.
         Ok(self.meta.link_existing_blob(repo, digest).await?)
     }

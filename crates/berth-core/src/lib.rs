@@ -11,6 +11,7 @@ pub mod import;
 pub mod lifecycle;
 mod manifests;
 pub mod policy;
+pub mod quota;
 mod read_cache;
 pub mod retention;
 mod uploads;

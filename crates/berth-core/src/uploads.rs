@@ -171,6 +171,7 @@ impl Registry {
         if &actual != digest {
             return Err(RegistryError::DigestMismatch);
         }
+        self.within_quota(repo, digest, size).await?;
         {
             let _placing = self.meta.placing().await?;
             self.blobs.commit_upload(upload, digest, size).await?;

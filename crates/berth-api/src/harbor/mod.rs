@@ -12,6 +12,7 @@ mod oidc;
 mod paging;
 mod projects;
 mod q;
+mod quotas;
 mod robots;
 mod system;
 mod users;
@@ -43,6 +44,7 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "project", description = "Projects: the first path component of repository names"),
         (name = "member", description = "Who holds which role in a project"),
         (name = "user", description = "The signed-in user"),
+        (name = "quota", description = "Each project's storage limit and use"),
         (name = "auditlog", description = "Who did what to which resource, when, and whether it worked"),
         (name = "Ldap", description = "The LDAP directory: test it, find users and groups, import users"),
         (name = "usergroup", description = "Groups of users, as the directory names them; they hold project roles"),
@@ -101,6 +103,8 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(audit::list_audit_log_event_types))
         .routes(routes!(audit::get_project_logs))
         .routes(routes!(audit::get_project_log_exts))
+        .routes(routes!(quotas::list_quotas))
+        .routes(routes!(quotas::get_quota, quotas::update_quota))
         .routes(routes!(ldap::ping_ldap))
         .routes(routes!(ldap::search_ldap_users))
         .routes(routes!(ldap::import_ldap_users))

@@ -113,7 +113,7 @@ pub struct ProjectReq {
     pub metadata: Option<ProjectMetadata>,
     #[serde(default)]
     pub cve_allowlist: Option<CveAllowlist>,
-    /// Bytes; `-1` (or none) for no limit. Quotas are not kept yet: only "no limit" is taken.
+    /// Bytes; `-1` (or none) for no limit. Only system administrators set one.
     #[serde(default)]
     pub storage_limit: Option<i64>,
     /// A proxy-cache project's upstream: not supported yet.
@@ -141,6 +141,15 @@ pub struct ProjectSummary {
     pub guest_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limited_guest_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<ProjectSummaryQuota>,
+}
+
+/// A project's storage limit and use, in its summary.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ProjectSummaryQuota {
+    pub hard: BTreeMap<String, i64>,
+    pub used: BTreeMap<String, i64>,
 }
 
 /// A membership as Harbor lists it.

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use berth_auth::projects::STORAGE_LIMIT_KEY;
 use berth_auth::{Identity, Permission, ProjectQuery, ProjectRecord, Resource, Role, Verb};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::models::{
     Errors, Project, ProjectDeletable, ProjectMetadata, ProjectReq, ProjectSummary,
+    ProjectSummaryQuota,
 };
 use super::paging::{self, Page, PageParams};
 use super::{Caller, JsonBody, Params, project_for, project_ref, q, refused, timestamp};
@@ -191,10 +193,20 @@ pub(super) async fn create_project(
             )));
         }
     };
-    let created = state
-        .teams
-        .create(&who, &name, public, metadata.to_map())
-        .await?;
+    let mut settings = metadata.to_map();
+    if let Some(limit) = req.storage_limit.filter(|l| *l >= 0) {
+        if !who.at_system("quota", Verb::Update) {
+            return Err(refused(
+                &who,
+                format!(
+                    "only system administrators set a storage_limit; {} is not one (leave it out, or -1)",
+                    who.describe()
+                ),
+            ));
+        }
+        settings.insert(STORAGE_LIMIT_KEY.into(), limit.to_string());
+    }
+    let created = state.teams.create(&who, &name, public, settings).await?;
     let by_name = headers
         .get("x-resource-name-in-location")
         .and_then(|v| v.to_str().ok())
@@ -211,17 +223,12 @@ pub(super) async fn create_project(
     Ok((StatusCode::CREATED, [(header::LOCATION, hv(location))]).into_response())
 }
 
-/// What a request asks of features that arrive later (quotas, proxy caches, CVE
+/// What a request asks of features that arrive later (proxy caches, CVE
 /// allowlists): refused clearly rather than ignored.
 fn not_supported_yet(req: &ProjectReq) -> Result<(), ApiError> {
     if req.registry_id.is_some() {
         return Err(bad(
             "proxy-cache projects (registry_id) are not supported yet".into(),
-        ));
-    }
-    if req.storage_limit.is_some_and(|l| l > 0) {
-        return Err(bad(
-            "storage quotas (storage_limit) are not supported yet; leave it out or send -1".into(),
         ));
     }
     if req
@@ -351,6 +358,16 @@ pub(super) async fn get_project_summary(
         summary.developer_count = count(Role::Developer);
         summary.guest_count = count(Role::Guest);
         summary.limited_guest_count = count(Role::LimitedGuest);
+    }
+    if rights.allows(Permission::new(Resource::Quota, Verb::Read)) {
+        summary.quota = Some(ProjectSummaryQuota {
+            hard: [("storage".to_string(), super::quotas::hard_limit(&p))].into(),
+            used: [(
+                "storage".to_string(),
+                state.teams.storage_used(&p.name).await?,
+            )]
+            .into(),
+        });
     }
     Ok(axum::Json(summary).into_response())
 }

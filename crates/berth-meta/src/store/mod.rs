@@ -26,7 +26,8 @@ pub use outbox::Outbox;
 pub use placement::{Placement, PlacementGuard};
 pub use projects::{
     GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject,
-    ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Viewer,
+    ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, STORAGE_LIMIT_KEY,
+    Viewer,
 };
 pub use retention::RetentionData;
 pub use robots::{RobotQuery, RobotRecord, Robots};

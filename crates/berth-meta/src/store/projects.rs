@@ -9,6 +9,10 @@ use async_trait::async_trait;
 
 use crate::Result;
 
+/// The project metadata key of its storage limit in bytes (absent or -1: none): set by
+/// the management API, enforced by the registry.
+pub const STORAGE_LIMIT_KEY: &str = "storage_limit";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectRecord {
     pub id: i64,
@@ -196,6 +200,13 @@ pub trait Projects: Send + Sync + 'static {
 
     /// Removes a group and its project memberships; `false` if there is no such group.
     async fn delete_group(&self, id: i64) -> Result<bool>;
+
+    /// Bytes the project's repositories hold: each blob and each manifest once, however
+    /// many of its repositories share it (what a storage quota counts).
+    async fn project_usage(&self, name: &str) -> Result<i64>;
+
+    /// Whether one of the project's repositories holds blob `digest` already.
+    async fn project_holds_blob(&self, name: &str, digest: &str) -> Result<bool>;
 
     /// Renames a group; `None` if there is no such group, `Some(false)` if another group
     /// of its kind has that name.

@@ -586,4 +586,40 @@ impl Projects for Meta {
         self.commit(tx).await?;
         Ok(Some(true))
     }
+
+    async fn project_usage(&self, name: &str) -> Result<i64> {
+        let (from, to) = repository_range(name);
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(
+                 (SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN
+                     (SELECT rb.digest FROM repository_blobs rb
+                      JOIN repositories r ON r.id = rb.repository_id
+                      WHERE r.name = $1 OR (r.name >= $2 AND r.name < $3)))
+               + (SELECT COALESCE(SUM(u.size), 0) FROM
+                     (SELECT DISTINCT m.digest, m.size FROM manifests m
+                      JOIN repositories r ON r.id = m.repository_id
+                      WHERE r.name = $1 OR (r.name >= $2 AND r.name < $3)) u)
+             AS BIGINT)",
+        )
+        .bind(name)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    async fn project_holds_blob(&self, name: &str, digest: &str) -> Result<bool> {
+        let (from, to) = repository_range(name);
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM repository_blobs rb
+                 JOIN repositories r ON r.id = rb.repository_id
+                 WHERE rb.digest = $4 AND (r.name = $1 OR (r.name >= $2 AND r.name < $3)))",
+        )
+        .bind(name)
+        .bind(&from)
+        .bind(&to)
+        .bind(digest)
+        .fetch_one(&self.read)
+        .await?)
+    }
 }
