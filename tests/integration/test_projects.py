@@ -283,7 +283,7 @@ def test_bad_requests_change_nothing(teams):
         ({"project_name": "Upper"}, 400),
         ({"project_name": "a--b"}, 400),
         ({"project_name": "ok", "metadata": {"public": "maybe"}}, 400),
-        ({"project_name": "ok", "storage_limit": 1024}, 400),
+        ({"project_name": "ok", "storage_limit": -5}, 400),
         ({"project_name": "ok", "registry_id": 1}, 400),
     ]
     for body, status in cases:

@@ -193,6 +193,11 @@ pub(super) async fn create_project(
             )));
         }
     };
+    if req.storage_limit.is_some_and(|l| l < -1) {
+        return Err(bad(
+            "storage_limit is a number of bytes, or -1 for no limit".into(),
+        ));
+    }
     let mut settings = metadata.to_map();
     if let Some(limit) = req.storage_limit.filter(|l| *l >= 0) {
         if !who.at_system("quota", Verb::Update) {
