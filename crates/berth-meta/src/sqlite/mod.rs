@@ -85,7 +85,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("runs.sql"),
     include_str!("replicas.sql"),
     include_str!("teams.sql"),
-    include_str!("robots.sql"),
+    include_str!("accounts.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
