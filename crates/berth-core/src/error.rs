@@ -12,7 +12,11 @@ pub enum RegistryError {
     BlobUnknown,
     #[error("blob upload invalid: {0}")]
     BlobUploadInvalid(String),
-    #[error("blob upload unknown to registry")]
+    /// No such session: it finished, was cancelled, expired, or was forgotten because
+    /// its stored bytes were lost.
+    #[error(
+        "blob upload unknown to registry: it finished, was cancelled, expired or lost its stored bytes; start the upload again"
+    )]
     BlobUploadUnknown,
     /// The upload's stored bytes are gone: it was forgotten.
     #[error(
