@@ -257,3 +257,45 @@ def test_robot_names_are_taken_once_and_stay(teams):
                      auth=("admin", admin_password(reg)), timeout=30)
     assert r.status_code == 400
     assert requests.get(f"{reg.url}/api/v2.0/robots", timeout=30).status_code == 401
+
+
+from test_auth import docker_with_config  # noqa: E402
+from test_docker import build_busybox_image, docker, docker_engine, local_images  # noqa: E402,F401
+
+
+def test_the_docker_engine_signs_in_as_roles_and_robots(docker_engine, local_images, teams,
+                                                        workdir):
+    """The role matrix's Docker column: `docker login` as a developer, a guest and a
+    read-only robot, then push and pull as each."""
+    reg = teams
+    admin = Harbor(reg, "admin", admin_password(reg))
+    admin.create_project(ProjectReq(project_name="team"))
+    add_user(reg, "dev", "dev-password")
+    add_user(reg, "tess", "tess-password")
+    admin.add_project_member_user("team", "dev", DEVELOPER)
+    admin.add_project_member_user("team", "tess", 3)  # guest
+    robot = admin.create_robot(project_robot("prod", "team", "repository:pull"))
+    host = f"localhost:{reg.port}"
+    image = f"{host}/team/busybox:1"
+    local_images.append(image)
+    image_id = build_busybox_image(workdir / "ctx", image, "docker roles")
+    local_images.append(image_id)
+
+    def signed_in(user: str, password: str):
+        cfg = workdir / f"docker-{user.replace('$', '_').replace('+', '_')}"
+        cfg.mkdir()
+        login = docker_with_config(cfg, "login", host, "-u", user, "--password-stdin",
+                                   stdin=password + "\n")
+        assert "Login Succeeded" in login.stdout
+        return cfg
+
+    dev = signed_in("dev", "dev-password")
+    docker_with_config(dev, "push", image)
+    for user, password in (("tess", "tess-password"), (robot.name, robot.secret)):
+        cfg = signed_in(user, password)
+        denied = docker_with_config(cfg, "push", f"{host}/team/busybox:1", check=False)
+        assert denied.returncode != 0, f"{user} may not push"
+        assert "denied" in (denied.stdout + denied.stderr).lower()
+        docker("rmi", "-f", image, check=False)
+        docker_with_config(cfg, "pull", image)
+        assert docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip() == image_id
