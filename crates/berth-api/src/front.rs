@@ -161,7 +161,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
     let opts = &state.options;
     // What an event needs from the request, kept before the parts move into the
     // handler — only when someone listens.
-    let event_request = state.events.is_some().then(|| EventRequest {
+    let event_request = state.events.notifier.listening().then(|| EventRequest {
         base: access::public_base(&parts.headers, peer.as_ref(), opts.base_url.as_deref()),
         host: header_text(&parts.headers, header::HOST),
         user_agent: header_text(&parts.headers, header::USER_AGENT),
@@ -256,8 +256,8 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         )
         .await;
     }
-    if let Some(events) = &state.events
-        && let Some(seen) = event_request
+    let events = &state.events;
+    if let Some(seen) = event_request
         && let Some(crate::v2::Emit(action, target)) = emitted
     {
         let request = RequestInfo {

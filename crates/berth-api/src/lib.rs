@@ -44,8 +44,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub options: ApiOptions,
     pub metrics: Arc<Metrics>,
-    /// Where registry events go, when `notifications.endpoints` are configured.
-    pub events: Option<Events>,
+    /// Where registry events go: configured endpoints and projects' webhook policies.
+    pub events: Events,
     /// The `health` section's checks, part of readiness.
     pub periodic_checks: health::PeriodicChecks,
     /// Garbage collection and retention, for `/api/v1/gc` and `/api/v1/retention`.

@@ -123,6 +123,40 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// A 500 whose details go to the log, not to clients.
+fn internal(err: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "internal error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN",
+        "internal server error; the registry log has details",
+    )
+}
+
+impl From<berth_notify::PolicyError> for ApiError {
+    fn from(err: berth_notify::PolicyError) -> Self {
+        use berth_notify::PolicyError;
+        let (status, code) = match &err {
+            PolicyError::Meta(m) if m.is_storage_full() => return storage_full(m),
+            PolicyError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
+            PolicyError::Meta(_) => return internal(&err),
+            PolicyError::NameTaken(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            PolicyError::NoSuchProject | PolicyError::NoSuchPolicy(_) => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND")
+            }
+            PolicyError::NoName
+            | PolicyError::NameTooLong
+            | PolicyError::NoEventTypes
+            | PolicyError::UnknownEventType(_)
+            | PolicyError::NoTargets
+            | PolicyError::UnsupportedTarget(_)
+            | PolicyError::UnsupportedFormat(_)
+            | PolicyError::BadAddress(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
 impl From<berth_auth::RobotError> for ApiError {
     fn from(err: berth_auth::RobotError) -> Self {
         berth_auth::AuthError::from(err).into()
@@ -202,14 +236,7 @@ impl From<berth_auth::AuthError> for ApiError {
             AuthError::Meta(_)
             | AuthError::File { .. }
             | AuthError::Config(_)
-            | AuthError::Crypto(_) => {
-                tracing::error!(error = %err, "internal error");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "UNKNOWN",
-                    "internal server error; the registry log has details",
-                );
-            }
+            | AuthError::Crypto(_) => return internal(&err),
         };
         ApiError::new(status, code, err.to_string())
     }

@@ -130,6 +130,7 @@ pub trait MetaStore:
     + Projects
     + Robots
     + AuditLog
+    + WebhookPolicies
 {
 }
 
@@ -148,7 +149,8 @@ impl<
         + Placement
         + Projects
         + Robots
-        + AuditLog,
+        + AuditLog
+        + WebhookPolicies,
 > MetaStore for T
 {
 }

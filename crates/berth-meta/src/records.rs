@@ -220,14 +220,22 @@ pub struct StorageStats {
     pub uploads: u64,
 }
 
-/// A notification waiting in the outbox for one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A notification in the outbox for one endpoint or webhook policy target.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutboxEvent {
     pub id: i64,
+    pub endpoint: String,
     /// The event as JSON.
     pub payload: String,
     /// Failed deliveries so far.
     pub attempts: u32,
+    pub policy_id: Option<i64>,
+    pub event_type: Option<String>,
+    /// `None` while due; `Success` or `Error` once finished.
+    pub outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
 }
 
 /// Everything one repository of a Distribution tree contributes, written in one go.

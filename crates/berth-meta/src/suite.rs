@@ -1448,3 +1448,145 @@ async fn the_audit_log_lists_newest_first_filters_and_purges() {
         assert_eq!(count(AuditQuery::default()).await, 1, "{engine}");
     }
 }
+
+#[tokio::test]
+async fn webhook_policies_keep_their_deliveries_as_history() {
+    use crate::{
+        NewOutboxEvent, NewProject, OutboxFeed, PolicyWrite, ProjectDeletion, WebhookPolicyRecord,
+    };
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let team = meta
+            .create_project(&NewProject {
+                name: "team",
+                public: true,
+                owner: None,
+                metadata: Default::default(),
+                first_member: None,
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let policy = |name: &str, project_id| WebhookPolicyRecord {
+            id: 0,
+            project_id,
+            name: name.into(),
+            description: String::new(),
+            enabled: true,
+            event_types: r#"["PUSH_ARTIFACT"]"#.into(),
+            targets: "[]".into(),
+            creator: "admin".into(),
+            created_at_ms: 7,
+            updated_at_ms: 7,
+        };
+        let PolicyWrite::Done(ci) = meta.create_webhook_policy(&policy("ci", team)).await.unwrap()
+        else {
+            panic!("{engine}: the first policy is created")
+        };
+        assert_eq!(
+            meta.create_webhook_policy(&policy("ci", team)).await.unwrap(),
+            PolicyWrite::NameTaken,
+            "{engine}"
+        );
+        assert_eq!(
+            meta.create_webhook_policy(&policy("ci", team + 100))
+                .await
+                .unwrap(),
+            PolicyWrite::Missing,
+            "{engine}: no policy for a missing project"
+        );
+        let PolicyWrite::Done(other) = meta
+            .create_webhook_policy(&policy("audit", team))
+            .await
+            .unwrap()
+        else {
+            panic!("{engine}")
+        };
+        let mut renamed = policy("audit", team);
+        renamed.id = ci;
+        assert_eq!(
+            meta.update_webhook_policy(&renamed).await.unwrap(),
+            PolicyWrite::NameTaken,
+            "{engine}: a rename onto another policy's name"
+        );
+        renamed.enabled = false;
+        renamed.name = "ci-off".into();
+        assert_eq!(
+            meta.update_webhook_policy(&renamed).await.unwrap(),
+            PolicyWrite::Done(ci),
+            "{engine}"
+        );
+        let active = meta.active_webhook_policies().await.unwrap();
+        assert_eq!(active.len(), 1, "{engine}: only enabled policies are active");
+        assert_eq!(active[0].policy.id, other);
+        assert_eq!(active[0].project_name, "team");
+        assert!(active[0].project_public);
+        let (page, total) = meta.webhook_policies(team, Some("off"), 0, 10).await.unwrap();
+        assert_eq!((page.len(), total), (1, 1), "{engine}");
+        assert_eq!(page[0].name, "ci-off");
+
+        // Deliveries: an endpoint's row goes when delivered, a policy's stays as history.
+        let row = |endpoint: &str, policy_id: Option<i64>| NewOutboxEvent {
+            endpoint: endpoint.into(),
+            payload: "{}".into(),
+            policy_id,
+            event_type: policy_id.map(|_| "PUSH_ARTIFACT".to_string()),
+        };
+        meta.enqueue_events(&[
+            row("config", None),
+            row("policy:a", Some(other)),
+            row("policy:b", Some(other)),
+        ])
+        .await
+        .unwrap();
+        let now = now_ms() + 1;
+        let endpoint = meta
+            .due_events(OutboxFeed::Endpoint("config"), now, 10)
+            .await
+            .unwrap();
+        assert_eq!(endpoint.len(), 1, "{engine}");
+        let policies = meta.due_events(OutboxFeed::Policies, now, 10).await.unwrap();
+        assert_eq!(policies.len(), 2, "{engine}");
+        assert_eq!(meta.outbox_depth().await.unwrap(), 3);
+        meta.delivered_events(&[endpoint[0].id, policies[0].id])
+            .await
+            .unwrap();
+        meta.postpone_events(&[policies[1].id], now + 60_000, "503")
+            .await
+            .unwrap();
+        assert!(
+            meta.due_events(OutboxFeed::Policies, now, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{engine}: delivered and postponed rows are not due"
+        );
+        meta.abandon_events(&[policies[1].id], "gave up").await.unwrap();
+        assert_eq!(meta.outbox_depth().await.unwrap(), 0, "{engine}");
+        let (history, total) = meta.policy_deliveries(other, 0, 10).await.unwrap();
+        assert_eq!(total, 2, "{engine}");
+        assert_eq!(history[0].outcome.as_deref(), Some("Error"));
+        assert_eq!(history[0].last_error.as_deref(), Some("gave up"));
+        assert_eq!(history[0].attempts, 2);
+        assert_eq!(history[1].outcome.as_deref(), Some("Success"));
+        assert!(history[1].finished_at_ms.is_some());
+        assert_eq!(
+            meta.policy_delivery(other, history[1].id).await.unwrap(),
+            Some(history[1].clone())
+        );
+        assert_eq!(meta.policy_delivery(ci, history[1].id).await.unwrap(), None);
+        assert_eq!(meta.forget_deliveries(0).await.unwrap(), 0, "{engine}");
+
+        // A deleted policy takes its history; a deleted project its policies.
+        assert!(meta.delete_webhook_policy(other).await.unwrap());
+        assert_eq!(meta.policy_deliveries(other, 0, 10).await.unwrap().1, 0);
+        assert!(!meta.delete_webhook_policy(other).await.unwrap());
+        assert_eq!(
+            meta.delete_project(team).await.unwrap(),
+            ProjectDeletion::Deleted
+        );
+        assert_eq!(meta.webhook_policy(ci).await.unwrap(), None, "{engine}");
+    }
+}

@@ -145,31 +145,28 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let auth = Arc::new(crate::auth::authenticator(&s, meta.clone()).await?);
     let mut metrics = Metrics::new();
-    let notify_metrics = (!s.endpoints.is_empty()).then(NotifyMetrics::default);
-    if let Some(m) = &notify_metrics {
-        metrics.register_notifications(m);
-    }
+    let notify_metrics = NotifyMetrics::default();
+    metrics.register_notifications(&notify_metrics);
     let lifecycle_metrics = LifecycleMetrics::default();
     metrics.register_lifecycle(&lifecycle_metrics);
     let metrics = Arc::new(metrics);
-    let events = notify_metrics.map(|m| {
-        for e in &s.endpoints {
-            tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
-        }
-        Events {
-            notifier: Notifier::start(
-                meta.clone(),
-                &jobs,
-                s.endpoints.clone(),
-                s.include_references,
-                m,
-            ),
-            source: Source {
-                addr: s.addr.clone(),
-                instance_id: uuid::Uuid::new_v4().to_string(),
-            },
-        }
-    });
+    for e in &s.endpoints {
+        tracing::info!(endpoint = e.name, url = e.url, "sending notifications");
+    }
+    // Always running: projects' webhook policies may be created at any time.
+    let events = Events {
+        notifier: Notifier::start(
+            meta.clone(),
+            &jobs,
+            s.endpoints.clone(),
+            s.include_references,
+            notify_metrics,
+        ),
+        source: Source {
+            addr: s.addr.clone(),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+        },
+    };
     let driver = if s.storage.filesystem_root().is_some() {
         "filesystem"
     } else {

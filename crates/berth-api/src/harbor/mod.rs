@@ -16,6 +16,7 @@ mod quotas;
 mod robots;
 mod system;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -98,6 +99,19 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             robots::refresh_robot_secret,
             robots::delete_robot
         ))
+        .routes(routes!(
+            webhooks::list_webhook_policies,
+            webhooks::create_webhook_policy
+        ))
+        .routes(routes!(
+            webhooks::get_webhook_policy,
+            webhooks::update_webhook_policy,
+            webhooks::delete_webhook_policy
+        ))
+        .routes(routes!(webhooks::list_webhook_executions))
+        .routes(routes!(webhooks::list_webhook_tasks))
+        .routes(routes!(webhooks::get_webhook_task_log))
+        .routes(routes!(webhooks::get_supported_event_types))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::list_audit_log_exts))
         .routes(routes!(audit::list_audit_log_event_types))

@@ -159,7 +159,7 @@ pub(super) async fn get_system_info(
         info.project_creation_restriction = Some(state.teams.restriction.as_str().into());
         info.harbor_version = Some(format!("berth-{}", env!("CARGO_PKG_VERSION")));
         info.has_ca_root = Some(false);
-        info.notification_enable = Some(state.events.is_some());
+        info.notification_enable = Some(true);
         info.current_time = Some(timestamp(berth_meta::now_ms()));
     }
     Ok(axum::Json(info).into_response())

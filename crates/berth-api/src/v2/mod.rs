@@ -39,7 +39,7 @@ pub(crate) fn emit(
     action: Action,
     target: impl FnOnce() -> Target,
 ) -> Response {
-    if ctx.state.events.is_some() || ctx.state.audit.is_some() {
+    if ctx.state.events.notifier.listening() || ctx.state.audit.is_some() {
         resp.extensions_mut().insert(Emit(action, target()));
     }
     resp

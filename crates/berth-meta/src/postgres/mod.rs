@@ -73,6 +73,8 @@ mod totals;
 mod uploads;
 #[path = "../sql/aggregates/users.rs"]
 mod users;
+#[path = "../sql/aggregates/webhooks.rs"]
+mod webhooks;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
 /// (PostgreSQL support starts at SQLite's fifth version, so its first step is all of it.)
@@ -81,6 +83,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("replicas.sql"),
     include_str!("teams.sql"),
     include_str!("accounts.sql"),
+    include_str!("webhooks.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

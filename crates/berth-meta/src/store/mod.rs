@@ -15,6 +15,7 @@ mod runs;
 mod settings;
 mod uploads;
 mod users;
+mod webhooks;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use blobs::Blobs;
@@ -22,7 +23,7 @@ pub use collection::Collection;
 pub use engine::Engine;
 pub use jobs::{ClaimRequest, JobClaim, Leases};
 pub use manifests::Manifests;
-pub use outbox::Outbox;
+pub use outbox::{NewOutboxEvent, Outbox, OutboxFeed};
 pub use placement::{Placement, PlacementGuard};
 pub use projects::{
     GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject,
@@ -35,3 +36,4 @@ pub use runs::Runs;
 pub use settings::Settings;
 pub use uploads::Uploads;
 pub use users::Users;
+pub use webhooks::{ActivePolicy, PolicyWrite, WebhookPolicies, WebhookPolicyRecord};

@@ -282,6 +282,8 @@ impl Projects for Meta {
         for dependent in [
             "DELETE FROM project_members WHERE project_id = $1",
             "DELETE FROM robots WHERE project_id = $1",
+            "DELETE FROM outbox WHERE policy_id IN (SELECT id FROM webhook_policies WHERE project_id = $1)",
+            "DELETE FROM webhook_policies WHERE project_id = $1",
         ] {
             sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
         }
