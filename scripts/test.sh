@@ -81,7 +81,7 @@ BERTH_STORAGE=s3 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovide
 
 step "integration tests on PostgreSQL metadata"
 # The registry API, garbage collection, retention, users and tokens, projects and roles,
-# notifications and a real client again, with every berth on the test server (a database
+# notifications, webhook policies and a real client again, with every berth on the test server (a database
 # each).
 BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} \
     tests/integration/test_api_base.py tests/integration/test_api_blobs.py \
@@ -92,7 +92,8 @@ BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-
     tests/integration/test_skopeo.py tests/integration/test_crash.py \
     tests/integration/test_backup.py tests/integration/test_projects.py \
     tests/integration/test_robots.py tests/integration/test_ldap.py tests/integration/test_oidc.py \
-    tests/integration/test_audit.py tests/integration/test_quotas.py
+    tests/integration/test_audit.py tests/integration/test_quotas.py \
+    tests/integration/test_webhook_policies.py
 
 if [ -z "${SKIP_FUZZ:-}" ]; then
     step "fuzzing (${FUZZ_SECONDS:-20}s per target)"

@@ -12,10 +12,13 @@ class Receiver:
     """A webhook receiver on loopback that records every delivery; it can be stopped and
     started again on the same port."""
 
-    def __init__(self):
+    def __init__(self, failures: int = 0):
+        """`failures`: how many deliveries to answer 503 before taking them."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.deliveries: list[dict] = []
+        self.refused = 0
+        self.failures = failures
         self.lock = threading.Lock()
         self.server = None
 
@@ -26,10 +29,14 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with outer.lock:
-                    outer.deliveries.append({
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": body})
-                self.send_response(200)
+                    refuse = outer.refused < outer.failures
+                    if refuse:
+                        outer.refused += 1
+                    else:
+                        outer.deliveries.append({
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body})
+                self.send_response(503 if refuse else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -51,11 +58,17 @@ class Receiver:
         with self.lock:
             return [e for d in self.deliveries for e in json.loads(d["body"])["events"]]
 
-    def wait_for(self, predicate, timeout=15.0) -> list[dict]:
+    def bodies(self) -> list[tuple[dict, dict]]:
+        """Each delivery as (headers, JSON body): webhook policies send one event each."""
+        with self.lock:
+            return [(d["headers"], json.loads(d["body"])) for d in self.deliveries]
+
+    def wait_for(self, predicate, timeout=15.0, read=None) -> list:
+        read = read or self.events
         deadline = time.time() + timeout
         while time.time() < deadline:
-            events = self.events()
-            if predicate(events):
-                return events
+            got = read()
+            if predicate(got):
+                return got
             time.sleep(0.1)
-        raise AssertionError(f"events did not arrive in time; got {json.dumps(self.events())[:3000]}")
+        raise AssertionError(f"deliveries did not arrive in time; got {json.dumps(read())[:3000]}")
