@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 import requests
-from harborapi.models import ProjectReq, QuotaUpdateReq, ResourceList
+from harborapi.models import (ProjectReq, QuotaUpdateReq, ResourceList, WebhookPolicy,
+                              WebhookTargetObject)
 
 import images as im
 from conftest import LOCAL_AUTH
 from teams import DEVELOPER, Harbor, add_user
 from test_auth import admin_password, bearer, push_blob, token
+from webhooks import Receiver
 
 pytestmark = pytest.mark.berth_only
 
@@ -100,3 +102,35 @@ def test_only_administrators_set_limits(teams):
                      json={"hard": {}})
     assert r.status_code == 400
     assert admin.get_quota(limited.project_id).hard.root == {"storage": 1000}, "bad input changed nothing"
+
+
+def test_quota_events_reach_the_projects_webhook_policy(teams):
+    reg = teams
+    password = admin_password(reg)
+    admin = Harbor(reg, "admin", password)
+    admin.create_project(ProjectReq(project_name="team"))
+    team = admin.get_project("team")
+    receiver = Receiver().start()
+    try:
+        admin.create_webhook_policy("team", WebhookPolicy(
+            name="quota", enabled=True, event_types=["QUOTA_EXCEED", "QUOTA_WARNING"],
+            targets=[WebhookTargetObject(type="http", address=receiver.url)]))
+        admin.update_quota(team.project_id, QuotaUpdateReq(hard=ResourceList({"storage": 10_000})))
+        t = token(reg, "admin", password, scope="repository:team/app:pull,push").json()["token"]
+        assert push_blob(reg, "team/app", b"a" * 9_000, bearer(t)).status_code == 201
+        r = push_blob(reg, "team/app", b"b" * 4_000, bearer(t))
+        assert r.status_code == 403, r.text
+
+        def kinds(bodies):
+            return [b["type"] for _, b in bodies]
+        bodies = receiver.wait_for(lambda b: "QUOTA_EXCEED" in kinds(b), read=receiver.bodies)
+        assert kinds(bodies) == ["QUOTA_WARNING", "QUOTA_EXCEED"], \
+            "9,000 of 10,000 bytes passes 85% once; 4,000 more does not fit"
+        exceed = bodies[1][1]["event_data"]
+        assert exceed["repository"]["repo_full_name"] == "team/app"
+        assert exceed["resources"][0]["digest"].startswith("sha256:")
+        assert "quota exceeded" in exceed["custom_attributes"]["Details"]
+        assert "10,000" not in exceed["custom_attributes"]["Details"]
+        assert "9.8 KiB" in exceed["custom_attributes"]["Details"], "the limit, for people"
+    finally:
+        receiver.stop()

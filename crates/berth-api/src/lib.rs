@@ -7,6 +7,7 @@ pub mod audit;
 mod cert_reload;
 mod client_cert;
 pub mod debug;
+pub mod domain_events;
 mod front;
 mod harbor;
 pub mod health;

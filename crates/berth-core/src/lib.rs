@@ -5,6 +5,7 @@
 mod blobs;
 mod discovery;
 mod error;
+pub mod events;
 pub mod gc;
 mod health;
 pub mod import;
@@ -51,6 +52,8 @@ pub struct Registry {
     pulls: gc::PullLog,
     /// Hot reads from memory, kept right by generations (see the module).
     cache: read_cache::ReadCache,
+    /// Who hears domain events, if anyone.
+    events: Option<Arc<dyn events::EventSink>>,
 }
 
 impl Registry {
@@ -63,6 +66,19 @@ impl Registry {
             upload_locks: KeyedLocks::default(),
             pulls: gc::PullLog::default(),
             cache: read_cache::ReadCache::new(move || counted.write_count()),
+            events: None,
+        }
+    }
+
+    /// Sends domain events (quota notices) to `sink`.
+    pub fn with_events(mut self, sink: Arc<dyn events::EventSink>) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
+    fn emit(&self, event: events::DomainEvent) {
+        if let Some(sink) = &self.events {
+            sink.emit(event);
         }
     }
 

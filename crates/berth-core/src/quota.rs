@@ -8,6 +8,7 @@
 
 use berth_oci::{Digest, RepoName};
 
+use crate::events::{DomainEvent, QUOTA_WARNING_PERCENT, QuotaNotice};
 use crate::{Registry, RegistryError, Result};
 
 pub use berth_meta::STORAGE_LIMIT_KEY as STORAGE_LIMIT;
@@ -60,13 +61,32 @@ impl Registry {
         }
         let used = self.meta.project_usage(project).await?;
         let adding = i64::try_from(size).unwrap_or(i64::MAX);
-        if used.saturating_add(adding) > limit {
-            return Err(RegistryError::Denied(format!(
+        let after = used.saturating_add(adding);
+        let notice = |details: String| QuotaNotice {
+            repository: repo.to_string(),
+            digest: digest.to_string(),
+            used,
+            adding,
+            limit,
+            details,
+        };
+        if after > limit {
+            let message = format!(
                 "quota exceeded: adding {} to project {project}, which holds {}, would pass its storage limit of {}; delete artifacts (and let garbage collection run) or ask an administrator to raise the quota",
                 bytes_text(adding),
                 bytes_text(used),
                 bytes_text(limit)
-            )));
+            );
+            self.emit(DomainEvent::QuotaExceeded(notice(message.clone())));
+            return Err(RegistryError::Denied(message));
+        }
+        let warning_at = limit.saturating_mul(QUOTA_WARNING_PERCENT) / 100;
+        if used < warning_at && after >= warning_at {
+            self.emit(DomainEvent::QuotaWarning(notice(format!(
+                "project {project} now holds {} of its storage limit of {}",
+                bytes_text(after),
+                bytes_text(limit)
+            ))));
         }
         Ok(())
     }

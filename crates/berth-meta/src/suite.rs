@@ -1481,12 +1481,17 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
             created_at_ms: 7,
             updated_at_ms: 7,
         };
-        let PolicyWrite::Done(ci) = meta.create_webhook_policy(&policy("ci", team)).await.unwrap()
+        let PolicyWrite::Done(ci) = meta
+            .create_webhook_policy(&policy("ci", team))
+            .await
+            .unwrap()
         else {
             panic!("{engine}: the first policy is created")
         };
         assert_eq!(
-            meta.create_webhook_policy(&policy("ci", team)).await.unwrap(),
+            meta.create_webhook_policy(&policy("ci", team))
+                .await
+                .unwrap(),
             PolicyWrite::NameTaken,
             "{engine}"
         );
@@ -1519,11 +1524,18 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
             "{engine}"
         );
         let active = meta.active_webhook_policies().await.unwrap();
-        assert_eq!(active.len(), 1, "{engine}: only enabled policies are active");
+        assert_eq!(
+            active.len(),
+            1,
+            "{engine}: only enabled policies are active"
+        );
         assert_eq!(active[0].policy.id, other);
         assert_eq!(active[0].project_name, "team");
         assert!(active[0].project_public);
-        let (page, total) = meta.webhook_policies(team, Some("off"), 0, 10).await.unwrap();
+        let (page, total) = meta
+            .webhook_policies(team, Some("off"), 0, 10)
+            .await
+            .unwrap();
         assert_eq!((page.len(), total), (1, 1), "{engine}");
         assert_eq!(page[0].name, "ci-off");
 
@@ -1547,7 +1559,10 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
             .await
             .unwrap();
         assert_eq!(endpoint.len(), 1, "{engine}");
-        let policies = meta.due_events(OutboxFeed::Policies, now, 10).await.unwrap();
+        let policies = meta
+            .due_events(OutboxFeed::Policies, now, 10)
+            .await
+            .unwrap();
         assert_eq!(policies.len(), 2, "{engine}");
         assert_eq!(meta.outbox_depth().await.unwrap(), 3);
         meta.delivered_events(&[endpoint[0].id, policies[0].id])
@@ -1563,7 +1578,9 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
                 .is_empty(),
             "{engine}: delivered and postponed rows are not due"
         );
-        meta.abandon_events(&[policies[1].id], "gave up").await.unwrap();
+        meta.abandon_events(&[policies[1].id], "gave up")
+            .await
+            .unwrap();
         assert_eq!(meta.outbox_depth().await.unwrap(), 0, "{engine}");
         let (history, total) = meta.policy_deliveries(other, 0, 10).await.unwrap();
         assert_eq!(total, 2, "{engine}");

@@ -364,7 +364,10 @@ async fn deliver(
         if let Ok(depth) = meta.outbox_depth().await {
             metrics.queued.set(depth as i64);
         }
-        let due = match meta.due_events(OutboxFeed::Endpoint(&endpoint.name), now_ms(), BATCH).await {
+        let due = match meta
+            .due_events(OutboxFeed::Endpoint(&endpoint.name), now_ms(), BATCH)
+            .await
+        {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(endpoint = endpoint.name, error = %e, "cannot read the outbox");
@@ -444,9 +447,10 @@ async fn post_to_target(
     } else {
         &clients.verifying
     };
-    let mut request = client
-        .post(&target.address)
-        .header(reqwest::header::CONTENT_TYPE, target.format().content_type());
+    let mut request = client.post(&target.address).header(
+        reqwest::header::CONTENT_TYPE,
+        target.format().content_type(),
+    );
     if !target.auth_header.is_empty() {
         request = request.header(reqwest::header::AUTHORIZATION, &target.auth_header);
     }
@@ -500,7 +504,12 @@ async fn deliver_to_target(
             Err(reason) => {
                 metrics.failed.get_or_create(&label).inc();
                 let failures = event.attempts + 1;
-                tracing::warn!(endpoint, attempt = failures, error = reason, "webhook policy delivery failed");
+                tracing::warn!(
+                    endpoint,
+                    attempt = failures,
+                    error = reason,
+                    "webhook policy delivery failed"
+                );
                 if failures >= POLICY_ATTEMPTS {
                     meta.abandon_events(&[event.id], &reason).await
                 } else {
@@ -550,7 +559,10 @@ async fn deliver_policies(
         let mut by_target: std::collections::BTreeMap<String, Vec<OutboxEvent>> =
             std::collections::BTreeMap::new();
         for event in due {
-            by_target.entry(event.endpoint.clone()).or_default().push(event);
+            by_target
+                .entry(event.endpoint.clone())
+                .or_default()
+                .push(event);
         }
         let meta = &*meta;
         futures_util::future::join_all(by_target.into_iter().map(|(endpoint, events)| {

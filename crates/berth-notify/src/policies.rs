@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use berth_meta::{
-    MetaError, MetaStore, OutboxEvent, PolicyWrite, WebhookPolicyRecord, now_ms,
-};
+use berth_meta::{MetaError, MetaStore, OutboxEvent, PolicyWrite, WebhookPolicyRecord, now_ms};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -260,7 +258,10 @@ pub(crate) fn parse_target_endpoint(endpoint: &str) -> Option<(i64, usize)> {
 
 /// Target `index` of a stored policy, if it still has one.
 pub(crate) fn target_of(record: &WebhookPolicyRecord, index: usize) -> Option<WebhookTarget> {
-    WebhookPolicy::read(record.clone()).targets.into_iter().nth(index)
+    WebhookPolicy::read(record.clone())
+        .targets
+        .into_iter()
+        .nth(index)
 }
 
 /// Webhook policies for the API: create, read, change, delete, and their deliveries.
@@ -316,7 +317,10 @@ impl Webhooks {
             .meta
             .webhook_policies(project_id, name_contains, offset, limit)
             .await?;
-        Ok((records.into_iter().map(WebhookPolicy::read).collect(), total))
+        Ok((
+            records.into_iter().map(WebhookPolicy::read).collect(),
+            total,
+        ))
     }
 
     /// Replaces what `existing` is made of; its id, project, creator and creation stay.
@@ -407,10 +411,16 @@ mod tests {
         assert!(matches!(checked(bad), Err(PolicyError::NoTargets)));
         let mut bad = spec();
         bad.targets[0].kind = "slack".into();
-        assert!(matches!(checked(bad), Err(PolicyError::UnsupportedTarget(_))));
+        assert!(matches!(
+            checked(bad),
+            Err(PolicyError::UnsupportedTarget(_))
+        ));
         let mut bad = spec();
         bad.targets[0].payload_format = "XML".into();
-        assert!(matches!(checked(bad), Err(PolicyError::UnsupportedFormat(_))));
+        assert!(matches!(
+            checked(bad),
+            Err(PolicyError::UnsupportedFormat(_))
+        ));
         for address in ["ftp://h/x", "not a url", "http://", "mailto:a@b"] {
             let mut bad = spec();
             bad.targets[0].address = address.into();
@@ -426,7 +436,10 @@ mod tests {
 
     #[test]
     fn target_endpoints_read_back() {
-        assert_eq!(parse_target_endpoint(&target_endpoint(12, 3)), Some((12, 3)));
+        assert_eq!(
+            parse_target_endpoint(&target_endpoint(12, 3)),
+            Some((12, 3))
+        );
         assert_eq!(parse_target_endpoint("ci"), None);
         assert_eq!(parse_target_endpoint("policy:x/1"), None);
     }

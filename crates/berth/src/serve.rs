@@ -173,7 +173,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         "s3"
     };
     let store = Arc::new(MeteredStore::new(blobs, driver, metrics.clone()));
-    let registry = Arc::new(Registry::new(store, meta.clone(), registry_options(&s)));
+    let registry = Arc::new(
+        Registry::new(store, meta.clone(), registry_options(&s)).with_events(Arc::new(
+            berth_api::domain_events::WebhookSink(events.notifier.clone()),
+        )),
+    );
     let watcher = registry.clone();
     tokio::spawn(async move { watcher.watch_other_writers().await });
     let lifecycle = Arc::new(Lifecycle::new(

@@ -32,8 +32,12 @@ pub trait Outbox: Send + Sync + 'static {
     async fn enqueue_events(&self, events: &[NewOutboxEvent]) -> Result<()>;
 
     /// The oldest unfinished notifications of `feed` due at `now` (ms), at most `limit`.
-    async fn due_events(&self, feed: OutboxFeed<'_>, now: i64, limit: u32)
-    -> Result<Vec<OutboxEvent>>;
+    async fn due_events(
+        &self,
+        feed: OutboxFeed<'_>,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>>;
 
     /// Delivered: an endpoint's notifications are forgotten, a policy's are kept as
     /// succeeded.
