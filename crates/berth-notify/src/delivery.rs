@@ -116,7 +116,7 @@ pub struct Notifier {
 
 /// What reaches the outbox writer.
 enum Published {
-    Registry(Event),
+    Registry(Box<Event>),
     Harbor(HarborEvent),
 }
 
@@ -214,7 +214,7 @@ impl Notifier {
         if !self.include_references {
             event.target.references.clear();
         }
-        let _ = self.tx.send(Published::Registry(event));
+        let _ = self.tx.send(Published::Registry(Box::new(event)));
     }
 
     /// Hands over an event that only webhook policies take (a quota refusal, say).
