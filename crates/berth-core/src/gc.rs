@@ -298,20 +298,28 @@ impl Registry {
     }
 }
 
-/// Manifest pulls since the last flush: the latest time per manifest, so a hot tag costs
-/// one map entry however often it is pulled.
+/// Manifest pulls since the last flush: the latest time and a count per manifest, so a
+/// hot tag costs one map entry however often it is pulled.
 #[derive(Default)]
-pub struct PullLog(Mutex<HashMap<(RepoName, Digest), i64>>);
+pub struct PullLog(Mutex<HashMap<(RepoName, Digest), (i64, u64)>>);
 
 impl PullLog {
     fn note(&self, repo: &RepoName, digest: &Digest) {
         let now = now_ms();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert((repo.clone(), digest.clone()), now);
+        let entry = map.entry((repo.clone(), digest.clone())).or_insert((now, 0));
+        *entry = (now, entry.1 + 1);
     }
 
-    fn take(&self) -> Vec<(RepoName, Digest, i64)> {
+    fn take(&self) -> Vec<berth_meta::Pulls> {
         let map = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
-        map.into_iter().map(|((r, d), at)| (r, d, at)).collect()
+        map.into_iter()
+            .map(|((repo, digest), (at, count))| berth_meta::Pulls {
+                repo,
+                digest,
+                at,
+                count,
+            })
+            .collect()
     }
 }

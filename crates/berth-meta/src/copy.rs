@@ -36,7 +36,13 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
     (
         "repositories",
         "id",
-        &[Int("id"), Text("name"), Int("created_at")],
+        &[
+            Int("id"),
+            Text("name"),
+            Int("created_at"),
+            Text("description"),
+            Int("pull_count"),
+        ],
         true,
     ),
     (

@@ -131,6 +131,7 @@ pub trait MetaStore:
     + Robots
     + AuditLog
     + WebhookPolicies
+    + Browse
 {
 }
 
@@ -150,7 +151,8 @@ impl<
         + Projects
         + Robots
         + AuditLog
-        + WebhookPolicies,
+        + WebhookPolicies
+        + Browse,
 > MetaStore for T
 {
 }

@@ -128,6 +128,16 @@ pub struct TagRecord {
     pub pulled_at: Option<i64>,
 }
 
+/// Pulls of one manifest since the last flush.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulls {
+    pub repo: RepoName,
+    pub digest: Digest,
+    /// The latest, ms.
+    pub at: i64,
+    pub count: u64,
+}
+
 /// A resumable upload session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSession {

@@ -1607,3 +1607,95 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
         assert_eq!(meta.webhook_policy(ci).await.unwrap(), None, "{engine}");
     }
 }
+
+#[tokio::test]
+async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let app = repo("team/app");
+        let layer = Digest::sha256(b"layer");
+        meta.complete_upload("u1", &app, &layer, 5).await.unwrap();
+        let image = record("{\"image\":1}", vec![layer.clone()], None);
+        let v1: Tag = "v1".parse().unwrap();
+        meta.put_manifest(&app, &image, std::slice::from_ref(&v1))
+            .await
+            .unwrap();
+        // A signature (a referrer) and an untagged index child are not listed.
+        let sig = record("{\"sig\":1}", vec![], Some(image.digest.clone()));
+        meta.put_manifest(&app, &sig, &[]).await.unwrap();
+        let child = record("{\"child\":1}", vec![layer.clone()], None);
+        meta.put_manifest(&app, &child, &[]).await.unwrap();
+        let mut index = record("{\"index\":1}", vec![], None);
+        index.media_type = "application/vnd.oci.image.index.v1+json".into();
+        index.children = vec![child.digest.clone()];
+        meta.put_manifest(&app, &index, &["multi".parse().unwrap()])
+            .await
+            .unwrap();
+        meta.complete_upload("u2", &repo("team/web"), &layer, 5)
+            .await
+            .unwrap();
+        meta.put_manifest(&repo("team/web"), &image, &[]).await.unwrap();
+        meta.complete_upload("u3", &repo("teamster/x"), &layer, 5)
+            .await
+            .unwrap();
+        meta.put_manifest(&repo("teamster/x"), &image, &[])
+            .await
+            .unwrap();
+
+        let (repos, total) = meta.project_repositories("team", None, 0, 10).await.unwrap();
+        assert_eq!(total, 2, "{engine}: team's repositories, not teamster's");
+        assert_eq!(repos[0].name, "team/app");
+        assert_eq!(repos[0].artifact_count, 2, "{engine}: the image and the index");
+        assert_eq!(repos[1].artifact_count, 1);
+        let (found, total) = meta
+            .project_repositories("team", Some("we"), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((found.len(), total), (1, 1), "{engine}");
+
+        assert!(meta.set_repository_description(&app, "the app").await.unwrap());
+        assert!(
+            !meta
+                .set_repository_description(&repo("team/none"), "x")
+                .await
+                .unwrap()
+        );
+        meta.record_pulls(&[
+            crate::Pulls {
+                repo: app.clone(),
+                digest: image.digest.clone(),
+                at: 42,
+                count: 3,
+            },
+            crate::Pulls {
+                repo: app.clone(),
+                digest: index.digest.clone(),
+                at: 43,
+                count: 2,
+            },
+        ])
+        .await
+        .unwrap();
+        let row = meta.repository_row(&app).await.unwrap().unwrap();
+        assert_eq!(row.description, "the app", "{engine}");
+        assert_eq!(row.pull_count, 5, "{engine}");
+        assert!(row.updated_at_ms >= row.created_at_ms);
+
+        let (artifacts, total) = meta.artifacts(&app, 0, 10).await.unwrap();
+        assert_eq!(total, 2, "{engine}");
+        let digests: Vec<&Digest> = artifacts.iter().map(|a| &a.digest).collect();
+        assert!(digests.contains(&&image.digest) && digests.contains(&&index.digest));
+        let shown = artifacts.iter().find(|a| a.digest == image.digest).unwrap();
+        assert_eq!(shown.size, image.content.len() as i64 + 5, "{engine}: manifest + layer");
+        assert_eq!(shown.tags.len(), 1);
+        assert_eq!(shown.tags[0].0, "v1");
+        assert_eq!(shown.pulled_at_ms, Some(42));
+        let (page, _) = meta.artifacts(&app, 1, 10).await.unwrap();
+        assert_eq!(page.len(), 1, "{engine}: paged");
+        let unlisted = meta.artifact(&app, &sig.digest).await.unwrap().unwrap();
+        assert!(unlisted.tags.is_empty());
+        assert_eq!(meta.artifact(&app, &Digest::sha256(b"none")).await.unwrap(), None);
+        assert_eq!(meta.artifacts(&repo("team/none"), 0, 10).await.unwrap().1, 0);
+    }
+}

@@ -47,6 +47,8 @@ const FORGET_REVIEWED_MANIFESTS: &str =
 mod audit;
 #[path = "../sql/aggregates/blobs.rs"]
 mod blobs;
+#[path = "../sql/aggregates/browse.rs"]
+mod browse;
 #[path = "../sql/aggregates/collection.rs"]
 mod collection;
 #[path = "../sql/aggregates/graph.rs"]
@@ -89,6 +91,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("teams.sql"),
     include_str!("accounts.sql"),
     include_str!("webhooks.sql"),
+    include_str!("browse.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod blobs;
+mod browse;
 mod collection;
 mod engine;
 mod jobs;
@@ -19,6 +20,7 @@ mod webhooks;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use blobs::Blobs;
+pub use browse::{ArtifactRow, Browse, RepositoryRow};
 pub use collection::Collection;
 pub use engine::Engine;
 pub use jobs::{ClaimRequest, JobClaim, Leases};

@@ -14,6 +14,7 @@ pub trait RetentionData: Send + Sync + 'static {
     /// needs (see `manifest_referenced`).
     async fn untagged_manifests(&self, repo: &RepoName, before: i64) -> Result<Vec<Digest>>;
 
-    /// Records manifest pulls `(repository, digest, when)`, for retention rules.
-    async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()>;
+    /// Records manifest pulls: the latest time per manifest (for retention rules) and how
+    /// many per repository.
+    async fn record_pulls(&self, pulls: &[crate::Pulls]) -> Result<()>;
 }

@@ -134,7 +134,7 @@ pub(super) fn like_escaped(text: &str) -> String {
 
 /// The lower bound and the upper bound (exclusive) of names of repositories in project
 /// `name`: `name` itself and everything under `name/`.
-fn repository_range(name: &str) -> (String, String) {
+pub(super) fn repository_range(name: &str) -> (String, String) {
     (format!("{name}/"), format!("{name}0"))
 }
 

@@ -48,20 +48,25 @@ impl RetentionData for Meta {
         digests.into_iter().map(parse_digest).collect()
     }
 
-    async fn record_pulls(&self, pulls: &[(RepoName, Digest, i64)]) -> Result<()> {
+    async fn record_pulls(&self, pulls: &[crate::Pulls]) -> Result<()> {
         let mut tx = self.begin(WriteLock::Rows).await?;
-        for (repo, digest, at) in pulls {
+        for pull in pulls {
             sqlx::query(concat!(
                 "UPDATE manifests SET pulled_at = ",
                 greatest!(),
                 "(COALESCE(pulled_at, 0), $1)
                  WHERE digest = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $3)"
             ))
-            .bind(at)
-            .bind(digest.to_string())
-            .bind(repo.as_str())
+            .bind(pull.at)
+            .bind(pull.digest.to_string())
+            .bind(pull.repo.as_str())
             .execute(&mut *tx)
             .await?;
+            sqlx::query("UPDATE repositories SET pull_count = pull_count + $1 WHERE name = $2")
+                .bind(i64::try_from(pull.count).unwrap_or(i64::MAX))
+                .bind(pull.repo.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         self.commit(tx).await?;
         Ok(())
