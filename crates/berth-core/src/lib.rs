@@ -2,6 +2,7 @@
 //! against [`berth_storage::BlobStore`] and [`berth_meta::MetaStore`]. Nothing here knows
 //! HTTP or SQL.
 
+pub mod artifacts;
 mod blobs;
 mod discovery;
 mod error;

@@ -256,7 +256,7 @@ impl Registry {
     }
 
     /// Deleting a manifest deletes its tags: refused while an immutable one points to it.
-    async fn check_no_immutable_tag_on(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+    pub(crate) async fn check_no_immutable_tag_on(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         if !self
             .options
             .immutable

@@ -24,3 +24,6 @@ pub fn is_index(media_type: &str) -> bool {
 pub fn essence(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or("").trim()
 }
+/// An image's configuration, OCI's and Docker's.
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
