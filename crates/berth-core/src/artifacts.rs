@@ -5,7 +5,7 @@
 
 use berth_meta::{ArtifactRow, RepositoryRow};
 use berth_oci::manifest::{ParsedManifest, Platform};
-use berth_oci::{Digest, RepoName, Reference, Tag, media};
+use berth_oci::{Digest, Reference, RepoName, Tag, media};
 use serde_json::{Map, Value};
 
 use crate::{Registry, RegistryError, Result};
@@ -73,7 +73,11 @@ impl Registry {
     }
 
     pub async fn describe_repository(&self, repo: &RepoName, description: &str) -> Result<()> {
-        if self.meta.set_repository_description(repo, description).await? {
+        if self
+            .meta
+            .set_repository_description(repo, description)
+            .await?
+        {
             Ok(())
         } else {
             Err(RegistryError::NameUnknown)
@@ -118,11 +122,9 @@ impl Registry {
     /// One artifact by tag or digest.
     pub async fn artifact(&self, repo: &RepoName, reference: &Reference) -> Result<ArtifactView> {
         let digest = self.resolve(repo, reference).await?;
-        let row = self
-            .meta
-            .artifact(repo, &digest)
-            .await?
-            .ok_or_else(|| RegistryError::ManifestUnknown(format!("{reference} is not in {repo}")))?;
+        let row = self.meta.artifact(repo, &digest).await?.ok_or_else(|| {
+            RegistryError::ManifestUnknown(format!("{reference} is not in {repo}"))
+        })?;
         self.view(row).await
     }
 
@@ -155,7 +157,10 @@ impl Registry {
             .collect();
         let mut extra_attrs = Map::new();
         if let Some(config) = &parsed.config
-            && matches!(config.media_type.as_str(), media::OCI_CONFIG | media::DOCKER_CONFIG)
+            && matches!(
+                config.media_type.as_str(),
+                media::OCI_CONFIG | media::DOCKER_CONFIG
+            )
             && config.size <= MAX_CONFIG
         {
             // A config that cannot be read or parsed leaves the details out; the
@@ -185,7 +190,9 @@ impl Registry {
     pub async fn delete_artifact(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         self.require_delete()?;
         let Some(manifest) = self.meta.manifest(repo, digest).await? else {
-            return Err(RegistryError::ManifestUnknown(format!("{digest} is not in {repo}")));
+            return Err(RegistryError::ManifestUnknown(format!(
+                "{digest} is not in {repo}"
+            )));
         };
         // Before anything goes: an immutable tag keeps the artifact and what hangs off it.
         self.check_no_immutable_tag_on(repo, digest).await?;
@@ -210,11 +217,10 @@ impl Registry {
     /// Points `tag` at the artifact `digest` (refused if the tag is immutable and points
     /// elsewhere).
     pub async fn tag_artifact(&self, repo: &RepoName, digest: &Digest, tag: &Tag) -> Result<()> {
-        let manifest = self
-            .meta
-            .manifest(repo, digest)
-            .await?
-            .ok_or_else(|| RegistryError::ManifestUnknown(format!("{digest} is not in {repo}")))?;
+        let manifest =
+            self.meta.manifest(repo, digest).await?.ok_or_else(|| {
+                RegistryError::ManifestUnknown(format!("{digest} is not in {repo}"))
+            })?;
         self.put_manifest(
             repo,
             &Reference::Tag(tag.clone()),
@@ -260,11 +266,10 @@ impl Registry {
                 "indexes nest deeper than {MAX_DEPTH} levels"
             )));
         }
-        let manifest = self
-            .meta
-            .manifest(from, digest)
-            .await?
-            .ok_or_else(|| RegistryError::ManifestUnknown(format!("{digest} is not in {from}")))?;
+        let manifest =
+            self.meta.manifest(from, digest).await?.ok_or_else(|| {
+                RegistryError::ManifestUnknown(format!("{digest} is not in {from}"))
+            })?;
         let parsed = ParsedManifest::parse_stored(&manifest.content)?;
         for child in &parsed.manifests {
             Box::pin(self.copy_manifest(from, &child.digest, to, &[], depth + 1)).await?;

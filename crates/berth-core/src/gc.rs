@@ -307,7 +307,9 @@ impl PullLog {
     fn note(&self, repo: &RepoName, digest: &Digest) {
         let now = now_ms();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry((repo.clone(), digest.clone())).or_insert((now, 0));
+        let entry = map
+            .entry((repo.clone(), digest.clone()))
+            .or_insert((now, 0));
         *entry = (now, entry.1 + 1);
     }
 

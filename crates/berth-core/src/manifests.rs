@@ -221,6 +221,14 @@ impl Registry {
         }
     }
 
+    /// Whether an immutability rule covers `tag` in `repo`.
+    pub fn is_immutable(&self, repo: &RepoName, tag: &str) -> bool {
+        self.options
+            .immutable
+            .iter()
+            .any(|r| r.covers(repo.as_str(), tag))
+    }
+
     /// Refuses to point an existing immutable tag elsewhere (`to`: the new manifest) or to
     /// delete it (`to: None`). Creating it, or pushing the same manifest again, is fine.
     pub(crate) async fn check_tag_may_move(
@@ -256,7 +264,11 @@ impl Registry {
     }
 
     /// Deleting a manifest deletes its tags: refused while an immutable one points to it.
-    pub(crate) async fn check_no_immutable_tag_on(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+    pub(crate) async fn check_no_immutable_tag_on(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<()> {
         if !self
             .options
             .immutable

@@ -1635,7 +1635,9 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         meta.complete_upload("u2", &repo("team/web"), &layer, 5)
             .await
             .unwrap();
-        meta.put_manifest(&repo("team/web"), &image, &[]).await.unwrap();
+        meta.put_manifest(&repo("team/web"), &image, &[])
+            .await
+            .unwrap();
         meta.complete_upload("u3", &repo("teamster/x"), &layer, 5)
             .await
             .unwrap();
@@ -1643,10 +1645,16 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
             .await
             .unwrap();
 
-        let (repos, total) = meta.project_repositories("team", None, 0, 10).await.unwrap();
+        let (repos, total) = meta
+            .project_repositories("team", None, 0, 10)
+            .await
+            .unwrap();
         assert_eq!(total, 2, "{engine}: team's repositories, not teamster's");
         assert_eq!(repos[0].name, "team/app");
-        assert_eq!(repos[0].artifact_count, 2, "{engine}: the image and the index");
+        assert_eq!(
+            repos[0].artifact_count, 2,
+            "{engine}: the image and the index"
+        );
         assert_eq!(repos[1].artifact_count, 1);
         let (found, total) = meta
             .project_repositories("team", Some("we"), 0, 10)
@@ -1654,7 +1662,11 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
             .unwrap();
         assert_eq!((found.len(), total), (1, 1), "{engine}");
 
-        assert!(meta.set_repository_description(&app, "the app").await.unwrap());
+        assert!(
+            meta.set_repository_description(&app, "the app")
+                .await
+                .unwrap()
+        );
         assert!(
             !meta
                 .set_repository_description(&repo("team/none"), "x")
@@ -1687,7 +1699,11 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         let digests: Vec<&Digest> = artifacts.iter().map(|a| &a.digest).collect();
         assert!(digests.contains(&&image.digest) && digests.contains(&&index.digest));
         let shown = artifacts.iter().find(|a| a.digest == image.digest).unwrap();
-        assert_eq!(shown.size, image.content.len() as i64 + 5, "{engine}: manifest + layer");
+        assert_eq!(
+            shown.size,
+            image.content.len() as i64 + 5,
+            "{engine}: manifest + layer"
+        );
         assert_eq!(shown.tags.len(), 1);
         assert_eq!(shown.tags[0].0, "v1");
         assert_eq!(shown.pulled_at_ms, Some(42));
@@ -1695,7 +1711,13 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         assert_eq!(page.len(), 1, "{engine}: paged");
         let unlisted = meta.artifact(&app, &sig.digest).await.unwrap().unwrap();
         assert!(unlisted.tags.is_empty());
-        assert_eq!(meta.artifact(&app, &Digest::sha256(b"none")).await.unwrap(), None);
-        assert_eq!(meta.artifacts(&repo("team/none"), 0, 10).await.unwrap().1, 0);
+        assert_eq!(
+            meta.artifact(&app, &Digest::sha256(b"none")).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            meta.artifacts(&repo("team/none"), 0, 10).await.unwrap().1,
+            0
+        );
     }
 }

@@ -13,6 +13,7 @@ mod paging;
 mod projects;
 mod q;
 mod quotas;
+mod repositories;
 mod robots;
 mod system;
 mod users;
@@ -112,6 +113,22 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(webhooks::list_webhook_tasks))
         .routes(routes!(webhooks::get_webhook_task_log))
         .routes(routes!(webhooks::get_supported_event_types))
+        .routes(routes!(repositories::list_repositories))
+        .routes(routes!(
+            repositories::get_repository,
+            repositories::update_repository,
+            repositories::delete_repository
+        ))
+        .routes(routes!(
+            repositories::list_artifacts,
+            repositories::copy_artifact
+        ))
+        .routes(routes!(
+            repositories::get_artifact,
+            repositories::delete_artifact
+        ))
+        .routes(routes!(repositories::list_tags, repositories::create_tag))
+        .routes(routes!(repositories::delete_tag))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::list_audit_log_exts))
         .routes(routes!(audit::list_audit_log_event_types))

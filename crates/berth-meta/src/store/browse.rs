@@ -53,8 +53,7 @@ pub trait Browse: Send + Sync + 'static {
     async fn repository_row(&self, repo: &RepoName) -> Result<Option<RepositoryRow>>;
 
     /// `false` when the repository holds nothing.
-    async fn set_repository_description(&self, repo: &RepoName, description: &str)
-    -> Result<bool>;
+    async fn set_repository_description(&self, repo: &RepoName, description: &str) -> Result<bool>;
 
     /// One page, newest push first, of the repository's artifacts: its manifests, except
     /// index children and referrers (signatures, SBOMs) that no tag names — Harbor shows

@@ -118,7 +118,10 @@ impl Browse for Meta {
         .bind(offset)
         .fetch_all(&self.read)
         .await?;
-        let repositories = rows.iter().map(repository_from_row).collect::<Result<_>>()?;
+        let repositories = rows
+            .iter()
+            .map(repository_from_row)
+            .collect::<Result<_>>()?;
         Ok((repositories, total))
     }
 
@@ -134,11 +137,7 @@ impl Browse for Meta {
         .transpose()
     }
 
-    async fn set_repository_description(
-        &self,
-        repo: &RepoName,
-        description: &str,
-    ) -> Result<bool> {
+    async fn set_repository_description(&self, repo: &RepoName, description: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE repositories SET description = $2 WHERE name = $1
              AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = repositories.id)",

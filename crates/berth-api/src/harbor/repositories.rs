@@ -1,0 +1,736 @@
+//! `/projects/{p}/repositories/...`: a project's repositories, their artifacts and tags,
+//! and copying an artifact between repositories (Harbor's `from=`).
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use berth_auth::{Identity, Permission, ProjectRecord, ProjectRef, Resource, Verb};
+use berth_core::artifacts::ArtifactView;
+use berth_meta::RepositoryRow;
+use berth_notify::{Action, Actor, Event, RequestInfo, Target};
+use berth_oci::{Reference, RepoName, Tag};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::models::Errors;
+use super::paging::{self, Page, PageParams};
+use super::{Caller, JsonBody, Params, project_for, q, timestamp};
+use crate::AppState;
+use crate::response::{ApiError, ApiResult, hv};
+
+/// Harbor's `Repository`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Repository {
+    id: i64,
+    project_id: i64,
+    /// The full name, project first.
+    name: String,
+    description: String,
+    artifact_count: i64,
+    pull_count: i64,
+    creation_time: String,
+    update_time: String,
+}
+
+fn repository(row: &RepositoryRow, project_id: i64) -> Repository {
+    Repository {
+        id: row.id,
+        project_id,
+        name: row.name.clone(),
+        description: row.description.clone(),
+        artifact_count: row.artifact_count,
+        pull_count: row.pull_count,
+        creation_time: timestamp(row.created_at_ms),
+        update_time: timestamp(row.updated_at_ms),
+    }
+}
+
+/// Harbor's `Repository` as a `PUT` body: only the description changes.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RepositoryChange {
+    #[serde(default)]
+    description: String,
+}
+
+/// Harbor's `Tag` (berth has no tag ids).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct TagView {
+    repository_id: i64,
+    name: String,
+    push_time: String,
+    pull_time: String,
+    immutable: bool,
+}
+
+/// Harbor's `Tag` as a request body: its name.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct NewTag {
+    #[serde(default)]
+    name: String,
+}
+
+/// Harbor's `Platform` of an index child.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Platform {
+    architecture: String,
+    os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+}
+
+/// Harbor's `Reference`: one child of an index.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ChildReference {
+    child_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<Platform>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    annotations: Option<Map<String, Value>>,
+    urls: Vec<String>,
+}
+
+/// Harbor's `Artifact` (berth has no artifact ids; labels, scans and accessories are not
+/// reported).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Artifact {
+    #[serde(rename = "type")]
+    kind: String,
+    /// The config's media type, as Harbor reports it.
+    media_type: String,
+    manifest_media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_type: Option<String>,
+    project_id: i64,
+    repository_id: i64,
+    repository_name: String,
+    digest: String,
+    size: i64,
+    push_time: String,
+    pull_time: String,
+    #[schema(value_type = Object)]
+    extra_attrs: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    annotations: Option<Map<String, Value>>,
+    references: Vec<ChildReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<TagView>>,
+}
+
+fn pull_time(ms: Option<i64>) -> String {
+    // Harbor's zero time for "never".
+    ms.map_or_else(|| "0001-01-01T00:00:00.000Z".into(), timestamp)
+}
+
+fn tags_of(state: &AppState, view: &ArtifactView, repo: &RepoName) -> Vec<TagView> {
+    view.row
+        .tags
+        .iter()
+        .map(|(name, pushed)| TagView {
+            repository_id: view.row.repository_id,
+            name: name.clone(),
+            push_time: timestamp(*pushed),
+            pull_time: pull_time(view.row.pulled_at_ms),
+            immutable: state.registry.is_immutable(repo, name),
+        })
+        .collect()
+}
+
+fn artifact(
+    state: &AppState,
+    view: &ArtifactView,
+    repo: &RepoName,
+    project_id: i64,
+    with_tag: bool,
+) -> Artifact {
+    let row = &view.row;
+    let config_type = berth_oci::ParsedManifest::parse_stored(&row.content)
+        .ok()
+        .and_then(|p| p.config.map(|c| c.media_type))
+        .unwrap_or_else(|| row.media_type.clone());
+    Artifact {
+        kind: view.kind.into(),
+        media_type: config_type,
+        manifest_media_type: row.media_type.clone(),
+        artifact_type: row.artifact_type.clone(),
+        project_id,
+        repository_id: row.repository_id,
+        repository_name: repo.to_string(),
+        digest: row.digest.to_string(),
+        size: row.size,
+        push_time: timestamp(row.pushed_at_ms),
+        pull_time: pull_time(row.pulled_at_ms),
+        extra_attrs: view.extra_attrs.clone(),
+        annotations: view.annotations.clone(),
+        references: view
+            .children
+            .iter()
+            .map(|c| ChildReference {
+                child_digest: c.digest.to_string(),
+                platform: c.platform.as_ref().map(|p| Platform {
+                    architecture: p.architecture.clone(),
+                    os: p.os.clone(),
+                    variant: p.variant.clone(),
+                }),
+                annotations: c.annotations.clone(),
+                urls: c.urls.clone(),
+            })
+            .collect(),
+        tags: with_tag.then(|| tags_of(state, view, repo)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListParams {
+    /// Repositories: `name=~part`. Accepted and ignored for artifacts and tags.
+    q: Option<String>,
+    /// Accepted and ignored: repositories by name, artifacts newest first.
+    sort: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ArtifactParams {
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+    /// Include the tags (default `true`).
+    with_tag: Option<bool>,
+    /// Accepted and ignored: berth has no labels, scans or signature checks yet.
+    with_label: Option<bool>,
+    with_scan_overview: Option<bool>,
+    with_signature: Option<bool>,
+    with_immutable_status: Option<bool>,
+    with_accessory: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CopyParams {
+    /// The artifact to copy: `project/repository:tag` or `project/repository@digest`.
+    from: Option<String>,
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+}
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+}
+
+/// The project, if `who` may do `verb` on `resource` in it.
+async fn project(
+    state: &AppState,
+    who: &Identity,
+    name: &str,
+    resource: Resource,
+    verb: Verb,
+) -> Result<ProjectRecord, ApiError> {
+    project_for(
+        state,
+        who,
+        &ProjectRef::Name(name.to_string()),
+        Permission::new(resource, verb),
+    )
+    .await
+}
+
+/// A repository's full name from the path: Harbor's clients encode the slashes of a
+/// repository name twice (`a%252Fb`), so one `%2F` is left after routing.
+fn full_name(project: &str, repository: &str) -> Result<RepoName, ApiError> {
+    let relative = repository.replace("%2F", "/").replace("%2f", "/");
+    format!("{project}/{relative}").parse().map_err(|e| {
+        bad(format!(
+            "{project}/{relative} is not a repository name: {e}"
+        ))
+    })
+}
+
+fn reference(text: &str) -> Result<Reference, ApiError> {
+    text.parse()
+        .map_err(|e| bad(format!("{text:?} is neither a tag nor a digest: {e}")))
+}
+
+/// Tells webhooks and receivers what a management request did to an artifact, as the
+/// registry API's own requests do.
+fn announce(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: &Identity,
+    action: Action,
+    repo: &RepoName,
+    artifact: &berth_meta::ArtifactRow,
+    tag: Option<&str>,
+) {
+    let notifier = &state.events.notifier;
+    if !notifier.listening() {
+        return;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    notifier.publish(Event::new(
+        action,
+        Target {
+            media_type: artifact.media_type.clone(),
+            digest: artifact.digest.to_string(),
+            repository: repo.to_string(),
+            tag: tag.map(String::from),
+            ..Target::default()
+        },
+        RequestInfo {
+            host,
+            ..RequestInfo::default()
+        },
+        Actor {
+            name: who.user.clone().unwrap_or_default(),
+        },
+        state.events.source.clone(),
+    ));
+}
+
+/// A project's repositories that hold something, by name.
+#[utoipa::path(get, path = "/projects/{project_name}/repositories", tag = "repository",
+    operation_id = "ListRepositories",
+    params(("project_name" = String, Path, description = "The project's name"), ListParams),
+    responses((status = 200, body = [Repository], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 404, body = Errors)))]
+pub(super) async fn list_repositories(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(project_name): Path<String>,
+    Params(params): Params<ListParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::of(&PageParams {
+        page: params.page,
+        page_size: params.page_size,
+    })?;
+    let _ = &params.sort;
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Repository,
+        Verb::List,
+    )
+    .await?;
+    let terms = q::parse(params.q.as_deref())?;
+    let name = terms.get("name").map(|t| match t {
+        q::Term::Fuzzy(part) => part.clone(),
+        t => t.exact().unwrap_or_default().to_string(),
+    });
+    let (rows, total) = state
+        .registry
+        .project_repositories(&p.name, name.as_deref(), page.offset(), page.limit())
+        .await?;
+    let shown: Vec<Repository> = rows.iter().map(|r| repository(r, p.id)).collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// One repository.
+#[utoipa::path(get, path = "/projects/{project_name}/repositories/{repository_name}",
+    tag = "repository", operation_id = "GetRepository",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project; slashes encoded twice (a%252Fb)")),
+    responses((status = 200, body = Repository), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn get_repository(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name)): Path<(String, String)>,
+) -> ApiResult {
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Repository,
+        Verb::Read,
+    )
+    .await?;
+    let repo = full_name(&p.name, &name)?;
+    let row = state.registry.repository(&repo).await?;
+    Ok(axum::Json(repository(&row, p.id)).into_response())
+}
+
+/// Change a repository's description.
+#[utoipa::path(put, path = "/projects/{project_name}/repositories/{repository_name}",
+    tag = "repository", operation_id = "UpdateRepository",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project")),
+    request_body = RepositoryChange,
+    responses((status = 200, description = "Changed"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn update_repository(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name)): Path<(String, String)>,
+    JsonBody(change): JsonBody<RepositoryChange>,
+) -> ApiResult {
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Repository,
+        Verb::Update,
+    )
+    .await?;
+    let repo = full_name(&p.name, &name)?;
+    state
+        .registry
+        .describe_repository(&repo, &change.description)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Delete a repository: every artifact in it (their blobs go with the next collection).
+#[utoipa::path(delete, path = "/projects/{project_name}/repositories/{repository_name}",
+    tag = "repository", operation_id = "DeleteRepository",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project")),
+    responses((status = 200, description = "Deleted"), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn delete_repository(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name)): Path<(String, String)>,
+) -> ApiResult {
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Repository,
+        Verb::Delete,
+    )
+    .await?;
+    let repo = full_name(&p.name, &name)?;
+    state.registry.delete_repository(&repo).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// A repository's artifacts, newest push first.
+#[utoipa::path(get, path = "/projects/{project_name}/repositories/{repository_name}/artifacts",
+    tag = "artifact", operation_id = "ListArtifacts",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"), ArtifactParams),
+    responses((status = 200, body = [Artifact], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 404, body = Errors)))]
+pub(super) async fn list_artifacts(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name)): Path<(String, String)>,
+    Params(params): Params<ArtifactParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::of(&PageParams {
+        page: params.page,
+        page_size: params.page_size,
+    })?;
+    let _ = (
+        &params.q,
+        &params.sort,
+        params.with_label,
+        params.with_scan_overview,
+    );
+    let _ = (
+        params.with_signature,
+        params.with_immutable_status,
+        params.with_accessory,
+    );
+    let p = project(&state, &who, &project_name, Resource::Artifact, Verb::List).await?;
+    let repo = full_name(&p.name, &name)?;
+    let (views, total) = state
+        .registry
+        .artifacts(&repo, page.offset(), page.limit())
+        .await?;
+    let with_tag = params.with_tag.unwrap_or(true);
+    let shown: Vec<Artifact> = views
+        .iter()
+        .map(|v| artifact(&state, v, &repo, p.id, with_tag))
+        .collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// One artifact, by tag or digest.
+#[utoipa::path(get, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+    tag = "artifact", operation_id = "GetArtifact",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest"), ArtifactParams),
+    responses((status = 200, body = Artifact), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn get_artifact(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name, reference_text)): Path<(String, String, String)>,
+    Params(params): Params<ArtifactParams>,
+) -> ApiResult {
+    let p = project(&state, &who, &project_name, Resource::Artifact, Verb::Read).await?;
+    let repo = full_name(&p.name, &name)?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    let with_tag = params.with_tag.unwrap_or(true);
+    Ok(axum::Json(artifact(&state, &view, &repo, p.id, with_tag)).into_response())
+}
+
+/// Delete an artifact with its tags, its signatures and SBOMs, and the index children
+/// nothing else needs.
+#[utoipa::path(delete, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+    tag = "artifact", operation_id = "DeleteArtifact",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest")),
+    responses((status = 200, description = "Deleted"), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn delete_artifact(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((project_name, name, reference_text)): Path<(String, String, String)>,
+) -> ApiResult {
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Artifact,
+        Verb::Delete,
+    )
+    .await?;
+    let repo = full_name(&p.name, &name)?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    state
+        .registry
+        .delete_artifact(&repo, &view.row.digest)
+        .await?;
+    announce(
+        &state,
+        &headers,
+        &who,
+        Action::Delete,
+        &repo,
+        &view.row,
+        None,
+    );
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Copy an artifact from another repository (`from=project/repository:tag` or
+/// `@digest`), with its tags, children and blobs; its digest stays the same.
+#[utoipa::path(post, path = "/projects/{project_name}/repositories/{repository_name}/artifacts",
+    tag = "artifact", operation_id = "CopyArtifact",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"), CopyParams),
+    responses((status = 201, description = "Copied", headers(("Location" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 404, body = Errors)))]
+pub(super) async fn copy_artifact(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((project_name, name)): Path<(String, String)>,
+    Params(params): Params<CopyParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let from = params
+        .from
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| bad("say what to copy: from=project/repository:tag or @digest"))?;
+    let (source, source_ref) = match from.split_once('@') {
+        Some((repo, digest)) => (repo, digest),
+        None => from
+            .rsplit_once(':')
+            .filter(|(repo, _)| !repo.is_empty())
+            .ok_or_else(|| bad(format!("from={from} names no tag or digest")))?,
+    };
+    let source: RepoName = source
+        .parse()
+        .map_err(|e| bad(format!("{source} is not a repository name: {e}")))?;
+    let source_ref = reference(source_ref)?;
+    let p = project(
+        &state,
+        &who,
+        &project_name,
+        Resource::Artifact,
+        Verb::Create,
+    )
+    .await?;
+    let target = full_name(&p.name, &name)?;
+    project(
+        &state,
+        &who,
+        source.project(),
+        Resource::Repository,
+        Verb::Pull,
+    )
+    .await?;
+    let digest = state
+        .registry
+        .copy_artifact(&source, &source_ref, &target)
+        .await?;
+    let view = state
+        .registry
+        .artifact(&target, &Reference::Digest(digest.clone()))
+        .await?;
+    for (tag, _) in &view.row.tags {
+        announce(
+            &state,
+            &headers,
+            &who,
+            Action::Push,
+            &target,
+            &view.row,
+            Some(tag),
+        );
+    }
+    if view.row.tags.is_empty() {
+        announce(
+            &state,
+            &headers,
+            &who,
+            Action::Push,
+            &target,
+            &view.row,
+            None,
+        );
+    }
+    let location = format!("{}/{digest}", uri.path().trim_end_matches('/'));
+    Ok((StatusCode::CREATED, [(header::LOCATION, hv(location))]).into_response())
+}
+
+/// An artifact's tags.
+#[utoipa::path(get, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+    tag = "artifact", operation_id = "ListTags",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest"), ListParams),
+    responses((status = 200, body = [TagView], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn list_tags(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name, reference_text)): Path<(String, String, String)>,
+    Params(params): Params<ListParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::of(&PageParams {
+        page: params.page,
+        page_size: params.page_size,
+    })?;
+    let p = project(&state, &who, &project_name, Resource::Tag, Verb::List).await?;
+    let repo = full_name(&p.name, &name)?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    let tags = tags_of(&state, &view, &repo);
+    let total = tags.len() as i64;
+    let shown: Vec<&TagView> = tags
+        .iter()
+        .skip(page.offset() as usize)
+        .take(page.limit() as usize)
+        .collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// Tag an artifact.
+#[utoipa::path(post, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+    tag = "artifact", operation_id = "CreateTag",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest")),
+    request_body = NewTag,
+    responses((status = 201, description = "Tagged", headers(("Location" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 404, body = Errors), (status = 409, body = Errors)))]
+pub(super) async fn create_tag(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((project_name, name, reference_text)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    JsonBody(new): JsonBody<NewTag>,
+) -> ApiResult {
+    let p = project(&state, &who, &project_name, Resource::Tag, Verb::Create).await?;
+    let repo = full_name(&p.name, &name)?;
+    let tag: Tag = new
+        .name
+        .parse()
+        .map_err(|e| bad(format!("{:?} is not a tag: {e}", new.name)))?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    if view.row.tags.iter().any(|(t, _)| t == tag.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            format!("the artifact has the tag {tag} already"),
+        ));
+    }
+    state
+        .registry
+        .tag_artifact(&repo, &view.row.digest, &tag)
+        .await?;
+    announce(
+        &state,
+        &headers,
+        &who,
+        Action::Push,
+        &repo,
+        &view.row,
+        Some(tag.as_str()),
+    );
+    let location = format!("{}/{tag}", uri.path().trim_end_matches('/'));
+    Ok((StatusCode::CREATED, [(header::LOCATION, hv(location))]).into_response())
+}
+
+/// Remove a tag (the artifact stays).
+#[utoipa::path(delete, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
+    tag = "artifact", operation_id = "DeleteTag",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest"),
+        ("tag_name" = String, Path, description = "The tag to remove")),
+    responses((status = 200, description = "Removed"), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn delete_tag(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name, reference_text, tag_name)): Path<(String, String, String, String)>,
+) -> ApiResult {
+    let p = project(&state, &who, &project_name, Resource::Tag, Verb::Delete).await?;
+    let repo = full_name(&p.name, &name)?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    let Some((tag, _)) = view.row.tags.iter().find(|(t, _)| *t == tag_name) else {
+        return Err(not_found(format!("the artifact has no tag {tag_name}")));
+    };
+    let tag: Tag = tag
+        .parse()
+        .map_err(|e| bad(format!("{tag:?} is not a tag: {e}")))?;
+    state
+        .registry
+        .delete_manifest(&repo, &Reference::Tag(tag))
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
