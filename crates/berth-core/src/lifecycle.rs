@@ -158,6 +158,8 @@ pub struct Lifecycle {
     /// The configured collection (grace, rules); callers may override per run.
     pub gc: GcOptions,
     pub retention: Vec<RetentionPolicy>,
+    /// How often collection runs in the background, when it does.
+    pub gc_every: Option<std::time::Duration>,
     pub metrics: LifecycleMetrics,
     /// This process runs one (its progress is here); the lease makes it the only one.
     gc_running: tokio::sync::Mutex<()>,
@@ -181,6 +183,7 @@ impl Lifecycle {
             registry,
             gc,
             retention,
+            gc_every: None,
             metrics,
             gc_progress: Default::default(),
             gc_running: Default::default(),
@@ -189,6 +192,12 @@ impl Lifecycle {
             jobs,
             other_runs: Default::default(),
         }
+    }
+
+    /// Says that collection runs in the background every `every`.
+    pub fn with_gc_schedule(mut self, every: Option<std::time::Duration>) -> Self {
+        self.gc_every = every;
+        self
     }
 
     /// Ends the records of runs whose process is gone (killed, crashed), so they do not
@@ -223,10 +232,22 @@ impl Lifecycle {
         Ok(reaped)
     }
 
-    /// The newest runs of `kind`, with abandoned ones marked as such.
-    pub async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<berth_meta::LifecycleRun>> {
+    /// One page of the runs of `kind`, newest first, with abandoned ones marked as such,
+    /// and how many there are.
+    pub async fn runs(
+        &self,
+        kind: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<berth_meta::LifecycleRun>, i64)> {
         self.reap_abandoned_runs().await?;
-        Ok(self.registry.meta().runs(kind, limit).await?)
+        Ok(self.registry.meta().runs(kind, offset, limit).await?)
+    }
+
+    /// Run `id` of `kind`, if there is one.
+    pub async fn run(&self, kind: &str, id: i64) -> Result<Option<berth_meta::LifecycleRun>> {
+        self.reap_abandoned_runs().await?;
+        Ok(self.registry.meta().run(kind, id).await?)
     }
 
     /// Starts counting runs of other processes into the metrics: those recorded from now

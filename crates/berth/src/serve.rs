@@ -180,13 +180,16 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     );
     let watcher = registry.clone();
     tokio::spawn(async move { watcher.watch_other_writers().await });
-    let lifecycle = Arc::new(Lifecycle::new(
-        registry.clone(),
-        s.gc.options,
-        s.retention.policies.clone(),
-        lifecycle_metrics,
-        jobs.clone(),
-    ));
+    let lifecycle = Arc::new(
+        Lifecycle::new(
+            registry.clone(),
+            s.gc.options,
+            s.retention.policies.clone(),
+            lifecycle_metrics,
+            jobs.clone(),
+        )
+        .with_gc_schedule(s.gc.background.then_some(s.gc.interval)),
+    );
     lifecycle
         .watch_other_runs()
         .await

@@ -5,6 +5,7 @@
 
 mod audit;
 mod caller;
+mod gc;
 mod ldap;
 mod members;
 mod models;
@@ -129,6 +130,10 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         ))
         .routes(routes!(repositories::list_tags, repositories::create_tag))
         .routes(routes!(repositories::delete_tag))
+        .routes(routes!(gc::get_gc_history))
+        .routes(routes!(gc::get_gc_schedule, gc::create_gc_schedule))
+        .routes(routes!(gc::get_gc))
+        .routes(routes!(gc::get_gc_log))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::list_audit_log_exts))
         .routes(routes!(audit::list_audit_log_event_types))

@@ -31,8 +31,11 @@ pub trait Runs: Send + Sync + 'static {
         keep: bool,
     ) -> Result<()>;
 
-    /// The newest runs of `kind` first.
-    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>>;
+    /// One page of the runs of `kind`, newest first, and how many there are.
+    async fn runs(&self, kind: &str, offset: i64, limit: i64) -> Result<(Vec<LifecycleRun>, i64)>;
+
+    /// Run `id` of `kind`.
+    async fn run(&self, kind: &str, id: i64) -> Result<Option<LifecycleRun>>;
 
     /// Runs of every kind with an id above `id`, oldest first, at most `limit`.
     async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>>;

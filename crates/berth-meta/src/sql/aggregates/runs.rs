@@ -138,14 +138,29 @@ impl Runs for Meta {
         Ok(())
     }
 
-    async fn runs(&self, kind: &str, limit: u32) -> Result<Vec<LifecycleRun>> {
+    async fn runs(&self, kind: &str, offset: i64, limit: i64) -> Result<(Vec<LifecycleRun>, i64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lifecycle_runs WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(&self.read)
+            .await?;
         let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM lifecycle_runs WHERE kind = $1 ORDER BY id DESC LIMIT $2"
+            " FROM lifecycle_runs WHERE kind = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
         ));
-        self.fetch_runs(query.bind(kind).bind(i64::from(limit)))
-            .await
+        let runs = self
+            .fetch_runs(query.bind(kind).bind(limit).bind(offset))
+            .await?;
+        Ok((runs, total))
+    }
+
+    async fn run(&self, kind: &str, id: i64) -> Result<Option<LifecycleRun>> {
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM lifecycle_runs WHERE kind = $1 AND id = $2"
+        ));
+        Ok(self.fetch_runs(query.bind(kind).bind(id)).await?.pop())
     }
 
     async fn runs_after(&self, id: i64, limit: u32) -> Result<Vec<LifecycleRun>> {

@@ -1,0 +1,349 @@
+//! `/system/gc`: garbage collection as Harbor's API shows it — the run history (berth's
+//! lifecycle runs of kind `gc`), one run and its log, the schedule, and starting a run.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use berth_auth::{Identity, Verb};
+use berth_core::gc::{GcReport, Quiet};
+use berth_core::lifecycle::{Lifecycle, Trigger};
+use berth_meta::LifecycleRun;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::models::Errors;
+use super::paging::{self, Page, PageParams};
+use super::{Caller, JsonBody, Params, refused, timestamp};
+use crate::AppState;
+use crate::response::{ApiError, ApiResult};
+
+/// Harbor's `ScheduleObj`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub(super) struct ScheduleObj {
+    /// `Manual` (run now) is what berth takes; it reports `Custom` (an interval) or
+    /// `None`.
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    cron: String,
+}
+
+/// Harbor's `GCHistory`: one collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct GcHistory {
+    id: i64,
+    job_name: String,
+    /// `MANUAL` (the API or the command line) or `SCHEDULE`.
+    job_kind: String,
+    /// The run's parameters as a JSON string.
+    job_parameters: String,
+    schedule: ScheduleObj,
+    /// `Running`, `Success` or `Error`.
+    job_status: String,
+    deleted: bool,
+    creation_time: String,
+    update_time: String,
+}
+
+/// Harbor's `Schedule` as a request body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct ScheduleReq {
+    #[serde(default)]
+    schedule: ScheduleObj,
+    /// `delete_untagged`, `dry_run` (booleans); `workers` is accepted and ignored.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct HistoryParams {
+    /// Accepted and ignored: newest first.
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+fn status(run: &LifecycleRun) -> &'static str {
+    match (run.finished_at_ms, &run.error) {
+        (None, _) => "Running",
+        (Some(_), Some(_)) => "Error",
+        (Some(_), None) => "Success",
+    }
+}
+
+fn history(run: &LifecycleRun) -> GcHistory {
+    let kind = if run.trigger == Trigger::Schedule.as_str() {
+        "SCHEDULE"
+    } else {
+        "MANUAL"
+    };
+    GcHistory {
+        id: run.id,
+        job_name: "GARBAGE_COLLECTION".into(),
+        job_kind: kind.into(),
+        job_parameters: serde_json::json!({ "dry_run": run.dry_run }).to_string(),
+        schedule: ScheduleObj {
+            kind: if kind == "SCHEDULE" {
+                "Custom"
+            } else {
+                "Manual"
+            }
+            .into(),
+            cron: String::new(),
+        },
+        job_status: status(run).into(),
+        deleted: false,
+        creation_time: timestamp(run.started_at_ms),
+        update_time: timestamp(
+            run.finished_at_ms
+                .or(run.heartbeat_at_ms)
+                .unwrap_or(run.started_at_ms),
+        ),
+    }
+}
+
+/// The lifecycle, if `who` may do `verb` on garbage collection (administrators).
+fn allowed(state: &AppState, who: &Identity, verb: Verb) -> Result<Arc<Lifecycle>, ApiError> {
+    if !who.at_system("garbage-collection", verb) {
+        return Err(refused(
+            who,
+            format!(
+                "{} may not {} garbage collection; that needs a system administrator",
+                who.describe(),
+                verb.as_str()
+            ),
+        ));
+    }
+    state.lifecycle.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "garbage collection is not available here",
+        )
+    })
+}
+
+async fn run_of(lifecycle: &Lifecycle, id: i64) -> Result<LifecycleRun, ApiError> {
+    lifecycle.run("gc", id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("there is no garbage collection {id}"),
+        )
+    })
+}
+
+/// The collections run so far, newest first.
+#[utoipa::path(get, path = "/system/gc", tag = "gc", operation_id = "getGCHistory",
+    params(HistoryParams),
+    responses((status = 200, body = [GcHistory], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 401, body = Errors), (status = 403, body = Errors)))]
+pub(super) async fn get_gc_history(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Params(params): Params<HistoryParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::of(&PageParams {
+        page: params.page,
+        page_size: params.page_size,
+    })?;
+    let _ = (&params.q, &params.sort);
+    let lifecycle = allowed(&state, &who, Verb::List)?;
+    let (runs, total) = lifecycle.runs("gc", page.offset(), page.limit()).await?;
+    let shown: Vec<GcHistory> = runs.iter().map(history).collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// One collection.
+#[utoipa::path(get, path = "/system/gc/{gc_id}", tag = "gc", operation_id = "getGC",
+    params(("gc_id" = i64, Path, description = "The run's id")),
+    responses((status = 200, body = GcHistory), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn get_gc(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let lifecycle = allowed(&state, &who, Verb::Read)?;
+    let run = run_of(&lifecycle, id).await?;
+    Ok(axum::Json(history(&run)).into_response())
+}
+
+/// What one collection did, as text.
+#[utoipa::path(get, path = "/system/gc/{gc_id}/log", tag = "gc", operation_id = "getGCLog",
+    params(("gc_id" = i64, Path, description = "The run's id")),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn get_gc_log(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let lifecycle = allowed(&state, &who, Verb::Read)?;
+    let run = run_of(&lifecycle, id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        log_text(&run),
+    )
+        .into_response())
+}
+
+fn log_text(run: &LifecycleRun) -> String {
+    let mut log = format!(
+        "{} garbage collection {} started ({}{})\n",
+        timestamp(run.started_at_ms),
+        run.id,
+        run.trigger,
+        if run.dry_run { ", dry run" } else { "" }
+    );
+    let report: Option<GcReport> = run
+        .summary
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
+    if let Some(r) = report {
+        let verb = if r.dry_run { "would delete" } else { "deleted" };
+        log.push_str(&format!(
+            "{verb} {} manifests and {} blobs, {} bytes\n",
+            r.manifests_deleted, r.blobs_deleted, r.bytes_freed
+        ));
+        for m in &r.manifests {
+            log.push_str(&format!("manifest {m}\n"));
+        }
+        for b in &r.blobs {
+            log.push_str(&format!("blob {b}\n"));
+        }
+        if r.waiting_manifests + r.waiting_blobs > 0 {
+            log.push_str(&format!(
+                "{} manifests and {} blobs wait for their grace period\n",
+                r.waiting_manifests, r.waiting_blobs
+            ));
+        }
+    }
+    if let Some(error) = &run.error {
+        log.push_str(&format!("failed: {error}\n"));
+    }
+    match run.finished_at_ms {
+        Some(at) => log.push_str(&format!("{} finished\n", timestamp(at))),
+        None => log.push_str("still running\n"),
+    }
+    log
+}
+
+/// The schedule: `Custom` when collection runs in the background (every `gc.interval`
+/// of the configuration, shown as `@every <interval>`), else `None`.
+#[utoipa::path(get, path = "/system/gc/schedule", tag = "gc", operation_id = "getGCSchedule",
+    responses((status = 200, body = GcHistory), (status = 401, body = Errors),
+        (status = 403, body = Errors)))]
+pub(super) async fn get_gc_schedule(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+) -> ApiResult {
+    let lifecycle = allowed(&state, &who, Verb::Read)?;
+    let schedule = match lifecycle.gc_every {
+        Some(every) => ScheduleObj {
+            kind: "Custom".into(),
+            cron: format!("@every {}s", every.as_secs()),
+        },
+        None => ScheduleObj {
+            kind: "None".into(),
+            cron: String::new(),
+        },
+    };
+    let parameters = serde_json::json!({
+        "delete_untagged": lifecycle.gc.rules.delete_untagged,
+        "dry_run": false,
+    });
+    Ok(axum::Json(serde_json::json!({
+        "job_name": "GARBAGE_COLLECTION",
+        "job_parameters": parameters.to_string(),
+        "schedule": schedule,
+    }))
+    .into_response())
+}
+
+fn flag(parameters: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ApiError> {
+    match parameters.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("parameters.{key} is {other}: use true or false"),
+        )),
+    }
+}
+
+/// Start a collection now (`schedule.type: Manual`); `201`, and the run goes on in the
+/// background. Schedules are set in the configuration (`400` says so).
+#[utoipa::path(post, path = "/system/gc/schedule", tag = "gc", operation_id = "createGCSchedule",
+    request_body = ScheduleReq,
+    responses((status = 201, description = "Started", headers(("Location" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 409, body = Errors)))]
+pub(super) async fn create_gc_schedule(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    OriginalUri(uri): OriginalUri,
+    JsonBody(req): JsonBody<ScheduleReq>,
+) -> ApiResult {
+    let lifecycle = allowed(&state, &who, Verb::Create)?;
+    if req.schedule.kind != "Manual" {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!(
+                "schedule type {:?} is not taken here: use Manual to run now; set the background schedule in the configuration (berth.gc.enabled and berth.gc.interval)",
+                req.schedule.kind
+            ),
+        ));
+    }
+    if lifecycle.gc_running() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            "a garbage collection is running; wait for it to finish",
+        ));
+    }
+    let mut options = lifecycle.gc;
+    options.dry_run = flag(&req.parameters, "dry_run", false)?;
+    options.rules.delete_untagged = flag(
+        &req.parameters,
+        "delete_untagged",
+        options.rules.delete_untagged,
+    )?;
+    let before = lifecycle.runs("gc", 0, 1).await?.0.first().map(|r| r.id);
+    let runner = lifecycle.clone();
+    tokio::spawn(async move {
+        if let Err(e) = runner.collect(&options, Trigger::Api, &Quiet).await {
+            tracing::error!(error = %e, "garbage collection failed");
+        }
+    });
+    // Harbor's Location names the new run: wait (briefly) until it is recorded.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut location = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Some(run) = lifecycle.runs("gc", 0, 1).await?.0.first()
+            && Some(run.id) != before
+        {
+            let gc = uri
+                .path()
+                .trim_end_matches('/')
+                .trim_end_matches("/schedule");
+            location = format!("{gc}/{}", run.id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, crate::response::hv(location))],
+    )
+        .into_response())
+}
