@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, Params, project_for, project_ref, q, refused, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult};
@@ -194,10 +194,7 @@ async fn entries(
     params: &AuditParams,
     projects: Option<Vec<String>>,
 ) -> Result<(Vec<AuditEntry>, i64, Page), ApiError> {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let mut query = query_of(params, page)?;
     query.projects = projects;
     let (found, total) = state

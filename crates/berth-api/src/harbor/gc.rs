@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, refused, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult};
@@ -150,10 +150,7 @@ pub(super) async fn get_gc_history(
     Params(params): Params<HistoryParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = (&params.q, &params.sort);
     let lifecycle = allowed(&state, &who, Verb::List)?;
     let (runs, total) = lifecycle.runs("gc", page.offset(), page.limit()).await?;

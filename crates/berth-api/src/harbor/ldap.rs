@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, refused};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
@@ -364,10 +364,7 @@ pub(super) async fn list_user_groups(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     system(&who, "user-group", berth_auth::Verb::List)?;
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let (groups, total) = state
         .teams
         .groups(&GroupQuery {
@@ -523,10 +520,7 @@ pub(super) async fn search_user_groups(
     if params.groupname.is_empty() {
         return Err(bad("groupname is required"));
     }
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let (groups, total) = state
         .teams
         .groups(&GroupQuery {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::models::{Errors, ProjectMember, ProjectMemberEntity, RoleRequest};
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, project_ref};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
@@ -67,10 +67,7 @@ pub(super) async fn list_project_members(
     Params(params): Params<ListMembersParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let p = project_for(
         &state,
         &who,

@@ -45,6 +45,11 @@ impl Page {
         Ok(Page { number, size })
     }
 
+    /// `page` and `page_size` as a query gave them.
+    pub fn at(page: Option<i64>, page_size: Option<i64>) -> Result<Page, ApiError> {
+        Page::of(&PageParams { page, page_size })
+    }
+
     pub fn offset(self) -> i64 {
         if self.size == 0 {
             0

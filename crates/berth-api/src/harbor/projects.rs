@@ -14,7 +14,7 @@ use super::models::{
     Errors, Project, ProjectDeletable, ProjectMetadata, ProjectReq, ProjectSummary,
     ProjectSummaryQuota,
 };
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, project_ref, q, refused, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
@@ -98,10 +98,7 @@ pub(super) async fn list_projects(
     Params(params): Params<ListProjectsParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
     let terms = q::parse(params.q.as_deref())?;
     let mut query = ProjectQuery {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, refused, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult};
@@ -111,10 +111,7 @@ pub(super) async fn list_quotas(
 ) -> ApiResult {
     administrators_only(&who, Verb::List)?;
     let _ = &params.sort;
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     if params.reference.as_deref().is_some_and(|r| r != "project") {
         return Ok(paging::list(&uri, &Vec::<Quota>::new(), 0, page));
     }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, q, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
@@ -244,6 +244,19 @@ async fn project(
     .await
 }
 
+/// The project and repository a path names, if `who` may do `verb` on `resource` there.
+async fn repository_for(
+    state: &AppState,
+    who: &Identity,
+    (project_name, name): (&str, &str),
+    resource: Resource,
+    verb: Verb,
+) -> Result<(ProjectRecord, RepoName), ApiError> {
+    let p = project(state, who, project_name, resource, verb).await?;
+    let repo = full_name(&p.name, name)?;
+    Ok((p, repo))
+}
+
 /// A repository's full name from the path: Harbor's clients encode the slashes of a
 /// repository name twice (`a%252Fb`), so one `%2F` is left after routing.
 fn full_name(project: &str, repository: &str) -> Result<RepoName, ApiError> {
@@ -314,10 +327,7 @@ pub(super) async fn list_repositories(
     Params(params): Params<ListParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
     let p = project(
         &state,
@@ -352,15 +362,14 @@ pub(super) async fn get_repository(
     Caller(who): Caller,
     Path((project_name, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let p = project(
+    let (p, repo) = repository_for(
         &state,
         &who,
-        &project_name,
+        (&project_name, &name),
         Resource::Repository,
         Verb::Read,
     )
     .await?;
-    let repo = full_name(&p.name, &name)?;
     let row = state.registry.repository(&repo).await?;
     Ok(axum::Json(repository(&row, p.id)).into_response())
 }
@@ -379,15 +388,14 @@ pub(super) async fn update_repository(
     Path((project_name, name)): Path<(String, String)>,
     JsonBody(change): JsonBody<RepositoryChange>,
 ) -> ApiResult {
-    let p = project(
+    let (_, repo) = repository_for(
         &state,
         &who,
-        &project_name,
+        (&project_name, &name),
         Resource::Repository,
         Verb::Update,
     )
     .await?;
-    let repo = full_name(&p.name, &name)?;
     state
         .registry
         .describe_repository(&repo, &change.description)
@@ -407,15 +415,14 @@ pub(super) async fn delete_repository(
     Caller(who): Caller,
     Path((project_name, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let p = project(
+    let (_, repo) = repository_for(
         &state,
         &who,
-        &project_name,
+        (&project_name, &name),
         Resource::Repository,
         Verb::Delete,
     )
     .await?;
-    let repo = full_name(&p.name, &name)?;
     state.registry.delete_repository(&repo).await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -435,10 +442,7 @@ pub(super) async fn list_artifacts(
     Params(params): Params<ArtifactParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = (
         &params.q,
         &params.sort,
@@ -450,8 +454,14 @@ pub(super) async fn list_artifacts(
         params.with_immutable_status,
         params.with_accessory,
     );
-    let p = project(&state, &who, &project_name, Resource::Artifact, Verb::List).await?;
-    let repo = full_name(&p.name, &name)?;
+    let (p, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::Artifact,
+        Verb::List,
+    )
+    .await?;
     let (views, total) = state
         .registry
         .artifacts(&repo, page.offset(), page.limit())
@@ -478,8 +488,14 @@ pub(super) async fn get_artifact(
     Path((project_name, name, reference_text)): Path<(String, String, String)>,
     Params(params): Params<ArtifactParams>,
 ) -> ApiResult {
-    let p = project(&state, &who, &project_name, Resource::Artifact, Verb::Read).await?;
-    let repo = full_name(&p.name, &name)?;
+    let (p, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::Artifact,
+        Verb::Read,
+    )
+    .await?;
     let view = state
         .registry
         .artifact(&repo, &reference(&reference_text)?)
@@ -503,15 +519,14 @@ pub(super) async fn delete_artifact(
     headers: HeaderMap,
     Path((project_name, name, reference_text)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let p = project(
+    let (_, repo) = repository_for(
         &state,
         &who,
-        &project_name,
+        (&project_name, &name),
         Resource::Artifact,
         Verb::Delete,
     )
     .await?;
-    let repo = full_name(&p.name, &name)?;
     let view = state
         .registry
         .artifact(&repo, &reference(&reference_text)?)
@@ -564,15 +579,14 @@ pub(super) async fn copy_artifact(
         .parse()
         .map_err(|e| bad(format!("{source} is not a repository name: {e}")))?;
     let source_ref = reference(source_ref)?;
-    let p = project(
+    let (_, target) = repository_for(
         &state,
         &who,
-        &project_name,
+        (&project_name, &name),
         Resource::Artifact,
         Verb::Create,
     )
     .await?;
-    let target = full_name(&p.name, &name)?;
     project(
         &state,
         &who,
@@ -630,12 +644,15 @@ pub(super) async fn list_tags(
     Params(params): Params<ListParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
-    let p = project(&state, &who, &project_name, Resource::Tag, Verb::List).await?;
-    let repo = full_name(&p.name, &name)?;
+    let page = Page::at(params.page, params.page_size)?;
+    let (_, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::Tag,
+        Verb::List,
+    )
+    .await?;
     let view = state
         .registry
         .artifact(&repo, &reference(&reference_text)?)
@@ -668,8 +685,14 @@ pub(super) async fn create_tag(
     OriginalUri(uri): OriginalUri,
     JsonBody(new): JsonBody<NewTag>,
 ) -> ApiResult {
-    let p = project(&state, &who, &project_name, Resource::Tag, Verb::Create).await?;
-    let repo = full_name(&p.name, &name)?;
+    let (_, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::Tag,
+        Verb::Create,
+    )
+    .await?;
     let tag: Tag = new
         .name
         .parse()
@@ -716,8 +739,14 @@ pub(super) async fn delete_tag(
     Caller(who): Caller,
     Path((project_name, name, reference_text, tag_name)): Path<(String, String, String, String)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &project_name, Resource::Tag, Verb::Delete).await?;
-    let repo = full_name(&p.name, &name)?;
+    let (_, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::Tag,
+        Verb::Delete,
+    )
+    .await?;
     let view = state
         .registry
         .artifact(&repo, &reference(&reference_text)?)

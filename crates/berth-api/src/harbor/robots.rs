@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, q, refused, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
@@ -174,10 +174,7 @@ pub(super) async fn list_robots(
     Params(params): Params<ListRobotsParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
     if who.is_anonymous() {
         return Err(refused(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::{Errors, UserResp};
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, q, refused, timestamp};
 use crate::AppState;
 use crate::access::{self, Peer};
@@ -129,10 +129,7 @@ pub(super) async fn list_users(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     admin_only(&who, Verb::List, "listing users")?;
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
     let terms = q::parse(params.q.as_deref())?;
     let by_id = terms
@@ -242,10 +239,7 @@ pub(super) async fn search_users(
             "searching users needs a signed-in user".into(),
         ));
     }
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let mut found: Vec<UserRecord> = state
         .teams
         .users()

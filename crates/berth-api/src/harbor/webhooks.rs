@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
-use super::paging::{self, Page, PageParams};
+use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, project_for, project_ref, q, timestamp};
 use crate::AppState;
 use crate::response::{ApiResult, hv};
@@ -276,10 +276,7 @@ pub(super) async fn list_webhook_policies(
     Params(params): Params<ListParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
     let p = project(&state, &who, &headers, &name_or_id, Verb::List).await?;
     let terms = q::parse(params.q.as_deref())?;
@@ -402,10 +399,7 @@ pub(super) async fn list_webhook_executions(
     Params(params): Params<ListParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let _ = (&params.q, &params.sort);
     let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
     let webhooks = state.events.notifier.webhooks();
@@ -433,10 +427,7 @@ pub(super) async fn list_webhook_tasks(
     Params(params): Params<ListParams>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
-    let page = Page::of(&PageParams {
-        page: params.page,
-        page_size: params.page_size,
-    })?;
+    let page = Page::at(params.page, params.page_size)?;
     let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
     let stored = state.events.notifier.webhooks().get(p.id, id).await?;
     let found = delivery(&state, &stored, execution).await?;
