@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class RegistryProcess:
 
     def __init__(self, kind: str, berth_bin: str, workdir: Path, root: Path | None = None,
                  database: tuple[str, int, str] | None = None,
-                 s3: tuple[str, str, str, str, str] | None = None):
+                 s3: tuple[str, str, str, str, str] | None = None, extra: str = ""):
+        """`extra`: more configuration, appended (an `auth` section, say)."""
         self.kind = kind
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,7 @@ class RegistryProcess:
             text = head + s3_storage(*s3) + "http:\n" + rest
             if kind == "berth-s3":
                 text += f"berth:\n  statedirectory: {self.root}\n"
-        self.config.write_text(text)
+        self.config.write_text(text + extra)
         if kind.startswith("berth"):
             self.command = [berth_bin, "serve", str(self.config)]
         else:
@@ -103,6 +105,12 @@ class RegistryProcess:
                     if r.status == 200:
                         self.startup_seconds = time.perf_counter() - began
                         return self
+            except urllib.error.HTTPError as e:
+                # With authentication on, an anonymous /v2/ is refused: it is up.
+                if e.code == 401:
+                    self.startup_seconds = time.perf_counter() - began
+                    return self
+                time.sleep(0.05)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"{self.kind} did not answer within {timeout}s")
