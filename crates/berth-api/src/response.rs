@@ -123,6 +123,17 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// A metadata failure: the database full or out of reach (503), or an internal error.
+pub(crate) fn meta_error(m: &berth_meta::MetaError) -> ApiError {
+    if m.is_storage_full() {
+        storage_full(m)
+    } else if m.is_unavailable() {
+        metadata_unavailable(m)
+    } else {
+        internal(m)
+    }
+}
+
 /// A 500 whose details go to the log, not to clients.
 fn internal(err: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "internal error");
@@ -137,9 +148,7 @@ impl From<berth_notify::PolicyError> for ApiError {
     fn from(err: berth_notify::PolicyError) -> Self {
         use berth_notify::PolicyError;
         let (status, code) = match &err {
-            PolicyError::Meta(m) if m.is_storage_full() => return storage_full(m),
-            PolicyError::Meta(m) if m.is_unavailable() => return metadata_unavailable(m),
-            PolicyError::Meta(_) => return internal(&err),
+            PolicyError::Meta(m) => return meta_error(m),
             PolicyError::NameTaken(_) => (StatusCode::CONFLICT, "CONFLICT"),
             PolicyError::NoSuchProject | PolicyError::NoSuchPolicy(_) => {
                 (StatusCode::NOT_FOUND, "NOT_FOUND")

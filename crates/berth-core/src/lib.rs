@@ -16,6 +16,7 @@ pub mod policy;
 pub mod quota;
 mod read_cache;
 pub mod retention;
+pub mod tag_rules;
 mod uploads;
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@ use berth_oci::manifest::MAX_MANIFEST_SIZE;
 use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag, media};
 use bytes::Bytes;
 
+use crate::policy::{Glob, Immutability, ProjectImmutableRule};
 use crate::{Registry, RegistryError, Result};
 
 /// The outcome of a manifest push.
@@ -221,12 +222,35 @@ impl Registry {
         }
     }
 
-    /// Whether an immutability rule covers `tag` in `repo`.
-    pub fn is_immutable(&self, repo: &RepoName, tag: &str) -> bool {
-        self.options
-            .immutable
-            .iter()
-            .any(|r| r.covers(repo.as_str(), tag))
+    /// The immutability rules over `repo`: the configuration's and its project's
+    /// enabled ones.
+    pub async fn immutability(&self, repo: &RepoName) -> Result<Immutability> {
+        let project = repo.project();
+        let relative = repo
+            .as_str()
+            .strip_prefix(project)
+            .and_then(|r| r.strip_prefix('/'))
+            .unwrap_or(repo.as_str());
+        let stored = self
+            .meta
+            .immutable_rules_named(project)
+            .await?
+            .into_iter()
+            .filter(|r| !r.disabled)
+            .map(|r| ProjectImmutableRule {
+                id: r.id,
+                repositories: Glob::new(&r.repository_pattern),
+                repositories_excluded: r.repository_decoration == "repoExcludes",
+                tags: Glob::new(&r.tag_pattern),
+                tags_excluded: r.tag_decoration == "excludes",
+            })
+            .collect();
+        Ok(Immutability::new(
+            repo.as_str(),
+            relative,
+            self.options.immutable.clone(),
+            stored,
+        ))
     }
 
     /// Refuses to point an existing immutable tag elsewhere (`to`: the new manifest) or to
@@ -237,12 +261,7 @@ impl Registry {
         tag: &Tag,
         to: Option<&Digest>,
     ) -> Result<()> {
-        let Some(rule) = self
-            .options
-            .immutable
-            .iter()
-            .find(|r| r.covers(repo.as_str(), tag.as_str()))
-        else {
+        let Some(rule) = self.immutability(repo).await?.covering(tag.as_str()) else {
             return Ok(());
         };
         let Some(current) = self.meta.manifest_by_tag(repo, tag).await? else {
@@ -257,8 +276,7 @@ impl Registry {
             "deleted"
         };
         Err(RegistryError::Denied(format!(
-            "tag {tag} in {repo} is immutable and cannot be {what} ({}); it points to {}",
-            rule.describe(),
+            "tag {tag} in {repo} is immutable and cannot be {what} ({rule}); it points to {}",
             current.digest
         )))
     }
@@ -269,17 +287,15 @@ impl Registry {
         repo: &RepoName,
         digest: &Digest,
     ) -> Result<()> {
-        if !self
-            .options
-            .immutable
-            .iter()
-            .any(|r| r.repositories.matches(repo.as_str()))
-        {
+        let rules = self.immutability(repo).await?;
+        if !rules.any() {
             return Ok(());
         }
-        for name in self.meta.tags_of(repo, digest).await? {
-            if let Ok(tag) = name.parse::<Tag>() {
-                self.check_tag_may_move(repo, &tag, None).await?;
+        for tag in self.meta.tags_of(repo, digest).await? {
+            if let Some(rule) = rules.covering(&tag) {
+                return Err(RegistryError::Denied(format!(
+                    "{digest} in {repo} cannot be deleted: its tag {tag} is immutable ({rule})"
+                )));
             }
         }
         Ok(())

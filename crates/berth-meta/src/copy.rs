@@ -228,6 +228,22 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
         true,
     ),
     (
+        "immutable_rules",
+        "id",
+        &[
+            Int("id"),
+            Int("project_id"),
+            Int("priority"),
+            Bool("disabled"),
+            Text("repository_decoration"),
+            Text("repository_pattern"),
+            Text("tag_decoration"),
+            Text("tag_pattern"),
+            Int("created_at"),
+        ],
+        true,
+    ),
+    (
         "webhook_policies",
         "id",
         &[

@@ -132,6 +132,7 @@ pub trait MetaStore:
     + AuditLog
     + WebhookPolicies
     + Browse
+    + TagRules
 {
 }
 
@@ -152,7 +153,8 @@ impl<
         + Robots
         + AuditLog
         + WebhookPolicies
-        + Browse,
+        + Browse
+        + TagRules,
 > MetaStore for T
 {
 }

@@ -1721,3 +1721,71 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         );
     }
 }
+
+#[tokio::test]
+async fn immutable_rules_belong_to_their_project() {
+    use crate::{ImmutableRuleRecord, NewProject, ProjectDeletion};
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let team = meta
+            .create_project(&NewProject {
+                name: "team",
+                public: false,
+                owner: None,
+                metadata: Default::default(),
+                first_member: None,
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let rule = |project_id, pattern: &str| ImmutableRuleRecord {
+            id: 0,
+            project_id,
+            priority: 0,
+            disabled: false,
+            repository_decoration: "repoMatches".into(),
+            repository_pattern: "**".into(),
+            tag_decoration: "matches".into(),
+            tag_pattern: pattern.into(),
+            created_at_ms: 3,
+        };
+        let id = meta
+            .create_immutable_rule(&rule(team, "v*"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            meta.create_immutable_rule(&rule(team + 50, "v*"))
+                .await
+                .unwrap(),
+            None,
+            "{engine}: no rule for a missing project"
+        );
+        let mut changed = rule(team, "release-*");
+        changed.id = id;
+        changed.disabled = true;
+        assert!(meta.update_immutable_rule(&changed).await.unwrap());
+        let named = meta.immutable_rules_named("team").await.unwrap();
+        assert_eq!(named.len(), 1, "{engine}");
+        assert_eq!(named[0].tag_pattern, "release-*");
+        assert!(named[0].disabled);
+        assert_eq!(meta.immutable_rules(team).await.unwrap(), named);
+        assert!(
+            meta.immutable_rules_named("other")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            meta.delete_project(team).await.unwrap(),
+            ProjectDeletion::Deleted
+        );
+        assert!(
+            meta.immutable_rules(team).await.unwrap().is_empty(),
+            "{engine}"
+        );
+        assert!(!meta.delete_immutable_rule(id).await.unwrap());
+    }
+}

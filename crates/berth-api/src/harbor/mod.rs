@@ -6,6 +6,7 @@
 mod audit;
 mod caller;
 mod gc;
+mod immutable;
 mod ldap;
 mod members;
 mod models;
@@ -130,6 +131,14 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         ))
         .routes(routes!(repositories::list_tags, repositories::create_tag))
         .routes(routes!(repositories::delete_tag))
+        .routes(routes!(
+            immutable::list_immutable_rules,
+            immutable::create_immutable_rule
+        ))
+        .routes(routes!(
+            immutable::update_immutable_rule,
+            immutable::delete_immutable_rule
+        ))
         .routes(routes!(gc::get_gc_history))
         .routes(routes!(gc::get_gc_schedule, gc::create_gc_schedule))
         .routes(routes!(gc::get_gc))

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use berth_auth::{Identity, Permission, ProjectRecord, ProjectRef, Resource, Verb};
 use berth_core::artifacts::ArtifactView;
+use berth_core::policy::Immutability;
 use berth_meta::RepositoryRow;
 use berth_notify::{Action, Actor, Event, RequestInfo, Target};
 use berth_oci::{Reference, RepoName, Tag};
@@ -126,7 +127,7 @@ fn pull_time(ms: Option<i64>) -> String {
     ms.map_or_else(|| "0001-01-01T00:00:00.000Z".into(), timestamp)
 }
 
-fn tags_of(state: &AppState, view: &ArtifactView, repo: &RepoName) -> Vec<TagView> {
+fn tags_of(view: &ArtifactView, rules: &Immutability) -> Vec<TagView> {
     view.row
         .tags
         .iter()
@@ -135,17 +136,16 @@ fn tags_of(state: &AppState, view: &ArtifactView, repo: &RepoName) -> Vec<TagVie
             name: name.clone(),
             push_time: timestamp(*pushed),
             pull_time: pull_time(view.row.pulled_at_ms),
-            immutable: state.registry.is_immutable(repo, name),
+            immutable: rules.covering(name).is_some(),
         })
         .collect()
 }
 
 fn artifact(
-    state: &AppState,
     view: &ArtifactView,
     repo: &RepoName,
     project_id: i64,
-    with_tag: bool,
+    tags: Option<&Immutability>,
 ) -> Artifact {
     let row = &view.row;
     let config_type = berth_oci::ParsedManifest::parse_stored(&row.content)
@@ -180,8 +180,20 @@ fn artifact(
                 urls: c.urls.clone(),
             })
             .collect(),
-        tags: with_tag.then(|| tags_of(state, view, repo)),
+        tags: tags.map(|rules| tags_of(view, rules)),
     }
+}
+
+/// The immutability rules to mark tags with, when tags are shown (`with_tag`, default on).
+async fn tag_rules(
+    state: &AppState,
+    repo: &RepoName,
+    with_tag: Option<bool>,
+) -> Result<Option<Immutability>, ApiError> {
+    if with_tag == Some(false) {
+        return Ok(None);
+    }
+    Ok(Some(state.registry.immutability(repo).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -466,10 +478,10 @@ pub(super) async fn list_artifacts(
         .registry
         .artifacts(&repo, page.offset(), page.limit())
         .await?;
-    let with_tag = params.with_tag.unwrap_or(true);
+    let rules = tag_rules(&state, &repo, params.with_tag).await?;
     let shown: Vec<Artifact> = views
         .iter()
-        .map(|v| artifact(&state, v, &repo, p.id, with_tag))
+        .map(|v| artifact(v, &repo, p.id, rules.as_ref()))
         .collect();
     Ok(paging::list(&uri, &shown, total, page))
 }
@@ -500,8 +512,8 @@ pub(super) async fn get_artifact(
         .registry
         .artifact(&repo, &reference(&reference_text)?)
         .await?;
-    let with_tag = params.with_tag.unwrap_or(true);
-    Ok(axum::Json(artifact(&state, &view, &repo, p.id, with_tag)).into_response())
+    let rules = tag_rules(&state, &repo, params.with_tag).await?;
+    Ok(axum::Json(artifact(&view, &repo, p.id, rules.as_ref())).into_response())
 }
 
 /// Delete an artifact with its tags, its signatures and SBOMs, and the index children
@@ -657,7 +669,7 @@ pub(super) async fn list_tags(
         .registry
         .artifact(&repo, &reference(&reference_text)?)
         .await?;
-    let tags = tags_of(&state, &view, &repo);
+    let tags = tags_of(&view, &state.registry.immutability(&repo).await?);
     let total = tags.len() as i64;
     let shown: Vec<&TagView> = tags
         .iter()

@@ -67,6 +67,8 @@ mod retention;
 mod review;
 #[path = "../sql/aggregates/robots.rs"]
 mod robots;
+#[path = "../sql/aggregates/rules.rs"]
+mod rules;
 #[path = "../sql/aggregates/runs.rs"]
 mod runs;
 #[path = "../sql/aggregates/settings.rs"]
@@ -92,6 +94,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("accounts.sql"),
     include_str!("webhooks.sql"),
     include_str!("browse.sql"),
+    include_str!("rules.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -12,6 +12,7 @@ mod placement;
 mod projects;
 mod retention;
 mod robots;
+mod rules;
 mod runs;
 mod settings;
 mod uploads;
@@ -34,6 +35,7 @@ pub use projects::{
 };
 pub use retention::RetentionData;
 pub use robots::{RobotQuery, RobotRecord, Robots};
+pub use rules::{ImmutableRuleRecord, TagRules};
 pub use runs::Runs;
 pub use settings::Settings;
 pub use uploads::Uploads;

@@ -284,6 +284,7 @@ impl Projects for Meta {
             "DELETE FROM robots WHERE project_id = $1",
             "DELETE FROM outbox WHERE policy_id IN (SELECT id FROM webhook_policies WHERE project_id = $1)",
             "DELETE FROM webhook_policies WHERE project_id = $1",
+            "DELETE FROM immutable_rules WHERE project_id = $1",
         ] {
             sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
         }
