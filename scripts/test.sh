@@ -93,6 +93,7 @@ BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-
     tests/integration/test_backup.py tests/integration/test_projects.py \
     tests/integration/test_robots.py tests/integration/test_ldap.py tests/integration/test_oidc.py \
     tests/integration/test_audit.py tests/integration/test_quotas.py \
+    tests/integration/test_retention_policies.py \
     tests/integration/test_webhook_policies.py tests/integration/test_artifacts.py \
     tests/integration/test_system_gc.py tests/integration/test_immutable_rules.py
 

@@ -123,7 +123,7 @@ fn run_json(r: &LifecycleRun) -> Value {
 }
 
 async fn recent_runs(lifecycle: &Lifecycle, kind: &str) -> Result<Vec<Value>, Response> {
-    let (runs, _) = lifecycle.runs(kind, 0, 20).await.map_err(internal)?;
+    let (runs, _) = lifecycle.runs(kind, 0, 0, 20).await.map_err(internal)?;
     Ok(runs.iter().map(run_json).collect())
 }
 

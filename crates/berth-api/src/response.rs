@@ -53,7 +53,7 @@ pub fn status_of(err: &RegistryError) -> StatusCode {
         Denied(_) => StatusCode::FORBIDDEN,
         Storage(_) | Meta(_) => StatusCode::INTERNAL_SERVER_ERROR,
         // The run stopped for the process (shutdown) or moved to another: ask again.
-        Job(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Job(_) | Stopped => StatusCode::SERVICE_UNAVAILABLE,
         BlobUploadInvalid(_)
         | Body(_)
         | DigestMismatch

@@ -189,6 +189,12 @@ impl Registry {
     /// tag points to it.
     pub async fn delete_artifact(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         self.require_delete()?;
+        self.remove_artifact(repo, digest).await
+    }
+
+    /// [`Registry::delete_artifact`] whether or not `/v2` deletes are enabled: for
+    /// retention policies, which administrators set apart from that switch.
+    pub(crate) async fn remove_artifact(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         let Some(manifest) = self.meta.manifest(repo, digest).await? else {
             return Err(RegistryError::ManifestUnknown(format!(
                 "{digest} is not in {repo}"
@@ -198,17 +204,20 @@ impl Registry {
         self.check_no_immutable_tag_on(repo, digest).await?;
         let mut deleted = 0;
         for referrer in self.meta.referrers(repo, digest).await? {
-            deleted += Box::pin(self.delete_artifact(repo, &referrer.digest)).await?;
+            deleted += Box::pin(self.remove_artifact(repo, &referrer.digest)).await?;
         }
-        self.delete_manifest(repo, &Reference::Digest(digest.clone()))
-            .await?;
+        if !self.meta.delete_manifest(repo, digest).await? {
+            return Err(RegistryError::ManifestUnknown(format!(
+                "{digest} is not in {repo}"
+            )));
+        }
         deleted += 1;
         let parsed = ParsedManifest::parse_stored(&manifest.content)?;
         for child in &parsed.manifests {
             let still_needed = self.meta.manifest_referenced(repo, &child.digest).await?
                 || !self.meta.tags_of(repo, &child.digest).await?.is_empty();
             if !still_needed && self.meta.manifest(repo, &child.digest).await?.is_some() {
-                deleted += Box::pin(self.delete_artifact(repo, &child.digest)).await?;
+                deleted += Box::pin(self.remove_artifact(repo, &child.digest)).await?;
             }
         }
         Ok(deleted)

@@ -59,6 +59,9 @@ pub enum RegistryError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// A lifecycle run was asked to stop and did.
+    #[error("stopped on request")]
+    Stopped,
     /// A background run stopped before its end (shutdown, its lease taken over).
     #[error(transparent)]
     Job(JobError),
@@ -91,7 +94,7 @@ impl RegistryError {
             TagInvalid(_) => "TAG_INVALID",
             Unsupported(_) => "UNSUPPORTED",
             Denied(_) => "DENIED",
-            Storage(_) | Meta(_) | Job(_) => "UNKNOWN",
+            Storage(_) | Meta(_) | Job(_) | Stopped => "UNKNOWN",
         }
     }
 

@@ -16,7 +16,7 @@ use berth_oci::{Digest, RepoName};
 use berth_storage::Found;
 use futures_util::StreamExt;
 
-use crate::{Registry, Result};
+use crate::{Registry, RegistryError, Result};
 
 /// Candidates decided per transaction: small enough that pushes waiting on the placement lock
 /// wait milliseconds, large enough to amortise the commit.
@@ -70,6 +70,10 @@ pub trait Progress: Send + Sync {
     fn pass(&self, name: &'static str, queued: u64);
     /// `examined` more candidates were decided, `removed` of them removed.
     fn advance(&self, examined: u64, removed: u64);
+    /// Someone asked the run to stop: it does after the batch at hand.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that says nothing.
@@ -180,6 +184,9 @@ impl Registry {
                     .collect_manifests(&options.rules, cutoff, BATCH)
                     .await?;
                 progress.advance(examined as u64, collected.len() as u64);
+                if progress.stopped() {
+                    return Err(RegistryError::Stopped);
+                }
                 removed_this_round += collected.len();
                 report.add_manifests(&collected);
                 for m in &collected {
@@ -216,6 +223,9 @@ impl Registry {
             }
             drop(_alone);
             progress.advance(examined as u64, collected.len() as u64);
+            if progress.stopped() {
+                return Err(RegistryError::Stopped);
+            }
             if examined < BATCH as usize {
                 return Ok(());
             }

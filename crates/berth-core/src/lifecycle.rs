@@ -3,16 +3,18 @@
 //! job lease, see `berth-jobs`), every run recorded in the metadata (so runs from a `berth gc` process show in the server's API) and counted in
 //! the metrics.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
-use crate::gc::{GcOptions, GcReport, Progress};
+use crate::gc::{GcOptions, GcReport, Progress, Quiet};
+use crate::retention::project::{PROJECT_RETENTION, ProjectPolicy, ProjectRetentionReport};
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::{Registry, RegistryError, Result};
 use berth_jobs::{Jobs, Liveness, ProcessId};
@@ -125,6 +127,7 @@ pub struct GcProgress {
 struct Tracked<'a> {
     inner: &'a dyn Progress,
     latest: &'a std::sync::Mutex<Option<GcProgress>>,
+    stop: &'a AtomicBool,
 }
 
 impl Progress for Tracked<'_> {
@@ -149,6 +152,16 @@ impl Progress for Tracked<'_> {
         }
         self.inner.advance(examined, removed);
     }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.inner.stopped()
+    }
+}
+
+/// A run recorded as started: its id, and the flag that asks it to stop.
+struct Started {
+    id: i64,
+    stop: Arc<AtomicBool>,
 }
 
 pub struct Lifecycle {
@@ -169,6 +182,8 @@ pub struct Lifecycle {
     /// This process, as its runs record it.
     owner: String,
     other_runs: tokio::sync::Mutex<OtherRuns>,
+    /// The stop flags of the runs going on in this process, by run id.
+    stops: std::sync::Mutex<HashMap<i64, Arc<AtomicBool>>>,
 }
 
 impl Lifecycle {
@@ -191,6 +206,7 @@ impl Lifecycle {
             owner: jobs.holder().to_string(),
             jobs,
             other_runs: Default::default(),
+            stops: Default::default(),
         }
     }
 
@@ -237,11 +253,49 @@ impl Lifecycle {
     pub async fn runs(
         &self,
         kind: &str,
+        policy_id: i64,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<berth_meta::LifecycleRun>, i64)> {
         self.reap_abandoned_runs().await?;
-        Ok(self.registry.meta().runs(kind, offset, limit).await?)
+        Ok(self
+            .registry
+            .meta()
+            .runs(kind, policy_id, offset, limit)
+            .await?)
+    }
+
+    /// Asks the run `id` of `kind` to stop, wherever it runs (the process sees it at its
+    /// next heartbeat; this one at once); `false` when it is not running.
+    pub async fn stop_run(&self, kind: &str, id: i64) -> Result<bool> {
+        self.reap_abandoned_runs().await?;
+        let asked = self.registry.meta().request_stop(kind, id).await?;
+        if let Some(flag) = self.stops().get(&id) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Ok(asked)
+    }
+
+    fn stops(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<AtomicBool>>> {
+        self.stops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a run as started in this process.
+    async fn begin(
+        &self,
+        kind: &str,
+        policy_id: i64,
+        trigger: Trigger,
+        dry_run: bool,
+    ) -> Result<Started> {
+        let id = self
+            .registry
+            .meta()
+            .start_run(kind, policy_id, trigger.as_str(), dry_run, &self.owner)
+            .await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        self.stops().insert(id, stop.clone());
+        Ok(Started { id, stop })
     }
 
     /// Run `id` of `kind`, if there is one.
@@ -292,6 +346,7 @@ impl Lifecycle {
         let kind = match run.kind.as_str() {
             "gc" => "gc",
             "retention" => "retention",
+            PROJECT_RETENTION => PROJECT_RETENTION,
             _ => return,
         };
         let failed = run.error.is_some();
@@ -300,6 +355,11 @@ impl Lifecycle {
             "gc" => {
                 if let Ok(r) = serde_json::from_str::<GcReport>(summary) {
                     self.count_gc(&r);
+                }
+            }
+            PROJECT_RETENTION => {
+                if let Ok(r) = serde_json::from_str::<ProjectRetentionReport>(summary) {
+                    self.count_project_retention(&r);
                 }
             }
             _ => {
@@ -324,6 +384,12 @@ impl Lifecycle {
         }
     }
 
+    fn count_project_retention(&self, r: &ProjectRetentionReport) {
+        if !r.dry_run {
+            self.metrics.tags_deleted.inc_by(r.tags_deleted());
+        }
+    }
+
     fn count_retention(&self, r: &RetentionReport) {
         if !r.dry_run {
             self.metrics
@@ -332,17 +398,20 @@ impl Lifecycle {
         }
     }
 
-    /// Runs `work` for the run `id`, telling the metadata every [`HEARTBEAT`] that this
-    /// process is still at it.
-    async fn with_heartbeat<T>(&self, id: i64, work: impl Future<Output = T>) -> T {
+    /// Runs `work` for `run`, telling the metadata every [`HEARTBEAT`] that this process
+    /// is still at it, and raising the run's stop flag when someone asked it to stop.
+    async fn with_heartbeat<T>(&self, run: &Started, work: impl Future<Output = T>) -> T {
         let meta = self.registry.meta();
+        let id = run.id;
         let beat = async {
             let mut tick = tokio::time::interval(HEARTBEAT);
             tick.tick().await; // the first tick is immediate: the start was recorded
             loop {
                 tick.tick().await;
-                if let Err(e) = meta.heartbeat_run(id).await {
-                    tracing::warn!(run = id, error = %e, "could not record a heartbeat");
+                match meta.heartbeat_run(id).await {
+                    Ok(true) => run.stop.store(true, Ordering::Relaxed),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(run = id, error = %e, "could not record a heartbeat"),
                 }
             }
         };
@@ -386,32 +455,59 @@ impl Lifecycle {
         progress: &dyn Progress,
     ) -> Result<GcReport> {
         let _here = self.gc_running.lock().await;
-        self.jobs
-            .exclusive(GC_RUN, self.collect_alone(options, trigger, progress))
-            .await?
+        let alone = async {
+            self.reap_abandoned_runs().await?;
+            let run = self.begin("gc", 0, trigger, options.dry_run).await?;
+            self.collect_recorded(&run, options, trigger, progress)
+                .await
+        };
+        self.jobs.exclusive(GC_RUN, alone).await?
     }
 
-    async fn collect_alone(
+    /// Records a garbage collection and runs it in the background (after one already
+    /// running); its run id.
+    pub async fn start_collection(
+        self: &Arc<Self>,
+        options: GcOptions,
+        trigger: Trigger,
+    ) -> Result<i64> {
+        let run = self.begin("gc", 0, trigger, options.dry_run).await?;
+        let id = run.id;
+        let me = self.clone();
+        tokio::spawn(async move {
+            let _here = me.gc_running.lock().await;
+            let work = me.collect_recorded(&run, &options, trigger, &Quiet);
+            match me.jobs.exclusive(GC_RUN, work).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "garbage collection failed"),
+                Err(e) => {
+                    // It never ran (shutting down): its record must not say running.
+                    let never: Result<GcReport> = Err(e.into());
+                    me.finish("gc", &run, &never, false).await;
+                }
+            }
+        });
+        Ok(id)
+    }
+
+    async fn collect_recorded(
         &self,
+        run: &Started,
         options: &GcOptions,
         trigger: Trigger,
         progress: &dyn Progress,
     ) -> Result<GcReport> {
-        self.reap_abandoned_runs().await?;
-        let meta = self.registry.meta();
-        let id = meta
-            .start_run("gc", trigger.as_str(), options.dry_run, &self.owner)
-            .await?;
         let tracked = Tracked {
             inner: progress,
             latest: &self.gc_progress,
+            stop: &run.stop,
         };
         let result = self
-            .with_heartbeat(id, self.registry.collect_garbage(options, &tracked))
+            .with_heartbeat(run, self.registry.collect_garbage(options, &tracked))
             .await;
         let idle =
             trigger == Trigger::Schedule && result.as_ref().is_ok_and(|r| !r.removed_anything());
-        self.finish("gc", id, &result, idle).await;
+        self.finish("gc", run, &result, idle).await;
         if let Ok(r) = &result {
             self.count_gc(r);
         }
@@ -428,10 +524,7 @@ impl Lifecycle {
 
     async fn retain_alone(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
         self.reap_abandoned_runs().await?;
-        let meta = self.registry.meta();
-        let id = meta
-            .start_run("retention", trigger.as_str(), dry_run, &self.owner)
-            .await?;
+        let run = self.begin("retention", 0, trigger, dry_run).await?;
         // Pull-based rules must see the pulls this process has noted so far.
         let work = async {
             self.registry.flush_pulls().await?;
@@ -439,12 +532,68 @@ impl Lifecycle {
                 .apply_retention(&self.retention, self.gc.grace, dry_run)
                 .await
         };
-        let result = self.with_heartbeat(id, work).await;
-        self.finish("retention", id, &result, false).await;
+        let result = self.with_heartbeat(&run, work).await;
+        self.finish("retention", &run, &result, false).await;
         if let Ok(r) = &result {
             self.count_retention(r);
         }
         result
+    }
+
+    /// Records a run of a project's retention policy and runs it in the background; its
+    /// run id. Runs of different policies go on side by side.
+    pub async fn start_project_retention(
+        self: &Arc<Self>,
+        policy: ProjectPolicy,
+        dry_run: bool,
+        trigger: Trigger,
+    ) -> Result<i64> {
+        let run = self
+            .begin(PROJECT_RETENTION, policy.id, trigger, dry_run)
+            .await?;
+        let id = run.id;
+        let me = self.clone();
+        tokio::spawn(async move {
+            let stop = run.stop.clone();
+            let stopped = move || stop.load(Ordering::Relaxed);
+            let work = async {
+                me.registry.flush_pulls().await?;
+                me.registry
+                    .apply_project_retention(&policy, dry_run, &stopped)
+                    .await
+            };
+            let result = me.with_heartbeat(&run, work).await;
+            me.finish(PROJECT_RETENTION, &run, &result, false).await;
+            match &result {
+                Ok(r) => me.count_project_retention(r),
+                Err(e) => tracing::warn!(policy = policy.id, error = %e, "retention run failed"),
+            }
+        });
+        Ok(id)
+    }
+
+    /// Starts the runs of project policies whose schedule came due.
+    pub async fn run_due_project_retention(self: &Arc<Self>) {
+        let due = match self
+            .registry
+            .due_retention_policies(berth_meta::now_ms())
+            .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the retention schedules; will look again");
+                return;
+            }
+        };
+        for policy in due {
+            let id = policy.id;
+            if let Err(e) = self
+                .start_project_retention(policy, false, Trigger::Schedule)
+                .await
+            {
+                tracing::warn!(policy = id, error = %e, "could not start a scheduled retention run");
+            }
+        }
     }
 
     /// Records the end of a run. A scheduled run that changed nothing is counted in the
@@ -452,10 +601,12 @@ impl Lifecycle {
     async fn finish<T: serde::Serialize>(
         &self,
         kind: &'static str,
-        id: i64,
+        run: &Started,
         result: &std::result::Result<T, RegistryError>,
         idle_schedule: bool,
     ) {
+        let id = run.id;
+        self.stops().remove(&id);
         let (summary, error) = match result {
             Ok(report) => (serde_json::to_string(report).ok(), None),
             Err(e) => (None, Some(e.to_string())),

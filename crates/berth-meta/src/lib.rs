@@ -133,6 +133,7 @@ pub trait MetaStore:
     + WebhookPolicies
     + Browse
     + TagRules
+    + RetentionPolicies
 {
 }
 
@@ -154,7 +155,8 @@ impl<
         + AuditLog
         + WebhookPolicies
         + Browse
-        + TagRules,
+        + TagRules
+        + RetentionPolicies,
 > MetaStore for T
 {
 }

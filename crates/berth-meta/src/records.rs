@@ -101,7 +101,7 @@ pub struct GcWaiting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleRun {
     pub id: i64,
-    /// `gc` or `retention`.
+    /// `gc`, `retention` (the configuration's policies) or `project-retention`.
     pub kind: String,
     /// `cli`, `api`, `schedule`.
     pub trigger: String,
@@ -115,6 +115,10 @@ pub struct LifecycleRun {
     pub owner: Option<String>,
     /// When that process last said it was still at it.
     pub heartbeat_at_ms: Option<i64>,
+    /// The retention policy it applies; 0 for none.
+    pub policy_id: i64,
+    /// Someone asked it to stop.
+    pub stop_requested: bool,
 }
 
 /// A tag as retention rules see it.

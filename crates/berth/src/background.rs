@@ -1,6 +1,6 @@
 //! What `serve` runs beside the requests, as jobs (`berth-jobs`) so that with several
 //! replicas each happens once: upload purging, the check for uploads that lost their
-//! bytes, garbage collection and scheduled retention. Writing noted pull times is each
+//! bytes, garbage collection and scheduled retention (the configuration's and the projects'). Writing noted pull times is each
 //! process's own (they are in its memory).
 
 use std::future::Future;
@@ -51,6 +51,14 @@ pub fn start(jobs: &Arc<Jobs>, lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
             with(&lifecycle, move |l| collect_garbage(l, walker.clone())),
         );
     }
+    jobs.schedule(
+        "schedule:project-retention",
+        Cadence::Every(RETENTION_SCHEDULES),
+        Duration::ZERO,
+        with(&lifecycle, |l| async move {
+            l.run_due_project_retention().await
+        }),
+    );
     if let Some(schedule) = s.retention.schedule.clone() {
         tracing::info!(%schedule, policies = lifecycle.retention.len(), dry_run = s.retention.dry_run, "retention scheduled");
         let dry_run = s.retention.dry_run;
@@ -124,6 +132,10 @@ async fn retain(lifecycle: Arc<Lifecycle>, dry_run: bool) {
         Err(e) => tracing::warn!(error = %e, "retention run failed"),
     }
 }
+
+/// How often the projects' retention schedules are looked at: their cron schedules name
+/// minutes, so a run starts at most this late.
+const RETENTION_SCHEDULES: Duration = Duration::from_secs(15);
 
 /// How often upload sessions are checked for bytes that vanished (a full disk freed by
 /// hand): such a session can never finish, so it goes soon, not after the purge age.

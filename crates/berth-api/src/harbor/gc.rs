@@ -7,7 +7,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use berth_auth::{Identity, Verb};
-use berth_core::gc::{GcReport, Quiet};
+use berth_core::gc::GcReport;
 use berth_core::lifecycle::{Lifecycle, Trigger};
 use berth_meta::LifecycleRun;
 use serde::{Deserialize, Serialize};
@@ -69,9 +69,11 @@ pub(super) struct HistoryParams {
     page_size: Option<i64>,
 }
 
-fn status(run: &LifecycleRun) -> &'static str {
+/// A lifecycle run's status in Harbor's words.
+pub(super) fn run_status(run: &LifecycleRun) -> &'static str {
     match (run.finished_at_ms, &run.error) {
         (None, _) => "Running",
+        (Some(_), Some(_)) if run.stop_requested => "Stopped",
         (Some(_), Some(_)) => "Error",
         (Some(_), None) => "Success",
     }
@@ -97,7 +99,7 @@ fn history(run: &LifecycleRun) -> GcHistory {
             .into(),
             cron: String::new(),
         },
-        job_status: status(run).into(),
+        job_status: run_status(run).into(),
         deleted: false,
         creation_time: timestamp(run.started_at_ms),
         update_time: timestamp(
@@ -153,7 +155,7 @@ pub(super) async fn get_gc_history(
     let page = Page::at(params.page, params.page_size)?;
     let _ = (&params.q, &params.sort);
     let lifecycle = allowed(&state, &who, Verb::List)?;
-    let (runs, total) = lifecycle.runs("gc", page.offset(), page.limit()).await?;
+    let (runs, total) = lifecycle.runs("gc", 0, page.offset(), page.limit()).await?;
     let shown: Vec<GcHistory> = runs.iter().map(history).collect();
     Ok(paging::list(&uri, &shown, total, page))
 }
@@ -315,29 +317,12 @@ pub(super) async fn create_gc_schedule(
         "delete_untagged",
         options.rules.delete_untagged,
     )?;
-    let before = lifecycle.runs("gc", 0, 1).await?.0.first().map(|r| r.id);
-    let runner = lifecycle.clone();
-    tokio::spawn(async move {
-        if let Err(e) = runner.collect(&options, Trigger::Api, &Quiet).await {
-            tracing::error!(error = %e, "garbage collection failed");
-        }
-    });
-    // Harbor's Location names the new run: wait (briefly) until it is recorded.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut location = String::new();
-    while tokio::time::Instant::now() < deadline {
-        if let Some(run) = lifecycle.runs("gc", 0, 1).await?.0.first()
-            && Some(run.id) != before
-        {
-            let gc = uri
-                .path()
-                .trim_end_matches('/')
-                .trim_end_matches("/schedule");
-            location = format!("{gc}/{}", run.id);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let id = lifecycle.start_collection(options, Trigger::Api).await?;
+    let gc = uri
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches("/schedule");
+    let location = format!("{gc}/{id}");
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, crate::response::hv(location))],

@@ -16,6 +16,7 @@ mod projects;
 mod q;
 mod quotas;
 mod repositories;
+mod retention;
 mod robots;
 mod system;
 mod users;
@@ -55,7 +56,8 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "robot", description = "Robot accounts: machine credentials with a permission list"),
         (name = "systeminfo", description = "What this registry is"),
         (name = "health", description = "Whether its parts work"),
-        (name = "statistic", description = "Counts of projects and repositories")
+        (name = "statistic", description = "Counts of projects and repositories"),
+        (name = "Retention", description = "A project's tag-retention policy, its runs and what they deleted")
     )
 )]
 struct ApiDoc;
@@ -139,6 +141,20 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
             immutable::update_immutable_rule,
             immutable::delete_immutable_rule
         ))
+        .routes(routes!(retention::get_retention_metadata))
+        .routes(routes!(retention::create_retention))
+        .routes(routes!(
+            retention::get_retention,
+            retention::update_retention,
+            retention::delete_retention
+        ))
+        .routes(routes!(
+            retention::trigger_retention_execution,
+            retention::list_retention_executions
+        ))
+        .routes(routes!(retention::operate_retention_execution))
+        .routes(routes!(retention::list_retention_tasks))
+        .routes(routes!(retention::get_retention_task_log))
         .routes(routes!(gc::get_gc_history))
         .routes(routes!(gc::get_gc_schedule, gc::create_gc_schedule))
         .routes(routes!(gc::get_gc))
@@ -300,15 +316,20 @@ where
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, ApiError> {
-        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
-            .map(Params)
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    format!("invalid query parameters: {e}"),
-                )
-            })
+        // Clients send parameters they have no value for as `page=` (harborapi does):
+        // an empty value is no value.
+        let given: Vec<(String, String)> =
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
+        let given: Vec<(String, String)> =
+            given.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        let query = serde_urlencoded::to_string(&given).unwrap_or_default();
+        serde_urlencoded::from_str(&query).map(Params).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("invalid query parameters: {e}"),
+            )
+        })
     }
 }
 

@@ -69,10 +69,12 @@ impl ProjectMetadata {
         ]
     }
 
-    /// The keys that are set, as stored.
+    /// The keys that are set, as stored; `retention_id` is left out: it names the
+    /// project's retention policy, which `/retentions` creates and deletes.
     pub fn to_map(&self) -> BTreeMap<String, String> {
         self.fields()
             .into_iter()
+            .filter(|(k, _)| *k != "retention_id")
             .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
             .collect()
     }

@@ -61,6 +61,8 @@ mod outbox;
 mod projects;
 #[path = "../sql/aggregates/retention.rs"]
 mod retention;
+#[path = "../sql/aggregates/retention_policies.rs"]
+mod retention_policies;
 #[path = "../sql/aggregates/review.rs"]
 mod review;
 #[path = "../sql/aggregates/robots.rs"]
@@ -90,6 +92,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("webhooks.sql"),
     include_str!("browse.sql"),
     include_str!("rules.sql"),
+    include_str!("retention.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

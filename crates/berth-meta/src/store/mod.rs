@@ -11,6 +11,7 @@ mod outbox;
 mod placement;
 mod projects;
 mod retention;
+mod retention_policies;
 mod robots;
 mod rules;
 mod runs;
@@ -34,6 +35,7 @@ pub use projects::{
     Viewer,
 };
 pub use retention::RetentionData;
+pub use retention_policies::{PolicyCreation, RetentionPolicies, RetentionPolicyRecord};
 pub use robots::{RobotQuery, RobotRecord, Robots};
 pub use rules::{ImmutableRuleRecord, TagRules};
 pub use runs::Runs;

@@ -6,13 +6,22 @@ use crate::{LifecycleRun, Result};
 
 #[async_trait]
 pub trait Runs: Send + Sync + 'static {
-    /// Records that a lifecycle run (`kind`: gc, retention) started in the process `owner`;
-    /// its id.
-    async fn start_run(&self, kind: &str, trigger: &str, dry_run: bool, owner: &str)
-    -> Result<i64>;
+    /// Records that a lifecycle run (`kind`: gc, retention) of the retention policy
+    /// `policy_id` (0 for none) started in the process `owner`; its id.
+    async fn start_run(
+        &self,
+        kind: &str,
+        policy_id: i64,
+        trigger: &str,
+        dry_run: bool,
+        owner: &str,
+    ) -> Result<i64>;
 
-    /// The running run's process is alive.
-    async fn heartbeat_run(&self, id: i64) -> Result<()>;
+    /// The running run's process is alive; whether it was asked to stop.
+    async fn heartbeat_run(&self, id: i64) -> Result<bool>;
+
+    /// Asks the unfinished run `id` of `kind` to stop; `false` when it is not running.
+    async fn request_stop(&self, kind: &str, id: i64) -> Result<bool>;
 
     /// Runs not finished (running, or their process died), oldest first.
     async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>>;
@@ -31,8 +40,15 @@ pub trait Runs: Send + Sync + 'static {
         keep: bool,
     ) -> Result<()>;
 
-    /// One page of the runs of `kind`, newest first, and how many there are.
-    async fn runs(&self, kind: &str, offset: i64, limit: i64) -> Result<(Vec<LifecycleRun>, i64)>;
+    /// One page of the runs of `kind` for the policy `policy_id` (0 for none), newest
+    /// first, and how many there are.
+    async fn runs(
+        &self,
+        kind: &str,
+        policy_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<LifecycleRun>, i64)>;
 
     /// Run `id` of `kind`.
     async fn run(&self, kind: &str, id: i64) -> Result<Option<LifecycleRun>>;

@@ -285,6 +285,9 @@ impl Projects for Meta {
             "DELETE FROM outbox WHERE policy_id IN (SELECT id FROM webhook_policies WHERE project_id = $1)",
             "DELETE FROM webhook_policies WHERE project_id = $1",
             "DELETE FROM immutable_rules WHERE project_id = $1",
+            "DELETE FROM lifecycle_runs WHERE policy_id IN
+                (SELECT id FROM retention_policies WHERE project_id = $1)",
+            "DELETE FROM retention_policies WHERE project_id = $1",
         ] {
             sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
         }

@@ -10,7 +10,8 @@ use crate::{LifecycleRun, Result, Runs, now_ms};
 /// The columns [`lifecycle_run`] reads, as a literal for `concat!`.
 macro_rules! run_columns {
     () => {
-        "id, kind, trigger, dry_run, started_at, finished_at, summary, error, owner, heartbeat_at"
+        "id, kind, trigger, dry_run, started_at, finished_at, summary, error, owner, heartbeat_at, \
+         policy_id, stop_requested"
     };
 }
 
@@ -26,6 +27,8 @@ fn lifecycle_run(r: &DbRow) -> Result<LifecycleRun> {
         error: r.try_get("error")?,
         owner: r.try_get("owner")?,
         heartbeat_at_ms: r.try_get("heartbeat_at")?,
+        policy_id: r.try_get("policy_id")?,
+        stop_requested: r.try_get("stop_requested")?,
     })
 }
 
@@ -45,14 +48,16 @@ impl Runs for Meta {
     async fn start_run(
         &self,
         kind: &str,
+        policy_id: i64,
         trigger: &str,
         dry_run: bool,
         owner: &str,
     ) -> Result<i64> {
         let now = now_ms();
         Ok(sqlx::query_scalar(
-            "INSERT INTO lifecycle_runs (kind, trigger, dry_run, started_at, owner, heartbeat_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO lifecycle_runs
+                 (kind, trigger, dry_run, started_at, owner, heartbeat_at, policy_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(kind)
         .bind(trigger)
@@ -60,21 +65,36 @@ impl Runs for Meta {
         .bind(now)
         .bind(owner)
         .bind(now)
+        .bind(policy_id)
         .fetch_one(&self.write)
         .await
         .inspect(|_| self.writes.raise())?)
     }
 
-    async fn heartbeat_run(&self, id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE lifecycle_runs SET heartbeat_at = $1 WHERE id = $2 AND finished_at IS NULL",
+    async fn heartbeat_run(&self, id: i64) -> Result<bool> {
+        let stop: Option<bool> = sqlx::query_scalar(
+            "UPDATE lifecycle_runs SET heartbeat_at = $1 WHERE id = $2 AND finished_at IS NULL
+             RETURNING stop_requested",
         )
         .bind(now_ms())
         .bind(id)
+        .fetch_optional(&self.write)
+        .await
+        .inspect(|_| self.writes.raise())?;
+        Ok(stop.unwrap_or(false))
+    }
+
+    async fn request_stop(&self, kind: &str, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE lifecycle_runs SET stop_requested = TRUE
+             WHERE id = $1 AND kind = $2 AND finished_at IS NULL",
+        )
+        .bind(id)
+        .bind(kind)
         .execute(&self.write)
         .await
         .inspect(|_| self.writes.raise())?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<LifecycleRun>> {
@@ -138,18 +158,28 @@ impl Runs for Meta {
         Ok(())
     }
 
-    async fn runs(&self, kind: &str, offset: i64, limit: i64) -> Result<(Vec<LifecycleRun>, i64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lifecycle_runs WHERE kind = $1")
-            .bind(kind)
-            .fetch_one(&self.read)
-            .await?;
+    async fn runs(
+        &self,
+        kind: &str,
+        policy_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<LifecycleRun>, i64)> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM lifecycle_runs WHERE kind = $1 AND policy_id = $2",
+        )
+        .bind(kind)
+        .bind(policy_id)
+        .fetch_one(&self.read)
+        .await?;
         let query = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM lifecycle_runs WHERE kind = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+            " FROM lifecycle_runs WHERE kind = $1 AND policy_id = $2
+             ORDER BY id DESC LIMIT $3 OFFSET $4"
         ));
         let runs = self
-            .fetch_runs(query.bind(kind).bind(limit).bind(offset))
+            .fetch_runs(query.bind(kind).bind(policy_id).bind(limit).bind(offset))
             .await?;
         Ok((runs, total))
     }

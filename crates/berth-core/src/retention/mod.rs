@@ -14,6 +14,8 @@ use berth_meta::{TagRecord, duration_ms, now_ms};
 use berth_oci::{RepoName, Tag};
 
 use crate::policy::Glob;
+
+pub mod project;
 use crate::{Registry, RegistryError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub enum KeepRule {
     PulledWithin(Duration),
     /// Tags matching any of these globs.
     Tags(Vec<Glob>),
+    /// Everything its selectors chose.
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,44 +59,79 @@ fn within(at: Option<i64>, window: &Duration, now: i64) -> bool {
     at.is_some_and(|at| now.saturating_sub(at) <= window.as_millis() as i64)
 }
 
+/// What rules look at: a tag, or an artifact (a manifest with all its tags).
+pub trait Candidate {
+    fn pushed_at(&self) -> i64;
+    fn pulled_at(&self) -> Option<i64>;
+    /// Its tag names; none for an untagged artifact.
+    fn names(&self) -> Vec<&str>;
+}
+
+impl Candidate for TagRecord {
+    fn pushed_at(&self) -> i64 {
+        self.pushed_at
+    }
+    fn pulled_at(&self) -> Option<i64> {
+        self.pulled_at
+    }
+    fn names(&self) -> Vec<&str> {
+        vec![self.tag.as_str()]
+    }
+}
+
+/// The positions in `items` that `rule` keeps at `now`. Ties in time go by first name,
+/// so a run decides the same way each time.
+pub fn kept_by<C: Candidate>(rule: &KeepRule, items: &[&C], now: i64) -> Vec<usize> {
+    let first_name = |i: usize| items[i].names().first().copied().unwrap_or("");
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    match rule {
+        KeepRule::MostRecentlyPushed(n) => {
+            order.sort_by(|&a, &b| {
+                (items[b].pushed_at().cmp(&items[a].pushed_at()))
+                    .then(first_name(a).cmp(first_name(b)))
+            });
+            order.truncate(*n);
+            order
+        }
+        KeepRule::MostRecentlyPulled(n) => {
+            // Never-pulled ones sort last.
+            order.sort_by(|&a, &b| {
+                (items[b].pulled_at().cmp(&items[a].pulled_at()))
+                    .then(items[b].pushed_at().cmp(&items[a].pushed_at()))
+                    .then(first_name(a).cmp(first_name(b)))
+            });
+            order.truncate(*n);
+            order
+        }
+        KeepRule::PushedWithin(d) => order
+            .into_iter()
+            .filter(|&i| within(Some(items[i].pushed_at()), d, now))
+            .collect(),
+        KeepRule::PulledWithin(d) => order
+            .into_iter()
+            .filter(|&i| within(items[i].pulled_at(), d, now))
+            .collect(),
+        KeepRule::Tags(globs) => order
+            .into_iter()
+            .filter(|&i| {
+                items[i]
+                    .names()
+                    .iter()
+                    .any(|n| globs.iter().any(|g| g.matches(n)))
+            })
+            .collect(),
+        KeepRule::All => order,
+    }
+}
+
 /// The tags of `tags` (those matching the policy's pattern) that `policy` keeps at `now`.
 pub fn kept_tags(policy: &RetentionPolicy, tags: &[&TagRecord], now: i64) -> HashSet<String> {
-    let mut kept = HashSet::new();
-    for rule in &policy.keep {
-        match rule {
-            KeepRule::MostRecentlyPushed(n) => {
-                let mut by_push: Vec<_> = tags.to_vec();
-                by_push.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at).then(a.tag.cmp(&b.tag)));
-                kept.extend(by_push.iter().take(*n).map(|t| t.tag.clone()));
-            }
-            KeepRule::MostRecentlyPulled(n) => {
-                let mut by_pull: Vec<_> = tags.to_vec();
-                by_pull.sort_by(|a, b| {
-                    b.pulled_at
-                        .cmp(&a.pulled_at)
-                        .then(b.pushed_at.cmp(&a.pushed_at))
-                        .then(a.tag.cmp(&b.tag))
-                });
-                kept.extend(by_pull.iter().take(*n).map(|t| t.tag.clone()));
-            }
-            KeepRule::PushedWithin(d) => kept.extend(
-                tags.iter()
-                    .filter(|t| within(Some(t.pushed_at), d, now))
-                    .map(|t| t.tag.clone()),
-            ),
-            KeepRule::PulledWithin(d) => kept.extend(
-                tags.iter()
-                    .filter(|t| within(t.pulled_at, d, now))
-                    .map(|t| t.tag.clone()),
-            ),
-            KeepRule::Tags(globs) => kept.extend(
-                tags.iter()
-                    .filter(|t| globs.iter().any(|g| g.matches(&t.tag)))
-                    .map(|t| t.tag.clone()),
-            ),
-        }
-    }
-    kept
+    policy
+        .keep
+        .iter()
+        .flat_map(|rule| kept_by(rule, tags, now))
+        .map(|i| tags[i].tag.clone())
+        .collect()
 }
 
 impl Registry {
