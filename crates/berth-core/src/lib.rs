@@ -8,6 +8,7 @@ mod discovery;
 mod error;
 pub mod events;
 pub mod gc;
+pub mod gc_schedule;
 mod health;
 pub mod import;
 pub mod lifecycle;

@@ -46,7 +46,11 @@ struct OtherRuns {
 pub enum Trigger {
     Cli,
     Api,
+    /// Background collection and the configuration's retention schedule.
     Schedule,
+    /// A cron schedule set through the API (garbage collection, project retention):
+    /// always kept in the history, even when it found nothing to do.
+    Cron,
 }
 
 impl Trigger {
@@ -55,7 +59,13 @@ impl Trigger {
             Trigger::Cli => "cli",
             Trigger::Api => "api",
             Trigger::Schedule => "schedule",
+            Trigger::Cron => "cron",
         }
+    }
+
+    /// Whether a run recorded with `trigger` started by itself.
+    pub fn scheduled(trigger: &str) -> bool {
+        trigger == Trigger::Schedule.as_str() || trigger == Trigger::Cron.as_str()
     }
 }
 
@@ -588,7 +598,7 @@ impl Lifecycle {
         for policy in due {
             let id = policy.id;
             if let Err(e) = self
-                .start_project_retention(policy, false, Trigger::Schedule)
+                .start_project_retention(policy, false, Trigger::Cron)
                 .await
             {
                 tracing::warn!(policy = id, error = %e, "could not start a scheduled retention run");

@@ -92,6 +92,27 @@ impl Schedule {
         })
     }
 
+    /// Five fields, or Harbor's six with seconds first. berth's schedules have minutes as
+    /// the finest step, so the seconds field must be a plain number and is dropped.
+    pub fn parse_with_seconds(text: &str) -> Result<Schedule, ScheduleError> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        match parts.as_slice() {
+            [seconds, rest @ ..] if rest.len() == 5 => {
+                if !seconds.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(ScheduleError {
+                        text: text.to_string(),
+                        reason: "the seconds field must be a number (schedules run at minutes)"
+                            .into(),
+                    });
+                }
+                let mut schedule = Schedule::parse(&rest.join(" "))?;
+                schedule.text = text.to_string();
+                Ok(schedule)
+            }
+            _ => Schedule::parse(text),
+        }
+    }
+
     fn day_matches(&self, t: &Civil) -> bool {
         let has = |bits: u64, v: u32| bits & (1 << v) != 0;
         let day = if self.either_day {
@@ -174,6 +195,19 @@ mod tests {
             (c.month, c.day, c.hour, c.minute, c.weekday),
             (11, 24, 4, 15, 2)
         );
+    }
+
+    #[test]
+    fn harbors_six_fields_drop_the_seconds() {
+        let daily = Schedule::parse_with_seconds("0 0 3 * * *").unwrap();
+        assert_eq!(
+            daily.next_after(T),
+            Schedule::parse("0 3 * * *").unwrap().next_after(T)
+        );
+        assert_eq!(daily.to_string(), "0 0 3 * * *");
+        assert!(Schedule::parse_with_seconds("*/5 0 3 * * *").is_err());
+        assert!(Schedule::parse_with_seconds("0 3 * * *").is_ok());
+        assert!(Schedule::parse_with_seconds("0 0 3 * *  * *").is_err());
     }
 
     #[test]

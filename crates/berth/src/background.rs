@@ -52,8 +52,14 @@ pub fn start(jobs: &Arc<Jobs>, lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
         );
     }
     jobs.schedule(
+        "schedule:gc-cron",
+        Cadence::Every(API_SCHEDULES),
+        Duration::ZERO,
+        with(&lifecycle, |l| async move { l.run_due_gc_schedule().await }),
+    );
+    jobs.schedule(
         "schedule:project-retention",
-        Cadence::Every(RETENTION_SCHEDULES),
+        Cadence::Every(API_SCHEDULES),
         Duration::ZERO,
         with(&lifecycle, |l| async move {
             l.run_due_project_retention().await
@@ -133,9 +139,10 @@ async fn retain(lifecycle: Arc<Lifecycle>, dry_run: bool) {
     }
 }
 
-/// How often the projects' retention schedules are looked at: their cron schedules name
-/// minutes, so a run starts at most this late.
-const RETENTION_SCHEDULES: Duration = Duration::from_secs(15);
+/// How often the schedules set through the API (garbage collection, the projects'
+/// retention) are looked at: cron schedules name minutes, so a run starts at most this
+/// late.
+const API_SCHEDULES: Duration = Duration::from_secs(15);
 
 /// How often upload sessions are checked for bytes that vanished (a full disk freed by
 /// hand): such a session can never finish, so it goes soon, not after the purge age.

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use berth_auth::{Identity, Verb};
 use berth_core::gc::GcReport;
+use berth_core::gc_schedule::{GcSchedule, GcScheduleError, ScheduleKind};
 use berth_core::lifecycle::{Lifecycle, Trigger};
 use berth_meta::LifecycleRun;
 use serde::{Deserialize, Serialize};
@@ -23,12 +24,18 @@ use crate::response::{ApiError, ApiResult};
 /// Harbor's `ScheduleObj`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub(super) struct ScheduleObj {
-    /// `Manual` (run now) is what berth takes; it reports `Custom` (an interval) or
-    /// `None`.
+    /// `Manual` runs now; `Hourly`, `Daily`, `Weekly`, `Custom` (or `Schedule`) set a
+    /// cron schedule; `None` removes it.
     #[serde(rename = "type", default)]
     kind: String,
+    /// Five fields, or Harbor's six with seconds first (a plain number); empty takes the
+    /// type's usual time (`Hourly`: `0 0 * * * *`, `Daily`: `0 0 0 * * *`, `Weekly`:
+    /// `0 0 0 * * 0`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     cron: String,
+    /// When the schedule next runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_scheduled_time: Option<String>,
 }
 
 /// Harbor's `GCHistory`: one collection.
@@ -80,7 +87,7 @@ pub(super) fn run_status(run: &LifecycleRun) -> &'static str {
 }
 
 fn history(run: &LifecycleRun) -> GcHistory {
-    let kind = if run.trigger == Trigger::Schedule.as_str() {
+    let kind = if Trigger::scheduled(&run.trigger) {
         "SCHEDULE"
     } else {
         "MANUAL"
@@ -98,6 +105,7 @@ fn history(run: &LifecycleRun) -> GcHistory {
             }
             .into(),
             cron: String::new(),
+            next_scheduled_time: None,
         },
         job_status: run_status(run).into(),
         deleted: false,
@@ -235,8 +243,9 @@ fn log_text(run: &LifecycleRun) -> String {
     log
 }
 
-/// The schedule: `Custom` when collection runs in the background (every `gc.interval`
-/// of the configuration, shown as `@every <interval>`), else `None`.
+/// The schedule set through this API (with its parameters and next time); without one,
+/// `Custom` with `cron: "@every <seconds>s"` when the configuration's background
+/// collection runs (`berth.gc.enabled`, `berth.gc.interval`), else `None`.
 #[utoipa::path(get, path = "/system/gc/schedule", tag = "gc", operation_id = "getGCSchedule",
     responses((status = 200, body = GcHistory), (status = 401, body = Errors),
         (status = 403, body = Errors)))]
@@ -245,19 +254,35 @@ pub(super) async fn get_gc_schedule(
     Caller(who): Caller,
 ) -> ApiResult {
     let lifecycle = allowed(&state, &who, Verb::Read)?;
-    let schedule = match lifecycle.gc_every {
-        Some(every) => ScheduleObj {
-            kind: "Custom".into(),
-            cron: format!("@every {}s", every.as_secs()),
-        },
-        None => ScheduleObj {
-            kind: "None".into(),
-            cron: String::new(),
-        },
+    let (schedule, delete_untagged, dry_run) = match lifecycle.gc_schedule().await? {
+        Some(set) => (
+            ScheduleObj {
+                kind: set.kind.as_str().into(),
+                cron: set.cron.clone(),
+                next_scheduled_time: set.next_after_ms(berth_meta::now_ms()).map(timestamp),
+            },
+            set.delete_untagged,
+            set.dry_run,
+        ),
+        None => (
+            match lifecycle.gc_every {
+                Some(every) => ScheduleObj {
+                    kind: "Custom".into(),
+                    cron: format!("@every {}s", every.as_secs()),
+                    next_scheduled_time: None,
+                },
+                None => ScheduleObj {
+                    kind: "None".into(),
+                    ..ScheduleObj::default()
+                },
+            },
+            lifecycle.gc.rules.delete_untagged,
+            false,
+        ),
     };
     let parameters = serde_json::json!({
-        "delete_untagged": lifecycle.gc.rules.delete_untagged,
-        "dry_run": false,
+        "delete_untagged": delete_untagged,
+        "dry_run": dry_run,
     });
     Ok(axum::Json(serde_json::json!({
         "job_name": "GARBAGE_COLLECTION",
@@ -271,19 +296,97 @@ fn flag(parameters: &Map<String, Value>, key: &str, default: bool) -> Result<boo
     match parameters.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            format!("parameters.{key} is {other}: use true or false"),
-        )),
+        Some(other) => Err(bad(format!(
+            "parameters.{key} is {other}: use true or false"
+        ))),
     }
 }
 
-/// Start a collection now (`schedule.type: Manual`); `201`, and the run goes on in the
-/// background. Schedules are set in the configuration (`400` says so).
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+}
+
+/// Harbor's `workers`: accepted from 1 to 10, and unused (berth's collection is one pass
+/// over queues in the database).
+fn check_workers(parameters: &Map<String, Value>) -> Result<(), ApiError> {
+    match parameters.get("workers") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|w| (1..=10).contains(&w)) => Ok(()),
+        Some(other) => Err(bad(format!(
+            "Error: Invalid number of workers:{other}. Workers must be greater than 0 and less than or equal to 10."
+        ))),
+    }
+}
+
+impl From<GcScheduleError> for ApiError {
+    fn from(err: GcScheduleError) -> ApiError {
+        match err {
+            GcScheduleError::Registry(e) => e.into(),
+            cron @ GcScheduleError::Cron(_) => bad(cron.to_string()),
+        }
+    }
+}
+
+/// What a schedule request did.
+enum Kicked {
+    Started(i64),
+    Scheduled,
+}
+
+/// Harbor's one handling of `POST` and `PUT /system/gc/schedule`: `Manual` runs now,
+/// `None` removes the schedule, the others set it.
+async fn kick(
+    state: &AppState,
+    who: &Identity,
+    verb: Verb,
+    req: ScheduleReq,
+) -> Result<Kicked, ApiError> {
+    let lifecycle = allowed(state, who, verb)?;
+    check_workers(&req.parameters)?;
+    let dry_run = flag(&req.parameters, "dry_run", false)?;
+    let delete_untagged = flag(
+        &req.parameters,
+        "delete_untagged",
+        lifecycle.gc.rules.delete_untagged,
+    )?;
+    match req.schedule.kind.as_str() {
+        "Manual" => {
+            if lifecycle.gc_running() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "CONFLICT",
+                    "a garbage collection is running; wait for it to finish",
+                ));
+            }
+            let mut options = lifecycle.gc;
+            options.dry_run = dry_run;
+            options.rules.delete_untagged = delete_untagged;
+            let id = lifecycle.start_collection(options, Trigger::Api).await?;
+            Ok(Kicked::Started(id))
+        }
+        "None" => {
+            lifecycle.set_gc_schedule(None).await?;
+            Ok(Kicked::Scheduled)
+        }
+        other => {
+            let kind = ScheduleKind::parse(other).ok_or_else(|| {
+                bad(format!(
+                    "schedule type {other:?} is not valid: use Manual, Hourly, Daily, Weekly, Custom or None"
+                ))
+            })?;
+            let schedule = GcSchedule::new(kind, &req.schedule.cron, delete_untagged, dry_run)?;
+            lifecycle.set_gc_schedule(Some(&schedule)).await?;
+            Ok(Kicked::Scheduled)
+        }
+    }
+}
+
+/// Start a collection now (`schedule.type: Manual`: `201` with `Location` naming the run,
+/// which goes on in the background; `409` while one runs) or set the schedule (`Hourly`,
+/// `Daily`, `Weekly`, `Custom`; `None` removes it).
 #[utoipa::path(post, path = "/system/gc/schedule", tag = "gc", operation_id = "createGCSchedule",
     request_body = ScheduleReq,
-    responses((status = 201, description = "Started", headers(("Location" = String))),
+    responses((status = 201, description = "Started or scheduled", headers(("Location" = String))),
         (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
         (status = 409, body = Errors)))]
 pub(super) async fn create_gc_schedule(
@@ -292,40 +395,50 @@ pub(super) async fn create_gc_schedule(
     OriginalUri(uri): OriginalUri,
     JsonBody(req): JsonBody<ScheduleReq>,
 ) -> ApiResult {
-    let lifecycle = allowed(&state, &who, Verb::Create)?;
-    if req.schedule.kind != "Manual" {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            format!(
-                "schedule type {:?} is not taken here: use Manual to run now; set the background schedule in the configuration (berth.gc.enabled and berth.gc.interval)",
-                req.schedule.kind
-            ),
-        ));
+    match kick(&state, &who, Verb::Create, req).await? {
+        Kicked::Started(id) => {
+            let gc = uri
+                .path()
+                .trim_end_matches('/')
+                .trim_end_matches("/schedule");
+            let location = format!("{gc}/{id}");
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, crate::response::hv(location))],
+            )
+                .into_response())
+        }
+        Kicked::Scheduled => Ok(StatusCode::CREATED.into_response()),
     }
-    if lifecycle.gc_running() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "CONFLICT",
-            "a garbage collection is running; wait for it to finish",
-        ));
-    }
-    let mut options = lifecycle.gc;
-    options.dry_run = flag(&req.parameters, "dry_run", false)?;
-    options.rules.delete_untagged = flag(
-        &req.parameters,
-        "delete_untagged",
-        options.rules.delete_untagged,
-    )?;
-    let id = lifecycle.start_collection(options, Trigger::Api).await?;
-    let gc = uri
-        .path()
-        .trim_end_matches('/')
-        .trim_end_matches("/schedule");
-    let location = format!("{gc}/{id}");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, crate::response::hv(location))],
-    )
-        .into_response())
+}
+
+/// As `POST`: `Manual` runs now, the other types set or remove the schedule; `200`.
+#[utoipa::path(put, path = "/system/gc/schedule", tag = "gc", operation_id = "updateGCSchedule",
+    request_body = ScheduleReq,
+    responses((status = 200, description = "Started or scheduled"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 409, body = Errors)))]
+pub(super) async fn update_gc_schedule(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    JsonBody(req): JsonBody<ScheduleReq>,
+) -> ApiResult {
+    kick(&state, &who, Verb::Update, req).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Stop a running collection: it stops after the batch at hand (what it deleted stays
+/// deleted) and shows `Stopped`. A finished one has nothing to stop.
+#[utoipa::path(put, path = "/system/gc/{gc_id}", tag = "gc", operation_id = "stopGC",
+    params(("gc_id" = i64, Path, description = "The run's id")),
+    responses((status = 200, description = "Asked to stop"), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn stop_gc(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let lifecycle = allowed(&state, &who, Verb::Stop)?;
+    run_of(&lifecycle, id).await?;
+    lifecycle.stop_run("gc", id).await?;
+    Ok(StatusCode::OK.into_response())
 }

@@ -156,8 +156,12 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(retention::list_retention_tasks))
         .routes(routes!(retention::get_retention_task_log))
         .routes(routes!(gc::get_gc_history))
-        .routes(routes!(gc::get_gc_schedule, gc::create_gc_schedule))
-        .routes(routes!(gc::get_gc))
+        .routes(routes!(
+            gc::get_gc_schedule,
+            gc::create_gc_schedule,
+            gc::update_gc_schedule
+        ))
+        .routes(routes!(gc::get_gc, gc::stop_gc))
         .routes(routes!(gc::get_gc_log))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::list_audit_log_exts))

@@ -480,7 +480,7 @@ fn execution_json(run: &LifecycleRun) -> RetentionExecution {
         start_time: timestamp(run.started_at_ms),
         end_time: run.finished_at_ms.map(timestamp).unwrap_or_default(),
         status: run_status(run).into(),
-        trigger: if run.trigger == Trigger::Schedule.as_str() {
+        trigger: if Trigger::scheduled(&run.trigger) {
             "SCHEDULE"
         } else {
             "MANUAL"

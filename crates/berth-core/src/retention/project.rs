@@ -206,23 +206,12 @@ fn invalid(message: impl Into<String>) -> PolicyError {
     PolicyError::Invalid(message.into())
 }
 
-/// Harbor writes six fields (seconds first); berth's schedules have minutes as the
-/// finest step, so the seconds field must be a plain number and is dropped.
+/// The policy's schedule: none when empty, else five cron fields or Harbor's six.
 pub fn parse_schedule(text: &str) -> Result<Option<Schedule>, PolicyError> {
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    let five = match fields.as_slice() {
-        [] => return Ok(None),
-        [seconds, rest @ ..] if rest.len() == 5 => {
-            if !seconds.chars().all(|c| c.is_ascii_digit()) {
-                return Err(invalid(format!(
-                    "cron {text:?}: the seconds field must be a number (schedules run at minutes)"
-                )));
-            }
-            rest.join(" ")
-        }
-        _ => fields.join(" "),
-    };
-    Schedule::parse(&five)
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Schedule::parse_with_seconds(text.trim())
         .map(Some)
         .map_err(|e| invalid(e.to_string()))
 }
