@@ -4,6 +4,9 @@ registry's config (which blobs are stored: blobstore.py)."""
 from __future__ import annotations
 
 import subprocess
+import time
+
+import requests
 
 from conftest import berth_bin
 
@@ -28,3 +31,37 @@ def gc_extra(interval: str = "1h", grace: str = "24h", enabled: str = "true",
     return (f"berth:\n  gc:\n    enabled: {enabled}\n    interval: {interval}\n"
             f"    grace: {grace}\n    deleteuntagged: {deleteuntagged}\n"
             f"    orphanreferrers: {orphanreferrers}\n{more}")
+
+
+def gc_runs(reg, **request) -> list[dict]:
+    """The collections the registry recorded, newest first (`/api/v2.0/system/gc`)."""
+    r = requests.get(f"{reg.url}/api/v2.0/system/gc", params={"page_size": 100}, timeout=10,
+                     **request)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def start_gc(reg, parameters: dict | None = None, **request) -> requests.Response:
+    """Asks for a collection now (Harbor's `POST /system/gc/schedule`, type Manual)."""
+    return requests.post(f"{reg.url}/api/v2.0/system/gc/schedule", timeout=30,
+                         json={"schedule": {"type": "Manual"}, "parameters": parameters or {}},
+                         **request)
+
+
+def finished_run(reg, url: str, timeout: float = 100, **request) -> dict:
+    """Polls a run (its `Location`) until it is no longer running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = requests.get(url, timeout=10, **request).json()
+        if run.get("job_status", run.get("status")) != "Running":
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still runs")
+
+
+def api_gc(reg, parameters: dict | None = None, **request) -> dict:
+    """Runs a collection through the API and waits for it: the finished run, whose
+    `report` says what went."""
+    r = start_gc(reg, parameters, **request)
+    assert r.status_code == 201, r.text
+    return finished_run(reg, reg.url + r.headers["Location"], **request)

@@ -47,8 +47,9 @@ def test_a_registry_token_is_not_a_management_login(local_registry):
             ("POST", f"{api}/users", {"username": "evil", "password": "evil-password"}),
             ("GET", f"{api}/users", None), ("GET", f"{api}/users/current", None),
             ("POST", f"{api}/projects", {"project_name": "evil"}),
-            ("POST", f"{reg.url}/api/v1/gc?wait=true", None), ("GET", f"{reg.url}/api/v1/gc", None),
-            ("POST", f"{reg.url}/api/v1/retention", None)]:
+            ("POST", f"{api}/system/gc/schedule", {"schedule": {"type": "Manual"}}),
+            ("GET", f"{api}/system/gc", None),
+            ("POST", f"{api}/system/retention/executions", {"dry_run": True})]:
         r = requests.request(method, url, headers=bearer(leaked), json=body, timeout=30)
         assert r.status_code == 403, (method, url, r.status_code, r.text)
         assert "registry:admin:*" in r.text
@@ -66,7 +67,7 @@ def test_a_registry_token_is_not_a_management_login(local_registry):
     assert {"type": "registry", "name": "admin", "actions": ["*"]} in claims_of(t)["access"]
     r = requests.get(f"{api}/users", headers=bearer(t), timeout=30)
     assert r.status_code == 200 and "dora" in [u["username"] for u in r.json()]
-    assert requests.get(f"{reg.url}/api/v1/gc", headers=bearer(t), timeout=30).status_code == 200
+    assert requests.get(f"{api}/system/gc", headers=bearer(t), timeout=30).status_code == 200
     dora = token(reg, "dora", "dora-password", scope="registry:admin:*").json()["token"]
     assert claims_of(dora)["access"] == [], "not granted to a non-administrator"
     assert requests.get(f"{api}/users/current", headers=bearer(dora),
@@ -94,17 +95,20 @@ def test_external_tokens_run_lifecycle_jobs_only_with_the_admin_scope(make_regis
         return requests.get(f"{issuer.url}/auth/token", auth=admin, params=params,
                             timeout=30).json()["token"]
 
+    api = f"{reg.url}/api/v2.0/system"
+    requests_to_try = [("GET", f"{api}/gc", None),
+                       ("POST", f"{api}/gc/schedule", {"schedule": {"type": "Manual"}}),
+                       ("GET", f"{api}/retention/executions", None),
+                       ("POST", f"{api}/retention/executions", {"dry_run": True})]
     for t in (issued(), issued("repository:other/app:pull,push,delete")):
-        for method in ("GET", "POST"):
-            for kind in ("gc", "retention"):
-                r = requests.request(method, f"{reg.url}/api/v1/{kind}", headers=bearer(t),
-                                     timeout=30)
-                assert r.status_code == 403, (kind, method, r.text)
+        for method, url, body in requests_to_try:
+            r = requests.request(method, url, headers=bearer(t), json=body, timeout=30)
+            assert r.status_code == 403, (method, url, r.text)
     t = issued("registry:admin:*")
-    r = requests.post(f"{reg.url}/api/v1/gc", headers=bearer(t), params={"dryrun": "true"},
-                      timeout=60)
-    assert r.status_code == 200, r.text
-    assert requests.get(f"{reg.url}/api/v1/gc", headers=bearer(t), timeout=30).ok
+    r = requests.post(f"{api}/gc/schedule", headers=bearer(t), timeout=60,
+                      json={"schedule": {"type": "Manual"}, "parameters": {"dry_run": True}})
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{api}/gc", headers=bearer(t), timeout=30).ok
 
 
 # ------------------------------------------------------------------------------- mounts

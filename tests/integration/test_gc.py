@@ -15,7 +15,7 @@ import metadata
 from metadata import placement_held
 from conftest import LOCAL_AUTH, berth_bin
 from blobstore import blob_stored
-from gc_helpers import berth, gc, gc_extra
+from gc_helpers import api_gc, berth, finished_run, gc, gc_extra, gc_runs, start_gc
 from oci import (Client, artifact_manifest, blob, config_blob, empty_blob, image_manifest,
                  index_manifest)
 
@@ -201,38 +201,29 @@ def test_http_endpoint_runs_and_reports(registry):
     x = push_two_images_sharing_a_layer(c, "gc/http")
     assert c.delete(c.manifest_url("gc/http", x["b"].digest)).status_code == 202
     gc(registry)  # a CLI run, recorded too
-    r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&dryrun=true", timeout=60)
-    assert r.status_code == 200, r.text
-    assert r.json()["dry_run"] is True and r.json()["blobs_deleted"] == 3
-    r = requests.post(f"{registry.url}/api/v1/gc?grace=0s", timeout=60)
-    assert r.status_code == 200, r.text
-    report = r.json()
+    dry = api_gc(registry, {"grace": "0s", "dry_run": True})
+    assert dry["job_status"] == "Success" and dry["report"]["dry_run"] is True
+    assert dry["report"]["blobs_deleted"] == 3
+    run = api_gc(registry, {"grace": "0s"})
+    report = run["report"]
     assert report["blobs_deleted"] == 3
     assert report["bytes_freed"] == x["b_layer"].size + x["b_cfg"].size + x["b"].size
     assert sorted(report["blobs"]) == sorted(b.digest for b in (x["b_layer"], x["b_cfg"], x["b"]))
-    status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
-    assert status["running"] is False
-    assert status["config"]["grace_seconds"] == 86400
-    triggers = [(run["trigger"], run["dry_run"]) for run in status["runs"]]
-    assert triggers == [("api", False), ("api", True), ("cli", False)], status
-    assert status["runs"][0]["report"]["blobs_deleted"] == 3
-    assert status["runs"][0]["finished_at"]
-    # Bad parameters are refused with what to write instead.
-    r = requests.post(f"{registry.url}/api/v1/gc?grace=soon", timeout=10)
+    runs = gc_runs(registry)
+    assert [(r["trigger"], r["report"]["dry_run"]) for r in runs] == [
+        ("api", False), ("api", True), ("cli", False)], runs
+    assert [r["job_kind"] for r in runs] == ["MANUAL"] * 3
+    assert runs[0]["update_time"] >= runs[0]["creation_time"]
+    # Bad parameters are refused with what to write instead, and start nothing.
+    r = start_gc(registry, {"grace": "soon"})
     assert r.status_code == 400 and "24h" in r.text
-    r = requests.post(f"{registry.url}/api/v1/gc?dryrun=maybe", timeout=10)
-    assert r.status_code == 400
-    assert requests.delete(f"{registry.url}/api/v1/gc", timeout=10).status_code == 405
-    # Started without waiting: 202, then visible in the runs.
-    r = requests.post(f"{registry.url}/api/v1/gc?wait=false", timeout=10)
-    assert r.status_code == 202
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        runs = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"]
-        if len(runs) == 4 and runs[0]["finished_at"]:
-            break
-        time.sleep(0.1)
-    assert len(runs) == 4 and runs[0]["error"] is None
+    r = start_gc(registry, {"dry_run": "maybe"})
+    assert r.status_code == 400 and "true or false" in r.text
+    r = requests.delete(f"{registry.url}/api/v2.0/system/gc/schedule", timeout=10)
+    assert r.status_code == 405
+    assert len(gc_runs(registry)) == 3
+    # berth's older /api/v1/gc is retired; /system/gc is the one way.
+    assert requests.post(f"{registry.url}/api/v1/gc", timeout=10).status_code == 404
 
 
 def test_http_endpoint_needs_an_administrator(make_registry):
@@ -241,14 +232,13 @@ def test_http_endpoint_needs_an_administrator(make_registry):
     r = requests.post(f"{reg.url}/api/v2.0/users", auth=admin, timeout=10,
                       json={"username": "dev", "password": "dev-password-123"})
     assert r.status_code == 201, r.text
-    assert requests.post(f"{reg.url}/api/v1/gc", timeout=10).status_code == 401
-    r = requests.post(f"{reg.url}/api/v1/gc", auth=("dev", "dev-password-123"), timeout=10)
-    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
-    r = requests.post(f"{reg.url}/api/v1/gc", auth=("admin", "wrong"), timeout=10)
-    assert r.status_code == 401
-    r = requests.post(f"{reg.url}/api/v1/gc", auth=admin, timeout=60)
-    assert r.status_code == 200, r.text
-    assert requests.get(f"{reg.url}/api/v1/gc", auth=admin, timeout=10).json()["runs"]
+    assert start_gc(reg).status_code == 401
+    r = start_gc(reg, auth=("dev", "dev-password-123"))
+    assert r.status_code == 403 and "system administrator" in r.json()["errors"][0]["message"]
+    assert start_gc(reg, auth=("admin", "wrong")).status_code == 401
+    run = api_gc(reg, auth=admin)
+    assert run["job_status"] == "Success", run
+    assert gc_runs(reg, auth=admin)
 
 
 def test_background_collection_and_metrics(make_registry):
@@ -317,28 +307,24 @@ def test_progress_is_visible_while_a_collection_runs(registry):
     for i in range(5):
         c.push_blobs("gc/progress", blob(f"junk-{i}", 100))
     with placement_held(registry):  # as an upload finishing would
-        r = requests.post(f"{registry.url}/api/v1/gc?grace=0s&wait=false", timeout=10)
-        assert r.status_code == 202
+        r = start_gc(registry, {"grace": "0s"})
+        assert r.status_code == 201, r.text
+        url = registry.url + r.headers["Location"]
         deadline = time.time() + 10
-        status = {}
+        run = {}
         while time.time() < deadline:
-            status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
-            if (status["progress"] or {}).get("pass") == "blobs":
+            run = requests.get(url, timeout=10).json()
+            if (run.get("progress") or {}).get("pass") == "blobs":
                 break
             time.sleep(0.05)
-        assert status["running"] is True, status
-        assert status["progress"] == {"pass": "blobs", "queued": 5, "reviewed": 0,
-                                      "removed": 0}, status
+        assert run["job_status"] == "Running", run
+        assert run["progress"] == {"pass": "blobs", "queued": 5, "reviewed": 0,
+                                   "removed": 0}, run
         # Shared holders do not wait for each other: a push completes meanwhile.
         c.push_image("gc/progress", "v1", "during")
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        status = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()
-        if not status["running"]:
-            break
-        time.sleep(0.05)
-    assert status["running"] is False and status["progress"] is None
-    assert status["runs"][0]["report"]["blobs_deleted"] == 5
+    run = finished_run(registry, url)
+    assert run["job_status"] == "Success" and "progress" not in run
+    assert run["report"]["blobs_deleted"] == 5
     assert c.get_manifest("gc/progress", "v1").status_code == 200
 
 
@@ -355,25 +341,25 @@ def test_a_killed_cli_run_is_marked_abandoned(registry):
         deadline = time.time() + 20
         runs = []
         while time.time() < deadline:
-            runs = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"]
-            if runs and runs[0]["trigger"] == "cli" and runs[0]["finished_at"] is None:
+            runs = gc_runs(registry)
+            if runs and runs[0]["trigger"] == "cli" and runs[0]["job_status"] == "Running":
                 break
             time.sleep(0.05)
-        assert runs and runs[0]["finished_at"] is None, runs
+        assert runs and runs[0]["job_status"] == "Running", runs
         proc.kill()
         proc.wait()
     deadline = time.time() + 20
     while time.time() < deadline:
-        run = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"][0]
-        if run["finished_at"] is not None:
+        run = gc_runs(registry)[0]
+        if run["job_status"] != "Running":
             break
         time.sleep(0.1)
-    assert run["trigger"] == "cli" and run["finished_at"] is not None, run
+    assert run["trigger"] == "cli" and run["job_status"] == "Error", run
     assert "abandoned" in run["error"] and "killed" in run["error"], run
     # The next run finishes the work.
     gc(registry, "--grace", "0s")
-    run = requests.get(f"{registry.url}/api/v1/gc", timeout=10).json()["runs"][0]
-    assert run["error"] is None and run["report"]["blobs_deleted"] == 3, run
+    run = gc_runs(registry)[0]
+    assert run["job_status"] == "Success" and run["report"]["blobs_deleted"] == 3, run
 
 
 def test_cli_runs_count_in_the_servers_metrics(make_registry):

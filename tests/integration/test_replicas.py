@@ -18,6 +18,7 @@ import requests
 import images as im
 import metadata
 from conftest import LOCAL_AUTH
+from gc_helpers import finished_run, gc_runs as recorded_collections, start_gc
 from objectstore import GarageCluster
 from oci import Client, blob, config_blob, image_manifest, sha256
 from outage import Pushers, wait_for
@@ -283,16 +284,16 @@ def test_a_collection_whose_replica_is_killed_is_taken_over(replicas):
         assert c.post_blob("gc/takeover", junk.data, junk.digest).status_code == 201
     a, b = r.nodes
     with metadata.placement_held(r):
-        started = requests.post(f"{a.url}/api/v1/gc?grace=0s&wait=false", timeout=10)
-        assert started.status_code == 202, started.text
-        wait_for(lambda: requests.get(f"{b.url}/api/v1/gc", timeout=10).json()["runs"]
-                 and requests.get(f"{b.url}/api/v1/gc", timeout=10).json()["runs"][0]
-                 ["finished_at"] is None, "the run on the first replica")
+        started = start_gc(a, {"grace": "0s"})
+        assert started.status_code == 201, started.text
+        wait_for(lambda: (recorded_collections(b) or [{}])[0].get("job_status") == "Running",
+                 "the run on the first replica")
         a.kill()
     asked = time.time()
-    done = requests.post(f"{b.url}/api/v1/gc?grace=0s", timeout=100)
-    assert done.status_code == 200, done.text
+    done = start_gc(b, {"grace": "0s"})
+    assert done.status_code == 201, done.text
+    finished_run(b, b.url + done.headers["Location"], timeout=100)
     assert time.time() - asked < 60, "the job waited for the dead holder's lease"
-    runs = requests.get(f"{b.url}/api/v1/gc", timeout=10).json()["runs"]
-    assert runs[0]["error"] is None and runs[0]["report"]["blobs_deleted"] == 3, runs[0]
+    runs = recorded_collections(b)
+    assert runs[0]["job_status"] == "Success" and runs[0]["report"]["blobs_deleted"] == 3, runs[0]
     assert "abandoned" in runs[1]["error"], runs[1]

@@ -11,7 +11,7 @@ import requests
 
 from conftest import Registry
 from blobstore import blob_stored
-from gc_helpers import berth, gc
+from gc_helpers import berth, finished_run, gc
 from oci import Client, blob, config_blob, image_manifest
 
 pytestmark = pytest.mark.berth_only
@@ -86,6 +86,16 @@ def all_tags(c: Client) -> dict[str, list[str]]:
     return {repo: sorted(c.tags(repo)) for repo in CASES}
 
 
+def run_configured(reg, dry_run: bool) -> dict:
+    """Applies the configuration's policies through the API and waits: the report."""
+    r = requests.post(f"{reg.url}/api/v2.0/system/retention/executions", timeout=30,
+                      json={"dry_run": dry_run})
+    assert r.status_code == 201, r.text
+    run = finished_run(reg, reg.url + r.headers["Location"], timeout=60)
+    assert run["status"] == "Success", run
+    return run["report"]
+
+
 def test_every_rule_kind_dry_run_then_real_run(make_registry):
     reg = make_registry(extra_config=POLICIES)
     c = Client(reg)
@@ -96,9 +106,7 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
     expected_deleted = sorted(f"{repo}:{t}" for repo, (tags, _, keep) in CASES.items()
                               for t in tags if t != "SLEEP" and t not in keep)
 
-    r = requests.post(f"{reg.url}/api/v1/retention?dryrun=true", timeout=60)
-    assert r.status_code == 200, r.text
-    dry = r.json()
+    dry = run_configured(reg, dry_run=True)
     assert dry["dry_run"] is True
     assert sorted(dry["tags_deleted"]) == expected_deleted, (sorted(dry["tags_deleted"]), expected_deleted)
     # `stable` is not among the newest, but immutable.
@@ -109,9 +117,7 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
     for t in expected_deleted:
         assert f"tag would delete: {t}" in out, out
 
-    r = requests.post(f"{reg.url}/api/v1/retention", timeout=60)
-    assert r.status_code == 200, r.text
-    report = r.json()
+    report = run_configured(reg, dry_run=False)
     assert sorted(report["tags_deleted"]) == expected_deleted
     after = all_tags(c)
     for repo, (_, _, keep) in CASES.items():
@@ -129,10 +135,11 @@ def test_every_rule_kind_dry_run_then_real_run(make_registry):
     assert blob_stored(reg, gone.digest)
     gc(reg, "--grace", "0s")
     assert not blob_stored(reg, gone.digest)
-    runs = requests.get(f"{reg.url}/api/v1/retention", timeout=10).json()
-    assert [(x["trigger"], x["dry_run"]) for x in runs["runs"]] == [
-        ("api", False), ("cli", True), ("api", True)]
-    assert len(runs["policies"]) == 7
+    runs = requests.get(f"{reg.url}/api/v2.0/system/retention/executions", timeout=10).json()
+    assert [(x["trigger"], x["dry_run"], x["status"]) for x in runs] == [
+        ("api", False, "Success"), ("cli", True, "Success"), ("api", True, "Success")]
+    configured = requests.get(f"{reg.url}/api/v2.0/system/retention", timeout=10).json()
+    assert len(configured["policies"]) == 7 and configured["running"] is False
     reg.stop()
     assert "retention deleted tag" in reg.log()
 

@@ -163,21 +163,6 @@ pub async fn check(
         })
 }
 
-/// Checks a management (`/api/v1`) request: see [`Authenticator::authorize_management`].
-pub async fn check_management(
-    auth: &Authenticator,
-    headers: &HeaderMap,
-    peer: Option<&Peer>,
-    options: &ApiOptions,
-) -> Result<Identity, Response> {
-    auth.authorize_management(&credentials(headers, peer), Peer::ip(peer))
-        .await
-        .map_err(|refusal| {
-            let realm = default_realm(headers, peer, options);
-            refuse(auth, refusal, &[Scope::management()], &realm)
-        })
-}
-
 /// A refusal on `/v2` as the distribution spec and Docker's token flow expect it: the
 /// challenge names the scopes needed and, for bearer tokens, what was wrong.
 pub fn refuse(auth: &Authenticator, refusal: Refusal, needs: &[Scope], realm: &str) -> Response {

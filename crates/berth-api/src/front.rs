@@ -21,7 +21,6 @@ use crate::routes::{self, Route};
 enum Endpoint<'a> {
     V2(Route<'a>),
     Token(crate::token::Endpoint),
-    Lifecycle(crate::lifecycle_api::Kind),
     /// Harbor's `/api/v2.0`.
     Management,
     Health(crate::health::Probe),
@@ -34,7 +33,6 @@ impl Endpoint<'_> {
         match self {
             Endpoint::V2(route) => route.label(),
             Endpoint::Token(_) => "token",
-            Endpoint::Lifecycle(_) => "lifecycle",
             Endpoint::Management => "management",
             Endpoint::Health(_) => "health",
             Endpoint::Metrics => "metrics",
@@ -59,9 +57,6 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     }
     if crate::harbor::matches(local) {
         return Endpoint::Management;
-    }
-    if let Some(kind) = crate::lifecycle_api::route(local) {
-        return Endpoint::Lifecycle(kind);
     }
     if let Some(e) = crate::token::route(local) {
         return Endpoint::Token(e);
@@ -98,7 +93,7 @@ fn audit_kind(
     match endpoint {
         Endpoint::V2(_) => Some(Kind::Registry),
         Endpoint::Token(_) => Some(Kind::SignIn),
-        Endpoint::Management | Endpoint::Lifecycle(_) if changes => {
+        Endpoint::Management if changes => {
             let local = path.strip_prefix(prefix).unwrap_or(path);
             let below = local
                 .strip_prefix(crate::harbor::BASE)
@@ -194,17 +189,6 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
             )
             .await;
             (resp, None)
-        }
-        Endpoint::Lifecycle(kind) => {
-            crate::lifecycle_api::handle(
-                &state,
-                kind,
-                &method,
-                &parts.headers,
-                &query,
-                peer.as_ref(),
-            )
-            .await
         }
         Endpoint::Management => {
             use tower::ServiceExt;

@@ -11,7 +11,6 @@ pub mod domain_events;
 mod front;
 mod harbor;
 pub mod health;
-mod lifecycle_api;
 pub mod metered_store;
 pub mod metrics;
 mod response;
@@ -49,7 +48,8 @@ pub struct AppState {
     pub events: Events,
     /// The `health` section's checks, part of readiness.
     pub periodic_checks: health::PeriodicChecks,
-    /// Garbage collection and retention, for `/api/v1/gc` and `/api/v1/retention`.
+    /// Garbage collection and retention runs, for `/system/gc`, `/retentions` and
+    /// `/system/retention`.
     pub lifecycle: Option<Arc<berth_core::lifecycle::Lifecycle>>,
     /// Projects and their members, for the management API.
     pub teams: Arc<berth_auth::Teams>,

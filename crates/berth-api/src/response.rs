@@ -16,15 +16,6 @@ pub struct ApiError {
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
-/// An error response in the spec's envelope, for handlers that answer with `Response`.
-pub fn error_response(
-    status: StatusCode,
-    code: &'static str,
-    message: impl Into<String>,
-) -> Response {
-    ApiError::new(status, code, message).into_response()
-}
-
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {

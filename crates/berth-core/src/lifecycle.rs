@@ -451,6 +451,15 @@ impl Lifecycle {
             .clone()
     }
 
+    /// Where the collection `run` stands, if this process runs it now.
+    pub fn progress_of(&self, run: &berth_meta::LifecycleRun) -> Option<GcProgress> {
+        let ours = run.owner.as_deref() == Some(self.owner.as_str());
+        if !ours || run.finished_at_ms.is_some() || !self.stops().contains_key(&run.id) {
+            return None;
+        }
+        self.gc_progress()
+    }
+
     /// Whether a retention run is going on in this process now.
     pub fn retention_running(&self) -> bool {
         self.retention_running.try_lock().is_err()
@@ -468,8 +477,11 @@ impl Lifecycle {
         let alone = async {
             self.reap_abandoned_runs().await?;
             let run = self.begin("gc", 0, trigger, options.dry_run).await?;
-            self.collect_recorded(&run, options, trigger, progress)
-                .await
+            self.with_heartbeat(
+                &run,
+                self.collect_recorded(&run, options, trigger, progress),
+            )
+            .await
         };
         self.jobs.exclusive(GC_RUN, alone).await?
     }
@@ -485,9 +497,14 @@ impl Lifecycle {
         let id = run.id;
         let me = self.clone();
         tokio::spawn(async move {
-            let _here = me.gc_running.lock().await;
-            let work = me.collect_recorded(&run, &options, trigger, &Quiet);
-            match me.jobs.exclusive(GC_RUN, work).await {
+            // The heartbeat goes from the start: waiting for a run elsewhere to end is not
+            // being gone.
+            let work = async {
+                let _here = me.gc_running.lock().await;
+                let work = me.collect_recorded(&run, &options, trigger, &Quiet);
+                me.jobs.exclusive(GC_RUN, work).await
+            };
+            match me.with_heartbeat(&run, work).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "garbage collection failed"),
                 Err(e) => {
@@ -512,9 +529,7 @@ impl Lifecycle {
             latest: &self.gc_progress,
             stop: &run.stop,
         };
-        let result = self
-            .with_heartbeat(run, self.registry.collect_garbage(options, &tracked))
-            .await;
+        let result = self.registry.collect_garbage(options, &tracked).await;
         let idle =
             trigger == Trigger::Schedule && result.as_ref().is_ok_and(|r| !r.removed_anything());
         self.finish("gc", run, &result, idle).await;
@@ -527,14 +542,40 @@ impl Lifecycle {
     /// Applies the configured retention policies.
     pub async fn retain(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
         let _here = self.retention_running.lock().await;
-        self.jobs
-            .exclusive(RETENTION_RUN, self.retain_alone(dry_run, trigger))
-            .await?
+        let alone = async {
+            self.reap_abandoned_runs().await?;
+            let run = self.begin("retention", 0, trigger, dry_run).await?;
+            self.with_heartbeat(&run, self.retain_recorded(&run, dry_run))
+                .await
+        };
+        self.jobs.exclusive(RETENTION_RUN, alone).await?
     }
 
-    async fn retain_alone(&self, dry_run: bool, trigger: Trigger) -> Result<RetentionReport> {
-        self.reap_abandoned_runs().await?;
+    /// Records a run of the configured retention policies and runs it in the background
+    /// (after one already running); its run id.
+    pub async fn start_retention(self: &Arc<Self>, dry_run: bool, trigger: Trigger) -> Result<i64> {
         let run = self.begin("retention", 0, trigger, dry_run).await?;
+        let id = run.id;
+        let me = self.clone();
+        tokio::spawn(async move {
+            let work = async {
+                let _here = me.retention_running.lock().await;
+                let work = me.retain_recorded(&run, dry_run);
+                me.jobs.exclusive(RETENTION_RUN, work).await
+            };
+            match me.with_heartbeat(&run, work).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "retention run failed"),
+                Err(e) => {
+                    let never: Result<RetentionReport> = Err(e.into());
+                    me.finish("retention", &run, &never, false).await;
+                }
+            }
+        });
+        Ok(id)
+    }
+
+    async fn retain_recorded(&self, run: &Started, dry_run: bool) -> Result<RetentionReport> {
         // Pull-based rules must see the pulls this process has noted so far.
         let work = async {
             self.registry.flush_pulls().await?;
@@ -542,8 +583,8 @@ impl Lifecycle {
                 .apply_retention(&self.retention, self.gc.grace, dry_run)
                 .await
         };
-        let result = self.with_heartbeat(&run, work).await;
-        self.finish("retention", &run, &result, false).await;
+        let result = work.await;
+        self.finish("retention", run, &result, false).await;
         if let Ok(r) = &result {
             self.count_retention(r);
         }

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use berth_auth::{Identity, Verb};
 use berth_core::gc::GcReport;
 use berth_core::gc_schedule::{GcSchedule, GcScheduleError, ScheduleKind};
-use berth_core::lifecycle::{Lifecycle, Trigger};
+use berth_core::lifecycle::{GcProgress, Lifecycle, Trigger};
 use berth_meta::LifecycleRun;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,6 +53,21 @@ pub(super) struct GcHistory {
     deleted: bool,
     creation_time: String,
     update_time: String,
+    /// berth's: who started it — `cli`, `api`, `schedule` (background collection) or
+    /// `cron` (the schedule set through this API).
+    trigger: String,
+    /// berth's: what it deleted (or would have), once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    report: Option<Value>,
+    /// berth's: why it failed or stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// berth's: where it stands while this process runs it (`pass`, `queued`,
+    /// `reviewed`, `removed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    progress: Option<GcProgress>,
 }
 
 /// Harbor's `Schedule` as a request body.
@@ -60,7 +75,9 @@ pub(super) struct GcHistory {
 pub(super) struct ScheduleReq {
     #[serde(default)]
     schedule: ScheduleObj,
-    /// `delete_untagged`, `dry_run` (booleans); `workers` is accepted and ignored.
+    /// `delete_untagged`, `dry_run` (booleans); `workers` (1–10) is accepted and unused;
+    /// berth's `grace` (a duration such as `0s`) overrides `berth.gc.grace` for a manual
+    /// run.
     #[serde(default)]
     #[schema(value_type = Object)]
     parameters: Map<String, Value>,
@@ -86,7 +103,7 @@ pub(super) fn run_status(run: &LifecycleRun) -> &'static str {
     }
 }
 
-fn history(run: &LifecycleRun) -> GcHistory {
+fn history(lifecycle: &Lifecycle, run: &LifecycleRun) -> GcHistory {
     let kind = if Trigger::scheduled(&run.trigger) {
         "SCHEDULE"
     } else {
@@ -115,16 +132,29 @@ fn history(run: &LifecycleRun) -> GcHistory {
                 .or(run.heartbeat_at_ms)
                 .unwrap_or(run.started_at_ms),
         ),
+        trigger: run.trigger.clone(),
+        report: run
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+        error: run.error.clone(),
+        progress: lifecycle.progress_of(run),
     }
 }
 
-/// The lifecycle, if `who` may do `verb` on garbage collection (administrators).
-fn allowed(state: &AppState, who: &Identity, verb: Verb) -> Result<Arc<Lifecycle>, ApiError> {
+/// The lifecycle, if `who` may do `verb` on `what` (garbage collection, the configured
+/// retention): administrators.
+pub(super) fn lifecycle_for(
+    state: &AppState,
+    who: &Identity,
+    verb: Verb,
+    what: &str,
+) -> Result<Arc<Lifecycle>, ApiError> {
     if !who.at_system("garbage-collection", verb) {
         return Err(refused(
             who,
             format!(
-                "{} may not {} garbage collection; that needs a system administrator",
+                "{} may not {} {what}; that needs a system administrator",
                 who.describe(),
                 verb.as_str()
             ),
@@ -134,9 +164,13 @@ fn allowed(state: &AppState, who: &Identity, verb: Verb) -> Result<Arc<Lifecycle
         ApiError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            "garbage collection is not available here",
+            format!("{what} is not available here"),
         )
     })
+}
+
+fn allowed(state: &AppState, who: &Identity, verb: Verb) -> Result<Arc<Lifecycle>, ApiError> {
+    lifecycle_for(state, who, verb, "garbage collection")
 }
 
 async fn run_of(lifecycle: &Lifecycle, id: i64) -> Result<LifecycleRun, ApiError> {
@@ -164,7 +198,7 @@ pub(super) async fn get_gc_history(
     let _ = (&params.q, &params.sort);
     let lifecycle = allowed(&state, &who, Verb::List)?;
     let (runs, total) = lifecycle.runs("gc", 0, page.offset(), page.limit()).await?;
-    let shown: Vec<GcHistory> = runs.iter().map(history).collect();
+    let shown: Vec<GcHistory> = runs.iter().map(|r| history(&lifecycle, r)).collect();
     Ok(paging::list(&uri, &shown, total, page))
 }
 
@@ -180,7 +214,7 @@ pub(super) async fn get_gc(
 ) -> ApiResult {
     let lifecycle = allowed(&state, &who, Verb::Read)?;
     let run = run_of(&lifecycle, id).await?;
-    Ok(axum::Json(history(&run)).into_response())
+    Ok(axum::Json(history(&lifecycle, &run)).into_response())
 }
 
 /// What one collection did, as text.
@@ -306,6 +340,24 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
 
+/// berth's `grace` parameter: how long an unreferenced manifest or blob is kept (a Go
+/// duration, e.g. `24h`, `0s`), instead of the configuration's `berth.gc.grace`.
+fn grace(parameters: &Map<String, Value>) -> Result<Option<std::time::Duration>, ApiError> {
+    match parameters.get("grace") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => berth_config::parse_go_duration(text)
+            .map(Some)
+            .map_err(|e| {
+                bad(format!(
+                    "parameters.grace {text:?}: {e} (e.g. 24h, 30m, 0s)"
+                ))
+            }),
+        Some(other) => Err(bad(format!(
+            "parameters.grace is {other}: give a duration such as \"24h\" or \"0s\""
+        ))),
+    }
+}
+
 /// Harbor's `workers`: accepted from 1 to 10, and unused (berth's collection is one pass
 /// over queues in the database).
 fn check_workers(parameters: &Map<String, Value>) -> Result<(), ApiError> {
@@ -361,6 +413,9 @@ async fn kick(
             let mut options = lifecycle.gc;
             options.dry_run = dry_run;
             options.rules.delete_untagged = delete_untagged;
+            if let Some(grace) = grace(&req.parameters)? {
+                options.grace = grace;
+            }
             let id = lifecycle.start_collection(options, Trigger::Api).await?;
             Ok(Kicked::Started(id))
         }

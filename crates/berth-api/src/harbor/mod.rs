@@ -19,6 +19,7 @@ mod repositories;
 mod retention;
 mod robots;
 mod system;
+mod system_retention;
 mod users;
 mod webhooks;
 
@@ -155,6 +156,12 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(retention::operate_retention_execution))
         .routes(routes!(retention::list_retention_tasks))
         .routes(routes!(retention::get_retention_task_log))
+        .routes(routes!(system_retention::get_configured_retention))
+        .routes(routes!(
+            system_retention::run_configured_retention,
+            system_retention::list_configured_executions
+        ))
+        .routes(routes!(system_retention::get_configured_execution))
         .routes(routes!(gc::get_gc_history))
         .routes(routes!(
             gc::get_gc_schedule,
