@@ -180,6 +180,17 @@ def test_parallel_guesses_are_counted_before_they_are_checked(local_registry):
     assert get_from(reg, "127.0.0.9", basic("admin", pw)) == 200
 
 
+def test_many_connections_with_the_right_password_are_one_attempt(local_registry):
+    """A client opening many connections at once (a CI job, a node pulling layers) sends
+    the same credentials on each before any was checked: one check, not forty attempts."""
+    reg = local_registry
+    add_user(reg, "ci", "ci-password-1")
+    with ThreadPoolExecutor(40) as pool:
+        codes = list(pool.map(lambda _: get_from(reg, "127.0.0.1", basic("ci", "ci-password-1")),
+                              range(40)))
+    assert codes == [200] * 40, codes
+
+
 def test_a_login_flood_keeps_memory_flat(local_registry):
     reg = local_registry
     add_user(reg, "victim", "victim-password")

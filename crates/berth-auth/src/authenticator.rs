@@ -535,11 +535,27 @@ impl Authenticator {
         let stored = self.account(user).await?;
         // A password that verified a moment ago is not a guess: it passes even while the
         // limiter holds back guesses for this user from the same address.
-        if let Some(account) = stored
-            .as_ref()
-            .filter(|a| self.cache.contains(user, plain, a.proof.cache_key()))
-        {
-            return account.clone().admit();
+        let cached = |stored: &Option<Account>| {
+            stored
+                .as_ref()
+                .filter(|a| self.cache.contains(user, plain, a.proof.cache_key()))
+                .cloned()
+        };
+        if let Some(account) = cached(&stored) {
+            return account.admit();
+        }
+        // Parallel requests with the same credentials (a client's many connections) are
+        // one attempt: the first checks, the others find its success cached.
+        let _turn = match &stored {
+            Some(account) => Some(
+                self.cache
+                    .turn(user, plain, account.proof.cache_key())
+                    .await,
+            ),
+            None => None,
+        };
+        if let Some(account) = cached(&stored) {
+            return account.admit();
         }
         let mut attempt = self
             .limiter
