@@ -31,6 +31,7 @@ from pathlib import Path
 import requests
 
 import content
+import results_md
 from registry_proc import RegistryProcess
 
 HERE = Path(__file__).resolve().parent
@@ -291,13 +292,7 @@ def main():
     table = markdown(result, args)
     print(table)
     (HERE / "results-gc.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = Path(args.markdown)
-    text = md.read_text()
-    marker = "## Garbage collection runs\n"
-    if marker not in text:
-        text += "\n" + marker
-    head, _, tail = text.partition(marker)
-    md.write_text(head + marker + "\n" + table + "\n" + tail.lstrip("\n"))
+    results_md.record(args.markdown, "Garbage collection runs", table)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import requests
 
 import content
+import results_md
 import workloads
 from registry_proc import RegistryProcess
 
@@ -51,8 +52,12 @@ def push_image(reg, repo: str, tags: list[str], auth) -> str:
     blobs = []
     for data in (config, layer):
         digest = content.sha256(data)
-        r = session.post(f"{reg.url}/v2/{repo}/blobs/uploads/?digest={digest}", data=data,
-                         headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        # POST then PUT: Distribution 2.8 takes no monolithic POST.
+        r = session.post(f"{reg.url}/v2/{repo}/blobs/uploads/", timeout=60)
+        assert r.status_code == 202, r.text
+        location = requests.compat.urljoin(reg.url + "/", r.headers["Location"])
+        r = session.put(location, params={"digest": digest}, data=data, timeout=60,
+                        headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 201, r.text
         blobs.append((digest, len(data)))
     manifest = json.dumps({
@@ -207,13 +212,7 @@ def main():
     table = markdown(result, args)
     print(table)
     (HERE / "results-teams.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = Path(args.markdown)
-    text = md.read_text()
-    marker = "## Teams runs\n"
-    if marker not in text:
-        text += "\n" + marker
-    head, _, tail = text.partition(marker)
-    md.write_text(head + marker + "\n" + table + "\n" + tail.lstrip("\n"))
+    results_md.record(args.markdown, "Teams runs", table)
 
 
 if __name__ == "__main__":

@@ -17,26 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
 use super::paging::{self, Page};
+use super::selectors::{Selector, only, repository_of, repository_scope, selector};
 use super::{Caller, JsonBody, Params, project_for, project_ref};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
-
-/// Harbor's `ImmutableSelector`.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-pub(super) struct ImmutableSelector {
-    /// `doublestar` (the only kind).
-    #[serde(default)]
-    kind: String,
-    /// Tags: `matches` or `excludes`; repositories: `repoMatches` or `repoExcludes`.
-    #[serde(default)]
-    decoration: String,
-    /// A doublestar pattern (`*`, `**`, `?`, `{a,b}`); repositories are matched below
-    /// the project.
-    #[serde(default)]
-    pattern: String,
-    #[serde(default)]
-    extras: String,
-}
 
 /// Harbor's `ImmutableRule`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -55,18 +39,9 @@ pub(super) struct ImmutableRule {
     #[schema(value_type = Object)]
     params: Map<String, Value>,
     #[serde(default)]
-    tag_selectors: Vec<ImmutableSelector>,
+    tag_selectors: Vec<Selector>,
     #[serde(default)]
-    scope_selectors: BTreeMap<String, Vec<ImmutableSelector>>,
-}
-
-fn selector(decoration: &str, pattern: &str) -> ImmutableSelector {
-    ImmutableSelector {
-        kind: "doublestar".into(),
-        decoration: decoration.into(),
-        pattern: pattern.into(),
-        extras: String::new(),
-    }
+    scope_selectors: BTreeMap<String, Vec<Selector>>,
 }
 
 impl From<&ImmutableRuleRecord> for ImmutableRule {
@@ -78,31 +53,18 @@ impl From<&ImmutableRuleRecord> for ImmutableRule {
             action: "immutable".into(),
             template: "immutable_template".into(),
             params: Map::new(),
-            tag_selectors: vec![selector(&r.tag_decoration, &r.tag_pattern)],
-            scope_selectors: BTreeMap::from([(
-                "repository".to_string(),
-                vec![selector(&r.repository_decoration, &r.repository_pattern)],
-            )]),
+            tag_selectors: vec![selector(&r.tag_decoration, &r.tag_pattern, String::new())],
+            scope_selectors: repository_scope(selector(
+                &r.repository_decoration,
+                &r.repository_pattern,
+                String::new(),
+            )),
         }
     }
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
-}
-
-/// The one selector of a list, of kind doublestar.
-fn only(selectors: &[ImmutableSelector], what: &str) -> Result<(String, String), ApiError> {
-    match selectors {
-        [s] if s.kind.is_empty() || s.kind == "doublestar" => {
-            Ok((s.decoration.clone(), s.pattern.clone()))
-        }
-        [s] => Err(bad(format!(
-            "{what} selector kind {:?} is not supported: use doublestar",
-            s.kind
-        ))),
-        _ => Err(bad(format!("give exactly one {what} selector"))),
-    }
 }
 
 impl TryFrom<ImmutableRule> for RuleSpec {
@@ -121,25 +83,15 @@ impl TryFrom<ImmutableRule> for RuleSpec {
                 rule.template
             )));
         }
-        if let Some(other) = rule.scope_selectors.keys().find(|k| *k != "repository") {
-            return Err(bad(format!(
-                "scope selector {other:?} is not supported: use repository"
-            )));
-        }
-        let repositories = rule
-            .scope_selectors
-            .get("repository")
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let (repository_decoration, repository_pattern) = only(repositories, "repository")?;
-        let (tag_decoration, tag_pattern) = only(&rule.tag_selectors, "tag")?;
+        let repository = repository_of(&rule.scope_selectors, "")?;
+        let tag = only(&rule.tag_selectors, "tag", "")?;
         Ok(RuleSpec {
             priority: rule.priority,
             disabled: rule.disabled,
-            repository_decoration,
-            repository_pattern,
-            tag_decoration,
-            tag_pattern,
+            repository_decoration: repository.decoration.clone(),
+            repository_pattern: repository.pattern.clone(),
+            tag_decoration: tag.decoration.clone(),
+            tag_pattern: tag.pattern.clone(),
         })
     }
 }

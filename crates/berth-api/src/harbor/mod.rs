@@ -18,6 +18,7 @@ mod quotas;
 mod repositories;
 mod retention;
 mod robots;
+mod selectors;
 mod system;
 mod system_retention;
 mod users;

@@ -23,26 +23,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::gc::run_status;
 use super::models::Errors;
 use super::paging::{self, Page};
+use super::selectors::{
+    Selector as HarborSelector, only, repository_of, repository_scope, selector,
+};
 use super::{Caller, JsonBody, Params, project_for, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
-
-/// Harbor's `RetentionSelector`.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-pub(super) struct RetentionSelector {
-    /// `doublestar` (the only kind).
-    #[serde(default)]
-    kind: String,
-    /// Tags: `matches` or `excludes`; repositories: `repoMatches` or `repoExcludes`.
-    #[serde(default)]
-    decoration: String,
-    /// A doublestar pattern; repositories are matched below the project.
-    #[serde(default)]
-    pattern: String,
-    /// For tags, `{"untagged":true}` also chooses untagged artifacts.
-    #[serde(default)]
-    extras: String,
-}
 
 /// Harbor's `RetentionRule`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -66,9 +52,9 @@ pub(super) struct RetentionRule {
     #[schema(value_type = Object)]
     params: Map<String, Value>,
     #[serde(default)]
-    tag_selectors: Vec<RetentionSelector>,
+    tag_selectors: Vec<HarborSelector>,
     #[serde(default)]
-    scope_selectors: BTreeMap<String, Vec<RetentionSelector>>,
+    scope_selectors: BTreeMap<String, Vec<HarborSelector>>,
 }
 
 /// Harbor's `RetentionRuleTrigger`.
@@ -223,15 +209,6 @@ impl From<PolicyError> for ApiError {
     }
 }
 
-fn selector(decoration: &str, pattern: &str, extras: String) -> RetentionSelector {
-    RetentionSelector {
-        kind: "doublestar".into(),
-        decoration: decoration.into(),
-        pattern: pattern.into(),
-        extras,
-    }
-}
-
 fn rule_json(n: usize, r: &RuleSpec) -> RetentionRule {
     let mut params = Map::new();
     if Template::parse(&r.template).is_some_and(|t| t.unit().is_some()) {
@@ -249,14 +226,11 @@ fn rule_json(n: usize, r: &RuleSpec) -> RetentionRule {
             &r.tags.pattern,
             json!({ "untagged": r.untagged }).to_string(),
         )],
-        scope_selectors: BTreeMap::from([(
-            "repository".to_string(),
-            vec![selector(
-                &r.repositories.decoration,
-                &r.repositories.pattern,
-                String::new(),
-            )],
-        )]),
+        scope_selectors: repository_scope(selector(
+            &r.repositories.decoration,
+            &r.repositories.pattern,
+            String::new(),
+        )),
     }
 }
 
@@ -284,25 +258,9 @@ fn policy_json(p: &ProjectPolicy) -> RetentionPolicy {
     }
 }
 
-/// The one selector of a list, of kind doublestar.
-fn only<'a>(
-    selectors: &'a [RetentionSelector],
-    what: &str,
-    n: usize,
-) -> Result<&'a RetentionSelector, ApiError> {
-    match selectors {
-        [s] if s.kind.is_empty() || s.kind == "doublestar" => Ok(s),
-        [s] => Err(bad(format!(
-            "rule {n}: {what} selector kind {:?} is not supported: use doublestar",
-            s.kind
-        ))),
-        _ => Err(bad(format!("rule {n}: give exactly one {what} selector"))),
-    }
-}
-
 /// Harbor's reading of a tag selector's `untagged` extra: by default untagged artifacts
 /// are chosen by `matches` and left out by `excludes`.
-fn untagged(s: &RetentionSelector) -> bool {
+fn untagged(s: &HarborSelector) -> bool {
     let default = s.decoration != "excludes";
     serde_json::from_str::<Value>(&s.extras)
         .ok()
@@ -350,18 +308,9 @@ fn rule_spec(n: usize, rule: &RetentionRule) -> Result<RuleSpec, ApiError> {
             rule.action
         )));
     }
-    if let Some(other) = rule.scope_selectors.keys().find(|k| *k != "repository") {
-        return Err(bad(format!(
-            "rule {n}: scope selector {other:?} is not supported: use repository"
-        )));
-    }
-    let repositories = rule
-        .scope_selectors
-        .get("repository")
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let repository = only(repositories, "repository", n)?;
-    let tag = only(&rule.tag_selectors, "tag", n)?;
+    let context = format!("rule {n}: ");
+    let repository = repository_of(&rule.scope_selectors, &context)?;
+    let tag = only(&rule.tag_selectors, "tag", &context)?;
     Ok(RuleSpec {
         priority: rule.priority,
         disabled: rule.disabled,

@@ -126,6 +126,19 @@ fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
 }
 
 /// `text` with LIKE's wildcards taken literally.
+/// Whether the project exists, seen from inside `tx`: the check before writing a row
+/// that belongs to it (under the lock that orders it with the project's deletion).
+pub(super) async fn project_exists(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    project_id: i64,
+) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
+        .bind(project_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
 pub(super) fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -32,11 +32,7 @@ impl WebhookPolicies for Meta {
         // Everything: a project being deleted (which takes its policies along) is either
         // gone before this looks, or sees this policy.
         let mut tx = self.begin(WriteLock::Everything).await?;
-        let project: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
-            .bind(p.project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if project.is_none() {
+        if !super::projects::project_exists(&mut tx, p.project_id).await? {
             return Ok(PolicyWrite::Missing);
         }
         let id: Option<i64> = sqlx::query_scalar(
