@@ -4,6 +4,9 @@ their permission lists leave out."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 import requests
 from harborapi.exceptions import BadRequest, Conflict, Forbidden, NotFound
@@ -12,7 +15,7 @@ from harborapi.models import Access, ProjectReq, Robot, RobotCreate, RobotPermis
 import images as im
 from conftest import LOCAL_AUTH
 from teams import DEVELOPER, PROJECT_ADMIN, Harbor, add_user
-from test_auth import admin_password, bearer, push_blob, token
+from test_auth import admin_password, bearer, push_blob, run_berth, token
 
 pytestmark = pytest.mark.berth_only
 
@@ -299,3 +302,55 @@ def test_the_docker_engine_signs_in_as_roles_and_robots(docker_engine, local_ima
         docker("rmi", "-f", image, check=False)
         docker_with_config(cfg, "pull", image)
         assert docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip() == image_id
+
+
+def test_robot_and_audit_commands(teams, workdir):
+    """`berth robot` and `berth audit` at the machine, against the database the running
+    registry serves: the robot works with skopeo at once, and the log shows what it did."""
+    reg = teams
+    password = admin_password(reg)
+    config = ["--config", str(reg.config_path)]
+    run_berth("project", "create", "team", *config)
+    layout = im.build_image(workdir / "img", seed="robot-cli")
+    assert pushes(reg, layout, "team/app:v1", f"admin:{password}")
+
+    made = json.loads(run_berth("robot", "create", "prod", "--project", "team",
+                                "--access", "repository:pull", "--json", *config).stdout)
+    assert made["name"] == "robot$team+prod" and len(made["secret"]) == 32
+    creds = f"robot$team+prod:{made['secret']}"
+    assert pulls(reg, "team/app:v1", creds)
+    assert not pushes(reg, layout, "team/app:v2", creds)
+    listed = json.loads(run_berth("robot", "list", "--project", "team", "--json", *config).stdout)
+    assert [r["name"] for r in listed] == ["robot$team+prod"]
+    assert json.loads(run_berth("robot", "list", "--json", *config).stdout) == [], \
+        "no system robots"
+
+    run_berth("robot", "disable", "robot$team+prod", *config)
+    assert not pulls(reg, "team/app:v1", creds)
+    run_berth("robot", "enable", "robot$team+prod", *config)
+    assert pulls(reg, "team/app:v1", creds)
+    fresh = json.loads(run_berth("robot", "refresh", "robot$team+prod", "--json",
+                                 *config).stdout)["secret"]
+    assert not pulls(reg, "team/app:v1", creds), "the old secret stopped working"
+    assert pulls(reg, "team/app:v1", f"robot$team+prod:{fresh}")
+
+    bad = run_berth("robot", "create", "x", "--access", "pull", *config, check=False)
+    assert bad.returncode != 0 and "RESOURCE:ACTION" in bad.stderr
+    missing = run_berth("robot", "delete", "robot$nobody", *config, check=False)
+    assert missing.returncode != 0 and "berth robot list" in missing.stderr
+
+    # The registry writes its log in batches: poll for the robot's pulls.
+    deadline = time.time() + 30
+    pulled = []
+    while not pulled and time.time() < deadline:
+        pulled = json.loads(run_berth("audit", "--user", "robot$team+prod", "--operation",
+                                      "pull", "--json", *config).stdout)
+        time.sleep(0.2)
+    assert pulled and all(e["resource"].startswith("team/app") for e in pulled), pulled
+    text = run_berth("audit", "--since", "1h", "--limit", "1", *config).stdout
+    assert text.splitlines()[0].startswith("TIME") and "--limit shows more" in text
+    wrong = run_berth("audit", "--since", "soon", *config, check=False)
+    assert wrong.returncode != 0 and "7d" in wrong.stderr
+
+    run_berth("robot", "delete", "robot$team+prod", *config)
+    assert not pulls(reg, "team/app:v1", f"robot$team+prod:{fresh}")

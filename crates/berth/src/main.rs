@@ -1,5 +1,6 @@
 //! The `berth` command: run the registry, import a registry:2 tree, check a config.
 
+mod audit_cmd;
 mod auth;
 mod background;
 mod backup_cmd;
@@ -10,6 +11,7 @@ mod import;
 mod logging;
 mod metadata;
 mod project_cmd;
+mod robot_cmd;
 mod serve;
 mod settings;
 mod user_cmd;
@@ -93,6 +95,28 @@ enum Command {
         #[command(subcommand)]
         command: project_cmd::MemberCommand,
     },
+    /// Manage robot accounts: machine credentials with a list of accesses.
+    Robot {
+        /// The config whose metadata database holds the robots (default: ./data).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: robot_cmd::RobotCommand,
+    },
+    /// Show the audit log: who did what to which resource, when, and whether it worked.
+    Audit {
+        /// The config whose metadata database holds the log (default: ./data).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        args: audit_cmd::AuditArgs,
+    },
     /// Remove blobs and manifests nothing needs, while the registry keeps serving.
     Gc(gc_cmd::GcArgs),
     /// registry:2's `garbage-collect`, for existing scripts: the same as `berth gc`.
@@ -166,6 +190,12 @@ fn main() -> ExitCode {
             json,
             command,
         } => project_cmd::member(config.as_deref(), json, command),
+        Command::Robot {
+            config,
+            json,
+            command,
+        } => robot_cmd::robot(config.as_deref(), json, command),
+        Command::Audit { config, json, args } => audit_cmd::audit(config.as_deref(), json, args),
         Command::Gc(args) | Command::GarbageCollect(args) => gc_cmd::gc(args),
         Command::Retention(args) => gc_cmd::retention(args),
         Command::Config {

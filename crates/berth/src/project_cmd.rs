@@ -68,11 +68,11 @@ fn parse_role(value: &str) -> Result<Role, String> {
 }
 
 /// What the commands act as: an administrator, as whoever runs them at the machine is.
-fn operator() -> Identity {
+pub(crate) fn operator() -> Identity {
     Identity::user("berth-cli", true)
 }
 
-fn teams_of(
+pub(crate) fn teams_of(
     config: Option<&Path>,
 ) -> anyhow::Result<(crate::user_cmd::UserDatabase, tokio::runtime::Runtime)> {
     Ok((locate(config, "projects")?, crate::runtime()?))
@@ -101,9 +101,9 @@ pub fn project(
 }
 
 /// What a command says: a line for people, a JSON value for scripts.
-struct Said(String, serde_json::Value);
+pub(crate) struct Said(pub String, pub serde_json::Value);
 
-fn print(json_output: bool, said: Said) {
+pub(crate) fn print(json_output: bool, said: Said) {
     if json_output {
         println!("{}", said.1);
     } else {
