@@ -81,6 +81,18 @@ def test_harbor_client_manages_projects_and_members(teams, workdir):
     layout = im.build_image(workdir / "img", seed="projects")
     im.copy(layout.ref, f"docker://{reg.host}/team/app:v1", "--dest-creds=dev:dev-password")
     assert admin.get_project("team").repo_count == 1
+    im.copy(layout.ref, f"docker://{reg.host}/team/app/web:v1", "--dest-creds=dev:dev-password")
+    admin.create_project(ProjectReq(project_name="teamwork"))
+    im.copy(layout.ref, f"docker://{reg.host}/teamwork/app:v1",
+            f"--dest-creds=admin:{admin_password(reg)}")
+    # A listing counts each project's repositories (below `team/`, not `teamwork`).
+    counts = {p.name: p.repo_count for p in admin.get_projects()}
+    assert (counts["team"], counts["teamwork"]) == (2, 1), counts
+    im.skopeo("delete", "--tls-verify=false", "--creds=dev:dev-password",
+              f"docker://{reg.host}/team/app/web:v1")
+    im.skopeo("delete", "--tls-verify=false", f"--creds=admin:{admin_password(reg)}",
+              f"docker://{reg.host}/teamwork/app:v1")
+    admin.delete_project("teamwork")
     assert not admin.get_project_deletable("team").deletable
     with pytest.raises(PreconditionFailed):
         admin.delete_project("team")

@@ -302,6 +302,15 @@ impl Teams {
         Ok(self.meta.project_repository_count(&project.name).await?)
     }
 
+    /// How many repositories each project holds, by name, in one look.
+    pub async fn repository_counts(
+        &self,
+        projects: &[ProjectRecord],
+    ) -> Result<std::collections::HashMap<String, i64>, AuthError> {
+        let names: Vec<&str> = projects.iter().map(|p| p.name.as_str()).collect();
+        Ok(self.meta.project_repository_counts(&names).await?)
+    }
+
     /// Every project's name, visibility and repository count, and the bytes stored.
     pub async fn statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64), AuthError> {
         Ok(self.meta.project_statistics().await?)

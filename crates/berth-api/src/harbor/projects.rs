@@ -1,5 +1,6 @@
 //! `/projects`: list, look up, create, update, delete; deletability and summary.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
@@ -43,12 +44,36 @@ pub(super) struct HeadProjectParams {
     project_name: String,
 }
 
+/// What a listing looks up once for its whole page, not once per project.
+struct PageFacts {
+    repository_counts: HashMap<String, i64>,
+    /// By owner name: the owner's id and name.
+    owners: HashMap<String, Option<(i64, String)>>,
+}
+
+impl PageFacts {
+    async fn of(state: &AppState, projects: &[ProjectRecord]) -> Result<PageFacts, ApiError> {
+        let mut owners = HashMap::new();
+        for name in projects.iter().filter_map(|p| p.owner.as_deref()) {
+            if !owners.contains_key(name) {
+                let found = state.teams.user(name).await?.map(|u| (u.id, u.name));
+                owners.insert(name.to_string(), found);
+            }
+        }
+        Ok(PageFacts {
+            repository_counts: state.teams.repository_counts(projects).await?,
+            owners,
+        })
+    }
+}
+
 /// A project as the caller sees it: their roles in it, its repositories, its owner.
 async fn view(
     state: &AppState,
     who: &Identity,
     p: &ProjectRecord,
     detail: bool,
+    facts: &PageFacts,
 ) -> Result<Project, ApiError> {
     let rights = state.auth.policy().rights(who, &p.name).await?;
     let mut roles: Vec<i64> = rights.roles.iter().map(|r| r.id()).collect();
@@ -63,10 +88,10 @@ async fn view(
     .into_iter()
     .find(|r| rights.roles.contains(r))
     .map(Role::id);
-    let owner = match &p.owner {
-        Some(name) => state.teams.user(name).await?.map(|u| (u.id, u.name)),
-        None => None,
-    };
+    let owner = p
+        .owner
+        .as_ref()
+        .and_then(|name| facts.owners.get(name).cloned().flatten());
     Ok(Project {
         project_id: p.id,
         owner_id: owner.as_ref().map(|o| o.0),
@@ -76,7 +101,7 @@ async fn view(
         owner_name: owner.filter(|_| detail).map(|o| o.1),
         current_user_role_id: strongest,
         current_user_role_ids: (!roles.is_empty()).then_some(roles),
-        repo_count: state.teams.repository_count(p).await?,
+        repo_count: facts.repository_counts.get(&p.name).copied().unwrap_or(0),
         // Visibility is the project's own column; the metadata's copy follows it.
         metadata: detail.then(|| ProjectMetadata {
             public: Some(p.public.to_string()),
@@ -123,9 +148,10 @@ pub(super) async fn list_projects(
     }
     let (projects, total) = state.teams.list(&who, query).await?;
     let detail = params.with_detail.unwrap_or(true);
+    let facts = PageFacts::of(&state, &projects).await?;
     let mut views = Vec::with_capacity(projects.len());
     for p in &projects {
-        views.push(view(&state, &who, p, detail).await?);
+        views.push(view(&state, &who, p, detail, &facts).await?);
     }
     Ok(paging::list(&uri, &views, total, page))
 }
@@ -266,7 +292,8 @@ pub(super) async fn get_project(
     Path(project): Path<String>,
 ) -> ApiResult {
     let p = project_for(&state, &who, &project_ref(&headers, &project), READ).await?;
-    Ok(axum::Json(view(&state, &who, &p, true).await?).into_response())
+    let facts = PageFacts::of(&state, std::slice::from_ref(&p)).await?;
+    Ok(axum::Json(view(&state, &who, &p, true, &facts).await?).into_response())
 }
 
 /// Change a project's visibility and metadata (its name stays).

@@ -152,6 +152,13 @@ pub trait Projects: Send + Sync + 'static {
     /// How many repositories the project holds.
     async fn project_repository_count(&self, name: &str) -> Result<i64>;
 
+    /// How many repositories each of these projects holds (a page of a listing, in one
+    /// query), by name.
+    async fn project_repository_counts(
+        &self,
+        names: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>>;
+
     /// Every project's name, visibility and repository count, and the bytes of all
     /// stored blobs: Harbor's statistics.
     async fn project_statistics(&self) -> Result<(Vec<(String, bool, i64)>, i64)>;

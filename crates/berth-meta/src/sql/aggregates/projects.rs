@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use super::{Db, DbRow, Meta};
-use crate::sql::WriteLock;
+use crate::sql::{WriteLock, json_list};
 use crate::{
     GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, MetaError, NewMember,
     NewProject, ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Result,
@@ -310,6 +310,30 @@ impl Projects for Meta {
             .await?;
         self.commit(tx).await?;
         Ok(ProjectDeletion::Deleted)
+    }
+
+    async fn project_repository_counts(
+        &self,
+        names: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        if names.is_empty() {
+            return Ok(Default::default());
+        }
+        // The same rule as PROJECT_REPOSITORIES, per name of the JSON list.
+        let rows = sqlx::query(concat!(
+            "SELECT n.value AS name, (SELECT COUNT(*) FROM repositories r
+                 WHERE (r.name = n.value OR (r.name >= n.value || '/' AND r.name < n.value || '0'))
+                 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS held
+             FROM ",
+            json_strings!(),
+            " n"
+        ))
+        .bind(json_list(names.iter().copied()))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("held")?)))
+            .collect()
     }
 
     async fn project_repository_count(&self, name: &str) -> Result<i64> {
