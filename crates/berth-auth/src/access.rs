@@ -3,9 +3,10 @@
 //! the projects and roles (Harbor's model, [`crate::rbac`]) or, in modes without them,
 //! registry:2's "every signed-in user may do everything".
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use berth_meta::{MetaStore, NewProject, Viewer};
+use berth_meta::{MetaStore, NewProject, ProjectRecord, Viewer};
 
 use crate::AuthError;
 use crate::rbac::{Permission, Resource, Role, Verb, public_grants};
@@ -228,6 +229,28 @@ impl AccessPolicy {
             }
         }
         Ok(rights)
+    }
+
+    /// The roles `who` holds in each of `projects` (by id), as [`AccessPolicy::rights`]
+    /// reports them — none for administrators, robots and when every user may do all —
+    /// looked up for all of them at once (a page of a listing).
+    pub async fn roles_in(
+        &self,
+        who: &Identity,
+        projects: &[ProjectRecord],
+    ) -> Result<HashMap<i64, Vec<Role>>, AuthError> {
+        let Roles::Projects(meta) = &self.roles else {
+            return Ok(HashMap::new());
+        };
+        if who.admin || who.robot.is_some() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
+        let held = meta.member_roles(&ids, &who.viewer()).await?;
+        Ok(held
+            .into_iter()
+            .map(|(id, roles)| (id, roles.into_iter().filter_map(Role::from_id).collect()))
+            .collect())
     }
 
     /// Which of `need`'s actions `who` may take (a password login's or certificate's

@@ -47,12 +47,18 @@ pub(super) struct HeadProjectParams {
 /// What a listing looks up once for its whole page, not once per project.
 struct PageFacts {
     repository_counts: HashMap<String, i64>,
+    /// The caller's roles, by project id.
+    roles: HashMap<i64, Vec<Role>>,
     /// By owner name: the owner's id and name.
     owners: HashMap<String, Option<(i64, String)>>,
 }
 
 impl PageFacts {
-    async fn of(state: &AppState, projects: &[ProjectRecord]) -> Result<PageFacts, ApiError> {
+    async fn of(
+        state: &AppState,
+        who: &Identity,
+        projects: &[ProjectRecord],
+    ) -> Result<PageFacts, ApiError> {
         let mut owners = HashMap::new();
         for name in projects.iter().filter_map(|p| p.owner.as_deref()) {
             if !owners.contains_key(name) {
@@ -62,21 +68,20 @@ impl PageFacts {
         }
         Ok(PageFacts {
             repository_counts: state.teams.repository_counts(projects).await?,
+            roles: state.auth.policy().roles_in(who, projects).await?,
             owners,
         })
     }
 }
 
 /// A project as the caller sees it: their roles in it, its repositories, its owner.
-async fn view(
-    state: &AppState,
-    who: &Identity,
-    p: &ProjectRecord,
-    detail: bool,
-    facts: &PageFacts,
-) -> Result<Project, ApiError> {
-    let rights = state.auth.policy().rights(who, &p.name).await?;
-    let mut roles: Vec<i64> = rights.roles.iter().map(|r| r.id()).collect();
+fn view(p: &ProjectRecord, detail: bool, facts: &PageFacts) -> Project {
+    let held = facts
+        .roles
+        .get(&p.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut roles: Vec<i64> = held.iter().map(|r| r.id()).collect();
     roles.sort_unstable();
     let strongest = [
         Role::ProjectAdmin,
@@ -86,13 +91,13 @@ async fn view(
         Role::LimitedGuest,
     ]
     .into_iter()
-    .find(|r| rights.roles.contains(r))
+    .find(|r| held.contains(r))
     .map(Role::id);
     let owner = p
         .owner
         .as_ref()
         .and_then(|name| facts.owners.get(name).cloned().flatten());
-    Ok(Project {
+    Project {
         project_id: p.id,
         owner_id: owner.as_ref().map(|o| o.0),
         name: p.name.clone(),
@@ -107,7 +112,7 @@ async fn view(
             public: Some(p.public.to_string()),
             ..ProjectMetadata::from_map(&p.metadata)
         }),
-    })
+    }
 }
 
 /// List projects: public ones and the caller's own; every project for administrators.
@@ -148,10 +153,10 @@ pub(super) async fn list_projects(
     }
     let (projects, total) = state.teams.list(&who, query).await?;
     let detail = params.with_detail.unwrap_or(true);
-    let facts = PageFacts::of(&state, &projects).await?;
+    let facts = PageFacts::of(&state, &who, &projects).await?;
     let mut views = Vec::with_capacity(projects.len());
     for p in &projects {
-        views.push(view(&state, &who, p, detail, &facts).await?);
+        views.push(view(p, detail, &facts));
     }
     Ok(paging::list(&uri, &views, total, page))
 }
@@ -292,8 +297,8 @@ pub(super) async fn get_project(
     Path(project): Path<String>,
 ) -> ApiResult {
     let p = project_for(&state, &who, &project_ref(&headers, &project), READ).await?;
-    let facts = PageFacts::of(&state, std::slice::from_ref(&p)).await?;
-    Ok(axum::Json(view(&state, &who, &p, true, &facts).await?).into_response())
+    let facts = PageFacts::of(&state, &who, std::slice::from_ref(&p)).await?;
+    Ok(axum::Json(view(&p, true, &facts)).into_response())
 }
 
 /// Change a project's visibility and metadata (its name stays).

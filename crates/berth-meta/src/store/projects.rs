@@ -166,6 +166,14 @@ pub trait Projects: Send + Sync + 'static {
     /// The project `name` as `viewer` sees it: `None` if it does not exist.
     async fn project_access(&self, name: &str, viewer: &Viewer) -> Result<Option<ProjectAccess>>;
 
+    /// The roles `viewer` holds (as a user or through groups) in each of these projects,
+    /// by project id: a page of a listing in one query.
+    async fn member_roles(
+        &self,
+        project_ids: &[i64],
+        viewer: &Viewer,
+    ) -> Result<std::collections::HashMap<i64, Vec<i64>>>;
+
     /// The page of a project's members (those named `entity_name`, when given) by name,
     /// and how many match in all.
     async fn members(

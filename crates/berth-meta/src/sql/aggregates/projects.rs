@@ -371,6 +371,31 @@ impl Projects for Meta {
         Ok((projects, bytes.unwrap_or(0)))
     }
 
+    async fn member_roles(
+        &self,
+        project_ids: &[i64],
+        viewer: &Viewer,
+    ) -> Result<std::collections::HashMap<i64, Vec<i64>>> {
+        let mut roles: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+        if project_ids.is_empty() || (viewer.user.is_none() && viewer.groups.is_empty()) {
+            return Ok(roles);
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT DISTINCT m.project_id, m.role FROM project_members m WHERE m.project_id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for id in project_ids {
+            ids.push_bind(*id);
+        }
+        q.push(") AND ");
+        push_membership(&mut q, viewer);
+        for row in q.build().fetch_all(&self.read).await? {
+            let project: i64 = row.try_get("project_id")?;
+            roles.entry(project).or_default().push(row.try_get("role")?);
+        }
+        Ok(roles)
+    }
+
     async fn project_access(&self, name: &str, viewer: &Viewer) -> Result<Option<ProjectAccess>> {
         let Some(row) = sqlx::query("SELECT id, public FROM projects WHERE name = $1")
             .bind(name)
