@@ -13,12 +13,13 @@ import pytest
 import requests
 from harborapi.models import (ImmutableRule, ImmutableSelector, ProjectReq, RetentionPolicy,
                               RetentionPolicyScope, RetentionRule, RetentionRuleTrigger,
-                              RetentionSelector)
+                              RetentionSelector, WebhookPolicy, WebhookTargetObject)
 
 import images as im
 from conftest import LOCAL_AUTH
 from teams import DEVELOPER, GUEST, Harbor, add_user
 from test_auth import admin_password
+from webhooks import Receiver
 
 pytestmark = pytest.mark.berth_only
 
@@ -106,8 +107,24 @@ def test_a_policy_keeps_what_its_rules_say(teams, workdir):
     assert (task.repository, task.total, task.retained) == ("team/app", 5, 3)
     assert tags_of(reg, password, "team/app") == ["dev-1", "v1", "v2", "v3"]
 
-    location = admin.start_retention_execution(policy_id, dry_run=False)
-    run = finished(admin, policy_id, int(location.rsplit("/", 1)[1]))
+    receiver = Receiver().start()
+    try:
+        admin.create_webhook_policy("team", WebhookPolicy(
+            name="retention", event_types=["TAG_RETENTION"], enabled=True,
+            targets=[WebhookTargetObject(type="http", address=receiver.url)]))
+        location = admin.start_retention_execution(policy_id, dry_run=False)
+        run = finished(admin, policy_id, int(location.rsplit("/", 1)[1]))
+        # Harbor's TAG_RETENTION event names what went (a dry run announces nothing).
+        [(_, event)] = receiver.wait_for(lambda b: len(b) >= 1, read=receiver.bodies)
+    finally:
+        receiver.stop()
+    assert event["type"] == "TAG_RETENTION" and event["operator"] == "MANUAL"
+    retention = event["event_data"]["retention"]
+    assert (retention["total"], retention["retained"]) == (5, 3)
+    assert retention["project_name"] == "team" and retention["retention_policy_id"] == policy_id
+    assert retention["result"] == "SUCCESS"
+    names = sorted(a["name_tag"] for a in retention["deleted_artifact"])
+    assert names[0] == "app:v2" and names[1].startswith("app@sha256:"), names
     assert run.status == "Success" and not run.dry_run
     # v3 is the newest v*, dev-1 is always kept, v1 is immutable; v2 and the untagged go.
     assert tags_of(reg, password, "team/app") == ["dev-1", "v1", "v3"]

@@ -15,8 +15,25 @@ pub struct QuotaNotice {
     pub details: String,
 }
 
+/// A project's retention policy ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionNotice {
+    pub project: String,
+    pub policy_id: i64,
+    /// `MANUAL` or `SCHEDULE`.
+    pub trigger: &'static str,
+    pub dry_run: bool,
+    /// Artifacts looked at, and left in place.
+    pub total: u64,
+    pub retained: u64,
+    /// What went (or would go, dry): repository, digest, tags.
+    pub deleted: Vec<(String, String, Vec<String>)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
+    /// A project's retention policy finished a run.
+    RetentionFinished(RetentionNotice),
     /// A blob was refused: it would take its project past its limit.
     QuotaExceeded(QuotaNotice),
     /// A blob took its project past [`QUOTA_WARNING_PERCENT`] of its limit.

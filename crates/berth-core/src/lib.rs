@@ -79,7 +79,7 @@ impl Registry {
         self
     }
 
-    fn emit(&self, event: events::DomainEvent) {
+    pub(crate) fn emit(&self, event: events::DomainEvent) {
         if let Some(sink) = &self.events {
             sink.emit(event);
         }

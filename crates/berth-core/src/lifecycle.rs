@@ -616,11 +616,44 @@ impl Lifecycle {
             let result = me.with_heartbeat(&run, work).await;
             me.finish(PROJECT_RETENTION, &run, &result, false).await;
             match &result {
-                Ok(r) => me.count_project_retention(r),
+                Ok(r) => {
+                    me.count_project_retention(r);
+                    me.announce_retention(trigger, r);
+                }
                 Err(e) => tracing::warn!(policy = policy.id, error = %e, "retention run failed"),
             }
         });
         Ok(id)
+    }
+
+    /// Tells the project's webhook policies what a run of its retention policy did.
+    fn announce_retention(&self, trigger: Trigger, report: &ProjectRetentionReport) {
+        let deleted = report
+            .tasks
+            .iter()
+            .flat_map(|t| {
+                t.artifacts
+                    .iter()
+                    .filter(|a| a.outcome == crate::retention::project::Outcome::Deleted)
+                    .map(|a| (t.repository.clone(), a.digest.clone(), a.tags.clone()))
+            })
+            .collect();
+        self.registry
+            .emit(crate::events::DomainEvent::RetentionFinished(
+                crate::events::RetentionNotice {
+                    project: report.project.clone(),
+                    policy_id: report.policy_id,
+                    trigger: if Trigger::scheduled(trigger.as_str()) {
+                        "SCHEDULE"
+                    } else {
+                        "MANUAL"
+                    },
+                    dry_run: report.dry_run,
+                    total: report.tasks.iter().map(|t| t.total).sum(),
+                    retained: report.tasks.iter().map(|t| t.retained).sum(),
+                    deleted,
+                },
+            ));
     }
 
     /// Starts the runs of project policies whose schedule came due.

@@ -117,7 +117,7 @@ pub struct Notifier {
 /// What reaches the outbox writer.
 enum Published {
     Registry(Box<Event>),
-    Harbor(HarborEvent),
+    Harbor(Box<HarborEvent>),
 }
 
 impl Notifier {
@@ -220,7 +220,7 @@ impl Notifier {
     /// Hands over an event that only webhook policies take (a quota refusal, say).
     pub fn publish_harbor(&self, event: HarborEvent) {
         if self.book.any() {
-            let _ = self.tx.send(Published::Harbor(event));
+            let _ = self.tx.send(Published::Harbor(Box::new(event)));
         }
     }
 
@@ -290,7 +290,7 @@ async fn write_outbox(
                     }
                     HarborEvent::from_registry(event)
                 }
-                Published::Harbor(event) => Some(event.clone()),
+                Published::Harbor(event) => Some((**event).clone()),
             };
             if let Some(event) = harbor_event {
                 policy_rows(&routes, &event, &mut rows);

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::event::{Action, Event};
 
-/// Harbor's event types a policy may name. berth sends the artifact events and
-/// `QUOTA_EXCEED`; the scanning, replication and retention types are accepted and fire
+/// Harbor's event types a policy may name. berth sends the artifact events, the quota
+/// events and `TAG_RETENTION`; the scanning and replication types are accepted and fire
 /// once those features send them.
 pub const EVENT_TYPES: &[&str] = &[
     "PUSH_ARTIFACT",
@@ -36,6 +36,33 @@ pub struct HarborEvent {
     pub custom: Vec<(String, String)>,
     /// Ties the CloudEvents form to the request that caused it.
     pub request_id: String,
+    /// A `TAG_RETENTION` event's run (then `repository` is the project's name).
+    pub retention: Option<RetentionData>,
+}
+
+/// What a retention run did, as Harbor's `TAG_RETENTION` event carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionData {
+    /// Artifacts looked at, and left in place.
+    pub total: u64,
+    pub retained: u64,
+    pub project_name: String,
+    pub retention_policy_id: i64,
+    /// `SUCCESS` (runs that fail announce nothing, as in Harbor).
+    #[serde(rename = "result")]
+    pub status: String,
+    pub deleted_artifact: Vec<DeletedArtifact>,
+}
+
+/// One artifact a retention run deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedArtifact {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    /// `repository:tag` (its first tag), or `repository@digest` when untagged; the
+    /// repository below the project.
+    pub name_tag: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,6 +106,7 @@ impl HarborEvent {
             }],
             custom: vec![],
             request_id: event.request.id.clone(),
+            retention: None,
         })
     }
 
@@ -136,7 +164,10 @@ struct Repository<'a> {
 struct EventData<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     resources: &'a [Resource],
-    repository: Repository<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<Repository<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<&'a RetentionData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     custom_attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -200,7 +231,8 @@ pub fn payload(event: &HarborEvent, origin: PolicyOrigin, format: PayloadFormat)
         .unwrap_or(&event.repository);
     let data = EventData {
         resources: &event.resources,
-        repository: Repository {
+        // A retention event is about a project, not one repository.
+        repository: event.retention.is_none().then_some(Repository {
             name,
             namespace: project,
             repo_full_name: &event.repository,
@@ -209,7 +241,8 @@ pub fn payload(event: &HarborEvent, origin: PolicyOrigin, format: PayloadFormat)
             } else {
                 "private"
             },
-        },
+        }),
+        retention: event.retention.as_ref(),
         custom_attributes: (!event.custom.is_empty()).then(|| {
             event
                 .custom

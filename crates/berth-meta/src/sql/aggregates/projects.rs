@@ -110,7 +110,9 @@ fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
         if !query.member_only {
             q.push("p.public OR ");
         }
-        q.push("EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND ");
+        // The viewer's projects once (a set the database builds one time), not a lookup
+        // per project: a member of a few among thousands scans them all.
+        q.push("p.id IN (SELECT m.project_id FROM project_members m WHERE ");
         push_membership(q, viewer);
         q.push(")");
         if !query.also_ids.is_empty() {
