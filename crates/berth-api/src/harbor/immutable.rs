@@ -2,7 +2,6 @@
 //! A tag they cover may be pushed once and then neither moved nor deleted, through `/v2`,
 //! this API and retention alike.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
@@ -11,42 +10,23 @@ use axum::response::IntoResponse;
 use berth_auth::{Identity, Permission, ProjectRecord, Resource, Verb};
 use berth_core::tag_rules::{RuleError, RuleSpec};
 use berth_meta::ImmutableRuleRecord;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use serde_json::Map;
+use utoipa::IntoParams;
 
 use super::models::Errors;
 use super::paging::{self, Page};
-use super::selectors::{Selector, only, repository_of, repository_scope, selector};
+use super::selectors::{SelectorRule, only, repository_of, repository_scope, selector};
 use super::{Caller, JsonBody, Params, project_for, project_ref};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
 
 /// Harbor's `ImmutableRule`.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-pub(super) struct ImmutableRule {
-    #[serde(default)]
-    id: i64,
-    #[serde(default)]
-    priority: i64,
-    #[serde(default)]
-    disabled: bool,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    template: String,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    params: Map<String, Value>,
-    #[serde(default)]
-    tag_selectors: Vec<Selector>,
-    #[serde(default)]
-    scope_selectors: BTreeMap<String, Vec<Selector>>,
-}
+pub(super) type ImmutableRule = SelectorRule;
 
-impl From<&ImmutableRuleRecord> for ImmutableRule {
-    fn from(r: &ImmutableRuleRecord) -> ImmutableRule {
-        ImmutableRule {
+impl From<&ImmutableRuleRecord> for SelectorRule {
+    fn from(r: &ImmutableRuleRecord) -> SelectorRule {
+        SelectorRule {
             id: r.id,
             priority: r.priority,
             disabled: r.disabled,
@@ -67,10 +47,10 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
 
-impl TryFrom<ImmutableRule> for RuleSpec {
+impl TryFrom<SelectorRule> for RuleSpec {
     type Error = ApiError;
 
-    fn try_from(rule: ImmutableRule) -> Result<RuleSpec, ApiError> {
+    fn try_from(rule: SelectorRule) -> Result<RuleSpec, ApiError> {
         if !matches!(rule.action.as_str(), "" | "immutable") {
             return Err(bad(format!(
                 "action {:?} is not valid: use immutable",

@@ -3,7 +3,6 @@
 //! (executions), each run's repositories (tasks) and what became of each artifact (the
 //! task log). The rules and their meaning are in `berth_core::retention::project`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
@@ -24,38 +23,14 @@ use super::gc::run_status;
 use super::models::Errors;
 use super::paging::{self, Page};
 use super::selectors::{
-    Selector as HarborSelector, only, repository_of, repository_scope, selector,
+    Selector as HarborSelector, SelectorRule, only, repository_of, repository_scope, selector,
 };
 use super::{Caller, JsonBody, Params, project_for, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
 
 /// Harbor's `RetentionRule`.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-pub(super) struct RetentionRule {
-    /// Its position in the policy.
-    #[serde(default)]
-    id: i64,
-    #[serde(default)]
-    priority: i64,
-    #[serde(default)]
-    disabled: bool,
-    /// `retain` (the only action).
-    #[serde(default)]
-    action: String,
-    /// `latestPushedK`, `latestPulledN`, `nDaysSinceLastPush`, `nDaysSinceLastPull` or
-    /// `always`.
-    #[serde(default)]
-    template: String,
-    /// The template's number under the template's id, e.g. `{"latestPushedK": 3}`.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    params: Map<String, Value>,
-    #[serde(default)]
-    tag_selectors: Vec<HarborSelector>,
-    #[serde(default)]
-    scope_selectors: BTreeMap<String, Vec<HarborSelector>>,
-}
+pub(super) type RetentionRule = SelectorRule;
 
 /// Harbor's `RetentionRuleTrigger`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]

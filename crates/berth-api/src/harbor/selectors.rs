@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::response::ApiError;
@@ -26,6 +27,34 @@ pub(super) struct Selector {
     /// Retention's tag selectors: `{"untagged":true}` also chooses untagged artifacts.
     #[serde(default)]
     pub extras: String,
+}
+
+/// Harbor's `ImmutableRule` / `RetentionRule` (the same shape): what the rule does to
+/// what its selectors choose.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub(super) struct SelectorRule {
+    /// Its id (immutable rules) or position (retention rules).
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default)]
+    pub disabled: bool,
+    /// `immutable` or `retain`.
+    #[serde(default)]
+    pub action: String,
+    /// `immutable_template`, or a retention template (`latestPushedK`, `latestPulledN`,
+    /// `nDaysSinceLastPush`, `nDaysSinceLastPull`, `always`).
+    #[serde(default)]
+    pub template: String,
+    /// A retention template's number under the template's id, e.g. `{"latestPushedK": 3}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub tag_selectors: Vec<Selector>,
+    #[serde(default)]
+    pub scope_selectors: BTreeMap<String, Vec<Selector>>,
 }
 
 pub(super) fn selector(decoration: &str, pattern: &str, extras: String) -> Selector {
