@@ -494,27 +494,45 @@ impl Lifecycle {
         trigger: Trigger,
     ) -> Result<i64> {
         let run = self.begin("gc", 0, trigger, options.dry_run).await?;
+        Ok(self.spawn_alone("gc", run, GC_RUN, |l| &l.gc_running, move |me, run| async move {
+            me.collect_recorded(&run, &options, trigger, &Quiet).await
+        }))
+    }
+
+    /// Runs `work` for the recorded `run` in the background once no other run of its kind
+    /// goes on, here (`here`) or elsewhere (the lease `job`); its run id. The heartbeat
+    /// goes from the start: waiting for a run elsewhere to end is not being gone.
+    fn spawn_alone<T, Fut>(
+        self: &Arc<Self>,
+        kind: &'static str,
+        run: Started,
+        job: &'static str,
+        here: fn(&Lifecycle) -> &tokio::sync::Mutex<()>,
+        work: impl FnOnce(Arc<Lifecycle>, Arc<Started>) -> Fut + Send + 'static,
+    ) -> i64
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
         let id = run.id;
+        let run = Arc::new(run);
         let me = self.clone();
         tokio::spawn(async move {
-            // The heartbeat goes from the start: waiting for a run elsewhere to end is not
-            // being gone.
-            let work = async {
-                let _here = me.gc_running.lock().await;
-                let work = me.collect_recorded(&run, &options, trigger, &Quiet);
-                me.jobs.exclusive(GC_RUN, work).await
+            let alone = async {
+                let _here = here(&me).lock().await;
+                me.jobs.exclusive(job, work(me.clone(), run.clone())).await
             };
-            match me.with_heartbeat(&run, work).await {
+            match me.with_heartbeat(&run, alone).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "garbage collection failed"),
+                Ok(Err(e)) => tracing::error!(error = %e, kind, "lifecycle run failed"),
                 Err(e) => {
                     // It never ran (shutting down): its record must not say running.
-                    let never: Result<GcReport> = Err(e.into());
-                    me.finish("gc", &run, &never, false).await;
+                    let never: Result<T> = Err(e.into());
+                    me.finish(kind, &run, &never, false).await;
                 }
             }
         });
-        Ok(id)
+        id
     }
 
     async fn collect_recorded(
@@ -555,24 +573,13 @@ impl Lifecycle {
     /// (after one already running); its run id.
     pub async fn start_retention(self: &Arc<Self>, dry_run: bool, trigger: Trigger) -> Result<i64> {
         let run = self.begin("retention", 0, trigger, dry_run).await?;
-        let id = run.id;
-        let me = self.clone();
-        tokio::spawn(async move {
-            let work = async {
-                let _here = me.retention_running.lock().await;
-                let work = me.retain_recorded(&run, dry_run);
-                me.jobs.exclusive(RETENTION_RUN, work).await
-            };
-            match me.with_heartbeat(&run, work).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "retention run failed"),
-                Err(e) => {
-                    let never: Result<RetentionReport> = Err(e.into());
-                    me.finish("retention", &run, &never, false).await;
-                }
-            }
-        });
-        Ok(id)
+        Ok(self.spawn_alone(
+            "retention",
+            run,
+            RETENTION_RUN,
+            |l| &l.retention_running,
+            move |me, run| async move { me.retain_recorded(&run, dry_run).await },
+        ))
     }
 
     async fn retain_recorded(&self, run: &Started, dry_run: bool) -> Result<RetentionReport> {
