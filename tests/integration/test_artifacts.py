@@ -47,7 +47,12 @@ def test_artifacts_are_listed_tagged_copied_and_deleted(teams, workdir):
     im.copy(single.ref, f"docker://{reg.host}/team/web:v1", creds)
 
     repos = admin.get_repositories("team")
-    assert [r.name for r in repos] == ["team/app/api", "team/web"]
+    assert [r.name for r in repos] == ["team/web", "team/app/api"], "Harbor's order: newest first"
+    by_name = admin.get_repositories("team", sort="name")
+    assert [r.name for r in by_name] == ["team/app/api", "team/web"]
+    r = requests.get(f"{reg.url}/api/v2.0/projects/team/repositories", params={"sort": "size"},
+                     auth=("admin", password), timeout=30)
+    assert r.status_code == 400 and "sort by one of" in r.text, r.text
     api_repo = admin.get_repository("team", "app/api")
     assert api_repo.artifact_count == 2, "the image and the index; not the index's children"
     assert api_repo.project_id == admin.get_project("team").project_id
@@ -66,6 +71,18 @@ def test_artifacts_are_listed_tagged_copied_and_deleted(teams, workdir):
     assert image.extra_attrs.root["os"] == "linux"
     stored = sum(len(b) for b in im.layout_blobs(workdir / "single").values())
     assert image.size == stored, "manifest, config and layers, each once"
+
+    # A project's artifacts span its repositories; the latest push of each, one apiece.
+    in_team = admin.get_project_artifacts("team", with_tag=True, page_size=50)
+    assert sorted((a.repository_name, a.tags[0].name) for a in in_team) == [
+        ("team/app/api", "multi"), ("team/app/api", "v1"), ("team/web", "v1")]
+    # (harborapi's `latest=` is not Harbor's parameter name.)
+    latest = requests.get(f"{reg.url}/api/v2.0/projects/team/artifacts",
+                          params={"latest_in_repository": "true"}, auth=("admin", password),
+                          timeout=30).json()
+    assert sorted(a["repository_name"] for a in latest) == ["team/app/api", "team/web"]
+    same = admin.get_project_artifacts("team", query=f"digest={image.digest}", page_size=50)
+    assert sorted(a.repository_name for a in same) == ["team/app/api", "team/web"]
 
     # Tags: added through the API, seen through /v2; removed again.
     admin.create_artifact_tag("team", "app/api", image.digest, Tag(name="stable"))
@@ -104,6 +121,55 @@ def test_artifacts_are_listed_tagged_copied_and_deleted(teams, workdir):
     r = requests.get(f"{reg.url}/api/v2.0/projects/team/repositories/web", auth=("admin", password),
                      timeout=30)
     assert r.status_code == 404
+
+
+def test_repositories_across_projects_and_search_show_only_what_the_caller_sees(teams, workdir):
+    reg = teams
+    password = admin_password(reg)
+    admin = Harbor(reg, "admin", password)
+    admin.create_project(ProjectReq(project_name="team"))
+    admin.create_project(ProjectReq(project_name="open", metadata={"public": "true"}))
+    admin.create_project(ProjectReq(project_name="secret"))
+    add_user(reg, "dev", "dev-password")
+    admin.add_project_member_user("team", "dev", DEVELOPER)
+    image = im.build_image(workdir / "img", seed="repositories-across")
+    creds = f"--dest-creds=admin:{password}"
+    for repo in ("team/app", "open/app", "open/tools", "secret/app"):
+        im.copy(image.ref, f"docker://{reg.host}/{repo}:v1", creds)
+
+    everything = admin.get_repositories(page_size=50)
+    assert [r.name for r in everything] == ["secret/app", "open/tools", "open/app", "team/app"]
+    dev = Harbor(reg, "dev", "dev-password")
+    assert sorted(r.name for r in dev.get_repositories(page_size=50)) == [
+        "open/app", "open/tools", "team/app"], "the public project and his own; not secret"
+    anonymous = requests.get(f"{reg.url}/api/v2.0/repositories", timeout=30)
+    assert anonymous.status_code == 200, anonymous.text
+    assert sorted(r["name"] for r in anonymous.json()) == ["open/app", "open/tools"]
+    assert anonymous.headers["X-Total-Count"] == "2"
+    secret_id = admin.get_project("secret").project_id
+    only = admin.get_repositories(query=f"project_id={secret_id}")
+    assert [(r.name, r.project_id) for r in only] == [("secret/app", secret_id)]
+    paged = requests.get(f"{reg.url}/api/v2.0/repositories",
+                         params={"page": 2, "page_size": 1, "sort": "name"},
+                         auth=("admin", password), timeout=30)
+    assert [r["name"] for r in paged.json()] == ["open/tools"]
+    assert 'rel="next"' in paged.headers["Link"] and 'rel="prev"' in paged.headers["Link"]
+
+    found = dev.search("app")
+    assert sorted(r.repository_name for r in found.repository) == ["open/app", "team/app"]
+    assert found.project == [], "no project name contains 'app'"
+    [open_app] = [r for r in found.repository if r.project_name == "open"]
+    assert open_app.project_public and open_app.artifact_count == 1
+    projects = admin.search("e")
+    assert sorted(p.name for p in projects.project) == ["open", "secret", "team"]
+    r = requests.get(f"{reg.url}/api/v2.0/search", timeout=30)
+    assert r.status_code == 422 and "q is required" in r.text, r.text
+    r = requests.get(f"{reg.url}/api/v2.0/search", params={"q": "app"}, timeout=30)
+    assert [x["repository_name"] for x in r.json()["repository"]] == ["open/app"]
+    # A project's artifacts are refused to whoever may not list them.
+    r = requests.get(f"{reg.url}/api/v2.0/projects/secret/artifacts", auth=("dev", "dev-password"),
+                     timeout=30)
+    assert r.status_code == 403, r.text
 
 
 def test_changes_through_the_api_reach_webhook_policies(teams, workdir):

@@ -126,7 +126,7 @@ pub(crate) fn meta_error(m: &berth_meta::MetaError) -> ApiError {
 }
 
 /// A 500 whose details go to the log, not to clients.
-fn internal(err: &dyn std::fmt::Display) -> ApiError {
+pub(crate) fn internal(err: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "internal error");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -362,7 +362,7 @@ impl AccessPolicy {
             robot_projects = ids;
         }
         let query = berth_meta::ProjectQuery {
-            visible_to: Some(who.viewer()),
+            visible: Some(berth_meta::Visibility::of(who.viewer())),
             limit: i64::MAX,
             ..Default::default()
         };

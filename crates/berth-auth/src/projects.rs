@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use berth_meta::{
     GroupQuery, GroupRecord, MemberAdded, MemberRecord, MetaStore, NewMember, NewProject,
-    ProjectDeletion, ProjectQuery, ProjectRecord, UserRecord,
+    ProjectDeletion, ProjectQuery, ProjectRecord, UserRecord, Visibility,
 };
 
 use crate::rbac::{Role, Verb};
@@ -174,18 +174,25 @@ impl Teams {
         who: &Identity,
         mut query: ProjectQuery,
     ) -> Result<(Vec<ProjectRecord>, i64), AuthError> {
-        if let Some(robot) = &who.robot {
-            let (everywhere, ids) = robot.project_scope();
-            if !everywhere {
-                query.visible_to = Some(who.viewer());
-                query.also_ids = ids;
-            }
-        } else if !who.admin {
+        query.visible = Self::visibility(who).map(|v| Visibility {
             // A private listing asks for the projects of the caller's own (Harbor).
-            query.member_only = query.public == Some(false);
-            query.visible_to = Some(who.viewer());
-        }
+            member_only: query.public == Some(false) && who.robot.is_none(),
+            ..v
+        });
         Ok(self.meta.projects(&query).await?)
+    }
+
+    /// Which projects `who` sees in listings; `None`: all of them (system administrators,
+    /// and robots with system-wide project permissions).
+    pub fn visibility(who: &Identity) -> Option<Visibility> {
+        if let Some(robot) = &who.robot {
+            let (everywhere, also_ids) = robot.project_scope();
+            return (!everywhere).then(|| Visibility {
+                also_ids,
+                ..Visibility::of(who.viewer())
+            });
+        }
+        (!who.admin).then(|| Visibility::of(who.viewer()))
     }
 
     /// Creates a project for `who`: a user who is not an administrator becomes its

@@ -3,7 +3,7 @@
 //! hangs off it, tagging, and copying an artifact between repositories without moving
 //! bytes.
 
-use berth_meta::{ArtifactRow, RepositoryRow};
+use berth_meta::{ArtifactQuery, ArtifactRow, ArtifactScope, RepositoryQuery, RepositoryRow};
 use berth_oci::manifest::{ParsedManifest, Platform};
 use berth_oci::{Digest, Reference, RepoName, Tag, media};
 use serde_json::{Map, Value};
@@ -51,17 +51,9 @@ fn kind_of(parsed: &ParsedManifest) -> &'static str {
 }
 
 impl Registry {
-    pub async fn project_repositories(
-        &self,
-        project: &str,
-        name_contains: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<RepositoryRow>, i64)> {
-        Ok(self
-            .meta
-            .project_repositories(project, name_contains, offset, limit)
-            .await?)
+    /// One page of the repositories `query` picks, and how many it picks.
+    pub async fn repositories(&self, query: &RepositoryQuery) -> Result<(Vec<RepositoryRow>, i64)> {
+        Ok(self.meta.list_repositories(query).await?)
     }
 
     /// The repository, if it holds anything.
@@ -91,7 +83,10 @@ impl Registry {
         let mut deleted = 0;
         // Deleting an index lists its children in turn; each round takes a page.
         loop {
-            let (page, _) = self.meta.artifacts(repo, 0, 100).await?;
+            let (page, _) = self
+                .meta
+                .artifacts(&ArtifactQuery::of_repository(repo, 0, 100))
+                .await?;
             if page.is_empty() {
                 return Ok(deleted);
             }
@@ -101,15 +96,14 @@ impl Registry {
         }
     }
 
-    /// One page of the repository's artifacts, newest first, and how many it has.
-    pub async fn artifacts(
-        &self,
-        repo: &RepoName,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<ArtifactView>, i64)> {
-        let (rows, total) = self.meta.artifacts(repo, offset, limit).await?;
-        if total == 0 && !self.meta.repository_exists(repo).await? {
+    /// One page of the artifacts `query` picks, and how many it picks. A repository that
+    /// does not exist is [`RegistryError::NameUnknown`].
+    pub async fn artifacts(&self, query: &ArtifactQuery) -> Result<(Vec<ArtifactView>, i64)> {
+        let (rows, total) = self.meta.artifacts(query).await?;
+        if let ArtifactScope::Repository(repo) = &query.scope
+            && total == 0
+            && !self.meta.repository_exists(repo).await?
+        {
             return Err(RegistryError::NameUnknown);
         }
         let mut views = Vec::with_capacity(rows.len());

@@ -962,6 +962,7 @@ fn user(name: &str, admin: bool) -> UserRecord {
 async fn projects_members_and_what_each_viewer_sees() {
     use crate::{
         MemberAdded, MemberEntity, NewMember, NewProject, ProjectDeletion, ProjectQuery, Viewer,
+        Visibility,
     };
     for store in stores().await {
         let meta = store.meta();
@@ -1018,13 +1019,15 @@ async fn projects_members_and_what_each_viewer_sees() {
             (vec!["open".into(), "team".into()], 2)
         );
         let anonymous = ProjectQuery {
-            visible_to: Some(Viewer::default()),
+            visible: Some(Visibility::of(Viewer::default())),
             ..Default::default()
         };
         assert_eq!(names(anonymous).await.0, vec!["open"]);
         let mine = ProjectQuery {
-            visible_to: Some(dev.clone()),
-            member_only: true,
+            visible: Some(Visibility {
+                member_only: true,
+                ..Visibility::of(dev.clone())
+            }),
             ..Default::default()
         };
         assert_eq!(names(mine).await.0, vec!["team"]);
@@ -1610,6 +1613,9 @@ async fn webhook_policies_keep_their_deliveries_as_history() {
 
 #[tokio::test]
 async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
+    use crate::{
+        ArtifactQuery, ArtifactScope, Order, RepositoryKey, RepositoryQuery, Viewer, Visibility,
+    };
     for store in stores().await {
         let meta = store.meta();
         let engine = store.name();
@@ -1645,22 +1651,74 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
             .await
             .unwrap();
 
-        let (repos, total) = meta
-            .project_repositories("team", None, 0, 10)
-            .await
-            .unwrap();
+        // Each repository's project came with its first push.
+        let team = meta.project("team").await.unwrap().unwrap();
+        let teamster = meta.project("teamster").await.unwrap().unwrap();
+        let listed = |query: RepositoryQuery| async move {
+            let (rows, total) = meta
+                .list_repositories(&RepositoryQuery { limit: 10, ..query })
+                .await
+                .unwrap();
+            (rows, total)
+        };
+        let (repos, total) = listed(RepositoryQuery {
+            project: Some("team".into()),
+            ..Default::default()
+        })
+        .await;
         assert_eq!(total, 2, "{engine}: team's repositories, not teamster's");
         assert_eq!(repos[0].name, "team/app");
+        assert_eq!(
+            (repos[0].project_id, repos[0].project_public),
+            (team.id, false)
+        );
         assert_eq!(
             repos[0].artifact_count, 2,
             "{engine}: the image and the index"
         );
         assert_eq!(repos[1].artifact_count, 1);
-        let (found, total) = meta
-            .project_repositories("team", Some("we"), 0, 10)
-            .await
-            .unwrap();
+        let (found, total) = listed(RepositoryQuery {
+            project: Some("team".into()),
+            name_contains: Some("we".into()),
+            ..Default::default()
+        })
+        .await;
         assert_eq!((found.len(), total), (1, 1), "{engine}");
+
+        // Across projects: everything for an unrestricted listing; a stranger sees no
+        // private project's.
+        let (all, total) = listed(RepositoryQuery {
+            order: Order {
+                key: RepositoryKey::Name,
+                descending: true,
+            },
+            ..Default::default()
+        })
+        .await;
+        let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["teamster/x", "team/web", "team/app"], "{engine}");
+        assert_eq!((total, all[0].project_id), (3, teamster.id));
+        let stranger = Visibility::of(Viewer {
+            user: Some("stranger".into()),
+            groups: vec![],
+        });
+        let (seen, total) = listed(RepositoryQuery {
+            visible: Some(stranger.clone()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((seen.len(), total), (0, 0), "{engine}");
+        let (seen, total) = listed(RepositoryQuery {
+            visible: Some(Visibility {
+                also_ids: vec![team.id],
+                ..stranger
+            }),
+            project_id: Some(team.id),
+            name: Some("team/web".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((seen[0].name.as_str(), total), ("team/web", 1), "{engine}");
 
         assert!(
             meta.set_repository_description(&app, "the app")
@@ -1694,8 +1752,12 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         assert_eq!(row.pull_count, 5, "{engine}");
         assert!(row.updated_at_ms >= row.created_at_ms);
 
-        let (artifacts, total) = meta.artifacts(&app, 0, 10).await.unwrap();
+        let (artifacts, total) = meta
+            .artifacts(&ArtifactQuery::of_repository(&app, 0, 10))
+            .await
+            .unwrap();
         assert_eq!(total, 2, "{engine}");
+        assert_eq!(artifacts[0].repository_name, "team/app");
         let digests: Vec<&Digest> = artifacts.iter().map(|a| &a.digest).collect();
         assert!(digests.contains(&&image.digest) && digests.contains(&&index.digest));
         let shown = artifacts.iter().find(|a| a.digest == image.digest).unwrap();
@@ -1707,8 +1769,38 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         assert_eq!(shown.tags.len(), 1);
         assert_eq!(shown.tags[0].0, "v1");
         assert_eq!(shown.pulled_at_ms, Some(42));
-        let (page, _) = meta.artifacts(&app, 1, 10).await.unwrap();
+        let (page, _) = meta
+            .artifacts(&ArtifactQuery::of_repository(&app, 1, 10))
+            .await
+            .unwrap();
         assert_eq!(page.len(), 1, "{engine}: paged");
+        // A project's artifacts span its repositories; the latest of each is one apiece.
+        let in_team = ArtifactQuery {
+            scope: ArtifactScope::Project("team".into()),
+            ..ArtifactQuery::of_repository(&app, 0, 10)
+        };
+        let (_, total) = meta.artifacts(&in_team).await.unwrap();
+        assert_eq!(total, 3, "{engine}: two in team/app, one in team/web");
+        let latest = ArtifactQuery {
+            latest_in_repository: true,
+            ..in_team.clone()
+        };
+        let (newest, total) = meta.artifacts(&latest).await.unwrap();
+        assert_eq!(total, 2, "{engine}");
+        let mut repos: Vec<&str> = newest.iter().map(|a| a.repository_name.as_str()).collect();
+        repos.sort_unstable();
+        assert_eq!(repos, ["team/app", "team/web"]);
+        let by_digest = ArtifactQuery {
+            digest: Some(image.digest.clone()),
+            ..in_team
+        };
+        let (found, _) = meta.artifacts(&by_digest).await.unwrap();
+        assert_eq!(
+            found.len(),
+            2,
+            "{engine}: the image is in both repositories"
+        );
+        assert!(found.iter().all(|a| a.digest == image.digest));
         let unlisted = meta.artifact(&app, &sig.digest).await.unwrap().unwrap();
         assert!(unlisted.tags.is_empty());
         assert_eq!(
@@ -1716,7 +1808,10 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
             None
         );
         assert_eq!(
-            meta.artifacts(&repo("team/none"), 0, 10).await.unwrap().1,
+            meta.artifacts(&ArtifactQuery::of_repository(&repo("team/none"), 0, 10))
+                .await
+                .unwrap()
+                .1,
             0
         );
     }

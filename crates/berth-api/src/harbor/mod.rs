@@ -18,6 +18,7 @@ mod quotas;
 mod repositories;
 mod retention;
 mod robots;
+mod search;
 mod selectors;
 mod system;
 mod system_retention;
@@ -59,6 +60,9 @@ pub(crate) const BASE: &str = "/api/v2.0";
         (name = "systeminfo", description = "What this registry is"),
         (name = "health", description = "Whether its parts work"),
         (name = "statistic", description = "Counts of projects and repositories"),
+        (name = "search", description = "Projects and repositories by a part of their names"),
+        (name = "repository", description = "Repositories: what a project holds"),
+        (name = "artifact", description = "Artifacts (manifests) in a repository, with their tags"),
         (name = "Retention", description = "A project's tag-retention policy, its runs and what they deleted")
     )
 )]
@@ -119,6 +123,8 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(webhooks::list_webhook_tasks))
         .routes(routes!(webhooks::get_webhook_task_log))
         .routes(routes!(webhooks::get_supported_event_types))
+        .routes(routes!(repositories::list_all_repositories))
+        .routes(routes!(repositories::list_project_artifacts))
         .routes(routes!(repositories::list_repositories))
         .routes(routes!(
             repositories::get_repository,
@@ -204,6 +210,7 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(system::get_system_info))
         .routes(routes!(system::get_health))
         .routes(routes!(system::get_statistic))
+        .routes(routes!(search::search))
         .split_for_parts();
     let document = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let routes = routes.route(

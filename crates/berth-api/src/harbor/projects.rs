@@ -153,12 +153,19 @@ pub(super) async fn list_projects(
     }
     let (projects, total) = state.teams.list(&who, query).await?;
     let detail = params.with_detail.unwrap_or(true);
-    let facts = PageFacts::of(&state, &who, &projects).await?;
-    let mut views = Vec::with_capacity(projects.len());
-    for p in &projects {
-        views.push(view(p, detail, &facts));
-    }
+    let views = views(&state, &who, &projects, detail).await?;
     Ok(paging::list(&uri, &views, total, page))
+}
+
+/// A page of projects as `who` sees them (see [`view`]).
+pub(super) async fn views(
+    state: &AppState,
+    who: &Identity,
+    projects: &[ProjectRecord],
+    detail: bool,
+) -> Result<Vec<Project>, ApiError> {
+    let facts = PageFacts::of(state, who, projects).await?;
+    Ok(projects.iter().map(|p| view(p, detail, &facts)).collect())
 }
 
 /// Whether a project of that name exists.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use berth_meta::Order;
 
 use crate::response::ApiError;
 
@@ -84,6 +85,35 @@ fn term(value: &str) -> Result<Term, ApiError> {
     })
 }
 
+/// Harbor's `sort` (`field` or `-field` for descending; berth orders by the first field
+/// given) among `keys`; `default` when none is given.
+pub fn sort<K: Copy>(
+    text: Option<&str>,
+    keys: &[(&str, K)],
+    default: Order<K>,
+) -> Result<Order<K>, ApiError> {
+    let Some(first) = text.and_then(|t| t.split(',').map(str::trim).find(|f| !f.is_empty())) else {
+        return Ok(default);
+    };
+    let (field, descending) = match first.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (first, false),
+    };
+    keys.iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, key)| Order {
+            key: *key,
+            descending,
+        })
+        .ok_or_else(|| {
+            let known: Vec<&str> = keys.iter().map(|(name, _)| *name).collect();
+            bad(format!(
+                "cannot sort by {field:?}: sort by one of {} (a leading - for descending)",
+                known.join(", ")
+            ))
+        })
+}
+
 fn unquote(s: &str) -> String {
     s.trim().trim_matches(|c| c == '"' || c == '\'').to_string()
 }
@@ -108,5 +138,21 @@ mod tests {
             assert!(parse(Some(bad)).is_err(), "{bad}");
         }
         assert!(parse(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn sorts_by_the_first_known_field() {
+        let keys = [("name", 1), ("creation_time", 2)];
+        let default = Order {
+            key: 0,
+            descending: false,
+        };
+        let order = |text| sort(text, &keys, default);
+        assert_eq!(order(None).unwrap(), default);
+        assert_eq!(order(Some("")).unwrap(), default);
+        let newest = order(Some("-creation_time,name")).unwrap();
+        assert_eq!((newest.key, newest.descending), (2, true));
+        assert_eq!(order(Some("name")).unwrap().key, 1);
+        assert!(order(Some("size")).is_err());
     }
 }

@@ -9,7 +9,9 @@ use axum::response::IntoResponse;
 use berth_auth::{Identity, Permission, ProjectRecord, ProjectRef, Resource, Verb};
 use berth_core::artifacts::ArtifactView;
 use berth_core::policy::Immutability;
-use berth_meta::RepositoryRow;
+use berth_meta::{
+    ArtifactQuery, ArtifactScope, Order, RepositoryKey, RepositoryQuery, RepositoryRow,
+};
 use berth_notify::{Action, Actor, Event, RequestInfo, Target};
 use berth_oci::{Reference, RepoName, Tag};
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
 use super::paging::{self, Page};
-use super::{Caller, JsonBody, Params, project_for, q, timestamp};
+use super::{Caller, JsonBody, Params, project_for, project_ref, q, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
 
@@ -36,10 +38,10 @@ pub(super) struct Repository {
     update_time: String,
 }
 
-fn repository(row: &RepositoryRow, project_id: i64) -> Repository {
+fn repository(row: &RepositoryRow) -> Repository {
     Repository {
         id: row.id,
-        project_id,
+        project_id: row.project_id,
         name: row.name.clone(),
         description: row.description.clone(),
         artifact_count: row.artifact_count,
@@ -199,9 +201,12 @@ async fn tag_rules(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
-    /// Repositories: `name=~part`. Accepted and ignored for artifacts and tags.
+    /// Repositories: `name=~part` or `name=full/name`, and `project_id=N`. Accepted and
+    /// ignored for tags.
     q: Option<String>,
-    /// Accepted and ignored: repositories by name, artifacts newest first.
+    /// Repositories: `name`, `creation_time` (the default: `-creation_time`, newest
+    /// first), `update_time` or `pull_count`, `-` first for descending. Tags are listed by
+    /// name.
     sort: Option<String>,
     page: Option<i64>,
     page_size: Option<i64>,
@@ -210,7 +215,10 @@ pub(super) struct ListParams {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ArtifactParams {
+    /// `digest=sha256:…` and `artifact_type=…` (an OCI artifact's declared type); other
+    /// keys are ignored.
     q: Option<String>,
+    /// `push_time` or `-push_time` (the default, newest first).
     sort: Option<String>,
     page: Option<i64>,
     page_size: Option<i64>,
@@ -222,6 +230,8 @@ pub(super) struct ArtifactParams {
     with_signature: Option<bool>,
     with_immutable_status: Option<bool>,
     with_accessory: Option<bool>,
+    /// Only each repository's latest push (for a project's artifacts).
+    latest_in_repository: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -340,7 +350,6 @@ pub(super) async fn list_repositories(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let _ = &params.sort;
     let p = project(
         &state,
         &who,
@@ -349,16 +358,141 @@ pub(super) async fn list_repositories(
         Verb::List,
     )
     .await?;
+    let query = RepositoryQuery {
+        project: Some(p.name),
+        ..repository_query(&params, page)?
+    };
+    let (rows, total) = state.registry.repositories(&query).await?;
+    let shown: Vec<Repository> = rows.iter().map(repository).collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// The repositories of every project the caller sees (public ones, their own; all for
+/// system administrators).
+#[utoipa::path(get, path = "/repositories", tag = "repository",
+    operation_id = "listAllRepositories", params(ListParams),
+    responses((status = 200, body = [Repository], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 400, body = Errors)))]
+pub(super) async fn list_all_repositories(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Params(params): Params<ListParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::at(params.page, params.page_size)?;
+    let query = RepositoryQuery {
+        visible: berth_auth::Teams::visibility(&who),
+        ..repository_query(&params, page)?
+    };
+    let (rows, total) = state.registry.repositories(&query).await?;
+    let shown: Vec<Repository> = rows.iter().map(repository).collect();
+    Ok(paging::list(&uri, &shown, total, page))
+}
+
+/// What repositories sort by, as Harbor names it.
+const REPOSITORY_SORTS: [(&str, RepositoryKey); 4] = [
+    ("name", RepositoryKey::Name),
+    ("creation_time", RepositoryKey::CreationTime),
+    ("update_time", RepositoryKey::UpdateTime),
+    ("pull_count", RepositoryKey::PullCount),
+];
+
+/// The listing `q`, `sort` and the page ask for (Harbor lists the newest first).
+fn repository_query(params: &ListParams, page: Page) -> Result<RepositoryQuery, ApiError> {
     let terms = q::parse(params.q.as_deref())?;
-    let name = terms.get("name").map(|t| match t {
-        q::Term::Fuzzy(part) => part.clone(),
-        t => t.exact().unwrap_or_default().to_string(),
-    });
-    let (rows, total) = state
-        .registry
-        .project_repositories(&p.name, name.as_deref(), page.offset(), page.limit())
-        .await?;
-    let shown: Vec<Repository> = rows.iter().map(|r| repository(r, p.id)).collect();
+    let newest = Order {
+        key: RepositoryKey::CreationTime,
+        descending: true,
+    };
+    let mut query = RepositoryQuery {
+        order: q::sort(params.sort.as_deref(), &REPOSITORY_SORTS, newest)?,
+        offset: page.offset(),
+        limit: page.limit(),
+        ..RepositoryQuery::default()
+    };
+    match terms.get("name") {
+        Some(q::Term::Fuzzy(part)) => query.name_contains = Some(part.clone()),
+        Some(term) => query.name = term.exact().map(String::from),
+        None => {}
+    }
+    if let Some(id) = terms.get("project_id").and_then(q::Term::exact) {
+        query.project_id = Some(
+            id.parse()
+                .map_err(|_| bad(format!("project_id must be a number, not {id:?}")))?,
+        );
+    }
+    Ok(query)
+}
+
+/// The artifacts `q`, `sort` and the page ask for in `scope`.
+fn artifact_query(
+    params: &ArtifactParams,
+    page: Page,
+    scope: ArtifactScope,
+) -> Result<ArtifactQuery, ApiError> {
+    let terms = q::parse(params.q.as_deref())?;
+    let digest = match terms.get("digest").and_then(q::Term::exact) {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e| bad(format!("{text:?} is not a digest: {e}")))?,
+        ),
+        None => None,
+    };
+    let newest = Order {
+        key: (),
+        descending: true,
+    };
+    let order = q::sort(params.sort.as_deref(), &[("push_time", ())], newest)?;
+    Ok(ArtifactQuery {
+        scope,
+        digest,
+        artifact_type: terms
+            .get("artifact_type")
+            .and_then(q::Term::exact)
+            .map(String::from),
+        latest_in_repository: params.latest_in_repository == Some(true),
+        oldest_first: !order.descending,
+        offset: page.offset(),
+        limit: page.limit(),
+    })
+}
+
+/// The artifacts of every repository of a project, newest push first.
+#[utoipa::path(get, path = "/projects/{project_name_or_id}/artifacts", tag = "project",
+    operation_id = "listArtifactsOfProject",
+    params(("project_name_or_id" = String, Path, description = "The project's name or id"),
+        ArtifactParams),
+    responses((status = 200, body = [Artifact], headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 400, body = Errors), (status = 401, body = Errors), (status = 403, body = Errors),
+        (status = 404, body = Errors)))]
+pub(super) async fn list_project_artifacts(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path(name_or_id): Path<String>,
+    Params(params): Params<ArtifactParams>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult {
+    let page = Page::at(params.page, params.page_size)?;
+    let p = project_for(
+        &state,
+        &who,
+        &project_ref(&headers, &name_or_id),
+        Permission::new(Resource::Artifact, Verb::List),
+    )
+    .await?;
+    let query = artifact_query(&params, page, ArtifactScope::Project(p.name.clone()))?;
+    let (views, total) = state.registry.artifacts(&query).await?;
+    let mut shown = Vec::with_capacity(views.len());
+    for view in &views {
+        let repo = view
+            .row
+            .repository_name
+            .parse::<RepoName>()
+            .map_err(|e| crate::response::internal(&e))?;
+        let rules = tag_rules(&state, &repo, params.with_tag).await?;
+        shown.push(artifact(view, &repo, p.id, rules.as_ref()));
+    }
     Ok(paging::list(&uri, &shown, total, page))
 }
 
@@ -374,7 +508,7 @@ pub(super) async fn get_repository(
     Caller(who): Caller,
     Path((project_name, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let (p, repo) = repository_for(
+    let (_, repo) = repository_for(
         &state,
         &who,
         (&project_name, &name),
@@ -383,7 +517,7 @@ pub(super) async fn get_repository(
     )
     .await?;
     let row = state.registry.repository(&repo).await?;
-    Ok(axum::Json(repository(&row, p.id)).into_response())
+    Ok(axum::Json(repository(&row)).into_response())
 }
 
 /// Change a repository's description.
@@ -455,12 +589,7 @@ pub(super) async fn list_artifacts(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let _ = (
-        &params.q,
-        &params.sort,
-        params.with_label,
-        params.with_scan_overview,
-    );
+    let _ = (params.with_label, params.with_scan_overview);
     let _ = (
         params.with_signature,
         params.with_immutable_status,
@@ -474,10 +603,8 @@ pub(super) async fn list_artifacts(
         Verb::List,
     )
     .await?;
-    let (views, total) = state
-        .registry
-        .artifacts(&repo, page.offset(), page.limit())
-        .await?;
+    let query = artifact_query(&params, page, ArtifactScope::Repository(repo.clone()))?;
+    let (views, total) = state.registry.artifacts(&query).await?;
     let rules = tag_rules(&state, &repo, params.with_tag).await?;
     let shown: Vec<Artifact> = views
         .iter()

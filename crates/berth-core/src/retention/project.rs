@@ -13,7 +13,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use berth_jobs::Schedule;
-use berth_meta::{ArtifactRow, MetaError, PolicyCreation, RetentionPolicyRecord, now_ms};
+use berth_meta::{
+    ArtifactQuery, ArtifactRow, MetaError, PolicyCreation, RepositoryQuery, RetentionPolicyRecord,
+    now_ms,
+};
 use berth_oci::RepoName;
 use serde::{Deserialize, Serialize};
 
@@ -520,7 +523,12 @@ impl Registry {
         loop {
             let (rows, _) = self
                 .meta
-                .project_repositories(&project.name, None, offset, PAGE)
+                .list_repositories(&RepositoryQuery {
+                    project: Some(project.name.clone()),
+                    offset,
+                    limit: PAGE,
+                    ..RepositoryQuery::default()
+                })
                 .await?;
             for row in &rows {
                 if stopped() {
@@ -565,7 +573,11 @@ impl Registry {
         loop {
             let (page, _) = self
                 .meta
-                .artifacts(repo, artifacts.len() as i64, PAGE)
+                .artifacts(&ArtifactQuery::of_repository(
+                    repo,
+                    artifacts.len() as i64,
+                    PAGE,
+                ))
                 .await?;
             let last = (page.len() as i64) < PAGE;
             artifacts.extend(page);
@@ -632,6 +644,7 @@ mod tests {
     fn artifact(name: &str, tags: &[&str], pushed_days_ago: i64) -> ArtifactRow {
         ArtifactRow {
             repository_id: 1,
+            repository_name: "team/app".into(),
             digest: Digest::sha256(name.as_bytes()),
             media_type: String::new(),
             artifact_type: None,

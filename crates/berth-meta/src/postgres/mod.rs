@@ -30,6 +30,12 @@ macro_rules! greatest {
         "GREATEST"
     };
 }
+/// The project part (first path component) of the repository name in column `$col`.
+macro_rules! project_of {
+    ($col:literal) => {
+        concat!("split_part(", $col, ", '/', 1)")
+    };
+}
 /// The strings of the JSON array bound as `$1`, as rows of a column `value`.
 macro_rules! json_strings {
     () => {

@@ -32,6 +32,22 @@ macro_rules! greatest {
         "MAX"
     };
 }
+/// The project part (first path component) of the repository name in column `$col`.
+macro_rules! project_of {
+    ($col:literal) => {
+        concat!(
+            "(CASE WHEN instr(",
+            $col,
+            ", '/') > 0 THEN substr(",
+            $col,
+            ", 1, instr(",
+            $col,
+            ", '/') - 1) ELSE ",
+            $col,
+            " END)"
+        )
+    };
+}
 /// The strings of the JSON array bound as `$1`, as rows of a column `value`.
 macro_rules! json_strings {
     () => {

@@ -22,7 +22,10 @@ mod webhooks;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use blobs::Blobs;
-pub use browse::{ArtifactRow, Browse, RepositoryRow};
+pub use browse::{
+    ArtifactQuery, ArtifactRow, ArtifactScope, Browse, Order, RepositoryKey, RepositoryQuery,
+    RepositoryRow,
+};
 pub use collection::Collection;
 pub use engine::Engine;
 pub use jobs::{ClaimRequest, JobClaim, Leases};
@@ -32,7 +35,7 @@ pub use placement::{Placement, PlacementGuard};
 pub use projects::{
     GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, NewMember, NewProject,
     ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, STORAGE_LIMIT_KEY,
-    Viewer,
+    Viewer, Visibility,
 };
 pub use retention::RetentionData;
 pub use retention_policies::{PolicyCreation, RetentionPolicies, RetentionPolicyRecord};

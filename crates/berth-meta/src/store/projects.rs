@@ -46,16 +46,31 @@ pub struct ProjectQuery {
     pub name_contains: Option<String>,
     pub public: Option<bool>,
     pub owner: Option<String>,
-    /// Only projects this user (or one of these groups) is a member of, or public ones:
-    /// what a user who is not a system administrator may see. `None`: every project.
-    pub visible_to: Option<Viewer>,
-    /// Only projects this viewer is a member of (not those merely public).
-    pub member_only: bool,
-    /// With `visible_to`: these projects too, by id (the ones a robot holds permissions
-    /// in: robots are members of none).
-    pub also_ids: Vec<i64>,
+    /// What a caller who is not a system administrator may see. `None`: every project.
+    pub visible: Option<Visibility>,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// The projects a caller who is not a system administrator sees: public ones and those
+/// the viewer (or one of their groups) is a member of.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub viewer: Viewer,
+    /// Only projects the viewer is a member of (not those merely public).
+    pub member_only: bool,
+    /// These projects too, by id (the ones a robot holds permissions in: robots are
+    /// members of none).
+    pub also_ids: Vec<i64>,
+}
+
+impl Visibility {
+    pub fn of(viewer: Viewer) -> Visibility {
+        Visibility {
+            viewer,
+            ..Visibility::default()
+        }
+    }
 }
 
 /// A user and the groups they belong to, as far as roles go.

@@ -2,12 +2,15 @@
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName};
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 
-use super::projects::{like_escaped, repository_range};
-use super::{DbRow, Meta};
+use super::projects::{like_escaped, push_visibility, repository_range};
+use super::{Db, DbRow, Meta};
 use crate::sql::parse_digest;
-use crate::{ArtifactRow, Browse, RepositoryRow, Result};
+use crate::{
+    ArtifactQuery, ArtifactRow, ArtifactScope, Browse, RepositoryKey, RepositoryQuery,
+    RepositoryRow, Result,
+};
 
 /// Whether manifest `m` is listed as an artifact: tagged, or neither an index child nor a
 /// referrer in its repository.
@@ -20,9 +23,10 @@ macro_rules! listed {
     };
 }
 
-/// A repository's columns, counts included (`r` is the repository).
+/// A repository's columns, counts included (`r` is the repository, `p` its project).
 const REPOSITORY_COLUMNS: &str = concat!(
     "r.id, r.name, r.description, r.pull_count, r.created_at,
+    p.id AS project_id, p.public AS project_public,
     (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND ",
     listed!(),
     ") AS artifact_count,
@@ -34,8 +38,15 @@ const REPOSITORY_COLUMNS: &str = concat!(
     ) AS updated_at"
 );
 
+/// Repositories `r`, each with its project `p` (a repository's first push creates it).
+const REPOSITORIES_WITH_PROJECTS: &str = concat!(
+    "repositories r JOIN projects p ON p.name = ",
+    project_of!("r.name")
+);
+
 /// An artifact's columns (`m` is the manifest).
-const ARTIFACT_COLUMNS: &str = "m.repository_id, m.digest, m.media_type, m.artifact_type,
+const ARTIFACT_COLUMNS: &str = "m.repository_id, m.digest,
+    (SELECT name FROM repositories WHERE id = m.repository_id) AS repository_name, m.media_type, m.artifact_type,
     m.annotations, m.content, m.created_at, m.pulled_at,
     m.size + (SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT)
         FROM manifest_references mr JOIN blobs b ON b.digest = mr.child_digest
@@ -46,6 +57,8 @@ fn repository_from_row(row: &DbRow) -> Result<RepositoryRow> {
     Ok(RepositoryRow {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
+        project_id: row.try_get("project_id")?,
+        project_public: row.try_get("project_public")?,
         description: row.try_get("description")?,
         artifact_count: row.try_get("artifact_count")?,
         pull_count: row.try_get("pull_count")?,
@@ -70,6 +83,7 @@ impl Meta {
         .collect::<Result<_>>()?;
         Ok(ArtifactRow {
             repository_id,
+            repository_name: row.try_get("repository_name")?,
             digest: parse_digest(digest)?,
             media_type: row.try_get("media_type")?,
             artifact_type: row.try_get("artifact_type")?,
@@ -85,39 +99,37 @@ impl Meta {
 
 #[async_trait]
 impl Browse for Meta {
-    async fn project_repositories(
+    async fn list_repositories(
         &self,
-        project: &str,
-        name_contains: Option<&str>,
-        offset: i64,
-        limit: i64,
+        query: &RepositoryQuery,
     ) -> Result<(Vec<RepositoryRow>, i64)> {
-        let (from, to) = repository_range(project);
-        let pattern = format!("%{}%", like_escaped(name_contains.unwrap_or("")));
-        let filter = "(r.name = $1 OR (r.name >= $2 AND r.name < $3))
-            AND r.name LIKE $4 ESCAPE '\\'
-            AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM repositories r WHERE {filter}"
-        )))
-        .bind(project)
-        .bind(&from)
-        .bind(&to)
-        .bind(&pattern)
-        .fetch_one(&self.read)
-        .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REPOSITORY_COLUMNS} FROM repositories r WHERE {filter}
-             ORDER BY r.name LIMIT $5 OFFSET $6"
-        )))
-        .bind(project)
-        .bind(&from)
-        .bind(&to)
-        .bind(&pattern)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.read)
-        .await?;
+        let mut count =
+            QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {REPOSITORIES_WITH_PROJECTS}"));
+        push_repository_filter(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let mut select = QueryBuilder::<Db>::new(format!(
+            "SELECT {REPOSITORY_COLUMNS} FROM {REPOSITORIES_WITH_PROJECTS}"
+        ));
+        push_repository_filter(&mut select, query);
+        let column = match query.order.key {
+            RepositoryKey::Name => "r.name",
+            RepositoryKey::CreationTime => "r.created_at",
+            RepositoryKey::UpdateTime => "updated_at",
+            RepositoryKey::PullCount => "r.pull_count",
+        };
+        let direction = if query.order.descending {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        select.push(format!(
+            " ORDER BY {column} {direction}, r.id {direction} LIMIT "
+        ));
+        select
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset);
+        let rows = select.build().fetch_all(&self.read).await?;
         let repositories = rows
             .iter()
             .map(repository_from_row)
@@ -127,7 +139,7 @@ impl Browse for Meta {
 
     async fn repository_row(&self, repo: &RepoName) -> Result<Option<RepositoryRow>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REPOSITORY_COLUMNS} FROM repositories r WHERE r.name = $1
+            "SELECT {REPOSITORY_COLUMNS} FROM {REPOSITORIES_WITH_PROJECTS} WHERE r.name = $1
              AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
         )))
         .bind(repo.as_str())
@@ -150,32 +162,24 @@ impl Browse for Meta {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn artifacts(
-        &self,
-        repo: &RepoName,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<ArtifactRow>, i64)> {
-        let Some(id) = self.repo_id(repo).await? else {
-            return Ok((vec![], 0));
-        };
-        let total: i64 = sqlx::query_scalar(concat!(
-            "SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $1 AND ",
-            listed!()
-        ))
-        .bind(id)
-        .fetch_one(&self.read)
-        .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ARTIFACT_COLUMNS} FROM manifests m WHERE m.repository_id = $1 AND {}
-             ORDER BY m.created_at DESC, m.digest LIMIT $2 OFFSET $3",
-            listed!()
-        )))
-        .bind(id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.read)
-        .await?;
+    async fn artifacts(&self, query: &ArtifactQuery) -> Result<(Vec<ArtifactRow>, i64)> {
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (");
+        push_artifact_selection(&mut count, query);
+        count.push(") picked");
+        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let mut select =
+            QueryBuilder::<Db>::new(format!("SELECT {ARTIFACT_COLUMNS} FROM manifests m JOIN ("));
+        push_artifact_selection(&mut select, query);
+        let direction = if query.oldest_first { "ASC" } else { "DESC" };
+        select.push(format!(
+            ") picked ON picked.repository_id = m.repository_id AND picked.digest = m.digest
+             ORDER BY m.created_at {direction}, m.digest {direction} LIMIT "
+        ));
+        select
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset);
+        let rows = select.build().fetch_all(&self.read).await?;
         let mut artifacts = Vec::with_capacity(rows.len());
         for row in &rows {
             artifacts.push(self.artifact_from_row(row).await?);
@@ -196,5 +200,76 @@ impl Browse for Meta {
             Some(row) => Ok(Some(self.artifact_from_row(&row).await?)),
             None => Ok(None),
         }
+    }
+}
+
+/// The WHERE clause of a repository listing (over [`REPOSITORIES_WITH_PROJECTS`]).
+fn push_repository_filter(q: &mut QueryBuilder<Db>, query: &RepositoryQuery) {
+    q.push(" WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)");
+    if let Some(project) = &query.project {
+        // The name range lets the database use the repositories' name index.
+        let (from, to) = repository_range(project);
+        q.push(" AND (r.name = ")
+            .push_bind(project.clone())
+            .push(" OR (r.name >= ")
+            .push_bind(from)
+            .push(" AND r.name < ")
+            .push_bind(to)
+            .push("))");
+    }
+    if let Some(id) = query.project_id {
+        q.push(" AND p.id = ").push_bind(id);
+    }
+    if let Some(name) = &query.name {
+        q.push(" AND r.name = ").push_bind(name.clone());
+    }
+    if let Some(part) = &query.name_contains {
+        q.push(" AND r.name LIKE ")
+            .push_bind(format!("%{}%", like_escaped(part)))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(visible) = &query.visible {
+        q.push(" AND ");
+        push_visibility(q, visible);
+    }
+}
+
+/// The `(repository_id, digest)` pairs of the artifacts `query` picks.
+fn push_artifact_selection(q: &mut QueryBuilder<Db>, query: &ArtifactQuery) {
+    if query.latest_in_repository {
+        q.push(
+            "SELECT repository_id, digest FROM (SELECT m.repository_id, m.digest,
+                ROW_NUMBER() OVER (PARTITION BY m.repository_id
+                    ORDER BY m.created_at DESC, m.digest DESC) AS newness",
+        );
+    } else {
+        q.push("SELECT m.repository_id, m.digest");
+    }
+    q.push(concat!(" FROM manifests m WHERE ", listed!()));
+    match &query.scope {
+        ArtifactScope::Repository(repo) => {
+            q.push(" AND m.repository_id = (SELECT id FROM repositories WHERE name = ")
+                .push_bind(repo.to_string())
+                .push(")");
+        }
+        ArtifactScope::Project(project) => {
+            let (from, to) = repository_range(project);
+            q.push(" AND m.repository_id IN (SELECT id FROM repositories r WHERE r.name = ")
+                .push_bind(project.clone())
+                .push(" OR (r.name >= ")
+                .push_bind(from)
+                .push(" AND r.name < ")
+                .push_bind(to)
+                .push("))");
+        }
+    }
+    if let Some(digest) = &query.digest {
+        q.push(" AND m.digest = ").push_bind(digest.to_string());
+    }
+    if let Some(kind) = &query.artifact_type {
+        q.push(" AND m.artifact_type = ").push_bind(kind.clone());
+    }
+    if query.latest_in_repository {
+        q.push(") ranked WHERE newness = 1");
     }
 }

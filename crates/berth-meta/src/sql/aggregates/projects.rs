@@ -10,7 +10,7 @@ use crate::sql::{WriteLock, json_list};
 use crate::{
     GroupQuery, GroupRecord, MemberAdded, MemberEntity, MemberRecord, MetaError, NewMember,
     NewProject, ProjectAccess, ProjectDeletion, ProjectQuery, ProjectRecord, Projects, Result,
-    Viewer, now_ms,
+    Viewer, Visibility, now_ms,
 };
 
 const PROJECT_COLUMNS: &str = "id, name, public, owner, metadata, created_at, updated_at";
@@ -105,26 +105,32 @@ fn push_project_filter(q: &mut QueryBuilder<Db>, query: &ProjectQuery) {
     if let Some(owner) = &query.owner {
         q.push(" AND p.owner = ").push_bind(owner.clone());
     }
-    if let Some(viewer) = &query.visible_to {
-        q.push(" AND (");
-        if !query.member_only {
-            q.push("p.public OR ");
-        }
-        // The viewer's projects once (a set the database builds one time), not a lookup
-        // per project: a member of a few among thousands scans them all.
-        q.push("p.id IN (SELECT m.project_id FROM project_members m WHERE ");
-        push_membership(q, viewer);
-        q.push(")");
-        if !query.also_ids.is_empty() {
-            q.push(" OR p.id IN (");
-            let mut ids = q.separated(", ");
-            for id in &query.also_ids {
-                ids.push_bind(*id);
-            }
-            q.push(")");
+    if let Some(visible) = &query.visible {
+        q.push(" AND ");
+        push_visibility(q, visible);
+    }
+}
+
+/// `p` (a project row) is one `visible` shows.
+pub(super) fn push_visibility(q: &mut QueryBuilder<Db>, visible: &Visibility) {
+    q.push("(");
+    if !visible.member_only {
+        q.push("p.public OR ");
+    }
+    // The viewer's projects once (a set the database builds one time), not a lookup
+    // per project: a member of a few among thousands scans them all.
+    q.push("p.id IN (SELECT m.project_id FROM project_members m WHERE ");
+    push_membership(q, &visible.viewer);
+    q.push(")");
+    if !visible.also_ids.is_empty() {
+        q.push(" OR p.id IN (");
+        let mut ids = q.separated(", ");
+        for id in &visible.also_ids {
+            ids.push_bind(*id);
         }
         q.push(")");
     }
+    q.push(")");
 }
 
 /// `text` with LIKE's wildcards taken literally.
