@@ -319,6 +319,85 @@ def test_bad_requests_change_nothing(teams):
     assert requests.get(f"{api}/nowhere", auth=auth, timeout=30).status_code == 404
 
 
+def test_project_settings_one_key_at_a_time(teams):
+    reg = teams
+    password = admin_password(reg)
+    admin = harbor(reg, "admin", password)
+    add_user(reg, "boss", "boss-password")
+    add_user(reg, "dev", "dev-password")
+    admin.create_project(ProjectReq(project_name="team"))
+    admin.add_project_member_user("team", "boss", PROJECT_ADMIN)
+    admin.add_project_member_user("team", "dev", DEVELOPER)
+
+    # harborapi's calls, as Harbor's clients make them.
+    assert admin.get_project_metadata("team").public == "false"
+    admin.set_project_metadata("team", ProjectMetadata(auto_scan="TRUE"))
+    assert admin.get_project_metadata_entry("team", "auto_scan") == {"auto_scan": "true"}
+    admin.update_project_metadata_entry("team", "public", {"public": "true"})
+    assert admin.get_project("team").metadata.public == "true", "public is the visibility"
+    assert requests.get(f"{reg.url}/v2/team/app/tags/list", timeout=30).status_code != 401
+    admin.delete_project_metadata_entry("team", "auto_scan")
+    with pytest.raises(NotFound):
+        admin.get_project_metadata_entry("team", "auto_scan")
+
+    api = f"{reg.url}/api/v2.0/projects/team/metadatas"
+    boss, auth = ("boss", "boss-password"), ("admin", password)
+    r = requests.post(f"{api}/", auth=boss, json={"severity": "High"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{api}/severity", auth=boss, timeout=30).json() == {"severity": "high"}
+    refusals = [
+        (requests.post, "/", {"severity": "low"}, 409),
+        (requests.post, "/", {"auto_scan": "true", "prevent_vul": "true"}, 400),
+        (requests.post, "/", {"prevent_vul": "sometimes"}, 400),
+        (requests.post, "/", {"retention_id": "7"}, 400),
+        (requests.post, "/", {"colour": "blue"}, 400),
+        (requests.put, "/severity", {"prevent_vul": "true"}, 400),
+        (requests.put, "/severity", {"severity": "dire"}, 400),
+        (requests.delete, "/public", None, 400),
+        (requests.delete, "/auto_scan", None, 404),
+    ]
+    for call, path, body, status in refusals:
+        r = call(f"{api}{path}", auth=boss, json=body, timeout=30)
+        assert r.status_code == status, (path, body, r.text)
+        assert r.json()["errors"][0]["message"]
+    assert requests.get(api, auth=auth, timeout=30).json() == {"public": "true",
+                                                               "severity": "high"}
+    # Harbor's role table: a developer reads a setting but changes none; listing them
+    # all is for administrators (no project role holds metadata:list).
+    dev = ("dev", "dev-password")
+    assert requests.get(f"{api}/severity", auth=dev, timeout=30).status_code == 403
+    assert requests.put(f"{api}/severity", auth=dev, json={"severity": "low"},
+                        timeout=30).status_code == 403
+    assert requests.get(api, auth=boss, timeout=30).status_code == 403
+    assert requests.get(f"{api}/severity", auth=boss, timeout=30).json() == {"severity": "high"}
+
+
+def test_ping_and_the_permissions_robots_may_hold(teams):
+    reg = teams
+    password = admin_password(reg)
+    admin = harbor(reg, "admin", password)
+    assert admin.ping() == "Pong"
+    r = requests.get(f"{reg.url}/api/v2.0/ping", timeout=30)
+    assert (r.status_code, r.text) == (200, "Pong")
+    everything = admin.get_permissions()
+    system = {(p.resource, p.action) for p in everything.system}
+    project = {(p.resource, p.action) for p in everything.project}
+    assert ("garbage-collection", "create") in system and ("project", "create") in system
+    assert ("repository", "pull") in project and ("repository", "push") in project
+    assert len(project) == 70, "Harbor's robot permission provider for projects"
+    add_user(reg, "boss", "boss-password")
+    add_user(reg, "dev", "dev-password")
+    admin.create_project(ProjectReq(project_name="team"))
+    admin.add_project_member_user("team", "boss", PROJECT_ADMIN)
+    admin.add_project_member_user("team", "dev", DEVELOPER)
+    r = requests.get(f"{reg.url}/api/v2.0/permissions", auth=("boss", "boss-password"), timeout=30)
+    assert r.status_code == 200, r.text
+    assert "system" not in r.json() and len(r.json()["project"]) == 70
+    r = requests.get(f"{reg.url}/api/v2.0/permissions", auth=("dev", "dev-password"), timeout=30)
+    assert r.status_code == 403 and "project admins" in r.text, r.text
+    assert requests.get(f"{reg.url}/api/v2.0/permissions", timeout=30).status_code == 401
+
+
 def test_the_openapi_document_describes_what_is_served(teams):
     doc = requests.get(f"{teams.url}/api/v2.0/openapi.json", timeout=30).json()
     ops = {op["operationId"] for path in doc["paths"].values() for op in path.values()

@@ -193,12 +193,13 @@ impl From<berth_auth::AuthError> for ApiError {
                 ProjectError::InvalidName(_)
                 | ProjectError::InvalidRole(_)
                 | ProjectError::InvalidMetadata(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-                ProjectError::Exists(_) | ProjectError::MemberExists(_) => {
-                    (StatusCode::CONFLICT, "CONFLICT")
-                }
+                ProjectError::Exists(_)
+                | ProjectError::MemberExists(_)
+                | ProjectError::MetadataExists { .. } => (StatusCode::CONFLICT, "CONFLICT"),
                 ProjectError::NoSuchProject(_)
                 | ProjectError::NoSuchMember(_)
-                | ProjectError::NoSuchEntity(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                | ProjectError::NoSuchEntity(_)
+                | ProjectError::NoSuchMetadata { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
                 ProjectError::HoldsRepositories { .. } => {
                     (StatusCode::PRECONDITION_FAILED, "PRECONDITION")
                 }

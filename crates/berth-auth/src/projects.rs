@@ -38,6 +38,10 @@ pub enum ProjectError {
     NoSuchEntity(String),
     #[error("invalid project metadata: {0}")]
     InvalidMetadata(String),
+    #[error("project {project} has metadata {key} already; change it with PUT instead")]
+    MetadataExists { project: String, key: String },
+    #[error("project {project} has no metadata {key}")]
+    NoSuchMetadata { project: String, key: String },
     #[error(
         "{0} is not a role: use 1 (project admin), 2 (developer), 3 (guest), 4 (maintainer) or 5 (limited guest)"
     )]
@@ -74,6 +78,76 @@ pub fn default_metadata(public: bool) -> BTreeMap<String, String> {
 }
 
 pub use berth_meta::STORAGE_LIMIT_KEY;
+
+/// Harbor's project metadata keys that hold `true` or `false`.
+const SWITCHES: [&str; 7] = [
+    "public",
+    "enable_content_trust",
+    "enable_content_trust_cosign",
+    "prevent_vul",
+    "auto_scan",
+    "auto_sbom_generation",
+    "reuse_sys_cve_allowlist",
+];
+
+/// The severities `severity` (the `prevent_vul` threshold) names.
+const SEVERITIES: [&str; 5] = ["none", "low", "medium", "high", "critical"];
+
+/// `value` as metadata `key` keeps it (booleans and severities in lower case), or why
+/// it cannot be. Keys other than Harbor's are refused: the metadata is Harbor's
+/// settings, not free-form (`retention_id` belongs to `/retentions`).
+pub fn checked_metadata(key: &str, value: &str) -> Result<String, ProjectError> {
+    let invalid = |why: String| Err(ProjectError::InvalidMetadata(why));
+    if SWITCHES.contains(&key) {
+        return match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" => Ok("true".into()),
+            "false" | "0" | "f" => Ok("false".into()),
+            _ => invalid(format!(
+                "{key} must be \"true\" or \"false\", not {value:?}"
+            )),
+        };
+    }
+    match key {
+        "severity" => {
+            let lower = value.to_ascii_lowercase();
+            if SEVERITIES.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                invalid(format!(
+                    "severity must be one of {}, not {value:?}",
+                    SEVERITIES.join(", ")
+                ))
+            }
+        }
+        _ => Err(not_a_setting(key)),
+    }
+}
+
+/// Whether `key` is one of Harbor's project settings.
+fn is_setting(key: &str) -> bool {
+    SWITCHES.contains(&key) || key == "severity"
+}
+
+fn not_a_setting(key: &str) -> ProjectError {
+    ProjectError::InvalidMetadata(match key {
+        "retention_id" => "retention_id names the project's retention policy: create or delete it through /retentions".into(),
+        _ => format!(
+            "{key:?} is not a project setting: use one of {}, severity",
+            SWITCHES.join(", ")
+        ),
+    })
+}
+
+/// The user-given Harbor keys of `metadata` checked and normalised (see
+/// [`checked_metadata`]); keys berth keeps for itself pass through.
+fn check_settings(metadata: &mut BTreeMap<String, String>) -> Result<(), ProjectError> {
+    for (key, value) in metadata.iter_mut() {
+        if is_setting(key) {
+            *value = checked_metadata(key, value)?;
+        }
+    }
+    Ok(())
+}
 
 /// Who may create projects: Harbor's `project_creation_restriction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -225,6 +299,7 @@ impl Teams {
             ))
             .into());
         }
+        check_settings(&mut metadata)?;
         metadata.extend(default_metadata(public));
         let created = self
             .meta
@@ -266,15 +341,9 @@ impl Teams {
         public: Option<bool>,
         mut metadata: BTreeMap<String, String>,
     ) -> Result<(), AuthError> {
-        let public = match metadata.get("public").map(String::as_str) {
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(other) => {
-                return Err(ProjectError::InvalidMetadata(format!(
-                    "public must be \"true\" or \"false\", not {other:?}"
-                ))
-                .into());
-            }
+        check_settings(&mut metadata)?;
+        let public = match metadata.get("public") {
+            Some(value) => Some(value == "true"),
             None => public,
         };
         if let Some(public) = public {
@@ -285,6 +354,58 @@ impl Teams {
             .update_project(project.id, public, &metadata)
             .await?
         {
+            Ok(())
+        } else {
+            Err(ProjectError::NoSuchProject(project.name.clone()).into())
+        }
+    }
+
+    /// Sets one of Harbor's metadata keys (see [`checked_metadata`]); with `new_only`,
+    /// a key the project has already is [`ProjectError::MetadataExists`].
+    pub async fn set_metadata(
+        &self,
+        project: &ProjectRecord,
+        key: &str,
+        value: &str,
+        new_only: bool,
+    ) -> Result<(), AuthError> {
+        let value = checked_metadata(key, value)?;
+        // Every project has `public` (it is the project's visibility).
+        if new_only && (key == "public" || project.metadata.contains_key(key)) {
+            return Err(ProjectError::MetadataExists {
+                project: project.name.clone(),
+                key: key.into(),
+            }
+            .into());
+        }
+        self.update(project, None, [(key.to_string(), value)].into())
+            .await
+    }
+
+    /// Removes a metadata key. `public` stays (set it to `false` instead); berth's own
+    /// keys are not the API's to remove.
+    pub async fn remove_metadata(
+        &self,
+        project: &ProjectRecord,
+        key: &str,
+    ) -> Result<(), AuthError> {
+        if key == "public" {
+            return Err(ProjectError::InvalidMetadata(
+                "public cannot be removed: set it to \"true\" or \"false\"".into(),
+            )
+            .into());
+        }
+        if !is_setting(key) {
+            return Err(not_a_setting(key).into());
+        }
+        if !project.metadata.contains_key(key) {
+            return Err(ProjectError::NoSuchMetadata {
+                project: project.name.clone(),
+                key: key.into(),
+            }
+            .into());
+        }
+        if self.meta.remove_project_metadata(project.id, key).await? {
             Ok(())
         } else {
             Err(ProjectError::NoSuchProject(project.name.clone()).into())

@@ -428,6 +428,27 @@ pub fn robot_system_resource(name: &str, verb: Verb) -> Option<&'static str> {
         .map(|(resource, _)| *resource)
 }
 
+/// A permission by Harbor's names: resource, action.
+pub type NamedPermission = (&'static str, &'static str);
+
+/// What robots may be given, by Harbor's resource and action names: at the system level,
+/// and in a project (Harbor's `/permissions`).
+pub fn robot_permissions() -> (Vec<NamedPermission>, Vec<NamedPermission>) {
+    let system = ROBOT_IN_SYSTEM
+        .iter()
+        .flat_map(|(resource, verbs)| verbs.iter().map(move |v| (*resource, v.as_str())))
+        .collect();
+    let project = ROBOT_IN_PROJECT
+        .iter()
+        .flat_map(|(resource, verbs)| {
+            verbs
+                .iter()
+                .map(move |v| (resource.robot_name(), v.as_str()))
+        })
+        .collect();
+    (system, project)
+}
+
 /// Every permission there is in a project (the project admin's hold them all).
 pub fn every_permission() -> impl Iterator<Item = Permission> {
     PROJECT_ADMIN

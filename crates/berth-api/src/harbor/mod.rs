@@ -12,6 +12,7 @@ mod members;
 mod models;
 mod oidc;
 mod paging;
+mod project_metadata;
 mod projects;
 mod q;
 mod quotas;
@@ -94,6 +95,15 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         ))
         .routes(routes!(projects::get_project_deletable))
         .routes(routes!(projects::get_project_summary))
+        .routes(routes!(
+            project_metadata::list_project_metadatas,
+            project_metadata::add_project_metadatas
+        ))
+        .routes(routes!(
+            project_metadata::get_project_metadata,
+            project_metadata::update_project_metadata,
+            project_metadata::delete_project_metadata
+        ))
         .routes(routes!(
             members::list_project_members,
             members::create_project_member
@@ -211,8 +221,16 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(system::get_health))
         .routes(routes!(system::get_statistic))
         .routes(routes!(search::search))
+        .routes(routes!(system::get_ping))
+        .routes(routes!(system::get_permissions))
         .split_for_parts();
     let document = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    // Harbor's path ends in a slash; its clients (harborapi) leave it out.
+    let routes = routes.route(
+        "/projects/{project_name_or_id}/metadatas",
+        axum::routing::get(project_metadata::list_project_metadatas)
+            .post(project_metadata::add_project_metadatas),
+    );
     let routes = routes.route(
         "/openapi.json",
         axum::routing::get(move || {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use berth_auth::rbac::every_permission;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use berth_auth::rbac::{every_permission, robot_permissions};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::models::{
     ComponentHealthStatus, Errors, GeneralInfo, OverallHealthStatus, Permission, Statistic,
@@ -123,6 +123,91 @@ const SYSTEM_ADMIN: &[(&str, &[&str])] = &[
         &["create", "read", "update", "delete", "list"],
     ),
 ];
+
+/// Whether the API answers: `Pong`, for anyone, whatever the health of its parts.
+#[utoipa::path(get, path = "/ping", tag = "ping", operation_id = "getPing",
+    responses((status = 200, body = String, content_type = "text/plain")))]
+pub(super) async fn get_ping() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        "Pong",
+    )
+}
+
+/// Harbor's `Permissions`: what robots may be given.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Permissions {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    system: Vec<Permission>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    project: Vec<Permission>,
+}
+
+/// The permissions a robot may be given: system-level ones for system administrators,
+/// project-level ones for them and for project admins (of any project); `403` for
+/// everyone else, as in Harbor.
+#[utoipa::path(get, path = "/permissions", tag = "permissions", operation_id = "getPermissions",
+    responses((status = 200, body = Permissions), (status = 401, body = Errors),
+        (status = 403, body = Errors)))]
+pub(super) async fn get_permissions(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+) -> ApiResult {
+    if who.is_anonymous() {
+        return Err(refused(&who, "sign in to see the permissions".into()));
+    }
+    if !who.admin && !administers_a_project(&state, &who).await? {
+        return Err(refused(
+            &who,
+            format!(
+                "only system administrators and project admins see the permissions robots may hold; {} is neither",
+                who.describe()
+            ),
+        ));
+    }
+    let listed = |pairs: Vec<(&str, &str)>| -> Vec<Permission> {
+        pairs
+            .into_iter()
+            .map(|(resource, action)| Permission {
+                resource: resource.into(),
+                action: action.into(),
+            })
+            .collect()
+    };
+    let (system, project) = robot_permissions();
+    Ok(axum::Json(Permissions {
+        // Project admins do not see the system level (Harbor).
+        system: if who.admin {
+            listed(system)
+        } else {
+            Vec::new()
+        },
+        project: listed(project),
+    })
+    .into_response())
+}
+
+/// Whether `who` (a user, not a robot) is project admin somewhere.
+async fn administers_a_project(
+    state: &AppState,
+    who: &berth_auth::Identity,
+) -> Result<bool, ApiError> {
+    if who.robot.is_some() {
+        return Ok(false);
+    }
+    let query = berth_auth::ProjectQuery {
+        limit: i64::MAX,
+        ..Default::default()
+    };
+    let (seen, _) = state.teams.list(who, query).await?;
+    let roles = state.auth.policy().roles_in(who, &seen).await?;
+    Ok(roles
+        .values()
+        .any(|held| held.contains(&berth_auth::Role::ProjectAdmin)))
+}
 
 /// What this registry is; anonymous callers see less.
 #[utoipa::path(get, path = "/systeminfo", tag = "systeminfo", operation_id = "getSystemInfo",

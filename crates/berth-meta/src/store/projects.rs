@@ -151,6 +151,9 @@ pub trait Projects: Send + Sync + 'static {
     /// `None` when a project of that name exists already.
     async fn create_project(&self, project: &NewProject<'_>) -> Result<Option<ProjectRecord>>;
 
+    /// Removes one metadata key; `false` if there is no such project.
+    async fn remove_project_metadata(&self, id: i64, key: &str) -> Result<bool>;
+
     /// Sets visibility and merges `metadata` into the project's; `false` if there is no
     /// such project.
     async fn update_project(

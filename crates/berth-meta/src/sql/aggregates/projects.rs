@@ -133,7 +133,26 @@ pub(super) fn push_visibility(q: &mut QueryBuilder<Db>, visible: &Visibility) {
     q.push(")");
 }
 
-/// `text` with LIKE's wildcards taken literally.
+/// Replaces project `id`'s metadata (and visibility, when given).
+async fn write_metadata(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    id: i64,
+    public: Option<bool>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE projects SET public = COALESCE($2, public), metadata = $3, updated_at = $4
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(public)
+    .bind(metadata_json(metadata))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Whether the project exists, seen from inside `tx`: the check before writing a row
 /// that belongs to it (under the lock that orders it with the project's deletion).
 pub(super) async fn project_exists(
@@ -147,6 +166,7 @@ pub(super) async fn project_exists(
     Ok(found.is_some())
 }
 
+/// `text` with LIKE's wildcards taken literally.
 pub(super) fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -265,16 +285,24 @@ impl Projects for Meta {
         let mut merged: BTreeMap<String, String> =
             serde_json::from_str(&current).unwrap_or_default();
         merged.extend(metadata.clone());
-        sqlx::query(
-            "UPDATE projects SET public = COALESCE($2, public), metadata = $3, updated_at = $4
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(public)
-        .bind(metadata_json(&merged))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        write_metadata(&mut tx, id, public, &merged).await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn remove_project_metadata(&self, id: i64, key: &str) -> Result<bool> {
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT metadata FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        let mut kept: BTreeMap<String, String> = serde_json::from_str(&current).unwrap_or_default();
+        kept.remove(key);
+        write_metadata(&mut tx, id, None, &kept).await?;
         self.commit(tx).await?;
         Ok(true)
     }
