@@ -41,7 +41,7 @@ pub fn status_of(err: &RegistryError) -> StatusCode {
         ChunkOutOfOrder { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         ManifestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Unsupported(_) => StatusCode::METHOD_NOT_ALLOWED,
-        Denied(_) => StatusCode::FORBIDDEN,
+        Denied(_) | Immutable(_) => StatusCode::FORBIDDEN,
         Storage(_) | Meta(_) => StatusCode::INTERNAL_SERVER_ERROR,
         // The run stopped for the process (shutdown) or moved to another: ask again.
         Job(_) | Stopped => StatusCode::SERVICE_UNAVAILABLE,

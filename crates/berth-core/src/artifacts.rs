@@ -80,6 +80,18 @@ impl Registry {
     pub async fn delete_repository(&self, repo: &RepoName) -> Result<u64> {
         self.require_delete()?;
         self.repository(repo).await?;
+        // All or nothing: an immutable tag anywhere refuses the whole deletion up front.
+        let rules = self.immutability(repo).await?;
+        if rules.any() {
+            for record in self.meta.tag_records(repo).await? {
+                if let Some(rule) = rules.covering(&record.tag) {
+                    return Err(RegistryError::Immutable(format!(
+                        "{repo} cannot be deleted: its tag {} is immutable ({rule})",
+                        record.tag
+                    )));
+                }
+            }
+        }
         let mut deleted = 0;
         // Deleting an index lists its children in turn; each round takes a page.
         loop {

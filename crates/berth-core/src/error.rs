@@ -50,9 +50,12 @@ pub enum RegistryError {
     TagInvalid(String),
     #[error("{0}")]
     Unsupported(String),
-    /// A policy forbids it (an immutable tag).
+    /// A policy forbids it (a quota).
     #[error("{0}")]
     Denied(String),
+    /// An immutable tag forbids it: the tag would move or go.
+    #[error("{0}")]
+    Immutable(String),
     #[error("error reading request body: {0}")]
     Body(std::io::Error),
     #[error(transparent)]
@@ -93,7 +96,7 @@ impl RegistryError {
             NameUnknown => "NAME_UNKNOWN",
             TagInvalid(_) => "TAG_INVALID",
             Unsupported(_) => "UNSUPPORTED",
-            Denied(_) => "DENIED",
+            Denied(_) | Immutable(_) => "DENIED",
             Storage(_) | Meta(_) | Job(_) | Stopped => "UNKNOWN",
         }
     }

@@ -275,7 +275,7 @@ impl Registry {
         } else {
             "deleted"
         };
-        Err(RegistryError::Denied(format!(
+        Err(RegistryError::Immutable(format!(
             "tag {tag} in {repo} is immutable and cannot be {what} ({rule}); it points to {}",
             current.digest
         )))
@@ -293,7 +293,7 @@ impl Registry {
         }
         for tag in self.meta.tags_of(repo, digest).await? {
             if let Some(rule) = rules.covering(&tag) {
-                return Err(RegistryError::Denied(format!(
+                return Err(RegistryError::Immutable(format!(
                     "{digest} in {repo} cannot be deleted: its tag {tag} is immutable ({rule})"
                 )));
             }

@@ -245,6 +245,17 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
 
+/// Harbor answers a change that an immutable tag forbids with 412 (the registry API,
+/// with the spec's 403 `DENIED`).
+fn precondition(err: berth_core::RegistryError) -> ApiError {
+    match err {
+        berth_core::RegistryError::Immutable(message) => {
+            ApiError::new(StatusCode::PRECONDITION_FAILED, "PRECONDITION", message)
+        }
+        other => other.into(),
+    }
+}
+
 fn not_found(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
 }
@@ -569,7 +580,11 @@ pub(super) async fn delete_repository(
         Verb::Delete,
     )
     .await?;
-    state.registry.delete_repository(&repo).await?;
+    state
+        .registry
+        .delete_repository(&repo)
+        .await
+        .map_err(precondition)?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -673,7 +688,8 @@ pub(super) async fn delete_artifact(
     state
         .registry
         .delete_artifact(&repo, &view.row.digest)
-        .await?;
+        .await
+        .map_err(precondition)?;
     announce(
         &state,
         &headers,
@@ -737,7 +753,8 @@ pub(super) async fn copy_artifact(
     let digest = state
         .registry
         .copy_artifact(&source, &source_ref, &target)
-        .await?;
+        .await
+        .map_err(precondition)?;
     let view = state
         .registry
         .artifact(&target, &Reference::Digest(digest.clone()))
@@ -850,7 +867,8 @@ pub(super) async fn create_tag(
     state
         .registry
         .tag_artifact(&repo, &view.row.digest, &tag)
-        .await?;
+        .await
+        .map_err(precondition)?;
     announce(
         &state,
         &headers,
@@ -899,6 +917,7 @@ pub(super) async fn delete_tag(
     state
         .registry
         .delete_manifest(&repo, &Reference::Tag(tag))
-        .await?;
+        .await
+        .map_err(precondition)?;
     Ok(StatusCode::OK.into_response())
 }

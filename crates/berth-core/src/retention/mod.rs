@@ -191,7 +191,7 @@ impl Registry {
                 continue;
             };
             match self.check_tag_may_move(repo, &tag, None).await {
-                Err(RegistryError::Denied(_)) => {
+                Err(RegistryError::Immutable(_)) => {
                     report.immutable_skipped.push(format!("{repo}:{tag}"));
                     continue;
                 }
