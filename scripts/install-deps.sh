@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks need on a Debian machine: the reference registry
 # (Debian's docker-registry = CNCF Distribution), real clients (skopeo, podman), OpenLDAP
-# (slapd) for the directory tests, image content (busybox-static), htpasswd, and the
-# Python test runner.
+# (slapd) for the directory tests, rsyslog for the audit log's syslog forwarding (the tests
+# start their own on a private port; a system one may keep running), image content
+# (busybox-static), htpasswd, and the Python test runner.
 # Safe to run repeatedly; skips what is already present.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl nginx-light systemd
-              postgresql python3-pip ca-certificates slapd ldap-utils)
+              postgresql python3-pip ca-certificates slapd ldap-utils rsyslog)
 # Where a Docker engine runs, the container tests start berth with the compose files users
 # copy (deploy/compose): they need Compose, and debootstrap for the Debian base of the
 # PostgreSQL, Garage and nginx images (scripts/build-deps-images.sh; nothing is pulled).

@@ -48,3 +48,14 @@ class ScriptedServer:
     def remove(self):
         self._run("stop", str(self.directory), check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Rsyslog(ScriptedServer):
+    """A syslog server (scripts/rsyslog.sh) taking UDP and TCP on one port; what it
+    received, one "facility.severity app msgid message" line per message."""
+
+    script = "rsyslog"
+
+    def received(self) -> list[str]:
+        path = self.directory / "received.log"
+        return path.read_text().splitlines() if path.exists() else []

@@ -15,6 +15,7 @@ from harborapi.models import ProjectReq
 
 import images as im
 from conftest import LOCAL_AUTH
+from servers import Rsyslog
 from teams import DEVELOPER, PROJECT_ADMIN, Harbor, add_user
 from test_auth import admin_password
 
@@ -124,6 +125,78 @@ def test_who_did_what_is_recorded_and_listed(make_registry, workdir):
     assert all({"op_time", "username", "operation", "resource", "operation_result", "client_ip"}
                <= set(l) for l in lines)
     assert any(l["client_ip"] == "127.0.0.1" for l in lines)
+
+
+def syslog_entries(server, facility: str) -> list[tuple[str, dict]]:
+    """(severity, entry) of each audit message the server received."""
+    found = []
+    for line in server.received():
+        level, app, msgid, message = line.split(" ", 3)
+        assert (app, msgid) == ("berth", "audit"), line
+        got_facility, severity = level.split(".")
+        assert got_facility == facility, line
+        found.append((severity, json.loads(message)))
+    return found
+
+
+def wait_for_syslog(server, facility, found, what: str, deadline_s: float = 20):
+    deadline = time.monotonic() + deadline_s
+    while True:
+        entries = syslog_entries(server, facility)
+        if found(entries):
+            return entries
+        assert time.monotonic() < deadline, f"syslog did not get {what}: {entries}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_entries_are_sent_to_a_syslog_server(make_registry, workdir, transport):
+    server = Rsyslog.start_new()
+    try:
+        reg = make_registry(extra_config=LOCAL_AUTH + (
+            "berth:\n  audit:\n    syslog:\n"
+            f"      address: {transport}://127.0.0.1:{server.port}\n      facility: local3\n"))
+        password = admin_password(reg)
+        layout = im.build_image(workdir / "img", seed=f"audit-syslog-{transport}")
+        im.copy(layout.ref, f"docker://{reg.host}/team/app:v1", f"--dest-creds=admin:{password}")
+        r = requests.post(f"{reg.url}/api/v2.0/projects", auth=("admin", password),
+                          json={"project_name": "Not Valid"}, timeout=30)
+        assert r.status_code == 400
+
+        def pushed_and_refused(entries):
+            return (any(e["operation"] == "create" and e["resource"] == "team/app:v1"
+                        for _, e in entries)
+                    and any(not e["operation_result"] for _, e in entries))
+        entries = wait_for_syslog(server, "local3", pushed_and_refused, "the push and the refusal")
+        [(severity, push)] = [(s, e) for s, e in entries
+                              if e["operation"] == "create" and e["resource"] == "team/app:v1"]
+        assert severity == "info" and push["username"] == "admin" and push["operation_result"]
+        assert {s for s, e in entries if not e["operation_result"]} == {"notice"}
+
+        if transport == "tcp":
+            # The server goes away and comes back: berth connects again.
+            server.stop()
+            im.skopeo("inspect", "--tls-verify=false", f"--creds=admin:{password}",
+                      f"docker://{reg.host}/team/app:v1")
+            server.start()
+            im.skopeo("delete", "--tls-verify=false", f"--creds=admin:{password}",
+                      f"docker://{reg.host}/team/app:v1")
+            wait_for_syslog(server, "local3",
+                            lambda es: any(e["operation"] == "delete" for _, e in es),
+                            "the delete after the server came back")
+        # The database has everything all the same.
+        listed = wait_for(reg, ("admin", password),
+                          lambda l: has(l, operation="create", resource="team/app:v1"), "the push")
+        assert listed
+    finally:
+        server.remove()
+
+
+def test_a_bad_syslog_address_stops_the_start(make_registry):
+    with pytest.raises(Exception) as refused:
+        make_registry(extra_config=LOCAL_AUTH + (
+            "berth:\n  audit:\n    syslog:\n      address: 127.0.0.1:514\n"))
+    assert "berth.audit.syslog.address" in str(refused.value)
 
 
 def test_pulls_are_left_out_when_configured(make_registry, workdir):

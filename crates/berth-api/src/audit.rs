@@ -1,6 +1,7 @@
 //! The audit log's recorder. Entries queue without waiting (pulls are the hottest path);
 //! one task writes them in batches to the metadata and, when configured, as JSON lines to
-//! a file for a log shipper, and removes entries older than the retention.
+//! a file for a log shipper and to a syslog server, and removes entries older than the
+//! retention.
 //!
 //! What is recorded comes from the front door, so no handler has to remember it:
 //! manifest pushes, pulls and deletes (the registry events), token-service sign-ins, and
@@ -28,6 +29,7 @@ pub struct AuditSettings {
     pub pulls: bool,
     pub retention: Option<Duration>,
     pub file: Option<PathBuf>,
+    pub syslog: Option<berth_config::SyslogTarget>,
 }
 
 pub struct Auditor {
@@ -103,6 +105,10 @@ async fn write_entries(
         },
         None => None,
     };
+    let mut syslog = settings
+        .syslog
+        .clone()
+        .map(crate::audit_syslog::SyslogSink::new);
     let mut purge = tokio::time::interval(PURGE_EVERY);
     loop {
         let first = tokio::select! {
@@ -135,6 +141,9 @@ async fn write_entries(
             if let Err(e) = f.write_all(lines.as_bytes()).await {
                 tracing::warn!(error = %e, "could not append to the audit log file");
             }
+        }
+        if let Some(sink) = syslog.as_mut() {
+            sink.send(&batch, json_line).await;
         }
     }
 }

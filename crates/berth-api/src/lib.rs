@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+mod audit_syslog;
 mod cert_reload;
 mod client_cert;
 pub mod debug;

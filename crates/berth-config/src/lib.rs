@@ -14,6 +14,7 @@ mod env;
 mod error;
 mod model;
 mod schema;
+mod syslog;
 mod walk;
 
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub use duration::parse_go_duration;
 pub use env::CONFIG_PATH_VAR;
 pub use error::ConfigError;
 pub use model::*;
+pub use syslog::{SyslogConfig, SyslogTarget, SyslogTransport};
 
 use walk::{Origins, Walker, strip_tags};
 
@@ -212,6 +214,12 @@ fn has_storage_driver(root: &Value) -> bool {
 fn check(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
     let http = &config.http;
     let tls = &http.tls;
+
+    if let Some(syslog) = &config.berth.audit.syslog {
+        syslog
+            .target()
+            .map_err(|(key, message)| ConfigError::invalid(key, message))?;
+    }
 
     if http.net == Net::Unix {
         return Err(ConfigError::invalid(

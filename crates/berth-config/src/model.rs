@@ -1027,6 +1027,8 @@ pub struct AuditConfig {
     pub retention: Option<Duration>,
     /// Also append every entry to this file as a JSON line (for a log shipper).
     pub file: Option<PathBuf>,
+    /// Also send every entry to a syslog server.
+    pub syslog: Option<crate::SyslogConfig>,
 }
 
 impl Default for AuditConfig {
@@ -1035,6 +1037,7 @@ impl Default for AuditConfig {
             pulls: true,
             retention: None,
             file: None,
+            syslog: None,
         }
     }
 }

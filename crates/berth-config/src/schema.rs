@@ -367,7 +367,12 @@ const BERTH: &[Field] = &[
     ),
     f(
         "audit",
-        Struct(&[f("pulls", Bool), f("retention", Duration), f("file", Str)]),
+        Struct(&[
+            f("pulls", Bool),
+            f("retention", Duration),
+            f("file", Str),
+            f("syslog", Struct(&[f("address", Str), f("facility", Str)])),
+        ]),
     ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(

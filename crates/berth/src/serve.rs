@@ -197,6 +197,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     crate::background::start(&jobs, lifecycle.clone(), &s);
     let pulls = registry.clone();
     let periodic_checks = PeriodicChecks::start(s.checks.clone(), registry.clone());
+    let audit_syslog = match &s.audit.syslog {
+        Some(c) => Some(
+            c.target()
+                .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?,
+        ),
+        None => None,
+    };
     let state = Arc::new(AppState {
         periodic_checks,
         registry,
@@ -226,6 +233,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
                     pulls: s.audit.pulls,
                     retention: s.audit.retention,
                     file: s.audit.file.clone(),
+                    syslog: audit_syslog,
                 },
             )
         }),
