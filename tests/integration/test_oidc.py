@@ -100,3 +100,21 @@ def test_without_oidc_configured_the_sign_in_paths_say_so(make_registry):
     reg = make_registry(extra_config="auth:\n  local:\n    service: test-registry\n")
     r = requests.get(f"{reg.url}/c/oidc/login", allow_redirects=False, timeout=30)
     assert r.status_code == 404 and "berth.oidc.endpoint" in r.text
+
+
+def test_administrators_test_a_provider_before_configuring_it(make_registry, provider):
+    """Harbor's "test OIDC server": POST /system/oidc/ping reads the discovery document and
+    keys, needing no berth.oidc section yet."""
+    reg = make_registry(extra_config="auth:\n  local:\n    service: test-registry\n")
+    admin = ("admin", admin_password(reg))
+    ping = f"{reg.url}/api/v2.0/system/oidc/ping"
+    r = requests.post(ping, auth=admin, json={"url": provider.url, "verify_cert": True}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(ping, auth=admin, json={"url": f"{provider.url}/nowhere"}, timeout=30)
+    assert r.status_code == 400 and "404" in r.text, r.text
+    # berth itself answers, but is no OIDC provider.
+    r = requests.post(ping, auth=admin, json={"url": reg.url}, timeout=30)
+    assert r.status_code == 400, r.text
+    r = requests.post(ping, auth=admin, json={"url": "ftp://example"}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert requests.post(ping, json={"url": provider.url}, timeout=30).status_code == 401

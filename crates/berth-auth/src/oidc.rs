@@ -75,6 +75,24 @@ pub struct Provider {
     discovery: tokio::sync::OnceCell<Discovery>,
 }
 
+/// Whether an OpenID Connect provider answers at `url` (see [`Provider::check`]), before
+/// any client is configured for it.
+pub async fn ping(url: &str, verify_cert: bool) -> Result<(), OidcError> {
+    let probe = Provider::new(OidcSettings {
+        issuer: url.trim().to_string(),
+        // A probe signs nobody in; the provider never sees this.
+        client_id: "berth-ping".into(),
+        client_secret: String::new(),
+        scopes: Vec::new(),
+        user_claim: String::new(),
+        groups_claim: String::new(),
+        admin_group: None,
+        verify_cert,
+        redirect_url: None,
+    })?;
+    probe.check().await
+}
+
 impl Provider {
     pub fn new(settings: OidcSettings) -> Result<Provider, OidcError> {
         if !(settings.issuer.starts_with("https://") || settings.issuer.starts_with("http://")) {
@@ -134,6 +152,21 @@ impl Provider {
                 self.get_json::<Discovery>(&url).await
             })
             .await
+    }
+
+    /// Whether the provider is usable: its discovery document reads, names the
+    /// configured URL as its issuer (OpenID Connect Discovery, section 4.3), and its keys
+    /// read.
+    pub async fn check(&self) -> Result<(), OidcError> {
+        let d = self.discovery().await?;
+        if d.issuer.trim_end_matches('/') != self.settings.issuer.trim_end_matches('/') {
+            return Err(self.unusable(format!(
+                "its discovery document names the issuer {:?}; use that as the endpoint",
+                d.issuer
+            )));
+        }
+        self.get_json::<serde_json::Value>(&d.jwks_uri).await?;
+        Ok(())
     }
 
     /// Where to send the browser to sign in.

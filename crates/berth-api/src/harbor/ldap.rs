@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use berth_auth::Identity;
 use berth_auth::ldap::{Directory, LdapSettings, Scope};
 use berth_auth::users::{self, GROUP_LDAP};
 use berth_meta::{GroupQuery, GroupRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::at_system as system;
 use super::models::Errors;
 use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, refused};
@@ -112,22 +112,6 @@ pub(super) struct ListGroupsParams {
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
-}
-
-/// Administrators, and robots given `verb` on `resource` at the system level.
-fn system(who: &Identity, resource: &str, verb: berth_auth::Verb) -> Result<(), ApiError> {
-    if who.at_system(resource, verb) {
-        Ok(())
-    } else {
-        Err(refused(
-            who,
-            format!(
-                "{} may not {} {resource}; that needs a system administrator",
-                who.describe(),
-                verb.as_str()
-            ),
-        ))
-    }
 }
 
 fn directory(state: &AppState) -> Result<&Arc<Directory>, ApiError> {

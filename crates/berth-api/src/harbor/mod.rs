@@ -195,6 +195,7 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(quotas::list_quotas))
         .routes(routes!(quotas::get_quota, quotas::update_quota))
         .routes(routes!(ldap::ping_ldap))
+        .routes(routes!(oidc::ping_oidc))
         .routes(routes!(ldap::search_ldap_users))
         .routes(routes!(ldap::import_ldap_users))
         .routes(routes!(ldap::search_ldap_groups))
@@ -260,6 +261,26 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
                 format!("no management API endpoint at {}", uri.path()),
             )
         })
+}
+
+/// Administrators, and robots given `verb` on `resource` at the system level.
+pub(crate) fn at_system(
+    who: &Identity,
+    resource: &str,
+    verb: berth_auth::Verb,
+) -> Result<(), ApiError> {
+    if who.at_system(resource, verb) {
+        Ok(())
+    } else {
+        Err(refused(
+            who,
+            format!(
+                "{} may not {} {resource}; that needs a system administrator",
+                who.describe(),
+                verb.as_str()
+            ),
+        ))
+    }
 }
 
 /// The project a request names, if `who` may do `permission` in it. As in Harbor, the

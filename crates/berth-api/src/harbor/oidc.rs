@@ -11,8 +11,10 @@ use berth_auth::oidc::Provider;
 use berth_auth::users::{self, ExternalUser};
 use berth_meta::UserOrigin;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::Params;
+use super::models::Errors;
+use super::{Caller, JsonBody, Params, at_system};
 use crate::AppState;
 use crate::access::{self, Peer};
 use crate::response::{ApiError, ApiResult, hv};
@@ -233,4 +235,32 @@ async fn finish(
     );
     resp.headers_mut().insert(header::SET_COOKIE, hv(forget));
     Ok(resp)
+}
+
+/// The endpoint `POST /system/oidc/ping` tests.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct OidcEndpoint {
+    /// The provider's URL (its issuer).
+    #[serde(default)]
+    url: String,
+    /// Whether its certificate must verify (default `true`).
+    #[serde(default)]
+    verify_cert: Option<bool>,
+}
+
+/// Whether an OpenID Connect provider answers at `url`: its discovery document and keys
+/// read, and it calls itself by that URL. `400` with the reason when not.
+#[utoipa::path(post, path = "/system/oidc/ping", tag = "oidc", operation_id = "pingOIDC",
+    request_body = OidcEndpoint,
+    responses((status = 200, description = "The provider answers"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors)))]
+pub(super) async fn ping_oidc(
+    Caller(who): Caller,
+    JsonBody(endpoint): JsonBody<OidcEndpoint>,
+) -> ApiResult {
+    at_system(&who, "configuration", berth_auth::Verb::Update)?;
+    berth_auth::oidc::ping(&endpoint.url, endpoint.verify_cert.unwrap_or(true))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()))?;
+    Ok(StatusCode::OK.into_response())
 }
