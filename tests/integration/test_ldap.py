@@ -11,7 +11,7 @@ from harborapi.exceptions import Conflict, Forbidden, NotFound
 from harborapi.models import LdapConf, ProjectMember, ProjectReq, UserEntity, UserGroup
 
 import images as im
-from directory import GROUPS, ROOT_DN, Slapd
+from directory import GROUPS, PEOPLE, ROOT_DN, Slapd
 from teams import DEVELOPER, GUEST, Harbor
 from test_auth import admin_password
 
@@ -92,6 +92,11 @@ def test_harbors_ldap_and_user_group_endpoints(make_registry, slapd):
     assert not failed.success and "cannot bind" in failed.message
     unreachable = admin.ping_ldap(LdapConf(ldap_url="ldap://127.0.0.1:1"))
     assert not unreachable.success and "cannot reach" in unreachable.message
+    config = admin.get_config()
+    assert config.auth_mode.value == "ldap_auth"
+    assert (config.ldap_url.value, config.ldap_base_dn.value) == (slapd.url, PEOPLE)
+    assert config.ldap_group_admin_dn.value == f"cn=ops-admins,{GROUPS}"
+    assert config.ldap_scope.value == 2 and config.ldap_timeout.value == 5
 
     found = admin.search_ldap_users("a")
     assert {(u.username, u.email) for u in found} >= {("ann", "ann@berth.test"),

@@ -286,6 +286,28 @@ def test_only_administrators_create_projects_when_restricted(make_registry):
                         timeout=30).json()
     assert info["project_creation_restriction"] == "adminonly"
 
+    # Harbor's /configurations says the same, and where it comes from.
+    admin = harbor(reg, "admin", admin_password(reg))
+    config = admin.get_config()
+    assert config.project_creation_restriction.value == "adminonly"
+    assert config.project_creation_restriction.editable is False
+    assert config.auth_mode.value == "db_auth" and config.token_expiration.value == 5
+    assert config.robot_name_prefix.value == "robot$"
+    api = f"{reg.url}/api/v2.0/configurations"
+    auth = ("admin", admin_password(reg))
+    # Restating the values (what declarative tools do) is fine; changing one is refused.
+    r = requests.put(api, auth=auth, json={"project_creation_restriction": "adminonly",
+                                           "token_expiration": "5", "self_registration": False},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.put(api, auth=auth, json={"project_creation_restriction": "everyone"}, timeout=30)
+    assert r.status_code == 400 and "berth.projects.creation" in r.text, r.text
+    r = requests.put(api, auth=auth, json={"uaa_endpoint": "x"}, timeout=30)
+    assert r.status_code == 400 and "no setting" in r.text, r.text
+    assert requests.get(api, auth=("vic", "vic-password"), timeout=30).status_code == 403
+    assert requests.put(api, auth=("vic", "vic-password"), json={},
+                        timeout=30).status_code == 403
+
 
 def test_bad_requests_change_nothing(teams):
     reg = teams

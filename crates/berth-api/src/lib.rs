@@ -62,6 +62,18 @@ pub struct AppState {
     pub oidc: Option<Arc<berth_auth::oidc::Provider>>,
     /// The management API's routes, built on first use.
     pub management: ManagementApi,
+    /// What `GET /api/v2.0/configurations` reports.
+    pub configurations: Vec<ConfigurationItem>,
+}
+
+/// One of Harbor's system settings as berth's configuration answers it.
+#[derive(Debug, Clone)]
+pub struct ConfigurationItem {
+    /// Harbor's name (`project_creation_restriction`).
+    pub key: &'static str,
+    pub value: serde_json::Value,
+    /// The `config.yml` key that sets it, or why nothing does (`(fixed)`).
+    pub set_by: &'static str,
 }
 
 /// Harbor's `/api/v2.0`, routed by axum (built once, given the state per request).

@@ -5,6 +5,7 @@ mod auth;
 mod background;
 mod backup_cmd;
 mod blob_location;
+mod configurations;
 mod copy_cmd;
 mod gc_cmd;
 mod import;

@@ -238,6 +238,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             )
         }),
         management: Default::default(),
+        configurations: crate::configurations::harbor_view(&s),
     });
     let app = berth_api::router(state.clone());
     if let Some(addr) = &s.debug_addr {

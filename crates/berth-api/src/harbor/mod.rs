@@ -5,6 +5,7 @@
 
 mod audit;
 mod caller;
+mod configurations;
 mod gc;
 mod immutable;
 mod ldap;
@@ -223,6 +224,10 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(system::get_statistic))
         .routes(routes!(search::search))
         .routes(routes!(system::get_ping))
+        .routes(routes!(
+            configurations::get_configurations,
+            configurations::update_configurations
+        ))
         .routes(routes!(system::get_permissions))
         .split_for_parts();
     let document = Arc::new(doc.to_pretty_json().unwrap_or_default());

@@ -209,6 +209,17 @@ async fn administers_a_project(
         .any(|held| held.contains(&berth_auth::Role::ProjectAdmin)))
 }
 
+/// Harbor's name for how people sign in: `db_auth` for berth's users, `ldap_auth` and
+/// `oidc_auth` with a directory or provider beside them; else the `auth` mode's name.
+pub(super) fn auth_mode(state: &AppState) -> &'static str {
+    match state.auth.mode_name() {
+        "local" if state.oidc.is_some() => "oidc_auth",
+        "local" if state.auth.directory().is_some() => "ldap_auth",
+        "local" => "db_auth",
+        other => other,
+    }
+}
+
 /// What this registry is; anonymous callers see less.
 #[utoipa::path(get, path = "/systeminfo", tag = "systeminfo", operation_id = "getSystemInfo",
     responses((status = 200, body = GeneralInfo)))]
@@ -218,14 +229,8 @@ pub(super) async fn get_system_info(
     headers: HeaderMap,
     peer: Option<axum::Extension<Peer>>,
 ) -> ApiResult {
-    let auth_mode = match state.auth.mode_name() {
-        "local" if state.oidc.is_some() => "oidc_auth",
-        "local" if state.auth.directory().is_some() => "ldap_auth",
-        "local" => "db_auth",
-        other => other,
-    };
     let mut info = GeneralInfo {
-        auth_mode: auth_mode.into(),
+        auth_mode: auth_mode(&state).into(),
         primary_auth_mode: false,
         self_registration: false,
         ..Default::default()
