@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from harborapi.models import ProjectMember, ProjectReq
+from harborapi.exceptions import Conflict
+from harborapi.models import ProjectMember, ProjectReq, UserGroup
 
 import images as im
 from identity_provider import Provider, browser_sign_in
@@ -35,9 +36,17 @@ def test_people_sign_in_in_the_browser_and_push_with_their_cli_secret(make_regis
     admin = Harbor(reg, "admin", admin_password(reg))
     assert admin.get_system_info().auth_mode == "oidc_auth"
     admin.create_project(ProjectReq(project_name="team"))
-    # The provider's group holds a role before anyone from it has signed in.
+    # The provider's group holds a role before anyone from it has signed in: added as a
+    # user group first (Harbor's group_type 3), then as a member by its id.
+    admin.create_usergroup(UserGroup(group_name="platform", group_type=3))
+    [platform] = admin.search_usergroups("platform")
+    with pytest.raises(Conflict):
+        admin.create_usergroup(UserGroup(group_name="platform", group_type=3))
+    r = requests.post(f"{reg.url}/api/v2.0/usergroups", auth=("admin", admin_password(reg)),
+                      json={"group_type": 3}, timeout=30)
+    assert r.status_code == 400 and "group_name" in r.text, r.text
     admin.add_project_member("team", ProjectMember(role_id=DEVELOPER, member_group={
-        "group_name": "platform", "group_type": 3}))
+        "id": platform.id}))
 
     page, secret = browser_sign_in(reg, "erin-sub")
     assert page.status_code == 200 and "Signed in as <strong>erin</strong>" in page.text
@@ -100,6 +109,9 @@ def test_without_oidc_configured_the_sign_in_paths_say_so(make_registry):
     reg = make_registry(extra_config="auth:\n  local:\n    service: test-registry\n")
     r = requests.get(f"{reg.url}/c/oidc/login", allow_redirects=False, timeout=30)
     assert r.status_code == 404 and "berth.oidc.endpoint" in r.text
+    r = requests.post(f"{reg.url}/api/v2.0/usergroups", auth=("admin", admin_password(reg)),
+                      json={"group_name": "platform", "group_type": 3}, timeout=30)
+    assert r.status_code == 400 and "berth.oidc" in r.text, r.text
 
 
 def test_administrators_test_a_provider_before_configuring_it(make_registry, provider):

@@ -8,7 +8,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use berth_auth::ldap::{Directory, LdapSettings, Scope};
-use berth_auth::users::{self, GROUP_LDAP};
+use berth_auth::users::{self, GROUP_LDAP, GROUP_OIDC};
 use berth_meta::{GroupQuery, GroupRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -376,16 +376,65 @@ pub(super) async fn create_user_group(
     JsonBody(req): JsonBody<UserGroup>,
 ) -> ApiResult {
     system(&who, "user-group", berth_auth::Verb::Create)?;
-    if req.group_type != GROUP_LDAP {
-        return Err(bad(format!(
-            "group_type {} is not served: berth's groups come from LDAP (1)",
-            req.group_type
-        )));
+    let (name, dn) = match req.group_type {
+        GROUP_LDAP => directory_group(&state, &req).await?,
+        // Groups of the identity provider's groups claim, added before anyone in them
+        // signs in so that they can hold roles at once.
+        GROUP_OIDC if state.oidc.is_none() => {
+            return Err(bad(
+                "OIDC groups (group_type 3) need an identity provider: configure berth.oidc",
+            ));
+        }
+        GROUP_OIDC if req.group_name.trim().is_empty() => {
+            return Err(bad(
+                "an OIDC group needs its group_name, as the groups claim spells it",
+            ));
+        }
+        GROUP_OIDC => (req.group_name.trim().to_string(), None),
+        other => {
+            return Err(bad(format!(
+                "group_type {other} is not served: berth's groups come from LDAP (1) or OIDC (3)"
+            )));
+        }
+    };
+    let (existing, _) = state
+        .teams
+        .groups(&GroupQuery {
+            kind: Some(req.group_type),
+            ldap_dn: dn.clone(),
+            name_contains: dn.is_none().then(|| name.clone()),
+            limit: i64::MAX,
+            ..Default::default()
+        })
+        .await?;
+    if existing.iter().any(|g| dn.is_some() || g.name == name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            format!(
+                "the group {} exists already",
+                dn.as_deref().unwrap_or(&name)
+            ),
+        ));
     }
+    let created = state
+        .teams
+        .ensure_group(req.group_type, &name, dn.as_deref())
+        .await?;
+    let location = format!("{}/{}", uri.path().trim_end_matches('/'), created.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, hv(location))]).into_response())
+}
+
+/// The directory's group `req` names by DN, and the name it gets (the directory's unless
+/// `req` gives one).
+async fn directory_group(
+    state: &AppState,
+    req: &UserGroup,
+) -> Result<(String, Option<String>), ApiError> {
     if req.ldap_group_dn.is_empty() {
         return Err(bad("an LDAP group needs its ldap_group_dn"));
     }
-    let found = directory(&state)?
+    let found = directory(state)?
         .search_groups(None, Some(&req.ldap_group_dn))
         .await
         .map_err(berth_auth::AuthError::from)?;
@@ -398,29 +447,9 @@ pub(super) async fn create_user_group(
     let name = if req.group_name.is_empty() {
         group.name
     } else {
-        req.group_name
+        req.group_name.clone()
     };
-    let (existing, _) = state
-        .teams
-        .groups(&GroupQuery {
-            ldap_dn: Some(group.dn.clone()),
-            limit: 1,
-            ..Default::default()
-        })
-        .await?;
-    if !existing.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "CONFLICT",
-            format!("the group {} exists already", group.dn),
-        ));
-    }
-    let created = state
-        .teams
-        .ensure_group(GROUP_LDAP, &name, Some(&group.dn))
-        .await?;
-    let location = format!("{}/{}", uri.path().trim_end_matches('/'), created.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, hv(location))]).into_response())
+    Ok((name, Some(group.dn)))
 }
 
 async fn group_for(state: &AppState, id: i64) -> Result<GroupRecord, ApiError> {
