@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use berth_auth::{Identity, Permission, ProjectRecord, Resource, Verb};
+use berth_auth::{Resource, Verb};
 use berth_core::tag_rules::{RuleError, RuleSpec};
 use berth_meta::ImmutableRuleRecord;
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use utoipa::IntoParams;
 use super::models::Errors;
 use super::paging::{self, Page};
 use super::selectors::{SelectorRule, only, repository_of, repository_scope, selector};
-use super::{Caller, JsonBody, Params, project_for, project_ref};
+use super::{Caller, JsonBody, Params, named_project};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
 
@@ -101,17 +101,6 @@ pub(super) struct ListParams {
     page_size: Option<i64>,
 }
 
-async fn project(
-    state: &AppState,
-    who: &Identity,
-    headers: &HeaderMap,
-    name_or_id: &str,
-    verb: Verb,
-) -> Result<ProjectRecord, ApiError> {
-    let permission = Permission::new(Resource::ImmutableTag, verb);
-    project_for(state, who, &project_ref(headers, name_or_id), permission).await
-}
-
 /// A project's immutable-tag rules.
 #[utoipa::path(get, path = "/projects/{project_name_or_id}/immutabletagrules", tag = "immutable",
     operation_id = "ListImmuRules",
@@ -129,7 +118,14 @@ pub(super) async fn list_immutable_rules(
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
     let _ = (&params.q, &params.sort);
-    let p = project(&state, &who, &headers, &name_or_id, Verb::List).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::ImmutableTag, Verb::List),
+    )
+    .await?;
     let rules = state.registry.immutable_rules(p.id).await?;
     let shown: Vec<ImmutableRule> = rules
         .iter()
@@ -156,7 +152,14 @@ pub(super) async fn create_immutable_rule(
     OriginalUri(uri): OriginalUri,
     JsonBody(rule): JsonBody<ImmutableRule>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Create).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::ImmutableTag, Verb::Create),
+    )
+    .await?;
     let id = state
         .registry
         .create_immutable_rule(p.id, rule.try_into()?)
@@ -182,7 +185,14 @@ pub(super) async fn update_immutable_rule(
     Path((name_or_id, id)): Path<(String, i64)>,
     JsonBody(rule): JsonBody<ImmutableRule>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Update).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::ImmutableTag, Verb::Update),
+    )
+    .await?;
     if rule.id != 0 && rule.id != id {
         return Err(bad(format!(
             "the body's id {} is not the path's rule {id}",
@@ -223,7 +233,14 @@ pub(super) async fn delete_immutable_rule(
     headers: HeaderMap,
     Path((name_or_id, id)): Path<(String, i64)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Delete).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::ImmutableTag, Verb::Delete),
+    )
+    .await?;
     state.registry.delete_immutable_rule(p.id, id).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -288,6 +288,19 @@ pub(crate) fn at_system(
     }
 }
 
+/// The project a path names by name or id (`X-Is-Resource-Name` honoured), if `who` may
+/// do `verb` on `resource` in it (see [`project_for`]).
+pub(crate) async fn named_project(
+    state: &AppState,
+    who: &Identity,
+    headers: &axum::http::HeaderMap,
+    name_or_id: &str,
+    (resource, verb): (berth_auth::Resource, berth_auth::Verb),
+) -> Result<ProjectRecord, ApiError> {
+    let permission = Permission::new(resource, verb);
+    project_for(state, who, &project_ref(headers, name_or_id), permission).await
+}
+
 /// The project a request names, if `who` may do `permission` in it. As in Harbor, the
 /// permission is checked first: a project one may not see is refused (401 anonymous, 403
 /// signed in) rather than reported missing; 404 only for those who could see it.

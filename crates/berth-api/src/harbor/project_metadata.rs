@@ -7,23 +7,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use berth_auth::{Identity, Permission, ProjectRecord, Resource, Verb};
+use berth_auth::{ProjectRecord, Resource, Verb};
 
 use super::models::{Errors, ProjectMetadata};
-use super::{Caller, JsonBody, project_for, project_ref};
+use super::{Caller, JsonBody, named_project};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult};
-
-async fn project(
-    state: &AppState,
-    who: &Identity,
-    headers: &HeaderMap,
-    name_or_id: &str,
-    verb: Verb,
-) -> Result<ProjectRecord, ApiError> {
-    let permission = Permission::new(Resource::Metadata, verb);
-    project_for(state, who, &project_ref(headers, name_or_id), permission).await
-}
 
 /// The project's settings as Harbor names them (berth's own keys left out; `public`
 /// from the project's visibility).
@@ -60,7 +49,14 @@ pub(super) async fn list_project_metadatas(
     headers: HeaderMap,
     Path(name_or_id): Path<String>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::List).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::Metadata, Verb::List),
+    )
+    .await?;
     Ok(axum::Json(settings(&p)).into_response())
 }
 
@@ -79,7 +75,14 @@ pub(super) async fn add_project_metadatas(
     Path(name_or_id): Path<String>,
     JsonBody(body): JsonBody<BTreeMap<String, String>>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Create).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::Metadata, Verb::Create),
+    )
+    .await?;
     let (key, value) = one_pair(body)?;
     state.teams.set_metadata(&p, &key, &value, true).await?;
     Ok(StatusCode::OK.into_response())
@@ -98,7 +101,14 @@ pub(super) async fn get_project_metadata(
     headers: HeaderMap,
     Path((name_or_id, key)): Path<(String, String)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::Metadata, Verb::Read),
+    )
+    .await?;
     let Some(value) = settings(&p).remove(&key) else {
         return Err(
             berth_auth::AuthError::from(berth_auth::ProjectError::NoSuchMetadata {
@@ -126,7 +136,14 @@ pub(super) async fn update_project_metadata(
     Path((name_or_id, key)): Path<(String, String)>,
     JsonBody(mut body): JsonBody<BTreeMap<String, String>>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Update).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::Metadata, Verb::Update),
+    )
+    .await?;
     let Some(value) = body.remove(&key) else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -151,7 +168,14 @@ pub(super) async fn delete_project_metadata(
     headers: HeaderMap,
     Path((name_or_id, key)): Path<(String, String)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Delete).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::Metadata, Verb::Delete),
+    )
+    .await?;
     state.teams.remove_metadata(&p, &key).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
 use super::paging::{self, Page};
-use super::{Caller, JsonBody, Params, project_for, project_ref, q, timestamp};
+use super::{Caller, JsonBody, Params, named_project, project_for, q, timestamp};
 use crate::AppState;
 use crate::response::{ApiError, ApiResult, hv};
 
@@ -485,11 +485,12 @@ pub(super) async fn list_project_artifacts(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let p = project_for(
+    let p = named_project(
         &state,
         &who,
-        &project_ref(&headers, &name_or_id),
-        Permission::new(Resource::Artifact, Verb::List),
+        &headers,
+        &name_or_id,
+        (Resource::Artifact, Verb::List),
     )
     .await?;
     let query = artifact_query(&params, page, ArtifactScope::Project(p.name.clone()))?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use berth_auth::{Permission, ProjectRecord, Resource, Verb};
+use berth_auth::{Resource, Verb};
 use berth_meta::OutboxEvent;
 use berth_notify::{
     EVENT_TYPES, NOTIFY_TYPES, PayloadFormat, PolicySpec, WebhookPolicy as Stored, WebhookTarget,
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::models::Errors;
 use super::paging::{self, Page};
-use super::{Caller, JsonBody, Params, project_for, project_ref, q, timestamp};
+use super::{Caller, JsonBody, Params, named_project, q, timestamp};
 use crate::AppState;
 use crate::response::{ApiResult, hv};
 
@@ -223,20 +223,6 @@ pub(super) struct ListParams {
     page_size: Option<i64>,
 }
 
-const fn policy(verb: Verb) -> Permission {
-    Permission::new(Resource::NotificationPolicy, verb)
-}
-
-async fn project(
-    state: &AppState,
-    who: &berth_auth::Identity,
-    headers: &HeaderMap,
-    name_or_id: &str,
-    verb: Verb,
-) -> Result<ProjectRecord, crate::response::ApiError> {
-    project_for(state, who, &project_ref(headers, name_or_id), policy(verb)).await
-}
-
 /// The delivery `execution_id` of policy `stored`, as Harbor's 404 says otherwise.
 async fn delivery(
     state: &AppState,
@@ -278,7 +264,14 @@ pub(super) async fn list_webhook_policies(
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
     let _ = &params.sort;
-    let p = project(&state, &who, &headers, &name_or_id, Verb::List).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::List),
+    )
+    .await?;
     let terms = q::parse(params.q.as_deref())?;
     let name = terms.get("name").map(|t| match t {
         q::Term::Fuzzy(part) => part.clone(),
@@ -310,7 +303,14 @@ pub(super) async fn create_webhook_policy(
     OriginalUri(uri): OriginalUri,
     JsonBody(req): JsonBody<WebhookPolicyReq>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Create).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Create),
+    )
+    .await?;
     let creator = who.user.clone().unwrap_or_default();
     let created = state
         .events
@@ -335,7 +335,14 @@ pub(super) async fn get_webhook_policy(
     headers: HeaderMap,
     Path((name_or_id, id)): Path<(String, i64)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Read),
+    )
+    .await?;
     let stored = state.events.notifier.webhooks().get(p.id, id).await?;
     Ok(axum::Json(WebhookPolicy::from(&stored)).into_response())
 }
@@ -356,7 +363,14 @@ pub(super) async fn update_webhook_policy(
     Path((name_or_id, id)): Path<(String, i64)>,
     JsonBody(req): JsonBody<WebhookPolicyReq>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Update).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Update),
+    )
+    .await?;
     let webhooks = state.events.notifier.webhooks();
     let stored = webhooks.get(p.id, id).await?;
     webhooks.update(&stored, req.into()).await?;
@@ -376,7 +390,14 @@ pub(super) async fn delete_webhook_policy(
     headers: HeaderMap,
     Path((name_or_id, id)): Path<(String, i64)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Delete).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Delete),
+    )
+    .await?;
     let webhooks = state.events.notifier.webhooks();
     let stored = webhooks.get(p.id, id).await?;
     webhooks.delete(&stored).await?;
@@ -401,7 +422,14 @@ pub(super) async fn list_webhook_executions(
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
     let _ = (&params.q, &params.sort);
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Read),
+    )
+    .await?;
     let webhooks = state.events.notifier.webhooks();
     let stored = webhooks.get(p.id, id).await?;
     let (found, total) = webhooks
@@ -428,7 +456,14 @@ pub(super) async fn list_webhook_tasks(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Read),
+    )
+    .await?;
     let stored = state.events.notifier.webhooks().get(p.id, id).await?;
     let found = delivery(&state, &stored, execution).await?;
     let tasks: Vec<Task> = if page.offset() == 0 {
@@ -454,7 +489,14 @@ pub(super) async fn get_webhook_task_log(
     headers: HeaderMap,
     Path((name_or_id, id, execution, task)): Path<(String, i64, i64, i64)>,
 ) -> ApiResult {
-    let p = project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    let p = named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Read),
+    )
+    .await?;
     let stored = state.events.notifier.webhooks().get(p.id, id).await?;
     let found = delivery(&state, &stored, execution).await?;
     if task != found.id {
@@ -497,7 +539,14 @@ pub(super) async fn get_supported_event_types(
     headers: HeaderMap,
     Path(name_or_id): Path<String>,
 ) -> ApiResult {
-    project(&state, &who, &headers, &name_or_id, Verb::Read).await?;
+    named_project(
+        &state,
+        &who,
+        &headers,
+        &name_or_id,
+        (Resource::NotificationPolicy, Verb::Read),
+    )
+    .await?;
     let supported = SupportedWebhookEventTypes {
         event_type: EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
         notify_type: NOTIFY_TYPES.iter().map(|t| t.to_string()).collect(),

@@ -207,15 +207,8 @@ impl Browse for Meta {
 fn push_repository_filter(q: &mut QueryBuilder<Db>, query: &RepositoryQuery) {
     q.push(" WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)");
     if let Some(project) = &query.project {
-        // The name range lets the database use the repositories' name index.
-        let (from, to) = repository_range(project);
-        q.push(" AND (r.name = ")
-            .push_bind(project.clone())
-            .push(" OR (r.name >= ")
-            .push_bind(from)
-            .push(" AND r.name < ")
-            .push_bind(to)
-            .push("))");
+        q.push(" AND ");
+        push_in_project(q, project);
     }
     if let Some(id) = query.project_id {
         q.push(" AND p.id = ").push_bind(id);
@@ -232,6 +225,19 @@ fn push_repository_filter(q: &mut QueryBuilder<Db>, query: &RepositoryQuery) {
         q.push(" AND ");
         push_visibility(q, visible);
     }
+}
+
+/// Repository `r` is in `project`: as a name range, so the database uses the
+/// repositories' name index.
+fn push_in_project(q: &mut QueryBuilder<Db>, project: &str) {
+    let (from, to) = repository_range(project);
+    q.push("(r.name = ")
+        .push_bind(project.to_string())
+        .push(" OR (r.name >= ")
+        .push_bind(from)
+        .push(" AND r.name < ")
+        .push_bind(to)
+        .push("))");
 }
 
 /// The `(repository_id, digest)` pairs of the artifacts `query` picks.
@@ -253,14 +259,9 @@ fn push_artifact_selection(q: &mut QueryBuilder<Db>, query: &ArtifactQuery) {
                 .push(")");
         }
         ArtifactScope::Project(project) => {
-            let (from, to) = repository_range(project);
-            q.push(" AND m.repository_id IN (SELECT id FROM repositories r WHERE r.name = ")
-                .push_bind(project.clone())
-                .push(" OR (r.name >= ")
-                .push_bind(from)
-                .push(" AND r.name < ")
-                .push_bind(to)
-                .push("))");
+            q.push(" AND m.repository_id IN (SELECT id FROM repositories r WHERE ");
+            push_in_project(q, project);
+            q.push(")");
         }
     }
     if let Some(digest) = &query.digest {

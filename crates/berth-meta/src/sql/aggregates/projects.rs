@@ -133,26 +133,6 @@ pub(super) fn push_visibility(q: &mut QueryBuilder<Db>, visible: &Visibility) {
     q.push(")");
 }
 
-/// Replaces project `id`'s metadata (and visibility, when given).
-async fn write_metadata(
-    tx: &mut sqlx::Transaction<'static, Db>,
-    id: i64,
-    public: Option<bool>,
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE projects SET public = COALESCE($2, public), metadata = $3, updated_at = $4
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(public)
-    .bind(metadata_json(metadata))
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Whether the project exists, seen from inside `tx`: the check before writing a row
 /// that belongs to it (under the lock that orders it with the project's deletion).
 pub(super) async fn project_exists(
@@ -184,6 +164,42 @@ pub(super) fn repository_range(name: &str) -> (String, String) {
 const PROJECT_REPOSITORIES: &str = "SELECT COUNT(*) FROM repositories r
     WHERE (r.name = $1 OR (r.name >= $2 AND r.name < $3))
     AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+
+impl Meta {
+    /// Changes project `id`'s metadata with `change` (and its visibility, when given) in
+    /// one transaction; `false` if there is no such project.
+    async fn change_metadata(
+        &self,
+        id: i64,
+        public: Option<bool>,
+        change: impl FnOnce(&mut BTreeMap<String, String>) + Send,
+    ) -> Result<bool> {
+        let mut tx = self.begin(WriteLock::Rows).await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT metadata FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        let mut metadata: BTreeMap<String, String> =
+            serde_json::from_str(&current).unwrap_or_default();
+        change(&mut metadata);
+        sqlx::query(
+            "UPDATE projects SET public = COALESCE($2, public), metadata = $3, updated_at = $4
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(public)
+        .bind(metadata_json(&metadata))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+}
 
 #[async_trait]
 impl Projects for Meta {
@@ -273,38 +289,15 @@ impl Projects for Meta {
         public: Option<bool>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<bool> {
-        let mut tx = self.begin(WriteLock::Rows).await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT metadata FROM projects WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(current) = current else {
-            return Ok(false);
-        };
-        let mut merged: BTreeMap<String, String> =
-            serde_json::from_str(&current).unwrap_or_default();
-        merged.extend(metadata.clone());
-        write_metadata(&mut tx, id, public, &merged).await?;
-        self.commit(tx).await?;
-        Ok(true)
+        self.change_metadata(id, public, |current| current.extend(metadata.clone()))
+            .await
     }
 
     async fn remove_project_metadata(&self, id: i64, key: &str) -> Result<bool> {
-        let mut tx = self.begin(WriteLock::Rows).await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT metadata FROM projects WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(current) = current else {
-            return Ok(false);
-        };
-        let mut kept: BTreeMap<String, String> = serde_json::from_str(&current).unwrap_or_default();
-        kept.remove(key);
-        write_metadata(&mut tx, id, None, &kept).await?;
-        self.commit(tx).await?;
-        Ok(true)
+        self.change_metadata(id, None, |current| {
+            current.remove(key);
+        })
+        .await
     }
 
     async fn delete_project(&self, id: i64) -> Result<ProjectDeletion> {
