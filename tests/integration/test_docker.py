@@ -20,9 +20,9 @@ import requests
 import images as im
 
 
-def docker(*args, check=True, timeout=180, cwd=None) -> subprocess.CompletedProcess:
+def docker(*args, check=True, timeout=180, cwd=None, input_text=None) -> subprocess.CompletedProcess:
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd)
+                          cwd=cwd, input=input_text)
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited with {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
