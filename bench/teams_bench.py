@@ -7,9 +7,10 @@ management API lists at scale (see bench/README.md).
   users, a private project the puller is a guest of, and the audit log recording every
   pull. Ratios are berth / Distribution.
 - Management listing: berth with PROJECTS projects (created through the API), a user who
-  is a member of 20 of them, and one repository with TAGS artifacts; GET /projects pages
-  as the administrator and as that user, and the repository's artifacts. Distribution has
-  no management API; the figures stand alone.
+  is a member of 20 of them, REPOSITORIES repositories spread over the projects, and one
+  repository with TAGS artifacts; GET /projects and /repositories pages as the
+  administrator and as that user, /search, a project's artifacts and the repository's.
+  Distribution has no management API; the figures stand alone.
 """
 
 from __future__ import annotations
@@ -151,12 +152,25 @@ def management_listing(args, work: Path) -> dict:
                               json={"role_id": 3, "member_user": {"username": user}})
             assert r.status_code == 201, r.text
         push_image(reg, "p00000/app", [f"t{i}" for i in range(args.tags)], admin)
+        log(f"pushing {args.repositories} repositories")
+
+        def fill(i: int):
+            push_image(reg, f"p{i % args.projects:05d}/r{i:05d}", ["v1"], admin)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(fill, range(args.repositories)))
         paths = {
             "projects_page_admin": ("/api/v2.0/projects?page=1&page_size=100", admin),
             "projects_page_member": ("/api/v2.0/projects?page=1&page_size=100", (user, password)),
             "projects_last_page_admin": (
                 f"/api/v2.0/projects?page={args.projects // 100}&page_size=100", admin),
             "repositories_page": ("/api/v2.0/projects/p00000/repositories", admin),
+            "all_repositories_page_admin": (
+                "/api/v2.0/repositories?page=1&page_size=100", admin),
+            "all_repositories_page_member": (
+                "/api/v2.0/repositories?page=1&page_size=100", (user, password)),
+            "search_member": ("/api/v2.0/search?q=r01", (user, password)),
+            "project_artifacts_page": (
+                "/api/v2.0/projects/p00000/artifacts?page_size=100", admin),
             "artifacts_page": ("/api/v2.0/projects/p00000/repositories/app/artifacts", admin),
         }
         for name, (path, (who, secret)) in paths.items():
@@ -172,7 +186,8 @@ def management_listing(args, work: Path) -> dict:
 def markdown(result: dict, args) -> str:
     f = result["figures"]
     lines = [f"### `{args.command}` ({result['when']})", "",
-             f"Machine: {result['machine']}. {args.projects} projects, {args.tags} tags, "
+             f"Machine: {result['machine']}. {args.projects} projects, "
+             f"{args.repositories} repositories, {args.tags} tags, "
              f"{args.seconds} s per load.", "",
              "| workload | Distribution | berth (htpasswd) | berth (users, roles, audit) | ratio |",
              "|---|---:|---:|---:|---:|"]
@@ -186,7 +201,9 @@ def markdown(result: dict, args) -> str:
     lines += ["", "| management API (8 connections) | req/s | p99 ms |", "|---|---:|---:|"]
     lines.append(f"| create projects (8 clients) | {f['project_create_per_s']['berth']:.0f} | |")
     for name in ("projects_page_admin", "projects_page_member", "projects_last_page_admin",
-                 "repositories_page", "artifacts_page"):
+                 "repositories_page", "all_repositories_page_admin",
+                 "all_repositories_page_member", "search_member", "project_artifacts_page",
+                 "artifacts_page"):
         lines.append(f"| {name} | {f[name + '_rps']['berth']:.0f} | "
                      f"{f[name + '_p99_ms']['berth']:.1f} |")
     return "\n".join(lines) + "\n"
@@ -197,6 +214,7 @@ def main():
     p.add_argument("--berth", required=True)
     p.add_argument("--loadgen", required=True)
     p.add_argument("--projects", type=int, default=10_000)
+    p.add_argument("--repositories", type=int, default=2_000)
     p.add_argument("--tags", type=int, default=100)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--workdir", default=None)

@@ -1698,6 +1698,34 @@ async fn repositories_and_artifacts_are_listed_with_sizes_tags_and_pulls() {
         let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["teamster/x", "team/web", "team/app"], "{engine}");
         assert_eq!((total, all[0].project_id), (3, teamster.id));
+        let newest = meta
+            .list_repositories(&RepositoryQuery {
+                order: Order {
+                    key: RepositoryKey::CreationTime,
+                    descending: true,
+                },
+                offset: 1,
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .0;
+        assert_eq!(newest[0].name, "team/web", "{engine}: the second newest");
+        let (by_update, _) = listed(RepositoryQuery {
+            order: Order {
+                key: RepositoryKey::UpdateTime,
+                descending: false,
+            },
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(by_update.len(), 3, "{engine}");
+        assert!(
+            by_update
+                .windows(2)
+                .all(|w| w[0].updated_at_ms <= w[1].updated_at_ms)
+        );
         let stranger = Visibility::of(Viewer {
             user: Some("stranger".into()),
             groups: vec![],

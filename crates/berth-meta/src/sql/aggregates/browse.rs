@@ -23,19 +23,27 @@ macro_rules! listed {
     };
 }
 
+/// When repository `r` last changed: its creation, or the latest push of a manifest or tag.
+macro_rules! updated_at {
+    () => {
+        concat!(
+            greatest!(),
+            "(r.created_at,
+                COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id), 0),
+                COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repository_id = r.id), 0))"
+        )
+    };
+}
+
 /// A repository's columns, counts included (`r` is the repository, `p` its project).
 const REPOSITORY_COLUMNS: &str = concat!(
     "r.id, r.name, r.description, r.pull_count, r.created_at,
     p.id AS project_id, p.public AS project_public,
     (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND ",
     listed!(),
-    ") AS artifact_count,
-    ",
-    greatest!(),
-    "(r.created_at,
-        COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id), 0),
-        COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repository_id = r.id), 0)
-    ) AS updated_at"
+    ") AS artifact_count, ",
+    updated_at!(),
+    " AS updated_at"
 );
 
 /// Repositories `r`, each with its project `p` (a repository's first push creates it).
@@ -107,14 +115,10 @@ impl Browse for Meta {
             QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {REPOSITORIES_WITH_PROJECTS}"));
         push_repository_filter(&mut count, query);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
-        let mut select = QueryBuilder::<Db>::new(format!(
-            "SELECT {REPOSITORY_COLUMNS} FROM {REPOSITORIES_WITH_PROJECTS}"
-        ));
-        push_repository_filter(&mut select, query);
         let column = match query.order.key {
             RepositoryKey::Name => "r.name",
             RepositoryKey::CreationTime => "r.created_at",
-            RepositoryKey::UpdateTime => "updated_at",
+            RepositoryKey::UpdateTime => updated_at!(),
             RepositoryKey::PullCount => "r.pull_count",
         };
         let direction = if query.order.descending {
@@ -122,13 +126,21 @@ impl Browse for Meta {
         } else {
             "ASC"
         };
-        select.push(format!(
-            " ORDER BY {column} {direction}, r.id {direction} LIMIT "
+        let order = format!(" ORDER BY {column} {direction}, r.id {direction}");
+        // The page's ids first, so the counts are computed for its rows only (a sort
+        // would otherwise carry them for every repository that matches).
+        let mut select = QueryBuilder::<Db>::new(format!(
+            "SELECT {REPOSITORY_COLUMNS} FROM {REPOSITORIES_WITH_PROJECTS} WHERE r.id IN
+             (SELECT r.id FROM {REPOSITORIES_WITH_PROJECTS}"
         ));
+        push_repository_filter(&mut select, query);
+        select.push(&order).push(" LIMIT ");
         select
             .push_bind(query.limit)
             .push(" OFFSET ")
-            .push_bind(query.offset);
+            .push_bind(query.offset)
+            .push(")");
+        select.push(&order);
         let rows = select.build().fetch_all(&self.read).await?;
         let repositories = rows
             .iter()
