@@ -5,6 +5,7 @@ deletes as each of Harbor's roles; anonymous pulls work for public projects only
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import requests
@@ -418,6 +419,21 @@ def test_ping_and_the_permissions_robots_may_hold(teams):
     r = requests.get(f"{reg.url}/api/v2.0/permissions", auth=("dev", "dev-password"), timeout=30)
     assert r.status_code == 403 and "project admins" in r.text, r.text
     assert requests.get(f"{reg.url}/api/v2.0/permissions", timeout=30).status_code == 401
+
+
+def test_the_blob_volume_is_reported(teams):
+    reg = teams
+    r = requests.get(f"{reg.url}/api/v2.0/systeminfo/volumes",
+                     auth=("admin", admin_password(reg)), timeout=30)
+    assert r.status_code == 200, r.text
+    if os.environ.get("BERTH_STORAGE") == "s3":
+        assert r.json() == {"storage": []}, "an object store has no volume"
+        return
+    [volume] = r.json()["storage"]
+    disk = os.statvfs(reg.root)
+    assert volume["total"] == disk.f_blocks * disk.f_frsize
+    assert 0 < volume["free"] <= volume["total"]
+    assert requests.get(f"{reg.url}/api/v2.0/systeminfo/volumes", timeout=30).status_code == 401
 
 
 def test_the_openapi_document_describes_what_is_served(teams):

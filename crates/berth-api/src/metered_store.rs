@@ -38,6 +38,10 @@ impl MeteredStore {
 
 #[async_trait]
 impl BlobStore for MeteredStore {
+    async fn capacity(&self) -> Result<Option<berth_storage::Capacity>> {
+        self.inner.capacity().await
+    }
+
     async fn delete_many(&self, digests: &[Digest]) -> Result<u64> {
         self.timed("Delete", self.inner.delete_many(digests)).await
     }

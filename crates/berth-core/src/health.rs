@@ -31,6 +31,11 @@ async fn timed<E: std::fmt::Display>(
 }
 
 impl Registry {
+    /// The blob volume's size and free space, where the store has a volume.
+    pub async fn storage_capacity(&self) -> crate::Result<Option<berth_storage::Capacity>> {
+        Ok(self.blobs.capacity().await?)
+    }
+
     pub async fn readiness(&self) -> Vec<Check> {
         vec![self.storage_check().await, self.metadata_check().await]
     }

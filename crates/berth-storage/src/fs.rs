@@ -168,6 +168,11 @@ impl BlobStore for FsBlobStore {
         Ok(None)
     }
 
+    async fn capacity(&self) -> Result<Option<crate::Capacity>> {
+        let dir = self.v2.clone();
+        blocking(move || volume_capacity(&dir).map(Some)).await
+    }
+
     async fn check_writable(&self) -> Result<()> {
         // Where uploads land: if this takes a file, uploads can start.
         let probe = self.v2.join("_berth/uploads").join(unique_temp_name());
@@ -475,4 +480,25 @@ impl UploadWriter for FsUploadWriter {
             part: None,
         })
     }
+}
+
+/// The size and free space of the filesystem holding `dir` (statvfs).
+fn volume_capacity(dir: &Path) -> Result<crate::Capacity> {
+    use std::os::unix::ffi::OsStrExt;
+    let failed = |e: io::Error| StorageError::io(dir, e);
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stats` a buffer statvfs fills in.
+    let done = unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) };
+    if done != 0 {
+        return Err(failed(io::Error::last_os_error()));
+    }
+    // SAFETY: statvfs succeeded, so it filled `stats`.
+    let stats = unsafe { stats.assume_init() };
+    let block = stats.f_frsize as u64;
+    Ok(crate::Capacity {
+        total: stats.f_blocks as u64 * block,
+        free: stats.f_bavail as u64 * block,
+    })
 }

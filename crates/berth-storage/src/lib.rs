@@ -152,11 +152,24 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Proves the store takes writes now (readiness): writes, syncs and removes a probe.
     async fn check_writable(&self) -> Result<()>;
 
+    /// How large the volume holding the blobs is and how much of it is free, where the
+    /// store has one (a local filesystem); `None` for object stores, which have no such
+    /// limit to report.
+    async fn capacity(&self) -> Result<Option<Capacity>>;
+
     /// Walks the stored blobs (for garbage collection to find bytes the metadata does not
     /// know: left by a crash between a step's commit and its deletes), as a stream, so
     /// memory stays bounded however many there are. Temporary files of writes that
     /// crashed, older than `temp_age`, are removed on the way.
     async fn inventory(&self, temp_age: std::time::Duration) -> Result<InventoryStream>;
+}
+
+/// A volume's size and free space, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub total: u64,
+    /// What an unprivileged writer may still use.
+    pub free: u64,
 }
 
 /// One thing [`BlobStore::inventory`] found on its walk.

@@ -406,6 +406,10 @@ impl BlobStore for S3BlobStore {
         Ok(Some(url.to_string()))
     }
 
+    async fn capacity(&self) -> Result<Option<crate::Capacity>> {
+        Ok(None)
+    }
+
     async fn check_writable(&self) -> Result<()> {
         let probe = self.v2.clone().join("_berth").join("probe");
         self.store

@@ -220,6 +220,7 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(system::get_current_user_info))
         .routes(routes!(system::get_current_user_permissions))
         .routes(routes!(system::get_system_info))
+        .routes(routes!(system::get_volumes))
         .routes(routes!(system::get_health))
         .routes(routes!(system::get_statistic))
         .routes(routes!(search::search))

@@ -255,6 +255,42 @@ pub(super) async fn get_system_info(
     Ok(axum::Json(info).into_response())
 }
 
+/// Harbor's `Storage`: a volume's size and free space in bytes.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Storage {
+    total: u64,
+    free: u64,
+}
+
+/// Harbor's `SystemInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SystemVolumes {
+    storage: Vec<Storage>,
+}
+
+/// The blob volume's size and free space; none listed when the blobs are in an object
+/// store (it has no volume to fill).
+#[utoipa::path(get, path = "/systeminfo/volumes", tag = "systeminfo", operation_id = "getVolumes",
+    responses((status = 200, body = SystemVolumes), (status = 401, body = Errors),
+        (status = 403, body = Errors)))]
+pub(super) async fn get_volumes(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+) -> ApiResult {
+    super::at_system(&who, "system-volumes", berth_auth::Verb::Read)?;
+    let storage = state
+        .registry
+        .storage_capacity()
+        .await?
+        .map(|c| Storage {
+            total: c.total,
+            free: c.free,
+        })
+        .into_iter()
+        .collect();
+    Ok(axum::Json(SystemVolumes { storage }).into_response())
+}
+
 /// Whether the registry's parts work: `healthy` only when every one does.
 #[utoipa::path(get, path = "/health", tag = "health", operation_id = "getHealth",
     responses((status = 200, body = OverallHealthStatus)))]
