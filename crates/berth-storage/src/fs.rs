@@ -483,6 +483,9 @@ impl UploadWriter for FsUploadWriter {
 }
 
 /// The size and free space of the filesystem holding `dir` (statvfs).
+// statvfs's field types differ between platforms (u32 on some); the casts are not no-ops
+// everywhere.
+#[allow(clippy::unnecessary_cast)]
 fn volume_capacity(dir: &Path) -> Result<crate::Capacity> {
     use std::os::unix::ffi::OsStrExt;
     let failed = |e: io::Error| StorageError::io(dir, e);
