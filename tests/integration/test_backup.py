@@ -11,6 +11,7 @@ import pytest
 import requests
 
 import images as im
+from test_retention_policies import policy, rule
 from conftest import LOCAL_AUTH, Registry
 from gc_helpers import berth
 
@@ -29,6 +30,20 @@ def test_backup_during_pushes_then_restore(make_registry, workdir):
         layout = im.build_image(workdir / f"before-{i}", "v1", layers=2, seed=f"before-{i}")
         im.copy(layout.ref, f"docker://{reg.host}/backup/app{i}:v1", f"--dest-creds={creds}")
         pushed[f"backup/app{i}"] = layout
+
+    # Policies kept in the metadata travel too: a project's retention policy, the
+    # collection schedule.
+    api = f"{reg.url}/api/v2.0"
+    root = ("admin", password_of(reg))
+    project_id = requests.get(f"{api}/projects/backup", auth=root, timeout=30).json()["project_id"]
+    kept = policy(project_id, [rule("latestPushedK", 2)], "0 0 3 * * *").model_dump(
+        exclude_none=True)
+    r = requests.post(f"{api}/retentions", auth=root, json=kept, timeout=30)
+    assert r.status_code == 201, r.text
+    retention_id = r.headers["Location"].rsplit("/", 1)[1]
+    r = requests.put(f"{api}/system/gc/schedule", auth=root, timeout=30, json={
+        "schedule": {"type": "Custom", "cron": "0 30 2 * * *"}, "parameters": {}})
+    assert r.status_code == 200, r.text
 
     # Pushes go on while the backup runs.
     stop = threading.Event()
@@ -77,6 +92,14 @@ def test_backup_during_pushes_then_restore(make_registry, workdir):
                          timeout=10)
         assert r.status_code == 200, r.text
         catalog = set(r.json()["repositories"])
+        back = f"{restored.url}/api/v2.0"
+        policy_back = requests.get(f"{back}/retentions/{retention_id}", auth=root, timeout=30)
+        assert policy_back.status_code == 200, policy_back.text
+        assert policy_back.json()["rules"][0]["params"] == {"latestPushedK": 2}
+        assert policy_back.json()["trigger"]["settings"]["cron"] == "0 0 3 * * *"
+        schedule = requests.get(f"{back}/system/gc/schedule", auth=root, timeout=30).json()
+        assert (schedule["schedule"]["type"], schedule["schedule"]["cron"]) == (
+            "Custom", "0 30 2 * * *")
         assert set(pushed) <= catalog
         expected = dict(pushed)
         expected.update({name: layout for name, layout in during if name in catalog})
