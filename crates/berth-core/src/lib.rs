@@ -11,6 +11,7 @@ pub mod gc;
 pub mod gc_schedule;
 mod health;
 pub mod import;
+pub mod labels;
 pub mod lifecycle;
 mod manifests;
 pub mod policy;

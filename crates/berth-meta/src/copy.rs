@@ -305,6 +305,32 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
         ],
         true,
     ),
+    (
+        "labels",
+        "id",
+        &[
+            Int("id"),
+            Text("name"),
+            Text("description"),
+            Text("color"),
+            Text("scope"),
+            Int("project_id"),
+            Int("created_at"),
+            Int("updated_at"),
+        ],
+        true,
+    ),
+    (
+        "artifact_labels",
+        "repository_id, digest, label_id",
+        &[
+            Int("label_id"),
+            Int("repository_id"),
+            Text("digest"),
+            Int("created_at"),
+        ],
+        false,
+    ),
 ];
 
 /// Tables deliberately not copied: `jobs` holds the running registries' leases and due
@@ -606,23 +632,10 @@ impl Source for PgSnapshot<'_, '_> {
 mod tests {
     use super::{NOT_COPIED, TABLES};
 
-    /// The tables the SQLite schema steps create (and keep: steps that rebuild a table
+    /// The tables SQLite's schema steps create (and keep: steps that rebuild a table
     /// rename the new one into place).
     fn schema_tables() -> std::collections::BTreeSet<String> {
-        let steps = [
-            include_str!("sqlite/schema.sql"),
-            include_str!("sqlite/users.sql"),
-            include_str!("sqlite/outbox.sql"),
-            include_str!("sqlite/gc.sql"),
-            include_str!("sqlite/runs.sql"),
-            include_str!("sqlite/replicas.sql"),
-            include_str!("sqlite/teams.sql"),
-            include_str!("sqlite/accounts.sql"),
-            include_str!("sqlite/webhooks.sql"),
-            include_str!("sqlite/browse.sql"),
-            include_str!("sqlite/rules.sql"),
-            include_str!("sqlite/retention.sql"),
-        ];
+        let steps = crate::sqlite::MIGRATIONS;
         let mut tables = std::collections::BTreeSet::new();
         for step in steps {
             for line in step.lines() {

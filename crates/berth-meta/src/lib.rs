@@ -134,6 +134,7 @@ pub trait MetaStore:
     + Browse
     + TagRules
     + RetentionPolicies
+    + Labels
 {
 }
 
@@ -156,7 +157,8 @@ impl<
         + WebhookPolicies
         + Browse
         + TagRules
-        + RetentionPolicies,
+        + RetentionPolicies
+        + Labels,
 > MetaStore for T
 {
 }

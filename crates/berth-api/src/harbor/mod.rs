@@ -8,6 +8,7 @@ mod caller;
 mod configurations;
 mod gc;
 mod immutable;
+mod labels;
 mod ldap;
 mod members;
 mod models;
@@ -149,6 +150,14 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(
             repositories::get_artifact,
             repositories::delete_artifact
+        ))
+        .routes(routes!(repositories::add_artifact_label))
+        .routes(routes!(repositories::remove_artifact_label))
+        .routes(routes!(labels::list_labels, labels::create_label))
+        .routes(routes!(
+            labels::get_label,
+            labels::update_label,
+            labels::delete_label
         ))
         .routes(routes!(repositories::list_tags, repositories::create_tag))
         .routes(routes!(repositories::delete_tag))

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::labels::{Label, label_view};
 use super::models::Errors;
 use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, named_project, project_for, q, timestamp};
@@ -122,6 +123,9 @@ pub(super) struct Artifact {
     references: Vec<ChildReference>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<Vec<TagView>>,
+    /// With `with_label=true`: the labels it carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<Vec<Label>>,
 }
 
 fn pull_time(ms: Option<i64>) -> String {
@@ -183,7 +187,28 @@ fn artifact(
             })
             .collect(),
         tags: tags.map(|rules| tags_of(view, rules)),
+        labels: None,
     }
+}
+
+/// `shown`, the artifacts of `views`, with the labels each carries when `wanted`.
+async fn with_labels(
+    state: &AppState,
+    views: &[ArtifactView],
+    shown: &mut [Artifact],
+    wanted: Option<bool>,
+) -> Result<(), ApiError> {
+    if wanted != Some(true) {
+        return Ok(());
+    }
+    for (view, artifact) in views.iter().zip(shown.iter_mut()) {
+        let labels = state
+            .registry
+            .artifact_labels(view.row.repository_id, &view.row.digest)
+            .await?;
+        artifact.labels = Some(labels.iter().map(label_view).collect());
+    }
+    Ok(())
 }
 
 /// The immutability rules to mark tags with, when tags are shown (`with_tag`, default on).
@@ -224,8 +249,9 @@ pub(super) struct ArtifactParams {
     page_size: Option<i64>,
     /// Include the tags (default `true`).
     with_tag: Option<bool>,
-    /// Accepted and ignored: berth has no labels, scans or signature checks yet.
+    /// Include the labels each artifact carries (default `false`).
     with_label: Option<bool>,
+    /// Accepted and ignored: berth has no scans or signature checks yet.
     with_scan_overview: Option<bool>,
     with_signature: Option<bool>,
     with_immutable_status: Option<bool>,
@@ -505,6 +531,7 @@ pub(super) async fn list_project_artifacts(
         let rules = tag_rules(&state, &repo, params.with_tag).await?;
         shown.push(artifact(view, &repo, p.id, rules.as_ref()));
     }
+    with_labels(&state, &views, &mut shown, params.with_label).await?;
     Ok(paging::list(&uri, &shown, total, page))
 }
 
@@ -605,7 +632,7 @@ pub(super) async fn list_artifacts(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let _ = (params.with_label, params.with_scan_overview);
+    let _ = params.with_scan_overview;
     let _ = (
         params.with_signature,
         params.with_immutable_status,
@@ -622,10 +649,11 @@ pub(super) async fn list_artifacts(
     let query = artifact_query(&params, page, ArtifactScope::Repository(repo.clone()))?;
     let (views, total) = state.registry.artifacts(&query).await?;
     let rules = tag_rules(&state, &repo, params.with_tag).await?;
-    let shown: Vec<Artifact> = views
+    let mut shown: Vec<Artifact> = views
         .iter()
         .map(|v| artifact(v, &repo, p.id, rules.as_ref()))
         .collect();
+    with_labels(&state, &views, &mut shown, params.with_label).await?;
     Ok(paging::list(&uri, &shown, total, page))
 }
 
@@ -656,7 +684,84 @@ pub(super) async fn get_artifact(
         .artifact(&repo, &reference(&reference_text)?)
         .await?;
     let rules = tag_rules(&state, &repo, params.with_tag).await?;
-    Ok(axum::Json(artifact(&view, &repo, p.id, rules.as_ref())).into_response())
+    let mut shown = [artifact(&view, &repo, p.id, rules.as_ref())];
+    with_labels(
+        &state,
+        std::slice::from_ref(&view),
+        &mut shown,
+        params.with_label,
+    )
+    .await?;
+    let [shown] = shown;
+    Ok(axum::Json(shown).into_response())
+}
+
+/// Put a label on an artifact: a registry-wide one, or one of the artifact's project.
+#[utoipa::path(post, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels",
+    tag = "artifact", operation_id = "AddLabel",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest")),
+    request_body = Label,
+    responses((status = 200, description = "Labelled"), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors), (status = 404, body = Errors),
+        (status = 409, body = Errors)))]
+pub(super) async fn add_artifact_label(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name, reference_text)): Path<(String, String, String)>,
+    JsonBody(label): JsonBody<Label>,
+) -> ApiResult {
+    let (_, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::ArtifactLabel,
+        Verb::Create,
+    )
+    .await?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    state
+        .registry
+        .label_artifact(&repo, &view.row.digest, label.id)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Take a label off an artifact.
+#[utoipa::path(delete, path = "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels/{label_id}",
+    tag = "artifact", operation_id = "RemoveLabel",
+    params(("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The name below the project"),
+        ("reference" = String, Path, description = "A tag or a digest"),
+        ("label_id" = i64, Path, description = "The label's id")),
+    responses((status = 200, description = "Removed"), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 404, body = Errors)))]
+pub(super) async fn remove_artifact_label(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path((project_name, name, reference_text, label_id)): Path<(String, String, String, i64)>,
+) -> ApiResult {
+    let (_, repo) = repository_for(
+        &state,
+        &who,
+        (&project_name, &name),
+        Resource::ArtifactLabel,
+        Verb::Delete,
+    )
+    .await?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(&reference_text)?)
+        .await?;
+    state
+        .registry
+        .unlabel_artifact(&repo, &view.row.digest, label_id)
+        .await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 /// Delete an artifact with its tags, its signatures and SBOMs, and the index children

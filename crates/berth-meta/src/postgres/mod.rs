@@ -59,6 +59,8 @@ mod collection;
 mod graph;
 #[path = "../sql/aggregates/jobs.rs"]
 mod jobs;
+#[path = "../sql/aggregates/labels.rs"]
+mod labels;
 #[path = "../sql/aggregates/manifests.rs"]
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
@@ -99,6 +101,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("browse.sql"),
     include_str!("rules.sql"),
     include_str!("retention.sql"),
+    include_str!("labels.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

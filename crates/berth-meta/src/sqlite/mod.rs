@@ -71,6 +71,8 @@ mod collection;
 mod graph;
 #[path = "../sql/aggregates/jobs.rs"]
 mod jobs;
+#[path = "../sql/aggregates/labels.rs"]
+mod labels;
 #[path = "../sql/aggregates/manifests.rs"]
 mod manifests;
 #[path = "../sql/aggregates/outbox.rs"]
@@ -101,7 +103,7 @@ mod users;
 mod webhooks;
 
 /// Schema steps in order: `MIGRATIONS[i]` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("users.sql"),
     include_str!("outbox.sql"),
@@ -114,6 +116,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("browse.sql"),
     include_str!("rules.sql"),
     include_str!("retention.sql"),
+    include_str!("labels.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -6,6 +6,7 @@ mod browse;
 mod collection;
 mod engine;
 mod jobs;
+mod labels;
 mod manifests;
 mod outbox;
 mod placement;
@@ -29,6 +30,7 @@ pub use browse::{
 pub use collection::Collection;
 pub use engine::Engine;
 pub use jobs::{ClaimRequest, JobClaim, Leases};
+pub use labels::{Attached, LabelQuery, LabelRecord, LabelScope, LabelWrite, Labels};
 pub use manifests::Manifests;
 pub use outbox::{NewOutboxEvent, Outbox, OutboxFeed};
 pub use placement::{Placement, PlacementGuard};

@@ -330,6 +330,9 @@ impl Projects for Meta {
             "DELETE FROM lifecycle_runs WHERE policy_id IN
                 (SELECT id FROM retention_policies WHERE project_id = $1)",
             "DELETE FROM retention_policies WHERE project_id = $1",
+            "DELETE FROM artifact_labels WHERE label_id IN
+                (SELECT id FROM labels WHERE scope = 'p' AND project_id = $1)",
+            "DELETE FROM labels WHERE scope = 'p' AND project_id = $1",
         ] {
             sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
         }

@@ -61,6 +61,11 @@ pub(super) async fn delete_manifest_in(
     if deleted == 0 {
         return Ok(false);
     }
+    sqlx::query("DELETE FROM artifact_labels WHERE repository_id = $1 AND digest = $2")
+        .bind(repo_id)
+        .bind(digest)
+        .execute(&mut *conn)
+        .await?;
     let references = sqlx::query(
         "SELECT child_digest, kind FROM manifest_references
          WHERE repository_id = $1 AND manifest_digest = $2",
