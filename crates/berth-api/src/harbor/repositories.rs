@@ -316,6 +316,22 @@ async fn repository_for(
     Ok((p, repo))
 }
 
+/// The artifact a path names (by tag or digest), with its project and repository, if
+/// `who` may do `verb` on `resource` there.
+async fn artifact_for(
+    state: &AppState,
+    who: &Identity,
+    (project_name, name, reference_text): (&str, &str, &str),
+    (resource, verb): (Resource, Verb),
+) -> Result<(ProjectRecord, RepoName, ArtifactView), ApiError> {
+    let (p, repo) = repository_for(state, who, (project_name, name), resource, verb).await?;
+    let view = state
+        .registry
+        .artifact(&repo, &reference(reference_text)?)
+        .await?;
+    Ok((p, repo, view))
+}
+
 /// A repository's full name from the path: Harbor's clients encode the slashes of a
 /// repository name twice (`a%252Fb`), so one `%2F` is left after routing.
 fn full_name(project: &str, repository: &str) -> Result<RepoName, ApiError> {
@@ -671,18 +687,13 @@ pub(super) async fn get_artifact(
     Path((project_name, name, reference_text)): Path<(String, String, String)>,
     Params(params): Params<ArtifactParams>,
 ) -> ApiResult {
-    let (p, repo) = repository_for(
+    let (p, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::Artifact,
-        Verb::Read,
+        (&project_name, &name, &reference_text),
+        (Resource::Artifact, Verb::Read),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     let rules = tag_rules(&state, &repo, params.with_tag).await?;
     let mut shown = [artifact(&view, &repo, p.id, rules.as_ref())];
     with_labels(
@@ -712,18 +723,13 @@ pub(super) async fn add_artifact_label(
     Path((project_name, name, reference_text)): Path<(String, String, String)>,
     JsonBody(label): JsonBody<Label>,
 ) -> ApiResult {
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::ArtifactLabel,
-        Verb::Create,
+        (&project_name, &name, &reference_text),
+        (Resource::ArtifactLabel, Verb::Create),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     state
         .registry
         .label_artifact(&repo, &view.row.digest, label.id)
@@ -745,18 +751,13 @@ pub(super) async fn remove_artifact_label(
     Caller(who): Caller,
     Path((project_name, name, reference_text, label_id)): Path<(String, String, String, i64)>,
 ) -> ApiResult {
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::ArtifactLabel,
-        Verb::Delete,
+        (&project_name, &name, &reference_text),
+        (Resource::ArtifactLabel, Verb::Delete),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     state
         .registry
         .unlabel_artifact(&repo, &view.row.digest, label_id)
@@ -779,18 +780,13 @@ pub(super) async fn delete_artifact(
     headers: HeaderMap,
     Path((project_name, name, reference_text)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::Artifact,
-        Verb::Delete,
+        (&project_name, &name, &reference_text),
+        (Resource::Artifact, Verb::Delete),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     state
         .registry
         .delete_artifact(&repo, &view.row.digest)
@@ -907,18 +903,13 @@ pub(super) async fn list_tags(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult {
     let page = Page::at(params.page, params.page_size)?;
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::Tag,
-        Verb::List,
+        (&project_name, &name, &reference_text),
+        (Resource::Tag, Verb::List),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     let tags = tags_of(&view, &state.registry.immutability(&repo).await?);
     let total = tags.len() as i64;
     let shown: Vec<&TagView> = tags
@@ -947,22 +938,17 @@ pub(super) async fn create_tag(
     OriginalUri(uri): OriginalUri,
     JsonBody(new): JsonBody<NewTag>,
 ) -> ApiResult {
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::Tag,
-        Verb::Create,
+        (&project_name, &name, &reference_text),
+        (Resource::Tag, Verb::Create),
     )
     .await?;
     let tag: Tag = new
         .name
         .parse()
         .map_err(|e| bad(format!("{:?} is not a tag: {e}", new.name)))?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     if view.row.tags.iter().any(|(t, _)| t == tag.as_str()) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -1002,18 +988,13 @@ pub(super) async fn delete_tag(
     Caller(who): Caller,
     Path((project_name, name, reference_text, tag_name)): Path<(String, String, String, String)>,
 ) -> ApiResult {
-    let (_, repo) = repository_for(
+    let (_, repo, view) = artifact_for(
         &state,
         &who,
-        (&project_name, &name),
-        Resource::Tag,
-        Verb::Delete,
+        (&project_name, &name, &reference_text),
+        (Resource::Tag, Verb::Delete),
     )
     .await?;
-    let view = state
-        .registry
-        .artifact(&repo, &reference(&reference_text)?)
-        .await?;
     let Some((tag, _)) = view.row.tags.iter().find(|(t, _)| *t == tag_name) else {
         return Err(not_found(format!("the artifact has no tag {tag_name}")));
     };
