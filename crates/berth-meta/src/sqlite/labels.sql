@@ -1,5 +1,6 @@
 -- Schema version 13: labels (Harbor's), registry-wide ('g') or a project's ('p'), and the
--- artifacts (manifests) that carry them.
+-- artifacts (manifests) that carry them; and repositories by creation, so that a listing
+-- of the newest (Harbor's default order) reads one page of the index, not every row.
 CREATE TABLE labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -20,3 +21,4 @@ CREATE TABLE artifact_labels (
     PRIMARY KEY (repository_id, digest, label_id)
 ) WITHOUT ROWID;
 CREATE INDEX artifact_labels_by_label ON artifact_labels (label_id);
+CREATE INDEX repositories_by_creation ON repositories (created_at, id);
