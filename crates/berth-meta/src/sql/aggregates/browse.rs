@@ -111,8 +111,13 @@ impl Browse for Meta {
         &self,
         query: &RepositoryQuery,
     ) -> Result<(Vec<RepositoryRow>, i64)> {
-        let mut count =
-            QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {REPOSITORIES_WITH_PROJECTS}"));
+        // Every repository has its project, so the join is only for filters on projects.
+        let from = if query.project_id.is_some() || query.visible.is_some() {
+            REPOSITORIES_WITH_PROJECTS
+        } else {
+            "repositories r"
+        };
+        let mut count = QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {from}"));
         push_repository_filter(&mut count, query);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
         let column = match query.order.key {
@@ -131,7 +136,7 @@ impl Browse for Meta {
         // would otherwise carry them for every repository that matches).
         let mut select = QueryBuilder::<Db>::new(format!(
             "SELECT {REPOSITORY_COLUMNS} FROM {REPOSITORIES_WITH_PROJECTS} WHERE r.id IN
-             (SELECT r.id FROM {REPOSITORIES_WITH_PROJECTS}"
+             (SELECT r.id FROM {from}"
         ));
         push_repository_filter(&mut select, query);
         select.push(&order).push(" LIMIT ");
@@ -215,7 +220,8 @@ impl Browse for Meta {
     }
 }
 
-/// The WHERE clause of a repository listing (over [`REPOSITORIES_WITH_PROJECTS`]).
+/// The WHERE clause of a repository listing (over [`REPOSITORIES_WITH_PROJECTS`] when
+/// it filters on projects).
 fn push_repository_filter(q: &mut QueryBuilder<Db>, query: &RepositoryQuery) {
     q.push(" WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)");
     if let Some(project) = &query.project {
