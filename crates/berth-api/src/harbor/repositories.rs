@@ -538,14 +538,21 @@ pub(super) async fn list_project_artifacts(
     let query = artifact_query(&params, page, ArtifactScope::Project(p.name.clone()))?;
     let (views, total) = state.registry.artifacts(&query).await?;
     let mut shown = Vec::with_capacity(views.len());
+    // A page holds several artifacts of one repository: its rules are read once.
+    let mut rules_of: std::collections::HashMap<String, Option<Immutability>> =
+        std::collections::HashMap::new();
     for view in &views {
         let repo = view
             .row
             .repository_name
             .parse::<RepoName>()
             .map_err(|e| crate::response::internal(&e))?;
-        let rules = tag_rules(&state, &repo, params.with_tag).await?;
-        shown.push(artifact(view, &repo, p.id, rules.as_ref()));
+        if !rules_of.contains_key(repo.as_str()) {
+            let rules = tag_rules(&state, &repo, params.with_tag).await?;
+            rules_of.insert(repo.to_string(), rules);
+        }
+        let rules = rules_of.get(repo.as_str()).and_then(Option::as_ref);
+        shown.push(artifact(view, &repo, p.id, rules));
     }
     with_labels(&state, &views, &mut shown, params.with_label).await?;
     Ok(paging::list(&uri, &shown, total, page))
