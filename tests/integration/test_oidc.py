@@ -62,8 +62,10 @@ def test_people_sign_in_in_the_browser_and_push_with_their_cli_secret(make_regis
     erin = Harbor(reg, "erin", secret)
     me = erin.get_current_user()
     assert (me.email, me.realname) == ("erin@berth.test", "Erin Dev")
+    # A later sign-in goes straight to the web interface, signed in by its session cookie.
     again, shown = browser_sign_in(reg, "erin-sub")
-    assert again.status_code == 200 and shown is None and "cli_secret" in again.text
+    assert again.status_code == 303 and again.headers["Location"] == "/" and shown is None
+    assert "berth_session=" in again.headers["Set-Cookie"]
     assert push(f"erin:{secret}") == 0
 
     # Her own new secret, set with the current one; the old one stops.

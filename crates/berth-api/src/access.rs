@@ -144,6 +144,35 @@ pub fn credentials(headers: &HeaderMap, peer: Option<&Peer>) -> Credentials {
     }
 }
 
+/// The request's credentials; when it brings none, the browser session its cookie names.
+/// Only reads and the management API take sessions (the latter with a CSRF token for
+/// changes): a cookie is sent with requests other sites make.
+pub fn credentials_or_session(headers: &HeaderMap, peer: Option<&Peer>) -> Credentials {
+    match credentials(headers, peer) {
+        Credentials::Anonymous => {
+            session_cookie(headers).map_or(Credentials::Anonymous, Credentials::Session)
+        }
+        given => given,
+    }
+}
+
+/// The session id of the request's session cookie, if it has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, berth_auth::sessions::COOKIE)
+}
+
+/// The value of cookie `name`.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
 /// Checks the request; `Err` is the response to send instead.
 pub async fn check(
     auth: &Authenticator,
@@ -155,7 +184,12 @@ pub async fn check(
     if auth.is_open() {
         return Ok(Identity::anonymous());
     }
-    auth.authorize(&credentials(headers, peer), Peer::ip(peer), needs)
+    let credentials = if needs.iter().any(Scope::changes_something) {
+        credentials(headers, peer)
+    } else {
+        credentials_or_session(headers, peer)
+    };
+    auth.authorize(&credentials, Peer::ip(peer), needs)
         .await
         .map_err(|refusal| {
             let realm = default_realm(headers, peer, options);

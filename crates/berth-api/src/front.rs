@@ -25,6 +25,8 @@ enum Endpoint<'a> {
     Management,
     Health(crate::health::Probe),
     Metrics,
+    /// The web interface's pages.
+    Ui,
     Unknown,
 }
 
@@ -36,12 +38,13 @@ impl Endpoint<'_> {
             Endpoint::Management => "management",
             Endpoint::Health(_) => "health",
             Endpoint::Metrics => "metrics",
+            Endpoint::Ui => "ui",
             Endpoint::Unknown => "unknown",
         }
     }
 }
 
-fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
+fn classify<'a>(path: &'a str, prefix: &str, metrics: bool, ui: bool) -> Endpoint<'a> {
     // Probes (and metrics) answer at the root as well, where orchestrators look for them.
     if let Some(probe) = crate::health::route(path) {
         return Endpoint::Health(probe);
@@ -60,6 +63,9 @@ fn classify<'a>(path: &'a str, prefix: &str, metrics: bool) -> Endpoint<'a> {
     }
     if let Some(e) = crate::token::route(local) {
         return Endpoint::Token(e);
+    }
+    if ui && berth_ui::matches(local) {
+        return Endpoint::Ui;
     }
     routes::parse(local).map_or(Endpoint::Unknown, Endpoint::V2)
 }
@@ -95,6 +101,10 @@ fn audit_kind(
         Endpoint::Token(_) => Some(Kind::SignIn),
         Endpoint::Management if changes => {
             let local = path.strip_prefix(prefix).unwrap_or(path);
+            // Sessions begin and end at `/c/...`; they change nothing the log follows.
+            if crate::harbor::BROWSER_PATHS.contains(&local) {
+                return None;
+            }
             let below = local
                 .strip_prefix(crate::harbor::BASE)
                 .unwrap_or(local)
@@ -140,7 +150,7 @@ pub(crate) async fn dispatch(State(state): State<Arc<AppState>>, mut req: Reques
     resp
 }
 
-async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Response {
+pub(crate) async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -161,7 +171,7 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         host: header_text(&parts.headers, header::HOST),
         user_agent: header_text(&parts.headers, header::USER_AGENT),
     });
-    let endpoint = classify(&path, &opts.prefix, opts.metrics_on_main_port);
+    let endpoint = classify(&path, &opts.prefix, opts.metrics_on_main_port, opts.ui);
     let label = endpoint.label();
     let audit_request = match (
         &state.audit,
@@ -207,6 +217,11 @@ async fn serve(state: Arc<AppState>, req: Request, request_id: String) -> Respon
         }
         Endpoint::Health(probe) => (crate::health::answer(&state, probe, &method).await, None),
         Endpoint::Metrics => (crate::debug::metrics_response(&state).await, None),
+        Endpoint::Ui => {
+            let req = Request::from_parts(parts, body);
+            let resp = crate::interface::serve(&state, peer.clone(), &request_id, req).await;
+            (resp, None)
+        }
         Endpoint::Unknown => (
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -12,6 +12,7 @@ pub mod domain_events;
 mod front;
 mod harbor;
 pub mod health;
+mod interface;
 pub mod metered_store;
 pub mod metrics;
 mod response;
@@ -38,6 +39,8 @@ pub struct ApiOptions {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// `berth.metrics.mainport`: also serve `/metrics` on the main listener.
     pub metrics_on_main_port: bool,
+    /// `berth.ui.enabled`: serve the web interface at the prefix's root.
+    pub ui: bool,
 }
 
 pub struct AppState {
@@ -64,6 +67,8 @@ pub struct AppState {
     pub management: ManagementApi,
     /// What `GET /api/v2.0/configurations` reports.
     pub configurations: Vec<ConfigurationItem>,
+    /// The web interface's routes, built on first use.
+    pub ui: berth_ui::Interface,
 }
 
 /// One of Harbor's system settings as berth's configuration answers it.

@@ -67,7 +67,8 @@ async fn get_token(
     peer: Option<&Peer>,
 ) -> Response {
     let who = match credentials(headers, peer) {
-        Credentials::Anonymous => Identity::anonymous(),
+        // Cookies never reach here (`credentials` reads none).
+        Credentials::Anonymous | Credentials::Session(_) => Identity::anonymous(),
         Credentials::Certificate(user) => Identity::user(user, false),
         Credentials::Basic { user, password } => {
             match auth.login(&user, &password, Peer::ip(peer)).await {

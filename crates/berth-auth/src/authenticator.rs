@@ -17,6 +17,7 @@ use crate::htpasswd::{HtpasswdFile, verify_bcrypt};
 use crate::ldap::{Directory, DirectoryUser};
 use crate::limiter::{LimiterSettings, LoginLimiter, Verdict};
 use crate::scope::Scope;
+use crate::sessions::SessionStore;
 use crate::token::{TokenError, TokenIssuer, TokenVerifier};
 use crate::{AuthError, password, robots};
 
@@ -65,6 +66,8 @@ pub enum Credentials {
     /// The common name of a client certificate the TLS layer verified against
     /// `http.tls.clientcas`.
     Certificate(String),
+    /// The id in a browser's session cookie (`Authorization` absent).
+    Session(String),
     Malformed,
 }
 
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Credentials {
             Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
             Credentials::Bearer(_) => f.write_str("Bearer(***)"),
             Credentials::Certificate(user) => write!(f, "Certificate({user})"),
+            Credentials::Session(_) => f.write_str("Session(***)"),
             Credentials::Malformed => f.write_str("Malformed"),
         }
     }
@@ -150,6 +154,8 @@ pub struct Authenticator {
     /// At most one password check per core at once: a login flood queues, it does not
     /// take memory.
     checks: PasswordChecks,
+    /// Browser sessions, where the web UI is served.
+    sessions: Option<SessionStore>,
 }
 
 /// A login's account, looked up before its password is checked.
@@ -216,6 +222,81 @@ impl Authenticator {
             cache: VerifiedCache::new(CREDENTIAL_CACHE_TTL),
             limiter: LoginLimiter::new(limits),
             checks: PasswordChecks::new(cores),
+            sessions: None,
+        }
+    }
+
+    /// Accepts browser sessions kept in `store` (the web UI's sign-in).
+    pub fn with_sessions(mut self, store: SessionStore) -> Authenticator {
+        self.sessions = Some(store);
+        self
+    }
+
+    pub fn sessions(&self) -> Option<&SessionStore> {
+        self.sessions.as_ref()
+    }
+
+    /// Checks a user's password and starts a browser session: the identity and the
+    /// session id for the cookie. Robots have no sessions: they sign in where they work.
+    pub async fn sign_in(
+        &self,
+        user: &str,
+        password: &str,
+        addr: IpAddr,
+    ) -> Result<(Identity, String), Refusal> {
+        let Some(store) = &self.sessions else {
+            return Err(Refusal::Denied(
+                "this registry keeps no browser sessions".into(),
+            ));
+        };
+        if matches!(self.mode, Mode::Open | Mode::ExternalToken { .. }) {
+            return Err(Refusal::Denied(format!(
+                "with authentication mode {}, berth checks no passwords",
+                self.mode_name()
+            )));
+        }
+        if robots::is_robot_name(user) {
+            return Err(Refusal::Denied(
+                "robot accounts cannot sign in to the web interface; they use their secret with the registry and API".into(),
+            ));
+        }
+        let who = self.login(user, password, addr).await?;
+        let who = match self.mode {
+            Mode::Htpasswd { .. } => Identity { admin: true, ..who },
+            _ => who,
+        };
+        let name = who.user.clone().unwrap_or_else(|| user.to_string());
+        let id = store.start(&name).await?;
+        Ok((who, id))
+    }
+
+    /// Starts a browser session for `user`, whose sign-in was checked elsewhere (an
+    /// OpenID Connect provider's).
+    pub async fn start_session(&self, user: &str) -> Result<Option<String>, AuthError> {
+        match &self.sessions {
+            Some(store) => Ok(Some(store.start(user).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Who a session id signs in, as the user database says now.
+    async fn session_identity(&self, id: &str) -> Result<Identity, Refusal> {
+        let ended = || Refusal::Unauthenticated("your session has ended; sign in again".into());
+        let Some(store) = &self.sessions else {
+            return Err(ended());
+        };
+        let Some(name) = store.user(id).await? else {
+            return Err(ended());
+        };
+        match &self.mode {
+            Mode::Local { meta, .. } => match meta.user(&name).await.map_err(AuthError::from)? {
+                Some(u) => Ok(user_identity(&u)),
+                None => Err(ended()),
+            },
+            Mode::Htpasswd { file, .. } if file.hash_of(&name).is_some() => {
+                Ok(Identity::user(name, true))
+            }
+            _ => Err(ended()),
         }
     }
 
@@ -356,6 +437,7 @@ impl Authenticator {
             }
             (_, Credentials::Basic { user, password }) => self.login(user, password, addr).await?,
             (_, Credentials::Certificate(user)) => Identity::user(user.clone(), false),
+            (_, Credentials::Session(id)) => self.session_identity(id).await?,
             _ => Identity::anonymous(),
         };
         if who.is_anonymous() && needs.is_empty() {
@@ -438,6 +520,7 @@ impl Authenticator {
             (Mode::Htpasswd { .. }, Credentials::Certificate(user)) => {
                 Ok(Identity::user(user.clone(), true))
             }
+            (_, Credentials::Session(id)) => self.session_identity(id).await,
             (Mode::Local { .. }, Credentials::Basic { user, password }) => {
                 self.login(user, password, addr).await
             }

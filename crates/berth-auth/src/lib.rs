@@ -17,6 +17,7 @@ pub mod projects;
 pub mod rbac;
 pub mod robots;
 pub mod scope;
+pub mod sessions;
 pub mod token;
 pub mod users;
 

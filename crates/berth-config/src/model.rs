@@ -767,12 +767,33 @@ pub struct BerthConfig {
     pub ldap: LdapConfig,
     pub oidc: OidcConfig,
     pub audit: AuditConfig,
+    pub ui: UiConfig,
     pub metrics: MetricsConfig,
     /// Immutable-tag rules.
     pub immutable: Vec<ImmutableTagRule>,
     pub gc: GcConfig,
     pub retention: RetentionConfig,
     pub jobs: JobsConfig,
+}
+
+/// `berth.ui`: the web interface served at `/` of the main listener.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct UiConfig {
+    /// Serve the web interface (and accept browser sessions).
+    pub enabled: bool,
+    /// How long a browser session lasts unused.
+    #[serde(deserialize_with = "de_duration")]
+    pub sessiontimeout: Duration,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            enabled: true,
+            sessiontimeout: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// `berth.jobs`: background work shared by the processes on one metadata database.

@@ -374,6 +374,10 @@ const BERTH: &[Field] = &[
             f("syslog", Struct(&[f("address", Str), f("facility", Str)])),
         ]),
     ),
+    f(
+        "ui",
+        Struct(&[f("enabled", Bool), f("sessiontimeout", Duration)]),
+    ),
     f("metrics", Struct(&[f("mainport", Bool)])),
     f(
         "immutable",

@@ -135,6 +135,7 @@ pub trait MetaStore:
     + TagRules
     + RetentionPolicies
     + Labels
+    + Sessions
 {
 }
 
@@ -158,7 +159,8 @@ impl<
         + Browse
         + TagRules
         + RetentionPolicies
-        + Labels,
+        + Labels
+        + Sessions,
 > MetaStore for T
 {
 }

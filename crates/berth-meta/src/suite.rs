@@ -1912,3 +1912,49 @@ async fn immutable_rules_belong_to_their_project() {
         assert!(!meta.delete_immutable_rule(id).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn sessions_expire_extend_and_end() {
+    use crate::SessionRecord;
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let session = |id: &str, user: &str, expires_at_ms| SessionRecord {
+            id_hash: id.into(),
+            user_name: user.into(),
+            created_at_ms: 100,
+            expires_at_ms,
+        };
+        meta.create_session(&session("a", "alice", 1_000))
+            .await
+            .unwrap();
+        meta.create_session(&session("b", "alice", 5_000))
+            .await
+            .unwrap();
+        meta.create_session(&session("c", "bob", 5_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.session("a", 999).await.unwrap(),
+            Some(session("a", "alice", 1_000)),
+            "{engine}"
+        );
+        assert_eq!(
+            meta.session("a", 1_000).await.unwrap(),
+            None,
+            "{engine}: expired"
+        );
+        assert!(meta.extend_session("a", 2_000).await.unwrap());
+        assert!(
+            meta.session("a", 1_500).await.unwrap().is_some(),
+            "{engine}"
+        );
+        assert!(!meta.extend_session("missing", 2_000).await.unwrap());
+        assert_eq!(meta.purge_sessions(2_000).await.unwrap(), 1, "{engine}");
+        assert_eq!(meta.session("a", 0).await.unwrap(), None);
+        assert_eq!(meta.delete_user_sessions("alice").await.unwrap(), 1);
+        assert_eq!(meta.session("b", 0).await.unwrap(), None, "{engine}");
+        assert!(meta.delete_session("c").await.unwrap());
+        assert!(!meta.delete_session("c").await.unwrap(), "{engine}");
+    }
+}

@@ -8,6 +8,7 @@ use anyhow::Context;
 use berth_auth::htpasswd::HtpasswdFile;
 use berth_auth::keys::{SigningKey, write_private};
 use berth_auth::ldap::{Directory, GroupSettings, LdapSettings};
+use berth_auth::sessions::SessionStore;
 use berth_auth::token::{TokenIssuer, TokenVerifier};
 use berth_auth::{AccessPolicy, Authenticator, Mode, Roles, password, users};
 use berth_meta::MetaStore;
@@ -67,12 +68,17 @@ pub async fn authenticator(
     let policy = match mode {
         Mode::Local { .. } => AccessPolicy {
             anonymous_pull: s.anonymous_pull,
-            roles: Roles::Projects(meta),
+            roles: Roles::Projects(meta.clone()),
             auto_create: s.projects.autocreate,
         },
         _ => AccessPolicy::everyone(s.anonymous_pull),
     };
-    Ok(Authenticator::new(mode, policy))
+    let authenticator = Authenticator::new(mode, policy);
+    Ok(if s.ui.enabled {
+        authenticator.with_sessions(SessionStore::new(meta, s.ui.sessiontimeout))
+    } else {
+        authenticator
+    })
 }
 
 /// The LDAP directory of `berth.ldap`, if one is configured.

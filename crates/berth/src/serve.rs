@@ -46,6 +46,7 @@ fn api_options(s: &ServeSettings) -> anyhow::Result<ApiOptions> {
         base_url: s.base_url.clone(),
         headers,
         metrics_on_main_port: s.metrics_on_main_port,
+        ui: s.ui.enabled,
     })
 }
 
@@ -239,6 +240,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         }),
         management: Default::default(),
         configurations: crate::configurations::harbor_view(&s),
+        ui: Default::default(),
     });
     let app = berth_api::router(state.clone());
     if let Some(addr) = &s.debug_addr {

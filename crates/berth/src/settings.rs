@@ -37,6 +37,8 @@ pub struct ServeSettings {
     pub oidc: berth_config::OidcConfig,
     /// `berth.audit`.
     pub audit: berth_config::AuditConfig,
+    /// `berth.ui`.
+    pub ui: berth_config::UiConfig,
     /// `http.debug.addr`, resolved like `http.addr`.
     pub debug_addr: Option<String>,
     /// `http.debug.prometheus.path` when enabled.
@@ -232,6 +234,7 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<ServeSettings> {
         ldap: config.berth.ldap.clone(),
         oidc: config.berth.oidc.clone(),
         audit: config.berth.audit.clone(),
+        ui: config.berth.ui.clone(),
         debug_addr: config.http.debug.addr.as_deref().map(listen_addr),
         endpoints: endpoints(&config.notifications)?,
         include_references: config.notifications.events.includereferences,

@@ -15,7 +15,7 @@ use crate::access::{self, Peer};
 pub(crate) struct SignedInSlot(Arc<std::sync::Mutex<Option<String>>>);
 
 impl SignedInSlot {
-    fn set(&self, user: &str) {
+    pub(crate) fn set(&self, user: &str) {
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some(user.to_string());
         }
@@ -24,6 +24,27 @@ impl SignedInSlot {
     pub(crate) fn take(&self) -> Option<String> {
         self.0.lock().ok().and_then(|mut s| s.take())
     }
+}
+
+/// A change asked for with a session cookie must carry the session's CSRF token: the
+/// cookie alone could come from a form on another site.
+fn check_csrf(session_id: &str, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get(berth_auth::sessions::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if berth_auth::sessions::csrf_matches(session_id, given) {
+        return Ok(());
+    }
+    Err(crate::response::ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        format!(
+            "a change made with a session cookie needs the session's CSRF token in {}; reload the page and try again",
+            berth_auth::sessions::CSRF_HEADER
+        ),
+    )
+    .into_response())
 }
 
 /// The caller: anonymous, a user signed in with a password or client certificate, or the
@@ -38,7 +59,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<Peer>().cloned();
-        let credentials = access::credentials(&parts.headers, peer.as_ref());
+        let credentials = access::credentials_or_session(&parts.headers, peer.as_ref());
+        if let Credentials::Session(id) = &credentials
+            && !parts.method.is_safe()
+        {
+            check_csrf(id, &parts.headers)?;
+        }
         let auth = &state.auth;
         if credentials == Credentials::Anonymous && !auth.is_open() {
             return Ok(Caller(Identity::anonymous()));

@@ -23,6 +23,7 @@ mod retention;
 mod robots;
 mod search;
 mod selectors;
+mod sessions;
 mod system;
 mod system_retention;
 mod users;
@@ -40,6 +41,7 @@ use crate::AppState;
 use crate::response::ApiError;
 
 pub(crate) use caller::{Caller, SignedInSlot};
+pub(crate) use sessions::session_cookie;
 
 /// The API's base path below `http.prefix`.
 pub(crate) const BASE: &str = "/api/v2.0";
@@ -76,11 +78,16 @@ pub(crate) fn matches(local: &str) -> bool {
     local
         .strip_prefix(BASE)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        || OIDC_PATHS.contains(&local)
+        || BROWSER_PATHS.contains(&local)
 }
 
 /// Harbor's browser sign-in paths (outside `/api/v2.0`).
-const OIDC_PATHS: [&str; 2] = ["/c/oidc/login", "/c/oidc/callback"];
+pub(crate) const BROWSER_PATHS: [&str; 4] = [
+    "/c/oidc/login",
+    "/c/oidc/callback",
+    "/c/login",
+    "/c/log_out",
+];
 
 /// The management API's routes and its OpenAPI document, below `{prefix}/api/v2.0`.
 pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
@@ -262,12 +269,20 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
     axum::Router::new()
         .nest(&format!("{prefix}{BASE}"), routes)
         .route(
-            &format!("{prefix}{}", OIDC_PATHS[0]),
+            &format!("{prefix}{}", BROWSER_PATHS[0]),
             axum::routing::get(oidc::login),
         )
         .route(
-            &format!("{prefix}{}", OIDC_PATHS[1]),
+            &format!("{prefix}{}", BROWSER_PATHS[1]),
             axum::routing::get(oidc::callback),
+        )
+        .route(
+            &format!("{prefix}{}", BROWSER_PATHS[2]),
+            axum::routing::post(sessions::login),
+        )
+        .route(
+            &format!("{prefix}{}", BROWSER_PATHS[3]),
+            axum::routing::post(sessions::log_out),
         )
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(

@@ -219,6 +219,18 @@ pub struct UserResp {
     pub creation_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
+    /// For a user of the OIDC provider. Harbor's `secret` is left out: berth keeps only
+    /// the CLI secret's hash, so it is shown once, when it is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_user_meta: Option<OidcUserInfo>,
+}
+
+/// Harbor's `OIDCUserInfo`, without the secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcUserInfo {
+    pub user_id: i64,
+    /// The provider's issuer and subject.
+    pub subiss: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

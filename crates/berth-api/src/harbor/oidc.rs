@@ -212,28 +212,50 @@ async fn finish(
     tracing::info!(target: "berth::audit", user = name, "signed in through OIDC");
     let host = access::public_base(headers, peer.as_ref(), state.options.base_url.as_deref());
     let host = host.split_once("://").map_or(host.as_str(), |(_, h)| h);
-    let body = match new_secret {
-        Some(secret) => format!(
-            "<p>Signed in as <strong>{user}</strong>.</p>\
-             <p>Your CLI secret, for <code>docker login</code> (shown this once; keep it like a password):</p>\
-             <p><code id=\"cli-secret\">{secret}</code></p>\
-             <pre>docker login {host} -u {user}</pre>",
-            user = escape(&name),
-            host = escape(host),
+    let session = state.auth.start_session(&name).await?;
+    let continue_to = format!("{}/", state.options.prefix);
+    let mut resp = match new_secret {
+        Some(secret) => page(
+            StatusCode::OK,
+            "Signed in",
+            &format!(
+                "<p>Signed in as <strong>{user}</strong>.</p>\
+                 <p>Your CLI secret, for <code>docker login</code> (shown this once; keep it like a password):</p>\
+                 <p><code id=\"cli-secret\">{secret}</code></p>\
+                 <pre>docker login {host} -u {user}</pre>\
+                 <p><a href=\"{to}\">Continue to berth</a></p>",
+                user = escape(&name),
+                host = escape(host),
+                to = escape(&continue_to),
+            ),
         ),
-        None => format!(
-            "<p>Signed in as <strong>{user}</strong>.</p>\
-             <p>Your CLI secret was shown when it was made. To set another, <code>PUT {prefix}/api/v2.0/users/{user_id}/cli_secret</code> with <code>{{\"secret\": \"…\"}}</code>, signed in with the current one.</p>",
-            user = escape(&name),
-            prefix = escape(&state.options.prefix),
+        // Signed in before: straight to the web interface (the profile page sets a new
+        // CLI secret).
+        None if session.is_some() => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, hv(&continue_to))],
+        )
+            .into_response(),
+        None => page(
+            StatusCode::OK,
+            "Signed in",
+            &format!(
+                "<p>Signed in as <strong>{user}</strong>.</p>\
+                 <p>Your CLI secret was shown when it was made. To set another, <code>PUT {prefix}/api/v2.0/users/{user_id}/cli_secret</code> with <code>{{\"secret\": \"…\"}}</code>, signed in with the current one.</p>",
+                user = escape(&name),
+                prefix = escape(&state.options.prefix),
+            ),
         ),
     };
-    let mut resp = page(StatusCode::OK, "Signed in", &body);
     let forget = format!(
         "{STATE_COOKIE}=; Path={}/c/oidc; Max-Age=0; HttpOnly; SameSite=Lax",
         state.options.prefix
     );
-    resp.headers_mut().insert(header::SET_COOKIE, hv(forget));
+    resp.headers_mut().append(header::SET_COOKIE, hv(forget));
+    if let Some(id) = session {
+        let cookie = super::session_cookie(state, headers, peer.as_ref(), &id);
+        resp.headers_mut().append(header::SET_COOKIE, hv(cookie));
+    }
     Ok(resp)
 }
 

@@ -45,6 +45,7 @@ pub(super) async fn get_current_user_info(
             admin_role_in_auth: false,
             creation_time: None,
             update_time: None,
+            oidc_user_meta: None,
         },
     };
     Ok(axum::Json(resp).into_response())

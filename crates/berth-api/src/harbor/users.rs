@@ -11,7 +11,7 @@ use berth_auth::{Identity, UserRecord, Verb};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::models::{Errors, UserResp};
+use super::models::{Errors, OidcUserInfo, UserResp};
 use super::paging::{self, Page};
 use super::{Caller, JsonBody, Params, q, refused, timestamp};
 use crate::AppState;
@@ -29,6 +29,10 @@ pub(super) fn user_resp(u: &UserRecord) -> UserResp {
         admin_role_in_auth: u.directory_admin,
         creation_time: Some(timestamp(u.created_at_ms)),
         update_time: Some(timestamp(u.updated_at_ms)),
+        oidc_user_meta: (u.origin == berth_meta::UserOrigin::Oidc).then(|| OidcUserInfo {
+            user_id: u.id,
+            subiss: u.external_id.clone().unwrap_or_default(),
+        }),
     }
 }
 

@@ -79,6 +79,8 @@ mod robots;
 mod rules;
 #[path = "../sql/aggregates/runs.rs"]
 mod runs;
+#[path = "../sql/aggregates/sessions.rs"]
+mod sessions;
 #[path = "../sql/aggregates/settings.rs"]
 mod settings;
 #[path = "../sql/aggregates/totals.rs"]
@@ -102,6 +104,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("rules.sql"),
     include_str!("retention.sql"),
     include_str!("labels.sql"),
+    include_str!("sessions.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

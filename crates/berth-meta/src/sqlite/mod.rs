@@ -91,6 +91,8 @@ mod robots;
 mod rules;
 #[path = "../sql/aggregates/runs.rs"]
 mod runs;
+#[path = "../sql/aggregates/sessions.rs"]
+mod sessions;
 #[path = "../sql/aggregates/settings.rs"]
 mod settings;
 #[path = "../sql/aggregates/totals.rs"]
@@ -117,6 +119,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("rules.sql"),
     include_str!("retention.sql"),
     include_str!("labels.sql"),
+    include_str!("sessions.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

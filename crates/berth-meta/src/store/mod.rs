@@ -16,6 +16,7 @@ mod retention_policies;
 mod robots;
 mod rules;
 mod runs;
+mod sessions;
 mod settings;
 mod uploads;
 mod users;
@@ -44,6 +45,7 @@ pub use retention_policies::{PolicyCreation, RetentionPolicies, RetentionPolicyR
 pub use robots::{RobotQuery, RobotRecord, Robots};
 pub use rules::{ImmutableRuleRecord, TagRules};
 pub use runs::Runs;
+pub use sessions::{SessionRecord, Sessions};
 pub use settings::Settings;
 pub use uploads::Uploads;
 pub use users::Users;

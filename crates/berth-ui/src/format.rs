@@ -1,0 +1,191 @@
+//! How numbers and times read on a page.
+
+/// `1536` → `1.5 KiB`.
+pub(crate) fn bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds since 1970 of Harbor's timestamps (`2026-12-03T18:53:23.123Z`).
+pub(crate) fn parse_time(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let time = time.trim_end_matches('Z');
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
+    let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+    Some(((days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + s * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A timestamp as people read it: `5 min ago` for recent ones, else the date and minute.
+/// Harbor's zero time (`0001-…`) is `never`.
+pub(crate) fn when(text: &str) -> String {
+    if text.is_empty() || text.starts_with("0001-") {
+        return "never".into();
+    }
+    let Some(ms) = parse_time(text) else {
+        return text.to_string();
+    };
+    relative(ms, now_ms()).unwrap_or_else(|| {
+        let shown = text.replace('T', " ");
+        shown
+            .get(..16)
+            .map_or(shown.clone(), |s| format!("{s} UTC"))
+    })
+}
+
+fn relative(ms: i64, now: i64) -> Option<String> {
+    let ago = (now - ms) / 1000;
+    Some(match ago {
+        i64::MIN..=-1 => return None,
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", ago / 60),
+        3600..=86_399 => format!("{} h ago", ago / 3600),
+        86_400..=604_799 => format!("{} days ago", ago / 86_400),
+        _ => return None,
+    })
+}
+
+/// `sha256:0123…` shortened to its first 12 hex digits, for tables.
+pub(crate) fn short_digest(digest: &str) -> &str {
+    let hex_start = digest.find(':').map_or(0, |i| i + 1);
+    digest.get(..hex_start + 12).unwrap_or(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(50 << 20), "50 MiB");
+    }
+
+    #[test]
+    fn harbor_times_parse_and_read_relative() {
+        assert_eq!(parse_time("1970-01-01T00:00:01.500Z"), Some(1500));
+        assert_eq!(
+            parse_time("2025-12-02T00:00:00.123Z"),
+            Some(1_764_633_600_123)
+        );
+        assert_eq!(relative(0, 120_000).as_deref(), Some("2 min ago"));
+        assert_eq!(relative(0, 30 * 86_400_000), None);
+        assert_eq!(when("0001-01-01T00:00:00.000Z"), "never");
+        assert_eq!(when("2020-01-02T03:04:05.000Z"), "2020-01-02 03:04 UTC");
+    }
+
+    #[test]
+    fn digests_shorten_to_twelve_digits() {
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef"),
+            "sha256:0123456789ab"
+        );
+        assert_eq!(short_digest("x"), "x");
+    }
+}
+
+/// JSON laid out with two-space indents, keys in the order they were written (a
+/// manifest reads as it was pushed). Text that is not JSON is returned as it is.
+pub(crate) fn pretty_json(raw: &str) -> String {
+    if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_err() {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                let close = if c == '{' { '}' } else { ']' };
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod json_tests {
+    #[test]
+    fn json_is_indented_in_its_own_key_order() {
+        assert_eq!(
+            super::pretty_json(r#"{"z":1,"a":[1, {"s":"x,\"y"}],"e":{}}"#),
+            "{\n  \"z\": 1,\n  \"a\": [\n    1,\n    {\n      \"s\": \"x,\\\"y\"\n    }\n  ],\n  \"e\": {}\n}"
+        );
+        assert_eq!(super::pretty_json("not json"), "not json");
+    }
+}

@@ -1,0 +1,236 @@
+//! A project's robot accounts: the list, creating one with a permission picker (its
+//! secret shown once), deleting one.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use maud::html;
+use serde_json::json;
+
+use super::project::{ProjectView, Tab};
+use super::{PageError, PageResult, see_other};
+use crate::Ui;
+use crate::api::{Api, ApiFailure, encode};
+use crate::layout::{copyable, notice, page};
+use crate::models::Robot;
+use crate::viewer::Viewer;
+
+/// What a project robot may be given: each resource with its actions (Harbor's names).
+const PICKER: [(&str, &str, &[&str]); 5] = [
+    (
+        "repository",
+        "Repositories",
+        &["list", "pull", "push", "delete"],
+    ),
+    ("artifact", "Artifacts", &["list", "read", "delete"]),
+    ("tag", "Tags", &["list", "create", "delete"]),
+    ("artifact-label", "Artifact labels", &["create", "delete"]),
+    (
+        "label",
+        "Labels",
+        &["list", "read", "create", "update", "delete"],
+    ),
+];
+
+fn robots_path(project_id: i64) -> String {
+    format!(
+        "/robots?page=1&page_size=100&q={}",
+        encode(&format!("Level=project,ProjectID={project_id}"))
+    )
+}
+
+pub(crate) async fn list(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> PageResult {
+    let viewer = Viewer::of(&ui, &headers).await?;
+    let api = Api::new(&ui, &headers);
+    let view = ProjectView::load(&api, &name).await?;
+    let robots: Vec<Robot> = api.get(&robots_path(view.project.project_id)).await?;
+    let body = html! {
+        (view.header(&ui, Tab::Robots))
+        @if robots.is_empty() {
+            p.muted { "No robot accounts in this project." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr { th { "Name" } th { "Permissions" } th { "Expires" } th { "State" } th { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for r in &robots {
+                            tr {
+                                td { code { (r.name) } @if !r.description.is_empty() { br; span.muted { (r.description) } } }
+                                td {
+                                    @for p in &r.permissions {
+                                        @for a in &p.access { span.badge.soft { (a.resource) ":" (a.action) } " " }
+                                    }
+                                }
+                                td { @if r.expires_at <= 0 { "never" } @else { (expiry(r.expires_at)) } }
+                                td { @if r.disable { span.badge.private { "disabled" } } @else { span.badge { "enabled" } } }
+                                td.actions {
+                                    @if view.rights.may("robot", "delete") {
+                                        form method="post" action=(view.link(&ui, &format!("/robots/{}/delete", r.id))) {
+                                            input type="hidden" name="csrf" value=(viewer.csrf);
+                                            button.danger.small type="submit" aria-label={ "Delete " (r.name) } { "Delete" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if view.rights.may("robot", "create") {
+            section.card #new-robot {
+                h2 { "New robot account" }
+                form.stack method="post" action=(view.link(&ui, "/robots")) {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label for="robot-name" { "Name" }
+                    input #robot-name name="name" required maxlength="128";
+                    label for="robot-description" { "Description" }
+                    input #robot-description name="description";
+                    label for="robot-days" { "Expires after (days; -1 for never)" }
+                    input #robot-days name="duration" type="number" min="-1" value="30" required;
+                    fieldset.picker {
+                        legend { "Permissions" }
+                        @for (resource, label, actions) in PICKER {
+                            div.picker-row {
+                                span.picker-label { (label) }
+                                @for action in actions {
+                                    label.check {
+                                        input type="checkbox" name="access" value={ (resource) ":" (action) };
+                                        " " (action)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    button.primary type="submit" { "Create robot account" }
+                }
+            }
+        }
+    };
+    Ok(page(
+        &ui,
+        &viewer,
+        &format!("{name} · robot accounts"),
+        &view.crumbs(&ui),
+        body,
+    ))
+}
+
+/// Seconds since 1970 as a date.
+fn expiry(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `(year, month, day)` of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// The robot form: repeated `access` fields, so read as pairs.
+fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+pub(crate) async fn create(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let bad = |m: String| PageError(ApiFailure::new(StatusCode::BAD_REQUEST, m));
+    let form: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|e| bad(format!("unreadable form: {e}")))?;
+    let access: Vec<serde_json::Value> = form
+        .iter()
+        .filter(|(k, _)| k == "access")
+        .filter_map(|(_, v)| v.split_once(':'))
+        .map(|(resource, action)| json!({"resource": resource, "action": action}))
+        .collect();
+    if access.is_empty() {
+        return Err(bad("pick at least one permission".into()));
+    }
+    let duration: i64 = field(&form, "duration")
+        .trim()
+        .parse()
+        .map_err(|_| bad("the expiry is a number of days (-1 for never)".into()))?;
+    let request = json!({
+        "name": field(&form, "name").trim(),
+        "description": field(&form, "description"),
+        "duration": duration,
+        "level": "project",
+        "disable": false,
+        "permissions": [{"kind": "project", "namespace": name, "access": access}],
+    });
+    let viewer = Viewer::of(&ui, &headers).await?;
+    let created = Api::new(&ui, &headers)
+        .with_csrf(field(&form, "csrf"))
+        .change(Method::POST, "/robots", Some(request))
+        .await?;
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Created {
+        name: String,
+        secret: String,
+    }
+    let created: Created = created.json()?;
+    let back = ui.link(&format!("/projects/{}/robots", encode(&name)));
+    let body = html! {
+        section.card.narrow {
+            (notice("ok", "Robot account created. Copy its secret now: it is not shown again."))
+            dl.facts {
+                dt { "Name" } dd #robot-created-name { (copyable(&created.name, "Copy the robot's name")) }
+                dt { "Secret" } dd #robot-created-secret { (copyable(&created.secret, "Copy the secret")) }
+            }
+            p { "Sign in with it: " code { "docker login -u '" (created.name) "' <registry>" } }
+            p { a.button href=(back) { "Done" } }
+        }
+    };
+    Ok(page(&ui, &viewer, "Robot account created", &[], body))
+}
+
+pub(crate) async fn delete(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path((name, id)): Path<(String, i64)>,
+    axum::extract::Form(form): axum::extract::Form<super::Csrf>,
+) -> PageResult {
+    Api::new(&ui, &headers)
+        .with_csrf(&form.csrf)
+        .change(Method::DELETE, &format!("/robots/{id}"), None)
+        .await?;
+    Ok(see_other(
+        &ui.link(&format!("/projects/{}/robots", encode(&name))),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn expiry_dates_read_as_days() {
+        assert_eq!(super::expiry(0), "1970-01-01");
+        assert_eq!(super::expiry(1_764_633_600), "2025-12-02");
+    }
+}

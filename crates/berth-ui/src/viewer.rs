@@ -1,0 +1,74 @@
+//! Who is looking at a page: the signed-in user of the session cookie (as the API says),
+//! or an anonymous visitor; and the CSRF token the page's forms carry.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+
+use crate::Ui;
+use crate::api::{Api, ApiFailure};
+
+/// The signed-in user, as `GET /users/current` describes them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct CurrentUser {
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub realname: String,
+    pub sysadmin_flag: bool,
+    pub creation_time: String,
+    pub oidc_user_meta: Option<serde_json::Value>,
+}
+
+pub(crate) struct Viewer {
+    pub user: Option<CurrentUser>,
+    /// The CSRF token of the session (empty when signed out).
+    pub csrf: String,
+}
+
+/// The value of cookie `name` in the browser's request.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+impl Viewer {
+    /// Who the browser's session signs in; anonymous without one, or when it has ended.
+    pub(crate) async fn of(ui: &Ui, headers: &HeaderMap) -> Result<Viewer, ApiFailure> {
+        let Some(session) = cookie(headers, berth_auth::sessions::COOKIE) else {
+            return Ok(Viewer::anonymous());
+        };
+        match Api::new(ui, headers)
+            .get::<CurrentUser>("/users/current")
+            .await
+        {
+            Ok(user) => Ok(Viewer {
+                user: Some(user),
+                csrf: berth_auth::sessions::csrf_token(&session),
+            }),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(Viewer::anonymous()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn anonymous() -> Viewer {
+        Viewer {
+            user: None,
+            csrf: String::new(),
+        }
+    }
+
+    pub(crate) fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.sysadmin_flag)
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.username.as_str())
+    }
+}
