@@ -3,7 +3,8 @@
 # (Debian's docker-registry = CNCF Distribution), real clients (skopeo, podman), OpenLDAP
 # (slapd) for the directory tests, rsyslog for the audit log's syslog forwarding (the tests
 # start their own on a private port; a system one may keep running), image content
-# (busybox-static), htpasswd, and the Python test runner.
+# (busybox-static), htpasswd, Chromium and its WebDriver for the web interface's tests, and
+# the Python test runner.
 # Safe to run repeatedly; skips what is already present.
 set -euo pipefail
 
@@ -11,7 +12,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(skopeo podman docker-registry busybox-static apache2-utils jq openssl curl nginx-light systemd
-              postgresql python3-pip ca-certificates slapd ldap-utils rsyslog)
+              postgresql python3-pip ca-certificates slapd ldap-utils rsyslog chromium chromium-driver
+              fonts-dejavu-core)
 # Where a Docker engine runs, the container tests start berth with the compose files users
 # copy (deploy/compose): they need Compose, and debootstrap for the Debian base of the
 # PostgreSQL, Garage and nginx images (scripts/build-deps-images.sh; nothing is pulled).
@@ -46,9 +48,10 @@ pkill -x slapd 2>/dev/null || true
 PY=${PYTHON:-python3}
 # oras: Python oras (oras-py), a real client whose token flow differs from Docker's.
 # boto3: the tests look at what berth stored in the S3 bucket.
-# harborapi: a Harbor client nobody here wrote; oidc-provider-mock: a real OIDC provider.
-PIP_PACKAGES=(pytest requests prometheus-client oras boto3 harborapi oidc-provider-mock)
-if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3, harborapi, oidc_provider_mock' 2>/dev/null; then
+# harborapi: a Harbor client nobody here wrote; oidc-provider-mock: a real OIDC provider;
+# selenium: drives Chromium through the web interface.
+PIP_PACKAGES=(pytest requests prometheus-client oras boto3 harborapi oidc-provider-mock selenium)
+if ! "$PY" -c 'import pytest, requests, prometheus_client, oras, boto3, harborapi, oidc_provider_mock, selenium' 2>/dev/null; then
     echo "==> pip install ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
         || "$PY" -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"

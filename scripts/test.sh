@@ -96,7 +96,7 @@ BERTH_METADATA=postgres python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-
     tests/integration/test_retention_policies.py \
     tests/integration/test_webhook_policies.py tests/integration/test_artifacts.py \
     tests/integration/test_system_gc.py tests/integration/test_immutable_rules.py \
-    tests/integration/test_labels.py
+    tests/integration/test_labels.py tests/integration/test_ui.py
 
 if [ -z "${SKIP_FUZZ:-}" ]; then
     step "fuzzing (${FUZZ_SECONDS:-20}s per target)"

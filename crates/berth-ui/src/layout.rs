@@ -56,11 +56,28 @@ pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
     resp
 }
 
+/// The page shell with `title` as the page's heading.
 pub(crate) fn shell(
     ui: &Ui,
     viewer: &Viewer,
     title: &str,
     crumbs: &[Crumb],
+    body: Markup,
+) -> Markup {
+    document(ui, viewer, title, crumbs, true, body)
+}
+
+/// The page shell for a body that brings its own heading (the sign-in card).
+pub(crate) fn shell_without_heading(ui: &Ui, viewer: &Viewer, title: &str, body: Markup) -> Markup {
+    document(ui, viewer, title, &[], false, body)
+}
+
+fn document(
+    ui: &Ui,
+    viewer: &Viewer,
+    title: &str,
+    crumbs: &[Crumb],
+    heading: bool,
     body: Markup,
 ) -> Markup {
     html! {
@@ -110,6 +127,7 @@ pub(crate) fn shell(
                             }
                         }
                     }
+                    @if heading { h1 { (title) } }
                     (body)
                 }
                 footer.bottom { "berth · a container registry" }

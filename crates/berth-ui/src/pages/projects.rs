@@ -84,7 +84,7 @@ pub(crate) async fn list(
                 form.stack method="post" action=(ui.link("/projects")) {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     label for="project-name" { "Name" }
-                    input #project-name name="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*" maxlength="255"
+                    input #project-name name="name" required pattern="[a-z0-9]+(?:[._\\-][a-z0-9]+)*" maxlength="255"
                         aria-describedby="project-name-help";
                     small #project-name-help { "Lower-case letters, digits and . _ - between them; the first part of every repository name in it." }
                     label.check { input type="checkbox" name="public" value="true"; " Public: anyone may pull, without signing in" }

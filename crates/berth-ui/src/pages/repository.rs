@@ -239,6 +239,12 @@ fn kind_of(a: &Artifact) -> String {
         Some(t) if t.contains("signature") || t.contains("cosign") || t.contains("notary") => {
             "signature".into()
         }
+        // Harbor reports an image's config type as its artifact type.
+        Some(t)
+            if t.ends_with("image.config.v1+json") || t.ends_with("container.image.v1+json") =>
+        {
+            "image".into()
+        }
         Some(t) => t.to_string(),
         None => a.kind.to_lowercase(),
     }
@@ -278,6 +284,7 @@ async fn artifact(place: &Place<'_>, api: &Api<'_>, viewer: &Viewer, digest: &st
         .unwrap_or_default();
     let may_delete = place.view.rights.may("artifact", "delete");
     let body = html! {
+        section.card #facts {
         dl.facts {
             dt { "Digest" } dd { (copyable(&found.digest, "Copy the digest")) }
             dt { "Type" } dd { (kind_of(&found)) " · " code { (found.manifest_media_type) } }
@@ -289,9 +296,10 @@ async fn artifact(place: &Place<'_>, api: &Api<'_>, viewer: &Viewer, digest: &st
                 dt { "Platform" } dd { (os) "/" (found.extra_attrs.get("architecture").and_then(Value::as_str).unwrap_or("?")) }
             }
         }
+        }
         @if let Some(config) = &config { (config_section(config)) }
         @if !layers.is_empty() {
-            section.card {
+            section.card #layers {
                 h2 { "Layers" }
                 div.table-wrap {
                     table {
@@ -312,7 +320,7 @@ async fn artifact(place: &Place<'_>, api: &Api<'_>, viewer: &Viewer, digest: &st
             }
         }
         @if !children.is_empty() {
-            section.card {
+            section.card #platforms {
                 h2 { "Platforms" }
                 ul.plain {
                     @for c in &children {
@@ -327,7 +335,7 @@ async fn artifact(place: &Place<'_>, api: &Api<'_>, viewer: &Viewer, digest: &st
                 }
             }
         }
-        section.card {
+        section.card #referrers {
             h2 { "Referrers" }
             @if referrers.is_empty() {
                 p.muted { "No signatures, SBOMs or attestations refer to this artifact." }
@@ -412,7 +420,7 @@ fn config_section(config: &Value) -> Markup {
         .cloned()
         .unwrap_or_default();
     html! {
-        section.card {
+        section.card #configuration {
             h2 { "Configuration" }
             dl.facts {
                 dt { "Created" } dd { (crate::format::when(text(config, "created"))) }

@@ -81,7 +81,7 @@ async fn sign_in_page(
     };
     let mut resp = layout::respond(
         status,
-        layout::shell(ui, &Viewer::anonymous(), "Sign in", &[], body),
+        layout::shell_without_heading(ui, &Viewer::anonymous(), "Sign in", body),
     );
     let secure = if headers
         .get("x-forwarded-proto")

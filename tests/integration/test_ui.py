@@ -1,0 +1,295 @@
+"""The web interface in a real browser (Chromium through Selenium) against the real
+binary: signing in and out, browsing an image pushed with skopeo, creating a project and
+a robot through the forms and pushing with the robot, deleting a tag, and the refusals —
+a guest's forged form, forms without their CSRF token, another site's sign-in."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+import images as im
+from browser import NARROW, WIDE, Browser, sign_in
+from conftest import LOCAL_AUTH
+from teams import GUEST, add_user, member_of
+from test_auth import admin_password
+
+pytestmark = pytest.mark.berth_only
+
+
+@pytest.fixture
+def teams(make_registry):
+    return make_registry(extra_config=LOCAL_AUTH)
+
+
+@pytest.fixture
+def browser(teams):
+    b = Browser(teams.url)
+    yield b
+    b.quit()
+
+
+def push(reg, layout, ref: str, creds: str, *extra: str, check: bool = True):
+    return im.copy(layout.ref, f"docker://{reg.host}/{ref}", f"--dest-creds={creds}", *extra,
+                   check=check)
+
+
+def new_project(reg, name: str, public: bool = False):
+    r = requests.post(f"{reg.url}/api/v2.0/projects", auth=("admin", admin_password(reg)),
+                      json={"project_name": name, "metadata": {"public": str(public).lower()}},
+                      timeout=30)
+    assert r.status_code == 201, r.text
+
+
+def v2_status(reg, ref: str, tag: str) -> int:
+    r = requests.get(f"{reg.url}/v2/{ref}/manifests/{tag}", auth=("admin", admin_password(reg)),
+                     headers={"Accept": im.OCI_MANIFEST + ", " + im.OCI_INDEX}, timeout=30)
+    return r.status_code
+
+
+def poll(check, what: str, timeout: float = 30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not happen within {timeout}s")
+
+
+def test_an_administrator_finds_an_image_manages_a_project_and_reclaims_space(
+        teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    new_project(reg, "team")
+    r = requests.post(f"{reg.url}/api/v2.0/users", auth=("admin", admin_password(reg)),
+                      json={"username": "dev", "email": "dev@berth.test", "realname": "Dev Eloper",
+                            "password": "Dev-password-1"}, timeout=30)
+    assert r.status_code == 201, r.text
+    single = im.build_image(workdir / "app", seed="ui-app", layers=3)
+    push(reg, single, "team/app:v1", admin)
+    push(reg, single, "team/app:v2", admin)
+    multi = im.build_multiarch(workdir / "multi", seed="ui-multi")
+    push(reg, multi, "team/tools/multi:latest", admin, "--all")
+
+    # Signed out, the interface sends the visitor to sign in, then back where he was.
+    browser.open("/projects/team")
+    assert browser.path.startswith("/sign-in?next=")
+    assert "Sign in to berth" in browser.heading()
+    browser.screenshot("sign-in")
+    browser.fill("#principal", "admin")
+    browser.fill("#password", "wrong-password")
+    browser.submit("form[action$='/sign-in']")
+    assert "Wrong user name or password" in browser.text("[role=alert]")
+    browser.fill("#principal", "admin")
+    browser.fill("#password", admin_password(reg))
+    browser.submit("form[action$='/sign-in']")
+    assert browser.path == "/projects/team" and browser.heading() == "team"
+    session = browser.cookie("berth_session")
+    assert session
+
+    # The dashboard: totals, projects, the storage plot.
+    browser.open("/")
+    assert browser.heading() == "Dashboard"
+    assert "2\nrepositories" in browser.text(".stats")
+    assert browser.all("svg.plot rect.plot-bar"), "the storage plot has a bar per project"
+    browser.screenshot("dashboard")
+
+    # Project → repository: its tags, sizes and the pull command.
+    browser.click_link("Projects")
+    browser.click_link("team")
+    assert browser.all("a[href$='/repositories/app']") and "team/tools/multi" in browser.text()
+    browser.screenshot("project")
+    browser.click_link("team/app")
+    assert browser.heading() == "app"
+    tags = [t.text.split()[0] for t in browser.all("td.tags .tag")]
+    assert sorted(tags) == ["v1", "v2"]
+    pull = browser.find(".pull code").text
+    assert pull.startswith(f"docker pull {reg.host}/team/app:")
+    browser.screenshot("repository")
+
+    # The artifact: digest, config, layers with their sizes, the manifest.
+    browser.find(f"a[href$='/-/artifacts/{single.digest}']").click()
+    assert browser.find("dd .copyable code").text == single.digest
+    image = single.images[0]
+    rows = browser.all("#layers tbody tr")
+    assert len(rows) == len(image.layers) == 3
+    for row, layer in zip(rows, image.layers):
+        assert layer.digest[:19] in row.text, "each layer is listed by its digest, in order"
+    configuration = browser.text("#configuration")
+    assert "/bin/busybox sh" in configuration and "berth.test.seed" in configuration
+    assert "images.py ui-app 2" in configuration, "the history is shown"
+    browser.screenshot("artifact")
+
+    # A multi-arch index: its platforms, each a page of its own.
+    browser.open("/projects/team/repositories/tools/multi")
+    details = browser.find("details.platforms")
+    details.click()
+    assert "linux/amd64" in details.text and "linux/arm64" in details.text
+    browser.screenshot("repository-index")
+
+    # A project and a robot, made through the forms; the robot pushes with skopeo.
+    browser.open("/projects")
+    browser.find("#new-project summary").click()
+    browser.fill("#project-name", "web")
+    browser.submit("#new-project form")
+    assert browser.path == "/projects/web" and browser.heading() == "web"
+    browser.click_link("Robot accounts")
+    browser.fill("#robot-name", "ci")
+    browser.fill("#robot-description", "pushes from CI")
+    for permission in ("repository:pull", "repository:push"):
+        browser.find(f"input[name=access][value='{permission}']").click()
+    browser.submit("#new-robot form")
+    name = browser.find("#robot-created-name code").text
+    secret = browser.find("#robot-created-secret code").text
+    assert name == "robot$web+ci" and len(secret) >= 8
+    browser.screenshot("robot-created")
+    push(reg, single, "web/app:v1", f"{name}:{secret}")
+    assert push(reg, single, "team/app:robot", f"{name}:{secret}", check=False).returncode != 0
+    browser.click_link("Done")
+    assert "robot$web+ci" in browser.text("table")
+    browser.screenshot("robots")
+
+    # Deleting a tag: a page that says what happens, then it is gone through /v2.
+    browser.open("/projects/team/repositories/app")
+    browser.find("a[aria-label='Delete tag v1']").click()
+    assert "Delete tag v1?" in browser.text()
+    assert "The artifact stays, with its other tags" in browser.text()
+    browser.screenshot("confirm-delete")
+    browser.press("#confirm-delete")
+    assert browser.path == "/projects/team/repositories/app"
+    assert [t.text.split()[0] for t in browser.all("td.tags .tag")] == ["v2"]
+    assert v2_status(reg, "team/app", "v1") == 404
+    assert v2_status(reg, "team/app", "v2") == 200
+
+    # Reclaiming space: a dry run of garbage collection from the administration page.
+    browser.click_link("Administration")
+    # As in Harbor, the first administrator is not among the users listed.
+    assert "dev@berth.test" in browser.text("#users")
+    browser.press("#gc button[value=dry-run]")
+
+    def finished():
+        browser.open("/admin")
+        return "Success" in browser.text("#gc table")
+    poll(finished, "the dry run finishing")
+    assert "dry run" in browser.text("#gc table") and "would free" in browser.text("#gc table")
+    browser.screenshot("admin")
+
+    # The profile page, and signing out: the session is over for the API too.
+    browser.find("a.user").click()
+    assert browser.heading() == "Your profile" and "System administrator" in browser.text()
+    browser.screenshot("profile")
+    browser.press("form[action$='/sign-out'] button")
+    assert browser.path == "/sign-in"
+    assert browser.cookie("berth_session") is None
+    r = requests.get(f"{reg.url}/api/v2.0/users/current", cookies={"berth_session": session},
+                     timeout=30)
+    assert r.status_code == 401
+    browser.open("/")
+    assert browser.path == "/sign-in"
+
+
+def test_a_guest_sees_no_delete_and_forged_or_tokenless_forms_are_refused(
+        teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    new_project(reg, "team")
+    add_user(reg, "gina", "gina-password")
+    member_of(reg, "team", "gina", GUEST)
+    layout = im.build_image(workdir / "app", seed="ui-guest")
+    push(reg, layout, "team/app:v1", admin)
+
+    sign_in(browser, "gina", "gina-password")
+    browser.open("/projects/team/repositories/app")
+    assert [t.text for t in browser.all("td.tags .tag")] == ["v1"]
+    assert not browser.all("a[aria-label^='Delete tag']"), "a guest has no delete links"
+    assert "lets you pull, not delete" in browser.text()
+    assert not browser.all("a[href$='/members']"), "a guest does not manage members"
+    browser.screenshot("repository-guest")
+
+    # The form posted anyway, with her session and her own valid token: the API refuses.
+    cookies = {"berth_session": browser.cookie("berth_session")}
+    form = f"{reg.url}/projects/team/repositories/app/-/delete-tag"
+    r = requests.post(form, data={"csrf": browser.csrf(), "tag": "v1"}, cookies=cookies,
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "Not allowed" in r.text
+    assert v2_status(reg, "team/app", "v1") == 200
+
+    # An administrator's forms without their token, or with another's: refused, nothing
+    # changes. The API refuses a session's change without the header as well.
+    admin_browser = Browser(reg.url)
+    try:
+        sign_in(admin_browser, "admin", admin_password(reg))
+        admin_cookies = {"berth_session": admin_browser.cookie("berth_session")}
+        for token in (None, "", browser.csrf()):
+            data = {"tag": "v1"} if token is None else {"tag": "v1", "csrf": token}
+            r = requests.post(form, data=data, cookies=admin_cookies, allow_redirects=False,
+                              timeout=30)
+            assert r.status_code == 403, (token, r.status_code)
+            assert "CSRF" in r.text or "token" in r.text
+        assert v2_status(reg, "team/app", "v1") == 200
+        r = requests.post(f"{reg.url}/projects", data={"name": "forged"}, cookies=admin_cookies,
+                          allow_redirects=False, timeout=30)
+        assert r.status_code == 403
+        r = requests.post(f"{reg.url}/api/v2.0/projects", json={"project_name": "forged"},
+                          cookies=admin_cookies, timeout=30)
+        assert r.status_code == 403
+        r = requests.get(f"{reg.url}/api/v2.0/projects/forged", auth=tuple(admin.split(":", 1)),
+                         timeout=30)
+        assert r.status_code == 404
+        # With the page's own token the same form works (the refusals were the token's).
+        r = requests.post(form, data={"csrf": admin_browser.csrf(), "tag": "v1"},
+                          cookies=admin_cookies, allow_redirects=False, timeout=30)
+        assert r.status_code == 303
+        assert v2_status(reg, "team/app", "v1") == 404
+    finally:
+        admin_browser.quit()
+
+    # Another site cannot sign a browser in: the sign-in form's token must match the
+    # cookie only berth's own form page sets.
+    r = requests.post(f"{reg.url}/sign-in", allow_redirects=False, timeout=30,
+                      data={"principal": "gina", "password": "gina-password", "csrf": "x"})
+    assert r.status_code == 403 and "berth_session" not in r.headers.get("Set-Cookie", "")
+
+
+def test_public_projects_are_browsable_signed_out_and_pages_fit_a_phone(teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    new_project(reg, "pub", public=True)
+    new_project(reg, "private")
+    layout = im.build_image(workdir / "app", seed="ui-public", layers=2)
+    push(reg, layout, "pub/app:v1", admin)
+    push(reg, layout, "private/app:v1", admin)
+
+    # Signed out: the public project and its images, no private ones, no delete.
+    browser.open("/projects")
+    assert "pub" in browser.text("table") and "private" not in browser.text("table")
+    browser.click_link("pub")
+    browser.click_link("pub/app")
+    assert [t.text for t in browser.all("td.tags .tag")] == ["v1"]
+    assert not browser.all("a[aria-label^='Delete tag']")
+    browser.open("/projects/private/repositories/app")
+    assert browser.path.startswith("/sign-in?next=")
+
+    # At 360 px every page fits the width (tables scroll inside their box), and every
+    # control has an accessible name.
+    sign_in(browser, "admin", admin_password(reg))
+    browser.resize(NARROW)
+    digest = layout.digest
+    pages = ["/", "/projects", "/projects/pub", "/projects/pub/members", "/projects/pub/robots",
+             "/projects/pub/repositories/app", f"/projects/pub/repositories/app/-/artifacts/{digest}",
+             "/projects/pub/repositories/app/-/delete?tag=v1", "/admin", "/profile"]
+    for path in pages:
+        browser.open(path)
+        browser.find("main")
+        assert browser.page_width() <= NARROW[0], f"{path} is wider than the screen"
+        assert browser.unnamed_controls() == [], path
+    browser.open("/projects/pub/repositories/app")
+    browser.screenshot("narrow-repository")
+    browser.open("/")
+    browser.screenshot("narrow-dashboard")
+    browser.resize(WIDE)
+
+    # The keyboard reaches the content first: the skip link, then the navigation.
+    browser.open("/projects")
+    browser.find("body").send_keys("\t")
+    active = browser.driver.switch_to.active_element
+    assert active.text == "Skip to content"
