@@ -244,6 +244,18 @@ def test_a_guest_sees_no_delete_and_forged_or_tokenless_forms_are_refused(
     finally:
         admin_browser.quit()
 
+    # Removing a user ends her sessions at once.
+    r = requests.get(f"{reg.url}/api/v2.0/users", params={"username": "gina"},
+                     auth=tuple(admin.split(":", 1)), timeout=30)
+    gina_id = r.json()[0]["user_id"]
+    r = requests.delete(f"{reg.url}/api/v2.0/users/{gina_id}", auth=tuple(admin.split(":", 1)),
+                        timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.get(f"{reg.url}/api/v2.0/users/current", cookies=cookies, timeout=30)
+    assert r.status_code == 401
+    browser.open("/projects/team")
+    assert browser.path.startswith("/sign-in?next=")
+
     # Another site cannot sign a browser in: the sign-in form's token must match the
     # cookie only berth's own form page sets.
     r = requests.post(f"{reg.url}/sign-in", allow_redirects=False, timeout=30,
@@ -293,3 +305,75 @@ def test_public_projects_are_browsable_signed_out_and_pages_fit_a_phone(teams, b
     browser.find("body").send_keys("\t")
     active = browser.driver.switch_to.active_element
     assert active.text == "Skip to content"
+
+
+def test_a_projects_policies_activity_and_a_retention_dry_run(teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    auth = tuple(admin.split(":", 1))
+    new_project(reg, "team")
+    project_id = requests.get(f"{reg.url}/api/v2.0/projects/team", auth=auth,
+                              timeout=30).json()["project_id"]
+    for tag in ("a", "b", "c"):
+        push(reg, im.build_image(workdir / tag, seed=f"ui-policy-{tag}"), f"team/app:{tag}",
+             admin)
+    everything = {"repository": [{"kind": "doublestar", "decoration": "repoMatches",
+                                  "pattern": "**"}]}
+    r = requests.post(f"{reg.url}/api/v2.0/projects/team/immutabletagrules", auth=auth,
+                      timeout=30, json={
+                          "action": "immutable", "template": "immutable_template",
+                          "tag_selectors": [{"kind": "doublestar", "decoration": "matches",
+                                             "pattern": "c"}],
+                          "scope_selectors": everything})
+    assert r.status_code == 201, r.text
+    r = requests.post(f"{reg.url}/api/v2.0/retentions", auth=auth, timeout=30, json={
+        "algorithm": "or",
+        "rules": [{"action": "retain", "template": "latestPushedK",
+                   "params": {"latestPushedK": 1},
+                   "tag_selectors": [{"kind": "doublestar", "decoration": "matches",
+                                      "pattern": "**"}],
+                   "scope_selectors": everything}],
+        "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+        "scope": {"level": "project", "ref": project_id}})
+    assert r.status_code == 201, r.text
+    r = requests.post(f"{reg.url}/api/v2.0/projects/team/webhook/policies", auth=auth,
+                      timeout=30, json={
+                          "name": "ci-hook", "enabled": True, "event_types": ["PUSH_ARTIFACT"],
+                          "targets": [{"type": "http", "address": "http://127.0.0.1:9/hook"}]})
+    assert r.status_code == 201, r.text
+
+    sign_in(browser, "admin", admin_password(reg))
+    browser.open("/projects/team")
+    browser.click_link("Policies")
+    assert "matching c" in browser.text("#immutable")
+    assert "the 1 most recently pushed" in browser.text("#retention")
+    assert "http://127.0.0.1:9/hook" in browser.text("#webhooks")
+    browser.screenshot("policies")
+
+    # The dry run says what would go — the two older artifacts — and deletes nothing.
+    browser.press("#retention-dry-run")
+    assert browser.path.startswith("/projects/team/retention/")
+
+    def decided():
+        browser.driver.refresh()
+        return "would delete" in browser.text("#retention-run")
+    poll(decided, "the dry run finishing")
+    run = browser.text("#retention-run")
+    assert "would delete 2 artifacts in 1 repositories" in run
+    assert run.count("would be deleted") == 2 and "kept" in run
+    browser.screenshot("retention-dry-run")
+    for tag in ("a", "b", "c"):
+        assert v2_status(reg, "team/app", tag) == 200
+
+    # The project's activity: the pushes, newest first.
+    browser.open("/projects/team")
+    browser.click_link("Activity")
+    log = browser.text("#activity")
+    assert "team/app:a" in log and "team/app:c" in log
+    assert log.index("team/app:c") < log.index("team/app:a")
+    browser.screenshot("activity")
+
+    # Administration: the settings the configuration API reports, and the sign-in method.
+    browser.open("/admin")
+    assert "project_creation_restriction" in browser.text("#settings")
+    assert "berth's own users and passwords" in browser.text("#sign-in-methods")
+    browser.screenshot("admin-settings")

@@ -110,12 +110,23 @@ fn router(prefix: &str) -> Router<Ui> {
             "/projects/{project}/robots/{id}/delete",
             post(pages::robots::delete),
         )
+        .route("/projects/{project}/policies", get(pages::policies::show))
+        .route(
+            "/projects/{project}/retention/dry-run",
+            post(pages::policies::dry_run),
+        )
+        .route(
+            "/projects/{project}/retention/{run}",
+            get(pages::policies::execution),
+        )
+        .route("/projects/{project}/activity", get(pages::activity::show))
         .route(
             "/projects/{project}/repositories/{*rest}",
             get(pages::repository::show).post(pages::repository::act),
         )
         .route("/admin", get(pages::admin::show))
         .route("/admin/gc", post(pages::admin::run_gc))
+        .route("/admin/test-sign-in", post(pages::admin::test_sign_in))
         .route("/static/{file}", get(pages::assets::serve))
         .fallback(pages::not_found);
     if prefix.is_empty() {

@@ -27,16 +27,16 @@ impl SignedInSlot {
 }
 
 /// A change asked for with a session cookie must carry the session's CSRF token: the
-/// cookie alone could come from a form on another site.
-fn check_csrf(session_id: &str, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+/// cookie alone could come from a form on another site. The refusal when it does not.
+fn csrf_refusal(session_id: &str, headers: &axum::http::HeaderMap) -> Option<Response> {
     let given = headers
         .get(berth_auth::sessions::CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if berth_auth::sessions::csrf_matches(session_id, given) {
-        return Ok(());
+        return None;
     }
-    Err(crate::response::ApiError::new(
+    Some(crate::response::ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
         "FORBIDDEN",
         format!(
@@ -62,8 +62,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let credentials = access::credentials_or_session(&parts.headers, peer.as_ref());
         if let Credentials::Session(id) = &credentials
             && !parts.method.is_safe()
+            && let Some(refusal) = csrf_refusal(id, &parts.headers)
         {
-            check_csrf(id, &parts.headers)?;
+            return Err(refusal);
         }
         let auth = &state.auth;
         if credentials == Credentials::Anonymous && !auth.is_open() {

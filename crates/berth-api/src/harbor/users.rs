@@ -326,6 +326,10 @@ pub(super) async fn delete_user(
         return Err(berth_auth::AuthError::from(users::UserError::DeletingSelf).into());
     }
     state.teams.remove_user(&user.name).await?;
+    // Their browser sessions end with them (they would no longer sign anyone in).
+    if let Some(sessions) = state.auth.sessions() {
+        sessions.end_all_of(&user.name).await?;
+    }
     tracing::info!(target: "berth::audit", by = who.user.as_deref().unwrap_or(""), user = user.name, "user removed");
     Ok(StatusCode::OK.into_response())
 }

@@ -5,14 +5,16 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, Method};
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::{PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, encode};
 use crate::format::{bytes, when};
-use crate::layout::{page, pager};
-use crate::models::{GcRun, User};
+use crate::layout::{notice, page, pager};
+use crate::models::{GcRun, Robot, User};
 use crate::viewer::Viewer;
 
 const PAGE_SIZE: u64 = 25;
@@ -38,6 +40,55 @@ struct ScheduleShown {
     cron: String,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SystemInfo {
+    auth_mode: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Group {
+    group_name: String,
+    group_type: i64,
+    ldap_group_dn: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Setting {
+    value: Value,
+}
+
+fn auth_mode_text(mode: &str) -> &'static str {
+    match mode {
+        "db_auth" => "berth's own users and passwords",
+        "ldap_auth" => "berth's own users and the LDAP directory",
+        "oidc_auth" => "berth's own users and the OIDC provider (single sign-on)",
+        "htpasswd" => "the htpasswd file",
+        _ => "no passwords (authentication is off or external)",
+    }
+}
+
+/// Harbor's group types.
+fn group_kind(kind: i64) -> &'static str {
+    match kind {
+        1 => "LDAP",
+        2 => "HTTP",
+        3 => "OIDC",
+        _ => "—",
+    }
+}
+
+fn setting_text(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.is_empty() => "—".into(),
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
 pub(crate) async fn show(
     State(ui): State<Ui>,
     headers: HeaderMap,
@@ -59,6 +110,19 @@ pub(crate) async fn show(
     let runs: Vec<GcRun> = api.get("/system/gc?page=1&page_size=10").await?;
     let schedule: GcSchedule = api.get("/system/gc/schedule").await.unwrap_or_default();
     let running = runs.iter().any(|r| r.job_status == "Running");
+    let info: SystemInfo = api.get("/systeminfo").await.unwrap_or_default();
+    let groups: Vec<Group> = api
+        .get("/usergroups?page=1&page_size=100")
+        .await
+        .unwrap_or_default();
+    let robots: Vec<Robot> = api
+        .get(&format!(
+            "/robots?page=1&page_size=100&q={}",
+            encode("Level=system")
+        ))
+        .await
+        .unwrap_or_default();
+    let settings: BTreeMap<String, Setting> = api.get("/configurations").await.unwrap_or_default();
     let link = |n: u64| ui.link(&format!("/admin?name={}&page={n}", encode(&search.name)));
     let body = html! {
         section.card #gc {
@@ -82,6 +146,20 @@ pub(crate) async fn show(
             @if running {
                 // app.js reloads the page while this is here, so the progress moves.
                 span hidden data-refresh="3" {}
+            }
+        }
+        section.card #sign-in-methods {
+            h2 { "Sign-in" }
+            p { "People sign in with " strong { (auth_mode_text(&info.auth_mode)) } "." }
+            @if info.auth_mode == "ldap_auth" || info.auth_mode == "oidc_auth" {
+                form.inline method="post" action=(ui.link("/admin/test-sign-in")) {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    @if info.auth_mode == "ldap_auth" {
+                        button type="submit" name="what" value="ldap" #test-ldap { "Test the LDAP connection" }
+                    } @else {
+                        button type="submit" name="what" value="oidc" #test-oidc { "Test the OIDC provider" }
+                    }
+                }
             }
         }
         section.card #users {
@@ -112,6 +190,48 @@ pub(crate) async fn show(
                 }
                 (pager(page_no, PAGE_SIZE, total, link))
             }
+        }
+        section.card #groups {
+            h2 { "Groups" }
+            @if groups.is_empty() {
+                p.muted { "No user groups. Directory and identity-provider groups appear here once they are given a project role or their members sign in." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Group" } th { "From" } th { "Directory name" } } }
+                    tbody { @for g in &groups { tr {
+                        td { (g.group_name) }
+                        td { (group_kind(g.group_type)) }
+                        td { @if !g.ldap_group_dn.is_empty() { code { (g.ldap_group_dn) } } }
+                    } } }
+                } }
+            }
+        }
+        section.card #system-robots {
+            h2 { "System robot accounts" }
+            @if robots.is_empty() {
+                p.muted { "None. Create them with " code { "POST /api/v2.0/robots" } " and " code { "level: system" } "." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Name" } th { "Projects" } th { "Expires" } th { "State" } } }
+                    tbody { @for r in &robots { tr {
+                        td { code { (r.name) } }
+                        td { @for p in &r.permissions { span.badge.soft { (p.namespace) } " " } }
+                        td { @if r.expires_at <= 0 { "never" } @else { (super::robots::expiry(r.expires_at)) } }
+                        td { @if r.disable { span.badge.private { "disabled" } } @else { span.badge { "enabled" } } }
+                    } } }
+                } }
+            }
+        }
+        section.card #settings {
+            h2 { "Settings" }
+            p.muted { "As Harbor's configuration API reports them. They are set in config.yml; none is changed here." }
+            div.table-wrap { table {
+                thead { tr { th { "Setting" } th { "Value" } } }
+                tbody { @for (key, s) in &settings { tr {
+                    td { code { (key) } }
+                    td { (setting_text(&s.value)) }
+                } } }
+            } }
         }
     };
     Ok(page(&ui, &viewer, "Administration", &[], body))
@@ -185,4 +305,70 @@ pub(crate) async fn run_gc(
         .change(Method::POST, "/system/gc/schedule", Some(body))
         .await?;
     Ok(see_other(&ui.link("/admin#gc")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct TestSignIn {
+    csrf: String,
+    what: String,
+}
+
+/// Tests the directory or the identity provider and says how it went.
+pub(crate) async fn test_sign_in(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Form(form): Form<TestSignIn>,
+) -> PageResult {
+    let viewer = Viewer::of(&ui, &headers).await?;
+    let api = Api::new(&ui, &headers).with_csrf(&form.csrf);
+    let (ok, message) = if form.what == "ldap" {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Ping {
+            success: bool,
+            message: String,
+        }
+        let ping: Ping = api
+            .change(Method::POST, "/ldap/ping", Some(json!({})))
+            .await?
+            .json()?;
+        (ping.success, ping.message)
+    } else {
+        let settings: BTreeMap<String, Setting> = api.get("/configurations").await?;
+        let endpoint = settings
+            .get("oidc_endpoint")
+            .map(|s| setting_text(&s.value))
+            .unwrap_or_default();
+        match api
+            .change(
+                Method::POST,
+                "/system/oidc/ping",
+                Some(json!({"url": endpoint})),
+            )
+            .await
+        {
+            Ok(_) => (
+                true,
+                format!("The provider at {endpoint} answers and its keys were read."),
+            ),
+            Err(e) => (false, e.message),
+        }
+    };
+    let what = if form.what == "ldap" {
+        "LDAP directory"
+    } else {
+        "OIDC provider"
+    };
+    let body = html! {
+        (notice(if ok { "ok" } else { "error" }, &if ok { format!("The {what} works. {message}") } else { format!("The {what} does not work: {message}") }))
+        p { a href=(ui.link("/admin#sign-in-methods")) { "← Back to administration" } }
+    };
+    Ok(page(
+        &ui,
+        &viewer,
+        &format!("Testing the {what}"),
+        &[],
+        body,
+    ))
 }

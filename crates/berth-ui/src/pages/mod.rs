@@ -1,9 +1,11 @@
 //! The pages, one module per part of the interface, and what they share: the error
 //! page, the check of a form's CSRF token, the redirect after a change.
 
+pub(crate) mod activity;
 pub(crate) mod admin;
 pub(crate) mod assets;
 pub(crate) mod dashboard;
+pub(crate) mod policies;
 pub(crate) mod profile;
 pub(crate) mod project;
 pub(crate) mod projects;

@@ -30,6 +30,8 @@ pub(crate) enum Tab {
     Repositories,
     Members,
     Robots,
+    Policies,
+    Activity,
 }
 
 impl ProjectView {
@@ -84,6 +86,14 @@ impl ProjectView {
                 self.link(ui, "/robots"),
                 current == Tab::Robots,
             ));
+        }
+        if self.rights.may("immutable-tag", "list") || self.rights.may("tag-retention", "read") {
+            let here = current == Tab::Policies;
+            items.push(("Policies", self.link(ui, "/policies"), here));
+        }
+        if self.rights.may("log", "list") {
+            let here = current == Tab::Activity;
+            items.push(("Activity", self.link(ui, "/activity"), here));
         }
         html! {
             div.project-head {

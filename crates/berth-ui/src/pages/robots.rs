@@ -120,7 +120,7 @@ pub(crate) async fn list(
 }
 
 /// Seconds since 1970 as a date.
-fn expiry(seconds: i64) -> String {
+pub(crate) fn expiry(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let (y, m, d) = civil(days);
     format!("{y:04}-{m:02}-{d:02}")

@@ -46,6 +46,19 @@ struct SystemInfo {
     auth_mode: String,
 }
 
+/// Why nobody can sign in, in authentication modes where berth checks no passwords.
+fn no_passwords(auth_mode: &str) -> Option<&'static str> {
+    match auth_mode {
+        "none" => Some(
+            "This registry runs without authentication, so there is nobody to sign in as. To use the web interface, give it users: add `auth: {local: {}}` to config.yml (berth's own users; the first administrator's password is written to the state directory), or `auth: {htpasswd: …}`.",
+        ),
+        "token" => Some(
+            "This registry trusts tokens from an external service and checks no passwords itself, so the web interface cannot sign anyone in. Use `auth: {local: …}` to manage users in berth.",
+        ),
+        _ => None,
+    }
+}
+
 async fn sign_in_page(
     ui: &Ui,
     headers: &HeaderMap,
@@ -62,6 +75,10 @@ async fn sign_in_page(
     let body: Markup = html! {
         section.card.narrow {
             h1 { "Sign in to berth" }
+            @if let Some(why) = no_passwords(&info.auth_mode) {
+                (notice("info", why))
+                p.muted { a href=(ui.link("/projects")) { "Browse public projects" } " without signing in." }
+            } @else {
             @if let Some(error) = error { (notice("error", error)) }
             form.stack method="post" action=(ui.link("/sign-in")) {
                 input type="hidden" name="csrf" value=(token);
@@ -77,6 +94,7 @@ async fn sign_in_page(
                 a.button.wide #sso href=(ui.link("/c/oidc/login")) { "Sign in with SSO" }
             }
             p.muted { a href=(ui.link("/projects")) { "Browse public projects" } " without signing in." }
+            }
         }
     };
     let mut resp = layout::respond(
