@@ -92,7 +92,10 @@ def test_an_administrator_finds_an_image_manages_a_project_and_reclaims_space(
     browser.open("/")
     assert browser.heading() == "Dashboard"
     assert "2\nrepositories" in browser.text(".stats")
-    assert browser.all("svg.plot rect.plot-bar"), "the storage plot has a bar per project"
+    assert len(browser.all("svg.plot rect.plot-bar")) == 1, "the storage plot: a bar per project"
+    pushes = browser.text("#recent-pushes")
+    assert "team/tools/multi:latest" in pushes and "team/app:v1" in pushes
+    assert "login" not in pushes
     browser.screenshot("dashboard")
 
     # Project → repository: its tags, sizes and the pull command.
@@ -358,7 +361,7 @@ def test_a_projects_policies_activity_and_a_retention_dry_run(teams, browser, wo
         return "would delete" in browser.text("#retention-run")
     poll(decided, "the dry run finishing")
     run = browser.text("#retention-run")
-    assert "would delete 2 artifacts in 1 repositories" in run
+    assert "would delete 2 artifacts in 1 repository" in run
     assert run.count("would be deleted") == 2 and "kept" in run
     browser.screenshot("retention-dry-run")
     for tag in ("a", "b", "c"):

@@ -78,6 +78,12 @@ fn relative(ms: i64, now: i64) -> Option<String> {
 }
 
 /// `sha256:0123…` shortened to its first 12 hex digits, for tables.
+/// `n` with the noun in the right number: "1 repository", "3 repositories".
+pub(crate) fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub(crate) fn short_digest(digest: &str) -> &str {
     let hex_start = digest.find(':').map_or(0, |i| i + 1);
     digest.get(..hex_start + 12).unwrap_or(digest)
@@ -86,6 +92,12 @@ pub(crate) fn short_digest(digest: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_right_number() {
+        assert_eq!(count(1, "repository", "repositories"), "1 repository");
+        assert_eq!(count(0, "repository", "repositories"), "0 repositories");
+    }
 
     #[test]
     fn sizes_read_in_binary_units() {

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use super::{PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, encode};
-use crate::format::{bytes, when};
+use crate::format::{bytes, count, when};
 use crate::layout::page;
 use crate::models::{AuditLog, GcRun, Project, Quota, Statistic};
 use crate::viewer::Viewer;
@@ -25,10 +25,11 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
         .await?;
     // What a page shows beyond the basics depends on what the viewer may read: a
     // refusal leaves its panel out rather than failing the page.
-    let activity: Vec<AuditLog> = api
-        .get("/audit-logs?page=1&page_size=8")
-        .await
-        .unwrap_or_default();
+    let pushes = format!(
+        "/audit-logs?page=1&page_size=8&q={}",
+        encode("operation=create,resource_type=artifact")
+    );
+    let activity: Option<Vec<AuditLog>> = api.get(&pushes).await.ok();
     let (quotas, runs): (Vec<Quota>, Vec<GcRun>) = if viewer.is_admin() {
         (
             api.get("/quotas?page=1&page_size=100")
@@ -59,7 +60,7 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                             li {
                                 a href=(ui.link(&format!("/projects/{}", encode(&p.name)))) { (p.name) }
                                 " "
-                                span.muted { (p.repo_count) " repositories" }
+                                span.muted { (count(p.repo_count, "repository", "repositories")) }
                                 @if p.is_public() { " " span.badge { "public" } }
                             }
                         }
@@ -73,21 +74,22 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                     (storage_plot(&quotas))
                 }
             }
-            section.card {
-                h2 { "Recent activity" }
+            @if let Some(activity) = &activity {
+            section.card #recent-pushes {
+                h2 { "Recent pushes" }
                 @if activity.is_empty() {
-                    p.muted { "Nothing recorded yet." }
+                    p.muted { "Nothing pushed yet." }
                 } @else {
                     ul.plain.activity {
-                        @for a in &activity {
+                        @for a in activity {
                             li {
-                                strong { (a.username) } " " (a.operation) " " (a.resource_type) " "
-                                code { (a.resource) }
-                                " " span.muted { (when(&a.op_time)) }
+                                code { (a.resource) } " "
+                                span.muted { "by " (a.username) ", " (when(&a.op_time)) }
                             }
                         }
                     }
                 }
+            }
             }
             @if viewer.is_admin() {
                 section.card {

@@ -11,7 +11,7 @@ use super::project::{ProjectView, Tab};
 use super::{Csrf, PageError, PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
-use crate::format::{short_digest, when};
+use crate::format::{count, short_digest, when};
 use crate::layout::{notice, page};
 use crate::viewer::Viewer;
 
@@ -394,10 +394,10 @@ pub(crate) async fn execution(
                 (notice("info", "Still running; this page follows it."))
                 span hidden data-refresh="2" {}
             } @else {
-                (notice(if going == 0 { "ok" } else { "info" }, &format!("The policy {verb} {going} artifacts in {} repositories.", tasks.len())))
+                (notice(if going == 0 { "ok" } else { "info" }, &format!("The policy {verb} {} in {}.", count(going as i64, "artifact", "artifacts"), count(tasks.len() as i64, "repository", "repositories"))))
             }
             @for (t, rows) in tasks.iter().zip(&logs) {
-                h3 { (t.repository) " " span.muted { (t.total) " artifacts, " (t.retained) " kept" } }
+                h3 { (t.repository) " " span.muted { (count(t.total as i64, "artifact", "artifacts")) ", " (t.retained) " kept" } }
                 @if rows.is_empty() {
                     p.muted { "Nothing to decide." }
                 } @else {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{Csrf, PageResult, required, see_other};
 use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
-use crate::format::{bytes, when};
+use crate::format::{bytes, count, when};
 use crate::layout::{Crumb, crumb, notice, page, pager, tabs};
 use crate::models::{Member, Permission, Project, Repository, Rights, Summary, role_name};
 use crate::viewer::Viewer;
@@ -99,7 +99,7 @@ impl ProjectView {
             div.project-head {
                 p.meta {
                     @if self.project.is_public() { span.badge { "public" } } @else { span.badge.private { "private" } }
-                    " " (self.summary.repo_count) " repositories · "
+                    " " (count(self.summary.repo_count, "repository", "repositories")) " · "
                     @if hard > 0 {
                         (bytes(used)) " of " (bytes(hard)) " used"
                         meter min="0" max=(hard) value=(used) aria-label="Storage used" {}
