@@ -44,11 +44,27 @@ def test_unknown_paths_are_404(registry, path):
 
 
 @pytest.mark.berth_only  # Distribution answers `GET /` with an empty 200 (a health page).
-def test_root_is_404_with_an_error_envelope(registry):
+def test_root_is_404_with_an_error_envelope(make_registry):
+    """registry:2 has nothing at `/`; berth has its web interface there unless
+    `berth.ui.enabled` is false, and then answers as registry:2 does."""
+    registry = make_registry(extra_config="berth:\n  ui:\n    enabled: false\n")
     r = Client(registry).get("/")
     assert r.status_code == 404
     assert r.headers["Content-Type"].startswith("application/json")
     assert error_code(r) == "NOT_FOUND"
+    if registry.kind == "berth":
+        for path in ("/sign-in", "/projects", "/static/style.css"):
+            assert Client(registry).get(path).status_code == 404, path
+
+
+@pytest.mark.berth_only
+def test_root_is_the_web_interface(registry):
+    r = Client(registry).get("/", allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"] == "/sign-in"
+    page = Client(registry).get("/sign-in")
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    # Without authentication nobody can sign in: the page says how to add users.
+    assert "auth: {local: {}}" in page.text
 
 
 @pytest.mark.parametrize("path,status,code", [

@@ -73,8 +73,12 @@ def test_who_did_what_is_recorded_and_listed(make_registry, workdir):
                         auth=("dev", "dev-password"), timeout=30)
     assert r.status_code == 403
 
-    listed = wait_for(reg, root, lambda l: has(l, operation="pull", resource="team/app:v1"),
-                      "pull of team/app:v1")
+    # Entries are written in the background, not necessarily in the requests' order: wait
+    # for the last request's and the refused one's.
+    listed = wait_for(reg, root, lambda l: has(l, operation="pull", resource="team/app:v1")
+                      and has(l, operation="delete", resource_type="project_member",
+                              operation_result=False),
+                      "pull of team/app:v1 and the refused removal")
     assert has(listed, username="dev", operation="create", resource_type="artifact",
                resource="team/app:v1", operation_result=True)
     assert has(listed, username="dev", operation="pull", resource="team/app:v1")

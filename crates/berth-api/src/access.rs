@@ -163,14 +163,8 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The value of cookie `name`.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_string())
+    let values = headers.get_all(header::COOKIE);
+    berth_auth::sessions::cookie_value(values.iter().filter_map(|v| v.to_str().ok()), name)
 }
 
 /// Checks the request; `Err` is the response to send instead.

@@ -24,6 +24,20 @@ pub const DEFAULT_IDLE: Duration = Duration::from_secs(3600);
 /// Random characters in a session id (~340 bits).
 const ID_LENGTH: usize = 58;
 
+/// The value of cookie `name` among a request's `Cookie` header values (empty values
+/// count as absent).
+pub fn cookie_value<'a>(
+    header_values: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<String> {
+    header_values
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
 pub struct SessionStore {
     meta: Arc<dyn MetaStore>,
     idle: Duration,

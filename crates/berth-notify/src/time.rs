@@ -48,14 +48,7 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's inverse of `civil_from_days`).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = berth_meta::days_from_civil(y, m, day);
     u64::try_from(days)
         .ok()
         .map(|d| d * 86_400 + h * 3600 + min * 60 + s)

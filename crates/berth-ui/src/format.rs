@@ -28,24 +28,9 @@ pub(crate) fn parse_time(text: &str) -> Option<i64> {
     let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
     let (h, min, s) = (t.next()??, t.next()??, t.next()??);
     let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-    Some(((days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + s * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    Some(
+        ((berth_meta::days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + s * 1000 + millis,
+    )
 }
 
 /// A timestamp as people read it: `5 min ago` for recent ones, else the date and minute.
@@ -57,7 +42,7 @@ pub(crate) fn when(text: &str) -> String {
     let Some(ms) = parse_time(text) else {
         return text.to_string();
     };
-    relative(ms, now_ms()).unwrap_or_else(|| {
+    relative(ms, berth_meta::now_ms()).unwrap_or_else(|| {
         let shown = text.replace('T', " ");
         shown
             .get(..16)

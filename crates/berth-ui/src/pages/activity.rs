@@ -6,13 +6,12 @@ use maud::html;
 use serde::Deserialize;
 
 use super::PageResult;
-use super::project::{ProjectView, Tab};
+use super::project::{Tab, open};
 use crate::Ui;
-use crate::api::{Api, encode};
+use crate::api::encode;
 use crate::format::when;
 use crate::layout::{page, pager};
 use crate::models::AuditLog;
-use crate::viewer::Viewer;
 
 const PAGE_SIZE: u64 = 25;
 
@@ -28,9 +27,7 @@ pub(crate) async fn show(
     Path(name): Path<String>,
     Query(paging): Query<Paging>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let page_no = paging.page.unwrap_or(1).max(1);
     let (entries, total) = api
         .listing::<Vec<AuditLog>>(&format!(

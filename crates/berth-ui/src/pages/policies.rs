@@ -7,13 +7,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::project::{ProjectView, Tab};
+use super::project::{ProjectView, Tab, open};
 use super::{Csrf, PageError, PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
 use crate::format::{count, short_digest, when};
 use crate::layout::{notice, page};
-use crate::viewer::Viewer;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -152,9 +151,7 @@ pub(crate) async fn show(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let project = encode(&name);
     let immutable: Vec<Rule> = api
         .get(&format!("/projects/{project}/immutabletagrules"))
@@ -335,9 +332,7 @@ pub(crate) async fn execution(
     headers: HeaderMap,
     Path((name, run)): Path<(String, i64)>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let policy = retention(&api, &view).await?.ok_or_else(|| {
         PageError(ApiFailure::new(
             StatusCode::NOT_FOUND,

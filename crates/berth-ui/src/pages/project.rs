@@ -34,9 +34,28 @@ pub(crate) enum Tab {
     Activity,
 }
 
+/// What every project page starts from: who is looking, the API as them, the project.
+/// The viewer and the project are asked for at once.
+pub(crate) async fn open<'a>(
+    ui: &'a Ui,
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<(Viewer, Api<'a>, ProjectView), ApiFailure> {
+    let api = Api::new(ui, headers);
+    let (viewer, view) =
+        futures_util::future::join(Viewer::of(ui, headers), ProjectView::load(&api, name)).await;
+    Ok((viewer?, api, view?))
+}
+
 impl ProjectView {
     pub(crate) async fn load(api: &Api<'_>, name: &str) -> Result<ProjectView, ApiFailure> {
-        let project: Project = api.get(&format!("/projects/{}", encode(name))).await?;
+        let summary_path = format!("/projects/{}/summary", encode(name));
+        let (project, summary) = futures_util::future::join(
+            api.get::<Project>(&format!("/projects/{}", encode(name))),
+            api.get::<Summary>(&summary_path),
+        )
+        .await;
+        let project = project?;
         let rights: Vec<Permission> = api
             .get(&format!(
                 "/users/current/permissions?scope=/project/{}&relative=true",
@@ -44,14 +63,10 @@ impl ProjectView {
             ))
             .await
             .unwrap_or_default();
-        let summary: Summary = api
-            .get(&format!("/projects/{}/summary", encode(name)))
-            .await
-            .unwrap_or_default();
         Ok(ProjectView {
             project,
             rights: Rights(rights),
-            summary,
+            summary: summary.unwrap_or_default(),
         })
     }
 
@@ -134,9 +149,7 @@ pub(crate) async fn repositories(
     Path(name): Path<String>,
     Query(search): Query<RepoSearch>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let sort = SORTS
         .iter()
         .find(|(key, _)| *key == search.sort)
@@ -223,9 +236,7 @@ pub(crate) async fn members(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let members: Vec<Member> = api
         .get(&format!(
             "/projects/{}/members?page=1&page_size=100",

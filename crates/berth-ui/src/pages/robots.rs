@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use maud::html;
 use serde_json::json;
 
-use super::project::{ProjectView, Tab};
+use super::project::{Tab, open};
 use super::{PageError, PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
@@ -43,9 +43,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let api = Api::new(&ui, &headers);
-    let view = ProjectView::load(&api, &name).await?;
+    let (viewer, api, view) = open(&ui, &headers, &name).await?;
     let robots: Vec<Robot> = api.get(&robots_path(view.project.project_id)).await?;
     let body = html! {
         (view.header(&ui, Tab::Robots))
@@ -122,29 +120,8 @@ pub(crate) async fn list(
 /// Seconds since 1970 as a date.
 pub(crate) fn expiry(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
-    let (y, m, d) = civil(days);
+    let (y, m, d) = berth_meta::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `(year, month, day)` of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 /// The robot form: repeated `access` fields, so read as pairs.
