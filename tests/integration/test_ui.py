@@ -380,3 +380,66 @@ def test_a_projects_policies_activity_and_a_retention_dry_run(teams, browser, wo
     assert "project_creation_restriction" in browser.text("#settings")
     assert "berth's own users and passwords" in browser.text("#sign-in-methods")
     browser.screenshot("admin-settings")
+
+
+def test_an_administrator_manages_users_and_members_without_the_command_line(teams, browser):
+    reg = teams
+    auth = ("admin", admin_password(reg))
+    new_project(reg, "team")
+    sign_in(browser, "admin", admin_password(reg))
+
+    # A user made on the administration page signs in to the registry at once.
+    browser.open("/admin")
+    browser.find("#new-user summary").click()
+    browser.fill("#new-username", "newbie")
+    browser.fill("#new-email", "newbie@berth.test")
+    browser.fill("#new-realname", "New Bie")
+    browser.fill("#new-user-password", "Newbie-password-1")
+    browser.submit("#new-user form")
+    assert "newbie@berth.test" in browser.text("#users")
+    assert requests.get(f"{reg.url}/api/v2.0/users/current", auth=("newbie", "Newbie-password-1"),
+                        timeout=30).status_code == 200
+
+    # Given a role in a project, changed, and removed — each checked through the API.
+    browser.open("/projects/team/members")
+    browser.fill("#member-name", "newbie")
+    browser.submit("form[action$='/members']")
+
+    def role_of(name):
+        members = requests.get(f"{reg.url}/api/v2.0/projects/team/members", auth=auth,
+                               timeout=30).json()
+        return next((m["role_id"] for m in members if m["entity_name"] == name), None)
+    assert role_of("newbie") == 2, "added as a developer (the form's default)"
+    select = browser.find("select[aria-label='Role of newbie']")
+    select.find_element("css selector", "option[value='4']").click()
+    browser.press("button[aria-label='Change the role of newbie']")
+    assert role_of("newbie") == 4
+    browser.screenshot("members")
+    browser.press("button[aria-label='Remove newbie']")
+    assert role_of("newbie") is None
+
+    # Made an administrator and back, then removed: the account stops working.
+    browser.open("/admin?name=newbie")
+    browser.press("button[aria-label='Make newbie an administrator']")
+    me = requests.get(f"{reg.url}/api/v2.0/users/current", auth=("newbie", "Newbie-password-1"),
+                      timeout=30).json()
+    assert me["sysadmin_flag"] is True
+    browser.open("/admin?name=newbie")
+    browser.press("button[aria-label='Make newbie a user']")
+    browser.open("/admin?name=newbie")
+    browser.press("button[aria-label='Remove newbie']")
+    assert requests.get(f"{reg.url}/api/v2.0/users/current", auth=("newbie", "Newbie-password-1"),
+                        timeout=30).status_code == 401
+
+    # A bad form gets the API's reason on a page of its own, and changes nothing.
+    browser.open("/admin")
+    browser.find("#new-user summary").click()
+    browser.fill("#new-username", "shorty")
+    browser.driver.execute_script(
+        "document.getElementById('new-user-password').removeAttribute('minlength')")
+    browser.fill("#new-user-password", "short")
+    browser.submit("#new-user form")
+    assert "8" in browser.text("[role=alert]")
+    r = requests.get(f"{reg.url}/api/v2.0/users", params={"username": "shorty"}, auth=auth,
+                     timeout=30)
+    assert r.json() == []

@@ -103,6 +103,10 @@ fn router(prefix: &str) -> Router<Ui> {
             post(pages::project::remove_member),
         )
         .route(
+            "/projects/{project}/members/{id}/role",
+            post(pages::project::change_role),
+        )
+        .route(
             "/projects/{project}/robots",
             get(pages::robots::list).post(pages::robots::create),
         )
@@ -127,6 +131,9 @@ fn router(prefix: &str) -> Router<Ui> {
         .route("/admin", get(pages::admin::show))
         .route("/admin/gc", post(pages::admin::run_gc))
         .route("/admin/test-sign-in", post(pages::admin::test_sign_in))
+        .route("/admin/users", post(pages::admin::create_user))
+        .route("/admin/users/{id}/admin", post(pages::admin::set_admin))
+        .route("/admin/users/{id}/delete", post(pages::admin::delete_user))
         .route("/static/{file}", get(pages::assets::serve))
         .fallback(pages::not_found);
     if prefix.is_empty() {

@@ -1,7 +1,7 @@
 //! Administration (system administrators): the users, and garbage collection — run it
 //! now or as a dry run, and its history with the progress of the run going on.
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, Method};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -174,7 +174,7 @@ pub(crate) async fn show(
             } @else {
                 div.table-wrap {
                     table {
-                        thead { tr { th { "User" } th { "Name" } th { "E-mail" } th { "Role" } th { "Since" } } }
+                        thead { tr { th { "User" } th { "Name" } th { "E-mail" } th { "Role" } th { "Since" } th { span.visually-hidden { "Actions" } } } }
                         tbody {
                             @for u in &users {
                                 tr {
@@ -183,12 +183,44 @@ pub(crate) async fn show(
                                     td { (u.email) }
                                     td { @if u.sysadmin_flag { span.badge { "administrator" } } @else { "user" } }
                                     td { (when(&u.creation_time)) }
+                                    td.actions {
+                                        form method="post" action=(ui.link(&format!("/admin/users/{}/admin", u.user_id))) {
+                                            input type="hidden" name="csrf" value=(viewer.csrf);
+                                            @if u.sysadmin_flag {
+                                                button.small type="submit" name="admin" value="false" aria-label={ "Make " (u.username) " a user" } { "Make user" }
+                                            } @else {
+                                                button.small type="submit" name="admin" value="true" aria-label={ "Make " (u.username) " an administrator" } { "Make administrator" }
+                                            }
+                                        }
+                                        " "
+                                        form method="post" action=(ui.link(&format!("/admin/users/{}/delete", u.user_id))) {
+                                            input type="hidden" name="csrf" value=(viewer.csrf);
+                                            button.danger.small type="submit" aria-label={ "Remove " (u.username) } { "Remove" }
+                                        }
+                                    }
                                 }
                             }
                         }
                     }
                 }
                 (pager(page_no, PAGE_SIZE, total, link))
+            }
+            @if info.auth_mode != "htpasswd" {
+                details #new-user {
+                    summary { "New user" }
+                    form.stack method="post" action=(ui.link("/admin/users")) {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        label for="new-username" { "User name" }
+                        input #new-username name="username" required maxlength="64" autocomplete="off";
+                        label for="new-email" { "E-mail" }
+                        input #new-email name="email" type="email";
+                        label for="new-realname" { "Full name" }
+                        input #new-realname name="realname";
+                        label for="new-user-password" { "Password" }
+                        input #new-user-password name="password" type="password" required minlength="8" autocomplete="new-password";
+                        button.primary type="submit" { "Create user" }
+                    }
+                }
             }
         }
         section.card #groups {
@@ -371,4 +403,73 @@ pub(crate) async fn test_sign_in(
         &[],
         body,
     ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct NewUser {
+    csrf: String,
+    username: String,
+    email: String,
+    realname: String,
+    password: String,
+}
+
+pub(crate) async fn create_user(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Form(form): Form<NewUser>,
+) -> PageResult {
+    let name = super::required(&form.username, "the user name")?;
+    let mut body = json!({"username": name, "password": form.password});
+    // Profile fields left empty are left out, not sent as empty values.
+    for (key, value) in [("email", &form.email), ("realname", &form.realname)] {
+        if !value.trim().is_empty() {
+            body[key] = json!(value.trim());
+        }
+    }
+    Api::new(&ui, &headers)
+        .with_csrf(&form.csrf)
+        .change(Method::POST, "/users", Some(body))
+        .await?;
+    Ok(see_other(
+        &ui.link(&format!("/admin?name={}#users", encode(name))),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AdminFlag {
+    csrf: String,
+    admin: String,
+}
+
+pub(crate) async fn set_admin(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<AdminFlag>,
+) -> PageResult {
+    Api::new(&ui, &headers)
+        .with_csrf(&form.csrf)
+        .change(
+            Method::PUT,
+            &format!("/users/{id}/sysadmin"),
+            Some(json!({"sysadmin_flag": form.admin == "true"})),
+        )
+        .await?;
+    Ok(see_other(&ui.link("/admin#users")))
+}
+
+pub(crate) async fn delete_user(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<super::Csrf>,
+) -> PageResult {
+    Api::new(&ui, &headers)
+        .with_csrf(&form.csrf)
+        .change(Method::DELETE, &format!("/users/{id}"), None)
+        .await?;
+    Ok(see_other(&ui.link("/admin#users")))
 }

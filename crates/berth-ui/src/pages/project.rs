@@ -254,7 +254,19 @@ pub(crate) async fn members(
                         tr {
                             td { (m.entity_name) }
                             td { @if m.entity_type == "g" { "group" } @else { "user" } }
-                            td { (role_name(m.role_id)) }
+                            td {
+                                @if may_manage {
+                                    form.inline.role method="post" action=(view.link(&ui, &format!("/members/{}/role", m.id))) {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        select name="role_id" aria-label={ "Role of " (m.entity_name) } {
+                                            @for (id, label) in ROLES { option value=(id) selected[id == m.role_id] { (label) } }
+                                        }
+                                        button.small type="submit" aria-label={ "Change the role of " (m.entity_name) } { "Change" }
+                                    }
+                                } @else {
+                                    (role_name(m.role_id))
+                                }
+                            }
                             @if may_manage {
                                 td.actions {
                                     form method="post" action=(view.link(&ui, &format!("/members/{}/remove", m.id))) {
@@ -343,6 +355,32 @@ pub(crate) async fn remove_member(
             Method::DELETE,
             &format!("/projects/{}/members/{id}", encode(&project)),
             None,
+        )
+        .await?;
+    Ok(see_other(
+        &ui.link(&format!("/projects/{}/members", encode(&project))),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct NewRole {
+    csrf: String,
+    role_id: i64,
+}
+
+pub(crate) async fn change_role(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, i64)>,
+    Form(form): Form<NewRole>,
+) -> PageResult {
+    Api::new(&ui, &headers)
+        .with_csrf(&form.csrf)
+        .change(
+            Method::PUT,
+            &format!("/projects/{}/members/{id}", encode(&project)),
+            Some(json!({"role_id": form.role_id})),
         )
         .await?;
     Ok(see_other(
