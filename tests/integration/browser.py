@@ -145,3 +145,25 @@ def sign_in(browser: Browser, user: str, password: str, path: str = "/sign-in"):
     browser.fill("#principal", user)
     browser.fill("#password", password)
     browser.submit("form[action$='/sign-in']")
+
+
+def form_sign_in(base: str, user: str, password: str):
+    """A plain HTTP client signed in through the interface's own form (its paired token
+    and cookie), for checks that need no rendering: a requests.Session with the session
+    cookie, and a function that reads a page's CSRF token."""
+    import re
+
+    import requests
+
+    s = requests.Session()
+    form = s.get(f"{base}/sign-in", timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    r = s.post(f"{base}/sign-in", data={"principal": user, "password": password,
+                                        "csrf": token, "next": "/"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and "berth_session" in s.cookies, (r.status_code, r.text[:500])
+
+    def csrf_of(path: str) -> str:
+        page = s.get(f"{base}{path}", timeout=30)
+        return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return s, csrf_of

@@ -11,6 +11,7 @@ from harborapi.exceptions import Conflict, Forbidden, NotFound
 from harborapi.models import LdapConf, ProjectMember, ProjectReq, UserEntity, UserGroup
 
 import images as im
+from browser import form_sign_in
 from directory import GROUPS, PEOPLE, ROOT_DN, Slapd
 from teams import DEVELOPER, GUEST, Harbor
 from test_auth import admin_password
@@ -82,6 +83,16 @@ def test_directory_people_sign_in_and_their_groups_hold_roles(make_registry, sla
     r = requests.get(f"{reg.url}/v2/team/app/tags/list", timeout=30,
                      headers={"Authorization": f"Bearer {t.json()['token']}"})
     assert r.status_code == 200 and "v1" in r.json()["tags"]
+
+    # The web interface signs her in with the directory's password, and shows her project;
+    # the administrator's test of the directory says it works.
+    ann_browser, _ = form_sign_in(reg.url, "ann", "ann-ldap-pw")
+    page = ann_browser.get(f"{reg.url}/projects/team", timeout=30)
+    assert page.status_code == 200 and "team/app" in page.text
+    admin_browser, csrf_of = form_sign_in(reg.url, "admin", admin_password(reg))
+    r = admin_browser.post(f"{reg.url}/admin/test-sign-in", timeout=30,
+                           data={"csrf": csrf_of("/admin"), "what": "ldap"})
+    assert r.status_code == 200 and "The LDAP directory works" in r.text, r.text[-2000:]
 
 
 def test_harbors_ldap_and_user_group_endpoints(make_registry, slapd):

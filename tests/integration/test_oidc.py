@@ -5,6 +5,8 @@ login` use, as in Harbor."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from harborapi.exceptions import Conflict
@@ -63,10 +65,21 @@ def test_people_sign_in_in_the_browser_and_push_with_their_cli_secret(make_regis
     me = erin.get_current_user()
     assert (me.email, me.realname) == ("erin@berth.test", "Erin Dev")
     # A later sign-in goes straight to the web interface, signed in by its session cookie.
-    again, shown = browser_sign_in(reg, "erin-sub")
+    browser = requests.Session()
+    again, shown = browser_sign_in(reg, "erin-sub", browser)
     assert again.status_code == 303 and again.headers["Location"] == "/" and shown is None
     assert "berth_session=" in again.headers["Set-Cookie"]
     assert push(f"erin:{secret}") == 0
+
+    # Her profile page makes a new CLI secret (shown once); the old one stops.
+    profile = browser.get(f"{reg.url}/profile", timeout=30)
+    assert profile.status_code == 200 and "Make a new CLI secret" in profile.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', profile.text).group(1)
+    made = browser.post(f"{reg.url}/profile/cli-secret", data={"csrf": csrf}, timeout=30)
+    assert made.status_code == 200, made.text
+    fresh = re.search(r'<p id="cli-secret-shown">.*?<code>([^<]+)</code>', made.text).group(1)
+    assert push(f"erin:{fresh}") == 0 and push(f"erin:{secret}") != 0
+    secret = fresh
 
     # Her own new secret, set with the current one; the old one stops.
     r = requests.put(f"{reg.url}/api/v2.0/users/{me.user_id}/cli_secret", auth=("erin", secret),
@@ -78,9 +91,16 @@ def test_people_sign_in_in_the_browser_and_push_with_their_cli_secret(make_regis
     assert r.status_code == 400
 
     # The administrators' group makes olga a system administrator.
-    _, olga_secret = browser_sign_in(reg, "olga-sub")
+    olga_browser = requests.Session()
+    _, olga_secret = browser_sign_in(reg, "olga-sub", olga_browser)
     r = requests.get(f"{reg.url}/api/v2.0/users", auth=("olga", olga_secret), timeout=30)
     assert r.status_code == 200 and {u["username"] for u in r.json()} == {"erin", "olga"}
+    # As an administrator she tests the provider from the web interface.
+    admin_page = olga_browser.get(f"{reg.url}/admin", timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', admin_page.text).group(1)
+    r = olga_browser.post(f"{reg.url}/admin/test-sign-in", data={"csrf": csrf, "what": "oidc"},
+                          timeout=30)
+    assert r.status_code == 200 and "The OIDC provider works" in r.text, r.text[-2000:]
     r = requests.get(f"{reg.url}/api/v2.0/users", auth=("erin", "Chosen-cli-secret-9"), timeout=30)
     assert r.status_code == 403
 

@@ -170,7 +170,10 @@ pub(crate) async fn show(
                 button type="submit" { "Apply" }
             }
             @if users.is_empty() {
-                p.muted { "No users match." }
+                p.muted {
+                    @if search.name.is_empty() { "No users besides the first administrator (whom Harbor's listing leaves out too)." }
+                    @else { "No users match." }
+                }
             } @else {
                 div.table-wrap {
                     table {
