@@ -153,6 +153,7 @@ def main():
             ("robots", "/projects/p000/robots", as_admin,
              "/api/v2.0/robots?page=1&page_size=100&q=Level%3Dproject%2CProjectID%3D1"),
             ("admin", "/admin", as_admin, "/api/v2.0/users?page=1&page_size=25&sort=username"),
+            ("admin_storage", "/admin/storage", as_admin, "/api/v2.0/quotas?page=1&page_size=25"),
             ("profile", "/profile", as_admin, "/api/v2.0/users/current"),
         ]
         for name, path, cookie, api_path in pages:

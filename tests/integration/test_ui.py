@@ -291,7 +291,8 @@ def test_public_projects_are_browsable_signed_out_and_pages_fit_a_phone(teams, b
     digest = layout.digest
     pages = ["/", "/projects", "/projects/pub", "/projects/pub/members", "/projects/pub/robots",
              "/projects/pub/repositories/app", f"/projects/pub/repositories/app/-/artifacts/{digest}",
-             "/projects/pub/repositories/app/-/delete?tag=v1", "/admin", "/profile"]
+             "/projects/pub/repositories/app/-/delete?tag=v1", "/projects/pub/policies",
+             "/projects/pub/activity", "/admin", "/admin/storage", "/profile"]
     for path in pages:
         browser.open(path)
         browser.find("main")
@@ -380,6 +381,9 @@ def test_a_projects_policies_activity_and_a_retention_dry_run(teams, browser, wo
     assert "project_creation_restriction" in browser.text("#settings")
     assert "berth's own users and passwords" in browser.text("#sign-in-methods")
     browser.screenshot("admin-settings")
+    browser.click_link("Storage by project →")
+    assert "team" in browser.text("#storage table") and browser.all("#storage svg rect.plot-bar")
+    browser.screenshot("admin-storage")
 
 
 def test_an_administrator_manages_users_and_members_without_the_command_line(teams, browser):

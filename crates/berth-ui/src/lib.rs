@@ -130,6 +130,7 @@ fn router(prefix: &str) -> Router<Ui> {
         )
         .route("/admin", get(pages::admin::show))
         .route("/admin/gc", post(pages::admin::run_gc))
+        .route("/admin/storage", get(pages::admin::storage))
         .route("/admin/test-sign-in", post(pages::admin::test_sign_in))
         .route("/admin/users", post(pages::admin::create_user))
         .route("/admin/users/{id}/admin", post(pages::admin::set_admin))

@@ -14,7 +14,7 @@ use crate::Ui;
 use crate::api::{Api, encode};
 use crate::format::{bytes, when};
 use crate::layout::{notice, page, pager};
-use crate::models::{GcRun, Robot, User};
+use crate::models::{GcRun, Quota, Robot, User};
 use crate::viewer::Viewer;
 
 const PAGE_SIZE: u64 = 25;
@@ -143,6 +143,7 @@ pub(crate) async fn show(
                 @if running { span.muted { "A collection is running; this page follows it." } }
             }
             (runs_table(&runs))
+            p { a href=(ui.link("/admin/storage")) { "Storage by project →" } }
             @if running {
                 // app.js reloads the page while this is here, so the progress moves.
                 span hidden data-refresh="3" {}
@@ -475,4 +476,51 @@ pub(crate) async fn delete_user(
         .change(Method::DELETE, &format!("/users/{id}"), None)
         .await?;
     Ok(see_other(&ui.link("/admin#users")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Paging {
+    page: Option<u64>,
+}
+
+/// Every project's storage against its limit, a page at a time (usage is computed per
+/// project when asked for).
+pub(crate) async fn storage(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Query(paging): Query<Paging>,
+) -> PageResult {
+    let viewer = Viewer::of(&ui, &headers).await?;
+    let api = Api::new(&ui, &headers);
+    let page_no = paging.page.unwrap_or(1).max(1);
+    let (quotas, total) = api
+        .listing::<Vec<Quota>>(&format!("/quotas?page={page_no}&page_size={PAGE_SIZE}"))
+        .await?;
+    let total = total.unwrap_or(quotas.len() as u64);
+    let body = html! {
+        section.card #storage {
+            p.muted { "Each project's layers counted once, however many of its repositories share them; a layer shared by two projects counts in both." }
+            @if quotas.is_empty() {
+                p.muted { "No projects yet." }
+            } @else {
+                (super::dashboard::storage_plot(&quotas))
+                div.table-wrap { table {
+                    thead { tr { th { "Project" } th.num { "Used" } th.num { "Limit" } } }
+                    tbody { @for q in &quotas {
+                        @let used = q.used.get("storage").copied().unwrap_or(0);
+                        @let hard = q.hard.get("storage").copied().unwrap_or(-1);
+                        tr {
+                            td { a href=(ui.link(&format!("/projects/{}", encode(&q.reference.name)))) { (q.reference.name) } }
+                            td.num { (bytes(used)) }
+                            td.num { @if hard > 0 { (bytes(hard)) " " meter min="0" max=(hard) value=(used) aria-label={ "Storage of " (q.reference.name) } {} } @else { "none" } }
+                        }
+                    } }
+                } }
+                (pager(page_no, PAGE_SIZE, total, |n| ui.link(&format!("/admin/storage?page={n}"))))
+            }
+        }
+    };
+    let crumbs = [crate::layout::crumb("Administration", ui.link("/admin"))];
+    Ok(page(&ui, &viewer, "Storage by project", &crumbs, body))
 }

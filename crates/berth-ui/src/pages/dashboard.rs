@@ -32,7 +32,9 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
     let activity: Option<Vec<AuditLog>> = api.get(&pushes).await.ok();
     let (quotas, runs): (Vec<Quota>, Vec<GcRun>) = if viewer.is_admin() {
         (
-            api.get("/quotas?page=1&page_size=100")
+            // The projects the Projects panel lists: a quota's usage is computed when
+            // asked for, so the dashboard asks for eight, not every project's.
+            api.get("/quotas?page=1&page_size=8")
                 .await
                 .unwrap_or_default(),
             api.get("/system/gc?page=1&page_size=5")
@@ -72,6 +74,7 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                 section.card {
                     h2 { "Storage by project" }
                     (storage_plot(&quotas))
+                    p { a href=(ui.link("/admin/storage")) { "Every project's storage →" } }
                 }
             }
             @if let Some(activity) = &activity {
@@ -103,12 +106,11 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
     Ok(page(&ui, &viewer, "Dashboard", &[], body))
 }
 
-/// Horizontal bars of the storage each project uses (the largest eight).
-fn storage_plot(quotas: &[Quota]) -> Markup {
+/// Horizontal bars of the storage each project uses, the largest first.
+pub(crate) fn storage_plot(quotas: &[Quota]) -> Markup {
     let used = |q: &Quota| q.used.get("storage").copied().unwrap_or(0);
     let mut shown: Vec<&Quota> = quotas.iter().collect();
     shown.sort_by_key(|q| std::cmp::Reverse(used(q)));
-    shown.truncate(8);
     let largest = shown.first().map_or(1, |q| used(q).max(1));
     let row_height = 28;
     let height = row_height * shown.len().max(1);

@@ -478,9 +478,9 @@ async fn confirm_delete(
         .map(|t| t.name.clone())
         .collect();
     let body = html! {
-        section.card.narrow {
+        section.card.confirm {
+            (notice("info", "Deleting cannot be undone."))
             @if !what.tag.is_empty() {
-                h2 { "Delete tag " code { (what.tag) } "?" }
                 p { "The tag " code { (what.tag) } " of " code { (place.full_name()) } " goes; pulls of it fail from then on." }
                 @let others: Vec<&String> = tags.iter().filter(|t| **t != what.tag).collect();
                 @if others.is_empty() {
@@ -495,7 +495,6 @@ async fn confirm_delete(
                     " " a href=(place.link("")) { "Cancel" }
                 }
             } @else {
-                h2 { "Delete artifact " code { (short_digest(&found.digest)) } "?" }
                 p { "The artifact goes, with "
                     @if tags.is_empty() { "no tags" } @else { "its tags " @for t in &tags { span.tag { (t) } " " } }
                     ". Pulls of it by digest or tag fail from then on." }
@@ -507,10 +506,14 @@ async fn confirm_delete(
                     " " a href=(place.link("")) { "Cancel" }
                 }
             }
-            (notice("info", "Deleting cannot be undone."))
         }
     };
-    Ok(page(ui, viewer, "Delete", &place.crumbs(true), body))
+    let title = if what.tag.is_empty() {
+        format!("Delete artifact {}?", short_digest(&found.digest))
+    } else {
+        format!("Delete tag {}?", what.tag)
+    };
+    Ok(page(ui, viewer, &title, &place.crumbs(true), body))
 }
 
 #[derive(Deserialize, Default)]
