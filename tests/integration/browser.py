@@ -12,7 +12,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -93,10 +94,19 @@ class Browser:
         WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
 
     def press(self, css: str):
-        """Clicks a button that submits a form, and waits for the next page."""
-        old = self.find("html")
-        self.find(css).click()
-        WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
+        """Clicks a button that submits a form, and waits for the next page. A page that
+        reloads itself (one following a running collection) may replace the button
+        between finding and clicking it: then it is found again."""
+        for attempt in range(3):
+            old = self.find("html")
+            try:
+                self.find(css).click()
+            except (StaleElementReferenceException, WebDriverException):
+                if attempt == 2:
+                    raise
+                continue
+            WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
+            return
 
     def cookie(self, name: str) -> str | None:
         c = self.driver.get_cookie(name)

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use futures_util::future::{join, join3};
 use maud::{Markup, html};
 
 use super::{PageResult, see_other};
@@ -14,33 +15,38 @@ use crate::models::{AuditLog, GcRun, Project, Quota, Statistic};
 use crate::viewer::Viewer;
 
 pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult {
-    let viewer = Viewer::of(&ui, &headers).await?;
-    if viewer.user.is_none() {
-        return Ok(see_other(&ui.link("/sign-in")));
-    }
     let api = Api::new(&ui, &headers);
-    let stats: Statistic = api.get("/statistics").await?;
-    let (projects, _) = api
-        .listing::<Vec<Project>>("/projects?page=1&page_size=8")
-        .await?;
-    // What a page shows beyond the basics depends on what the viewer may read: a
-    // refusal leaves its panel out rather than failing the page.
+    // The panels' calls go out together (each is the API's own work; the page only
+    // waits for the slowest). What a panel shows depends on what the viewer may read: a
+    // refusal leaves it out rather than failing the page — the administrators' panels
+    // are asked for by everyone and refused to the others.
     let pushes = format!(
         "/audit-logs?page=1&page_size=8&q={}",
         encode("operation=create,resource_type=artifact")
     );
-    let activity: Option<Vec<AuditLog>> = api.get(&pushes).await.ok();
-    let (quotas, runs): (Vec<Quota>, Vec<GcRun>) = if viewer.is_admin() {
-        (
+    let ((viewer, stats, projects), (activity, quotas, runs)) = join(
+        join3(
+            Viewer::of(&ui, &headers),
+            api.get::<Statistic>("/statistics"),
+            api.listing::<Vec<Project>>("/projects?page=1&page_size=8"),
+        ),
+        join3(
+            api.get::<Vec<AuditLog>>(&pushes),
             // The projects the Projects panel lists: a quota's usage is computed when
             // asked for, so the dashboard asks for eight, not every project's.
-            api.get("/quotas?page=1&page_size=8")
-                .await
-                .unwrap_or_default(),
-            api.get("/system/gc?page=1&page_size=5")
-                .await
-                .unwrap_or_default(),
-        )
+            api.get::<Vec<Quota>>("/quotas?page=1&page_size=8"),
+            api.get::<Vec<GcRun>>("/system/gc?page=1&page_size=5"),
+        ),
+    )
+    .await;
+    let viewer = viewer?;
+    if viewer.user.is_none() {
+        return Ok(see_other(&ui.link("/sign-in")));
+    }
+    let (stats, (projects, _)) = (stats?, projects?);
+    let activity = activity.ok();
+    let (quotas, runs) = if viewer.is_admin() {
+        (quotas.unwrap_or_default(), runs.unwrap_or_default())
     } else {
         (Vec::new(), Vec::new())
     };
