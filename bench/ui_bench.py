@@ -106,21 +106,30 @@ def main():
     p.add_argument("--tags", type=int, default=1_000)
     p.add_argument("--seconds", type=int, default=5)
     p.add_argument("--workdir", default=None)
+    p.add_argument("--reuse", default=None,
+                   help="the work directory of an earlier run: time its registry again "
+                        "instead of filling a new one")
     p.add_argument("--command", default="bench/run.sh ui")
     p.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
     args = p.parse_args()
     workloads.LOADGEN = args.loadgen
-    work = Path(tempfile.mkdtemp(prefix="berth-ui-bench-", dir=args.workdir))
+    work = Path(args.reuse or tempfile.mkdtemp(prefix="berth-ui-bench-", dir=args.workdir))
     reg = RegistryProcess("berth", args.berth, work / "ui",
                           extra="auth:\n  local:\n    service: bench\n").start()
     figures: dict[str, dict] = {}
     try:
         admin = ("admin", (reg.root / "initial-admin-password").read_text().strip())
         member = ("member", "member-password")
-        subprocess.run([args.berth, "user", "add", member[0], "--password-stdin", "--config",
-                        str(reg.config)], input=member[1] + "\n", text=True, check=True,
-                       capture_output=True)
-        digest = populate(args, reg, admin, member)
+        if args.reuse:
+            r = requests.get(f"{reg.url}/api/v2.0/projects/p000/repositories/app/artifacts/t0000",
+                             auth=admin, timeout=30)
+            assert r.status_code == 200, r.text
+            digest = r.json()["digest"]
+        else:
+            subprocess.run([args.berth, "user", "add", member[0], "--password-stdin",
+                            "--config", str(reg.config)], input=member[1] + "\n", text=True,
+                           check=True, capture_output=True)
+            digest = populate(args, reg, admin, member)
         last = (args.tags + 24) // 25
         as_admin = session_cookie(reg, *admin)
         as_member = session_cookie(reg, *member)

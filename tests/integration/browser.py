@@ -87,11 +87,22 @@ class Browser:
         field.clear()
         field.send_keys(value)
 
+    def _replaced(self, old):
+        """Waits until the document `old` belongs to is gone. chromedriver reports a
+        vanished node as stale, or as a node that "does not belong to the document"."""
+        def gone(_):
+            try:
+                old.is_enabled()
+                return False
+            except (StaleElementReferenceException, WebDriverException):
+                return True
+        WebDriverWait(self.driver, 15).until(gone)
+
     def submit(self, form_css: str):
         """Presses the form's submit button (as a user would) and waits for the next page."""
         old = self.find("html")
         self.find(f"{form_css} button[type=submit]").click()
-        WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
+        self._replaced(old)
 
     def press(self, css: str):
         """Clicks a button that submits a form, and waits for the next page. A page that
@@ -105,7 +116,7 @@ class Browser:
                 if attempt == 2:
                     raise
                 continue
-            WebDriverWait(self.driver, 15).until(EC.staleness_of(old))
+            self._replaced(old)
             return
 
     def cookie(self, name: str) -> str | None:

@@ -74,9 +74,27 @@ pub(crate) fn short_digest(digest: &str) -> &str {
     digest.get(..hex_start + 12).unwrap_or(digest)
 }
 
+/// `repo@sha256:<64 hex>` with the digest shortened; `repo:tag` as it is.
+pub(crate) fn short_reference(reference: &str) -> String {
+    match reference.split_once('@') {
+        Some((repository, digest)) => format!("{repository}@{}", short_digest(digest)),
+        None => reference.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_keep_tags_and_shorten_digests() {
+        assert_eq!(short_reference("team/app:v1"), "team/app:v1");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(
+            short_reference(&format!("a/b@{digest}")),
+            "a/b@sha256:abababababab"
+        );
+    }
 
     #[test]
     fn counts_take_the_right_number() {

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::{PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, encode};
-use crate::format::{bytes, count, when};
+use crate::format::{bytes, count, short_reference, when};
 use crate::layout::page;
 use crate::models::{AuditLog, GcRun, Project, Quota, Statistic};
 use crate::viewer::Viewer;
@@ -92,7 +92,7 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                     ul.plain.activity {
                         @for a in activity {
                             li {
-                                code { (a.resource) } " "
+                                code { (short_reference(&a.resource)) } " "
                                 span.muted { "by " (a.username) ", " (when(&a.op_time)) }
                             }
                         }
