@@ -223,6 +223,8 @@ pub(crate) struct User {
     pub realname: String,
     pub sysadmin_flag: bool,
     pub creation_time: String,
+    /// For users of the OIDC provider (Harbor's `OIDCUserInfo`).
+    pub oidc_user_meta: Option<serde_json::Value>,
 }
 
 /// Harbor's role names by id.

@@ -2,23 +2,12 @@
 //! or an anonymous visitor; and the CSRF token the page's forms carry.
 
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
 
 use crate::Ui;
 use crate::api::{Api, ApiFailure};
 
 /// The signed-in user, as `GET /users/current` describes them.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct CurrentUser {
-    pub user_id: i64,
-    pub username: String,
-    pub email: String,
-    pub realname: String,
-    pub sysadmin_flag: bool,
-    pub creation_time: String,
-    pub oidc_user_meta: Option<serde_json::Value>,
-}
+pub(crate) type CurrentUser = crate::models::User;
 
 pub(crate) struct Viewer {
     pub user: Option<CurrentUser>,
