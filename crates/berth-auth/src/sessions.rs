@@ -44,11 +44,7 @@ pub struct SessionStore {
 }
 
 fn hash(id: &str) -> String {
-    hex_of(&Sha256::digest(id.as_bytes()))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
 /// The CSRF token of a session: derived from its id, which only the browser holding the
@@ -57,7 +53,7 @@ pub fn csrf_token(session_id: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"berth csrf token\0");
     h.update(session_id.as_bytes());
-    hex_of(&h.finalize()[..20])
+    hex::encode(&h.finalize()[..20])
 }
 
 /// Whether `given` is the CSRF token of `session_id` (compared in constant time).

@@ -124,7 +124,7 @@ fn now() -> u64 {
 fn token_id() -> Result<String, AuthError> {
     let mut id = [0u8; 16];
     password::random_bytes(&mut id)?;
-    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(id))
 }
 
 /// A freshly issued access token.
@@ -254,7 +254,7 @@ impl TokenIssuer {
 fn credential_fingerprint(credential: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(credential.as_bytes());
-    d[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&d[..12])
 }
 
 struct VerifyKey {

@@ -25,6 +25,14 @@ impl Project {
     }
 }
 
+/// `GET /systeminfo`: how people sign in (`db_auth`, `ldap_auth`, `oidc_auth`,
+/// `htpasswd`, `none`, `token`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SystemInfo {
+    pub auth_mode: String,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Statistic {

@@ -14,6 +14,7 @@ use crate::Ui;
 use crate::api::{Api, encode};
 use crate::format::{bytes, when};
 use crate::layout::{notice, page, pager};
+use crate::models::SystemInfo;
 use crate::models::{GcRun, Quota, Robot, User};
 use crate::viewer::Viewer;
 
@@ -38,12 +39,6 @@ struct ScheduleShown {
     #[serde(rename = "type")]
     kind: String,
     cron: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SystemInfo {
-    auth_mode: String,
 }
 
 #[derive(Deserialize, Default)]

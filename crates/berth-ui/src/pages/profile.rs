@@ -12,6 +12,7 @@ use crate::Ui;
 use crate::api::{Api, ApiFailure};
 use crate::format::when;
 use crate::layout::{copyable, notice, page};
+use crate::models::SystemInfo;
 use crate::viewer::{CurrentUser, Viewer};
 
 /// The signed-in user, or the way to the sign-in page.
@@ -33,12 +34,6 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
         .unwrap_or_default();
     let body = profile_body(&ui, &viewer, user, &info, None);
     Ok(page(&ui, &viewer, "Your profile", &[], body))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SystemInfo {
-    auth_mode: String,
 }
 
 fn profile_body(

@@ -10,6 +10,7 @@ use super::{Csrf, PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, ApiFailure};
 use crate::layout::{self, notice};
+use crate::models::SystemInfo;
 use crate::viewer::{Viewer, cookie};
 
 /// The cookie that pairs the sign-in form with its submission (the form carries the
@@ -38,12 +39,6 @@ fn destination(ui: &Ui, next: &str) -> String {
     } else {
         ui.link("/")
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SystemInfo {
-    auth_mode: String,
 }
 
 /// Why nobody can sign in, in authentication modes where berth checks no passwords.
