@@ -94,6 +94,24 @@ def test_directory_people_sign_in_and_their_groups_hold_roles(make_registry, sla
                            data={"csrf": csrf_of("/admin"), "what": "ldap"})
     assert r.status_code == 200 and "The LDAP directory works" in r.text, r.text[-2000:]
 
+    # A directory group added on the administration page by its DN (the name is the
+    # directory's), then removed; a DN the directory lacks is refused, naming it.
+    slapd.add_group("release-managers", "cat")
+    before = {g.group_name for g in admin.get_usergroups()}
+    r = admin_browser.post(f"{reg.url}/admin/groups", timeout=30, data={
+        "csrf": csrf_of("/admin"), "group_type": "1",
+        "ldap_group_dn": f"cn=release-managers,{GROUPS}"})
+    assert r.status_code == 200 and "release-managers" in r.text, r.text[-2000:]
+    added = {g.group_name: g for g in admin.get_usergroups()}["release-managers"]
+    assert added.ldap_group_dn == f"cn=release-managers,{GROUPS}"
+    r = admin_browser.post(f"{reg.url}/admin/groups", timeout=30, data={
+        "csrf": csrf_of("/admin"), "group_type": "1", "ldap_group_dn": f"cn=nobody,{GROUPS}"})
+    assert r.status_code == 400 and f"cn=nobody,{GROUPS}" in r.text
+    r = admin_browser.post(f"{reg.url}/admin/groups/{added.id}/delete", timeout=30,
+                           data={"csrf": csrf_of("/admin")})
+    assert r.status_code == 200
+    assert {g.group_name for g in admin.get_usergroups()} == before
+
 
 def test_harbors_ldap_and_user_group_endpoints(make_registry, slapd):
     reg = make_registry(extra_config=slapd.berth_config())

@@ -77,6 +77,7 @@ def test_harbor_client_manages_projects_and_members(teams, workdir):
     perms = {(p.resource, p.action) for p in
              dev.get_current_user_permissions(scope=f"/project/{team.project_id}", relative=True)}
     assert ("repository", "delete") in perms and ("member", "create") not in perms
+    assert (".", "read") in perms and (".", "delete") not in perms, "the project itself is ."
 
     # A project holding a repository is not deleted (412), and says why.
     layout = im.build_image(workdir / "img", seed="projects")

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 import images as im
-from browser import NARROW, WIDE, Browser, sign_in
+from browser import NARROW, WIDE, Browser, form_sign_in, sign_in
 from conftest import LOCAL_AUTH
-from teams import GUEST, add_user, member_of
+from teams import DEVELOPER, GUEST, add_user, member_of
 from test_auth import admin_password
 
 pytestmark = pytest.mark.berth_only
@@ -447,3 +447,198 @@ def test_an_administrator_manages_users_and_members_without_the_command_line(tea
     r = requests.get(f"{reg.url}/api/v2.0/users", params={"username": "shorty"}, auth=auth,
                      timeout=30)
     assert r.json() == []
+
+
+def api_get(reg, path: str):
+    r = requests.get(f"{reg.url}/api/v2.0{path}", auth=("admin", admin_password(reg)), timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text)
+    return r.json()
+
+
+def open_form(browser, details: str):
+    """Opens the <details> that holds a form (its summary line), as a user clicks it."""
+    browser.find(f"{details} summary").click()
+
+
+def test_policies_are_written_and_changed_through_the_forms(teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    new_project(reg, "team")
+    for tag in ("a", "b", "c"):
+        push(reg, im.build_image(workdir / tag, seed=f"ui-forms-{tag}"), f"team/app:{tag}", admin)
+    sign_in(browser, "admin", admin_password(reg))
+    browser.open("/projects/team/policies")
+
+    # An immutable-tag rule from the form: tag c can no longer be deleted.
+    open_form(browser, "#new-immutable-rule")
+    browser.fill("#immutable-tags", "c")
+    browser.submit("#new-immutable-rule form")
+    assert browser.path == "/projects/team/policies#immutable"
+    rules = api_get(reg, "/projects/team/immutabletagrules")
+    assert [(r["tag_selectors"][0]["pattern"], r["scope_selectors"]["repository"][0]["pattern"],
+             r["disabled"]) for r in rules] == [("c", "**", False)]
+    r = requests.delete(f"{reg.url}/api/v2.0/projects/team/repositories/app/artifacts/c/tags/c",
+                        auth=("admin", admin_password(reg)), timeout=30)
+    assert r.status_code == 412, r.text
+    rule = "the rule for tags matching c in all repositories"
+    browser.press(f"button[aria-label='Disable {rule}']")
+    assert api_get(reg, "/projects/team/immutabletagrules")[0]["disabled"] is True
+    browser.press(f"button[aria-label='Enable {rule}']")
+    assert api_get(reg, "/projects/team/immutabletagrules")[0]["disabled"] is False
+
+    # The first retention rule creates the policy; a second is added and removed again;
+    # the schedule is saved; a dry run of the form's rule decides as it says.
+    open_form(browser, "#new-retention-rule")
+    browser.fill("#retention-count", "1")
+    browser.submit("#new-retention-rule form")
+    policy_id = api_get(reg, "/projects/team")["metadata"]["retention_id"]
+    rules = api_get(reg, f"/retentions/{policy_id}")["rules"]
+    assert [(r["template"], r["params"]) for r in rules] == [("latestPushedK", {"latestPushedK": 1})]
+    open_form(browser, "#new-retention-rule")
+    browser.find("#retention-template option[value='nDaysSinceLastPush']").click()
+    browser.fill("#retention-count", "7")
+    browser.fill("#retention-tags", "release-*")
+    browser.submit("#new-retention-rule form")
+    rules = api_get(reg, f"/retentions/{policy_id}")["rules"]
+    assert [r["template"] for r in rules] == ["latestPushedK", "nDaysSinceLastPush"]
+    assert "those pushed in the last 7 days" in browser.text("#retention")
+    browser.press("button[aria-label^='Delete the rule keeping those pushed in the last 7 days']")
+    assert [r["template"] for r in api_get(reg, f"/retentions/{policy_id}")["rules"]] == \
+        ["latestPushedK"]
+    browser.fill("#retention-cron", "0 0 3 * * *")
+    browser.submit("form[action$='/retention/schedule']")
+    assert api_get(reg, f"/retentions/{policy_id}")["trigger"]["settings"]["cron"] == "0 0 3 * * *"
+    assert "0 0 3 * * *" in browser.text("#retention")
+    browser.press("#retention-dry-run")
+
+    def decided():
+        browser.driver.refresh()
+        return "would delete" in browser.text("#retention-run")
+    poll(decided, "the dry run finishing")
+    assert "would delete 2 artifacts in 1 repository" in browser.text("#retention-run")
+
+    # A webhook from the form, with the events ticked; switched off; deleted. A form
+    # without events is refused, saying so, and creates nothing.
+    browser.open("/projects/team/policies")
+    open_form(browser, "#new-webhook")
+    browser.fill("#webhook-name", "ci-hook")
+    browser.fill("#webhook-address", "http://127.0.0.1:9/hook")
+    browser.fill("#webhook-auth", "Bearer hook-secret")
+    browser.find("#new-webhook input[value='DELETE_ARTIFACT']").click()
+    browser.screenshot("policy-forms")
+    browser.submit("#new-webhook form")
+    hooks = api_get(reg, "/projects/team/webhook/policies")
+    assert [(h["name"], sorted(h["event_types"]), h["enabled"]) for h in hooks] == \
+        [("ci-hook", ["DELETE_ARTIFACT", "PUSH_ARTIFACT"], True)]
+    assert hooks[0]["targets"][0]["auth_header"] == "Bearer hook-secret"
+    assert "push artifact" in browser.text("#webhooks")
+    browser.screenshot("policies-written")
+    browser.press("button[aria-label='Disable the webhook ci-hook']")
+    assert api_get(reg, "/projects/team/webhook/policies")[0]["enabled"] is False
+    assert api_get(reg, "/projects/team/webhook/policies")[0]["targets"][0]["auth_header"] == \
+        "Bearer hook-secret", "switching keeps the rest of the policy"
+    browser.press("button[aria-label='Delete the webhook ci-hook']")
+    assert api_get(reg, "/projects/team/webhook/policies") == []
+    open_form(browser, "#new-webhook")
+    browser.fill("#webhook-name", "silent")
+    browser.fill("#webhook-address", "http://127.0.0.1:9/hook")
+    browser.find("#new-webhook input[value='PUSH_ARTIFACT']").click()
+    browser.submit("#new-webhook form")
+    assert "pick at least one event" in browser.text("[role=alert]")
+    assert api_get(reg, "/projects/team/webhook/policies") == []
+
+
+def test_project_settings_make_it_public_limit_its_storage_and_delete_it(teams, browser, workdir):
+    reg, admin = teams, f"admin:{admin_password(teams)}"
+    new_project(reg, "team")
+    add_user(reg, "devi", "devi-password")
+    member_of(reg, "team", "devi", DEVELOPER)
+    push(reg, im.build_image(workdir / "app", seed="ui-settings"), "team/app:v1", admin)
+    anonymous_pull = lambda: im.copy(f"docker://{reg.host}/team/app:v1",
+                                     f"dir:{workdir}/pulled-{time.monotonic_ns()}", check=False)
+    assert anonymous_pull().returncode != 0
+
+    # A developer has no settings tab, and the page refuses him.
+    devi, _ = form_sign_in(reg.url, "devi", "devi-password")
+    assert "/projects/team/settings" not in devi.get(f"{reg.url}/projects/team", timeout=30).text
+    assert devi.get(f"{reg.url}/projects/team/settings", timeout=30).status_code == 403
+
+    # Made public: anyone pulls.
+    sign_in(browser, "admin", admin_password(reg))
+    browser.open("/projects/team")
+    browser.click_link("Settings")
+    browser.find("#visibility input[value='true']").click()
+    browser.submit("#visibility form")
+    assert api_get(reg, "/projects/team")["metadata"]["public"] == "true"
+    assert anonymous_pull().returncode == 0
+
+    # A quota below what the project holds: the next push is refused; lifted, it works.
+    browser.fill("#quota-limit", "1 KiB")
+    browser.submit("#quota form")
+    project_id = api_get(reg, "/projects/team")["project_id"]
+    assert api_get(reg, f"/quotas/{project_id}")["hard"]["storage"] == 1024
+    assert "1024 B" in browser.text("#quota") or "1.0 KiB" in browser.text("#quota")
+    browser.screenshot("project-settings")
+    other = im.build_image(workdir / "other", seed="ui-settings-2")
+    assert push(reg, other, "team/other:v1", admin, check=False).returncode != 0
+    assert v2_status(reg, "team/other", "v1") == 404
+    browser.fill("#quota-limit", "lots")
+    browser.submit("#quota form")
+    assert "not a size" in browser.text("[role=alert]")
+    assert api_get(reg, f"/quotas/{project_id}")["hard"]["storage"] == 1024
+    browser.open("/projects/team/settings")
+    browser.fill("#quota-limit", "")
+    browser.submit("#quota form")
+    assert api_get(reg, f"/quotas/{project_id}")["hard"]["storage"] == -1
+    push(reg, other, "team/other:v1", admin)
+
+    # Deletion waits for the repositories to go, then needs the name typed.
+    assert "Delete its repositories first" in browser.text("#delete-project")
+    for repo in ("app", "other"):
+        r = requests.delete(f"{reg.url}/api/v2.0/projects/team/repositories/{repo}",
+                            auth=("admin", admin_password(reg)), timeout=30)
+        assert r.status_code == 200, r.text
+    browser.open("/projects/team/settings")
+    browser.fill("#delete-confirm", "teams")
+    browser.submit("#delete-project form")
+    assert "type the project's name" in browser.text("[role=alert]")
+    assert api_get(reg, "/projects/team")["name"] == "team"
+    browser.open("/projects/team/settings")
+    browser.fill("#delete-confirm", "team")
+    browser.submit("#delete-project form")
+    assert browser.path == "/projects"
+    r = requests.get(f"{reg.url}/api/v2.0/projects/team", auth=("admin", admin_password(reg)),
+                     timeout=30)
+    assert r.status_code == 404
+
+
+def test_a_system_robot_made_on_the_administration_page_works_in_its_projects_only(
+        teams, browser, workdir):
+    reg = teams
+    for name in ("alpha", "beta", "gamma"):
+        new_project(reg, name)
+    sign_in(browser, "admin", admin_password(reg))
+    browser.open("/admin")
+    open_form(browser, "#new-system-robot")
+    browser.fill("#robot-name", "deployer")
+    browser.fill("#robot-projects", "alpha, beta")
+    for access in ("repository:pull", "repository:push"):
+        browser.find(f"#new-system-robot input[value='{access}']").click()
+    browser.submit("#new-system-robot form")
+    name = browser.text("#robot-created-name code")
+    secret = browser.text("#robot-created-secret code")
+    assert name.endswith("deployer") and secret
+    layout = im.build_image(workdir / "app", seed="ui-system-robot")
+    creds = f"{name}:{secret}"
+    assert push(reg, layout, "alpha/app:v1", creds, check=False).returncode == 0
+    assert push(reg, layout, "beta/app:v1", creds, check=False).returncode == 0
+    assert push(reg, layout, "gamma/app:v1", creds, check=False).returncode != 0
+    assert v2_status(reg, "gamma/app", "v1") == 404
+
+    browser.click_link("Done")
+    table = browser.text("#system-robots")
+    assert name in table and "alpha" in table and "beta" in table and "repository:push" in table
+    browser.screenshot("admin-access")
+    # Deleted, it stops working at once.
+    browser.press(f"button[aria-label='Delete {name}']")
+    assert name not in browser.text("#system-robots")
+    assert push(reg, layout, "alpha/app:v2", creds, check=False).returncode != 0

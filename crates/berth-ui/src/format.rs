@@ -18,6 +18,28 @@ pub(crate) fn bytes(n: i64) -> String {
     }
 }
 
+/// A size people wrote (`500 MiB`, `20GiB`, `1.5 TB`, `1048576`) in bytes; units are
+/// binary whether or not the `i` is there, as quotas are usually meant.
+pub(crate) fn size_bytes(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let power = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        "p" | "pb" | "pib" => 5,
+        _ => return None,
+    };
+    let value = number * 1024f64.powi(power);
+    (value.is_finite() && value < i64::MAX as f64).then_some(value.round() as i64)
+}
+
 /// Milliseconds since 1970 of Harbor's timestamps (`2026-12-03T18:53:23.123Z`).
 pub(crate) fn parse_time(text: &str) -> Option<i64> {
     let (date, time) = text.split_once('T')?;
@@ -85,6 +107,17 @@ pub(crate) fn short_reference(reference: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_read_as_people_write_them() {
+        assert_eq!(size_bytes("500 MiB"), Some(500 << 20));
+        assert_eq!(size_bytes("20GiB"), Some(20 << 30));
+        assert_eq!(size_bytes("1.5 tb"), Some(3 << 39));
+        assert_eq!(size_bytes("4096"), Some(4096));
+        assert_eq!(size_bytes("lots"), None);
+        assert_eq!(size_bytes("5 parsecs"), None);
+        assert_eq!(size_bytes(&bytes(20 << 30)), Some(20 << 30));
+    }
 
     #[test]
     fn references_keep_tags_and_shorten_digests() {

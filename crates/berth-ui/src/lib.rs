@@ -116,12 +116,61 @@ fn router(prefix: &str) -> Router<Ui> {
         )
         .route("/projects/{project}/policies", get(pages::policies::show))
         .route(
+            "/projects/{project}/immutable",
+            post(pages::policies::immutable::add),
+        )
+        .route(
+            "/projects/{project}/immutable/{id}/switch",
+            post(pages::policies::immutable::switch),
+        )
+        .route(
+            "/projects/{project}/immutable/{id}/delete",
+            post(pages::policies::immutable::delete),
+        )
+        .route(
             "/projects/{project}/retention/dry-run",
-            post(pages::policies::dry_run),
+            post(pages::policies::retention::dry_run),
+        )
+        .route(
+            "/projects/{project}/retention/rules",
+            post(pages::policies::retention::add_rule),
+        )
+        .route(
+            "/projects/{project}/retention/rules/{n}/delete",
+            post(pages::policies::retention::remove_rule),
+        )
+        .route(
+            "/projects/{project}/retention/schedule",
+            post(pages::policies::retention::schedule),
         )
         .route(
             "/projects/{project}/retention/{run}",
-            get(pages::policies::execution),
+            get(pages::policies::retention::execution),
+        )
+        .route(
+            "/projects/{project}/webhooks",
+            post(pages::policies::webhooks::create),
+        )
+        .route(
+            "/projects/{project}/webhooks/{id}/switch",
+            post(pages::policies::webhooks::switch),
+        )
+        .route(
+            "/projects/{project}/webhooks/{id}/delete",
+            post(pages::policies::webhooks::delete),
+        )
+        .route("/projects/{project}/settings", get(pages::settings::show))
+        .route(
+            "/projects/{project}/settings/visibility",
+            post(pages::settings::visibility),
+        )
+        .route(
+            "/projects/{project}/settings/quota",
+            post(pages::settings::quota),
+        )
+        .route(
+            "/projects/{project}/settings/delete",
+            post(pages::settings::delete),
         )
         .route("/projects/{project}/activity", get(pages::activity::show))
         .route(
@@ -133,6 +182,16 @@ fn router(prefix: &str) -> Router<Ui> {
         .route("/admin/storage", get(pages::admin::storage))
         .route("/admin/test-sign-in", post(pages::admin::test_sign_in))
         .route("/admin/users", post(pages::admin::create_user))
+        .route("/admin/groups", post(pages::system_access::add_group))
+        .route(
+            "/admin/groups/{id}/delete",
+            post(pages::system_access::delete_group),
+        )
+        .route("/admin/robots", post(pages::system_access::create_robot))
+        .route(
+            "/admin/robots/{id}/delete",
+            post(pages::system_access::delete_robot),
+        )
         .route("/admin/users/{id}/admin", post(pages::admin::set_admin))
         .route("/admin/users/{id}/delete", post(pages::admin::delete_user))
         .route("/static/{file}", get(pages::assets::serve))

@@ -214,6 +214,9 @@ pub(crate) struct Permission {
 /// What the caller may do in a project.
 pub(crate) struct Rights(pub Vec<Permission>);
 
+/// The resource a project's own permissions (update, delete) are on, relative to it.
+pub(crate) const PROJECT_ITSELF: &str = ".";
+
 impl Rights {
     pub(crate) fn may(&self, resource: &str, action: &str) -> bool {
         self.0

@@ -82,7 +82,9 @@ pub(super) async fn get_current_user_permissions(
     {
         let rights = state.auth.policy().rights(&who, &project.name).await?;
         for p in every_permission().filter(|p| rights.allows(*p)) {
+            // Harbor names the project itself `.` when relative (its UI looks for it).
             let resource = match (relative, p.resource.as_str()) {
+                (true, "") => ".".to_string(),
                 (true, r) => r.to_string(),
                 (false, "") => scope.clone(),
                 (false, r) => format!("{scope}/{r}"),

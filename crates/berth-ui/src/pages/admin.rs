@@ -1,5 +1,6 @@
-//! Administration (system administrators): the users, and garbage collection — run it
-//! now or as a dry run, and its history with the progress of the run going on.
+//! Administration (system administrators): garbage collection — run it now or as a dry
+//! run, and its history with the progress of the run going on —, sign-in tests, the
+//! users, the access sections of [`super::system_access`], and the settings.
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, Method};
@@ -15,7 +16,7 @@ use crate::api::{Api, encode};
 use crate::format::{bytes, when};
 use crate::layout::{notice, page, pager};
 use crate::models::SystemInfo;
-use crate::models::{GcRun, Quota, Robot, User};
+use crate::models::{GcRun, Quota, User};
 use crate::viewer::Viewer;
 
 const PAGE_SIZE: u64 = 25;
@@ -43,14 +44,6 @@ struct ScheduleShown {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Group {
-    group_name: String,
-    group_type: i64,
-    ldap_group_dn: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
 struct Setting {
     value: Value,
 }
@@ -62,16 +55,6 @@ fn auth_mode_text(mode: &str) -> &'static str {
         "oidc_auth" => "berth's own users and the OIDC provider (single sign-on)",
         "htpasswd" => "the htpasswd file",
         _ => "no passwords (authentication is off or external)",
-    }
-}
-
-/// Harbor's group types.
-fn group_kind(kind: i64) -> &'static str {
-    match kind {
-        1 => "LDAP",
-        2 => "HTTP",
-        3 => "OIDC",
-        _ => "—",
     }
 }
 
@@ -106,17 +89,11 @@ pub(crate) async fn show(
     let schedule: GcSchedule = api.get("/system/gc/schedule").await.unwrap_or_default();
     let running = runs.iter().any(|r| r.job_status == "Running");
     let info: SystemInfo = api.get("/systeminfo").await.unwrap_or_default();
-    let groups: Vec<Group> = api
-        .get("/usergroups?page=1&page_size=100")
-        .await
-        .unwrap_or_default();
-    let robots: Vec<Robot> = api
-        .get(&format!(
-            "/robots?page=1&page_size=100&q={}",
-            encode("Level=system")
-        ))
-        .await
-        .unwrap_or_default();
+    let (groups, robots) = futures_util::future::join(
+        super::system_access::groups(&ui, &api, &info.auth_mode, &viewer.csrf),
+        super::system_access::robots(&ui, &api, &viewer.csrf),
+    )
+    .await;
     let settings: BTreeMap<String, Setting> = api.get("/configurations").await.unwrap_or_default();
     let link = |n: u64| ui.link(&format!("/admin?name={}&page={n}", encode(&search.name)));
     let body = html! {
@@ -222,37 +199,8 @@ pub(crate) async fn show(
                 }
             }
         }
-        section.card #groups {
-            h2 { "Groups" }
-            @if groups.is_empty() {
-                p.muted { "No user groups. Directory and identity-provider groups appear here once they are given a project role or their members sign in." }
-            } @else {
-                div.table-wrap { table {
-                    thead { tr { th { "Group" } th { "From" } th { "Directory name" } } }
-                    tbody { @for g in &groups { tr {
-                        td { (g.group_name) }
-                        td { (group_kind(g.group_type)) }
-                        td { @if !g.ldap_group_dn.is_empty() { code { (g.ldap_group_dn) } } }
-                    } } }
-                } }
-            }
-        }
-        section.card #system-robots {
-            h2 { "System robot accounts" }
-            @if robots.is_empty() {
-                p.muted { "None. Create them with " code { "POST /api/v2.0/robots" } " and " code { "level: system" } "." }
-            } @else {
-                div.table-wrap { table {
-                    thead { tr { th { "Name" } th { "Projects" } th { "Expires" } th { "State" } } }
-                    tbody { @for r in &robots { tr {
-                        td { code { (r.name) } }
-                        td { @for p in &r.permissions { span.badge.soft { (p.namespace) } " " } }
-                        td { @if r.expires_at <= 0 { "never" } @else { (super::robots::expiry(r.expires_at)) } }
-                        td { @if r.disable { span.badge.private { "disabled" } } @else { span.badge { "enabled" } } }
-                    } } }
-                } }
-            }
-        }
+        (groups)
+        (robots)
         section.card #settings {
             h2 { "Settings" }
             p.muted { "As Harbor's configuration API reports them. They are set in config.yml; none is changed here." }
@@ -466,11 +414,8 @@ pub(crate) async fn delete_user(
     Path(id): Path<i64>,
     Form(form): Form<super::Csrf>,
 ) -> PageResult {
-    Api::new(&ui, &headers)
-        .with_csrf(&form.csrf)
-        .change(Method::DELETE, &format!("/users/{id}"), None)
-        .await?;
-    Ok(see_other(&ui.link("/admin#users")))
+    let to = "/admin#users";
+    super::delete_then(&ui, &headers, &form.csrf, &format!("/users/{id}"), to).await
 }
 
 #[derive(Deserialize, Default)]

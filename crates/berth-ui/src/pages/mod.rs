@@ -11,7 +11,9 @@ pub(crate) mod project;
 pub(crate) mod projects;
 pub(crate) mod repository;
 pub(crate) mod robots;
+pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod system_access;
 
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -98,6 +100,22 @@ pub(crate) fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
+/// What a delete button's form does: deletes `api_path` as the visitor, then goes to
+/// `to` (a path of the interface).
+pub(crate) async fn delete_then(
+    ui: &Ui,
+    headers: &axum::http::HeaderMap,
+    csrf: &str,
+    api_path: &str,
+    to: &str,
+) -> PageResult {
+    crate::api::Api::new(ui, headers)
+        .with_csrf(csrf)
+        .change(axum::http::Method::DELETE, api_path, None)
+        .await?;
+    Ok(see_other(&ui.link(to)))
+}
+
 /// A form that carries only the page's CSRF token (a button that changes one thing).
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
@@ -115,4 +133,36 @@ pub(crate) fn required<'a>(value: &'a str, what: &str) -> Result<&'a str, PageEr
         )));
     }
     Ok(value)
+}
+
+/// A form with repeated fields (checkboxes of one name), read as its pairs.
+pub(crate) struct RepeatedForm(Vec<(String, String)>);
+
+impl RepeatedForm {
+    pub(crate) fn read(body: &[u8]) -> Result<RepeatedForm, PageError> {
+        serde_urlencoded::from_bytes(body)
+            .map(RepeatedForm)
+            .map_err(|e| {
+                PageError(ApiFailure::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unreadable form: {e}"),
+                ))
+            })
+    }
+
+    /// The first value of `key`, or empty.
+    pub(crate) fn one(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, in the form's order.
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }

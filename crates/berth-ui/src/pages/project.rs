@@ -11,7 +11,9 @@ use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
 use crate::format::{bytes, count, when};
 use crate::layout::{Crumb, crumb, notice, page, pager, tabs};
-use crate::models::{Member, Permission, Project, Repository, Rights, Summary, role_name};
+use crate::models::{
+    Member, PROJECT_ITSELF, Permission, Project, Repository, Rights, Summary, role_name,
+};
 use crate::viewer::Viewer;
 
 const PAGE_SIZE: u64 = 25;
@@ -32,6 +34,7 @@ pub(crate) enum Tab {
     Robots,
     Policies,
     Activity,
+    Settings,
 }
 
 /// What every project page starts from: who is looking, the API as them, the project.
@@ -110,6 +113,10 @@ impl ProjectView {
             let here = current == Tab::Activity;
             items.push(("Activity", self.link(ui, "/activity"), here));
         }
+        if self.rights.may(PROJECT_ITSELF, "update") || self.rights.may(PROJECT_ITSELF, "delete") {
+            let here = current == Tab::Settings;
+            items.push(("Settings", self.link(ui, "/settings"), here));
+        }
         html! {
             div.project-head {
                 p.meta {
@@ -117,7 +124,7 @@ impl ProjectView {
                     " " (count(self.summary.repo_count, "repository", "repositories")) " · "
                     @if hard > 0 {
                         (bytes(used)) " of " (bytes(hard)) " used"
-                        meter min="0" max=(hard) value=(used) aria-label="Storage used" {}
+                        meter min="0" max=(hard) value=(used) low=(hard / 10 * 7) high=(hard / 10 * 9) optimum="0" aria-label="Storage used" {}
                     } @else {
                         (bytes(used)) " used, no limit"
                     }
@@ -349,17 +356,15 @@ pub(crate) async fn remove_member(
     Path((project, id)): Path<(String, i64)>,
     Form(form): Form<Csrf>,
 ) -> PageResult {
-    Api::new(&ui, &headers)
-        .with_csrf(&form.csrf)
-        .change(
-            Method::DELETE,
-            &format!("/projects/{}/members/{id}", encode(&project)),
-            None,
-        )
-        .await?;
-    Ok(see_other(
-        &ui.link(&format!("/projects/{}/members", encode(&project))),
-    ))
+    let members = format!("/projects/{}/members", encode(&project));
+    super::delete_then(
+        &ui,
+        &headers,
+        &form.csrf,
+        &format!("{members}/{id}"),
+        &members,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]

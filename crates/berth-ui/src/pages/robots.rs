@@ -3,11 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use maud::html;
-use serde_json::json;
+use maud::{Markup, html};
+use serde_json::{Value, json};
 
 use super::project::{Tab, open};
-use super::{PageError, PageResult, see_other};
+use super::{PageError, PageResult, RepeatedForm};
 use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
 use crate::layout::{copyable, notice, page};
@@ -83,26 +83,8 @@ pub(crate) async fn list(
                 h2 { "New robot account" }
                 form.stack method="post" action=(view.link(&ui, "/robots")) {
                     input type="hidden" name="csrf" value=(viewer.csrf);
-                    label for="robot-name" { "Name" }
-                    input #robot-name name="name" required maxlength="128";
-                    label for="robot-description" { "Description" }
-                    input #robot-description name="description";
-                    label for="robot-days" { "Expires after (days; -1 for never)" }
-                    input #robot-days name="duration" type="number" min="-1" value="30" required;
-                    fieldset.picker {
-                        legend { "Permissions" }
-                        @for (resource, label, actions) in PICKER {
-                            div.picker-row {
-                                span.picker-label { (label) }
-                                @for action in actions {
-                                    label.check {
-                                        input type="checkbox" name="access" value={ (resource) ":" (action) };
-                                        " " (action)
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    (identity_inputs())
+                    (picker())
                     button.primary type="submit" { "Create robot account" }
                 }
             }
@@ -124,46 +106,94 @@ pub(crate) fn expiry(seconds: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The robot form: repeated `access` fields, so read as pairs.
-fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 pub(crate) async fn create(
     State(ui): State<Ui>,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> PageResult {
-    let bad = |m: String| PageError(ApiFailure::new(StatusCode::BAD_REQUEST, m));
-    let form: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|e| bad(format!("unreadable form: {e}")))?;
-    let access: Vec<serde_json::Value> = form
-        .iter()
-        .filter(|(k, _)| k == "access")
-        .filter_map(|(_, v)| v.split_once(':'))
+    let form = RepeatedForm::read(&body)?;
+    let access = access(&form)?;
+    let permissions = json!([{"kind": "project", "namespace": name, "access": access}]);
+    let back = ui.link(&format!("/projects/{}/robots", encode(&name)));
+    submit(&ui, &headers, &form, "project", permissions, &back).await
+}
+
+/// The permissions ticked in a form's [`picker`], as Harbor's `Access` list.
+pub(crate) fn access(form: &RepeatedForm) -> Result<Vec<Value>, PageError> {
+    let access: Vec<Value> = form
+        .all("access")
+        .filter_map(|v| v.split_once(':'))
         .map(|(resource, action)| json!({"resource": resource, "action": action}))
         .collect();
     if access.is_empty() {
         return Err(bad("pick at least one permission".into()));
     }
-    let duration: i64 = field(&form, "duration")
+    Ok(access)
+}
+
+fn bad(message: String) -> PageError {
+    PageError(ApiFailure::new(StatusCode::BAD_REQUEST, message))
+}
+
+/// The fields every new robot's form has: name, description, expiry.
+pub(crate) fn identity_inputs() -> Markup {
+    html! {
+        label for="robot-name" { "Name" }
+        input #robot-name name="name" required maxlength="128";
+        label for="robot-description" { "Description" }
+        input #robot-description name="description";
+        label for="robot-days" { "Expires after (days; -1 for never)" }
+        input #robot-days name="duration" type="number" min="-1" value="30" required;
+    }
+}
+
+/// Checkboxes of what a robot may do in a project, each sent as `access=resource:action`.
+pub(crate) fn picker() -> Markup {
+    html! {
+        fieldset.picker {
+            legend { "Permissions" }
+            @for (resource, label, actions) in PICKER {
+                div.picker-row {
+                    span.picker-label { (label) }
+                    @for action in actions {
+                        label.check {
+                            input type="checkbox" name="access" value={ (resource) ":" (action) };
+                            " " (action)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Creates the robot `form` names at `level` with `permissions`, and shows its secret
+/// once; "Done" leads to `back`.
+pub(crate) async fn submit(
+    ui: &Ui,
+    headers: &HeaderMap,
+    form: &RepeatedForm,
+    level: &str,
+    permissions: Value,
+    back: &str,
+) -> PageResult {
+    let duration: i64 = form
+        .one("duration")
         .trim()
         .parse()
         .map_err(|_| bad("the expiry is a number of days (-1 for never)".into()))?;
     let request = json!({
-        "name": field(&form, "name").trim(),
-        "description": field(&form, "description"),
+        "name": form.one("name").trim(),
+        "description": form.one("description"),
         "duration": duration,
-        "level": "project",
+        "level": level,
         "disable": false,
-        "permissions": [{"kind": "project", "namespace": name, "access": access}],
+        "permissions": permissions,
     });
-    let viewer = Viewer::of(&ui, &headers).await?;
-    let created = Api::new(&ui, &headers)
-        .with_csrf(field(&form, "csrf"))
+    let viewer = Viewer::of(ui, headers).await?;
+    let created = Api::new(ui, headers)
+        .with_csrf(form.one("csrf"))
         .change(Method::POST, "/robots", Some(request))
         .await?;
     #[derive(serde::Deserialize, Default)]
@@ -173,7 +203,6 @@ pub(crate) async fn create(
         secret: String,
     }
     let created: Created = created.json()?;
-    let back = ui.link(&format!("/projects/{}/robots", encode(&name)));
     let body = html! {
         section.card.narrow {
             (notice("ok", "Robot account created. Copy its secret now: it is not shown again."))
@@ -185,7 +214,7 @@ pub(crate) async fn create(
             p { a.button href=(back) { "Done" } }
         }
     };
-    Ok(page(&ui, &viewer, "Robot account created", &[], body))
+    Ok(page(ui, &viewer, "Robot account created", &[], body))
 }
 
 pub(crate) async fn delete(
@@ -194,13 +223,8 @@ pub(crate) async fn delete(
     Path((name, id)): Path<(String, i64)>,
     axum::extract::Form(form): axum::extract::Form<super::Csrf>,
 ) -> PageResult {
-    Api::new(&ui, &headers)
-        .with_csrf(&form.csrf)
-        .change(Method::DELETE, &format!("/robots/{id}"), None)
-        .await?;
-    Ok(see_other(
-        &ui.link(&format!("/projects/{}/robots", encode(&name))),
-    ))
+    let to = format!("/projects/{}/robots", encode(&name));
+    super::delete_then(&ui, &headers, &form.csrf, &format!("/robots/{id}"), &to).await
 }
 
 #[cfg(test)]
