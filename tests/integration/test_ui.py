@@ -96,6 +96,22 @@ def test_an_administrator_finds_an_image_manages_a_project_and_reclaims_space(
     pushes = browser.text("#recent-pushes")
     assert "team/tools/multi:latest" in pushes and "team/app:v1" in pushes
     assert "login" not in pushes
+    # The storage trend: today is measured as the registry is now (past days are kept
+    # by the hourly sample); the API refuses a range it does not keep.
+    history = requests.get(f"{reg.url}/api/v2.0/statistics/history", timeout=30,
+                           auth=("admin", admin_password(reg))).json()
+    stats = requests.get(f"{reg.url}/api/v2.0/statistics", timeout=30,
+                         auth=("admin", admin_password(reg))).json()
+    assert history[-1]["date"] == time.strftime("%Y-%m-%d", time.gmtime())
+    assert history[-1]["total_storage_consumption"] == stats["total_storage_consumption"] > 0
+    assert history[-1]["total_repo_count"] == 2
+    r = requests.get(f"{reg.url}/api/v2.0/statistics/history", params={"days": 0},
+                     auth=("admin", admin_password(reg)), timeout=30)
+    assert r.status_code == 400 and "1 to 366" in r.text
+    r = requests.get(f"{reg.url}/api/v2.0/statistics/history", auth=("dev", "Dev-password-1"),
+                     timeout=30)
+    assert r.status_code == 403
+    assert browser.find("#storage-trend")
     browser.screenshot("dashboard")
 
     # Project → repository: its tags, sizes and the pull command.

@@ -20,6 +20,7 @@ mod read_cache;
 pub mod retention;
 pub mod tag_rules;
 mod uploads;
+mod usage;
 
 use std::sync::Arc;
 

@@ -136,6 +136,7 @@ pub trait MetaStore:
     + RetentionPolicies
     + Labels
     + Sessions
+    + UsageHistory
 {
 }
 
@@ -160,7 +161,8 @@ impl<
         + TagRules
         + RetentionPolicies
         + Labels
-        + Sessions,
+        + Sessions
+        + UsageHistory,
 > MetaStore for T
 {
 }

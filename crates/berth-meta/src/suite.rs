@@ -1958,3 +1958,30 @@ async fn sessions_expire_extend_and_end() {
         assert!(!meta.delete_session("c").await.unwrap(), "{engine}");
     }
 }
+
+#[tokio::test]
+async fn usage_samples_keep_one_row_a_day_the_latest() {
+    use crate::UsageSample;
+    for store in stores().await {
+        let meta = store.meta();
+        let engine = store.name();
+        let sample = |day, storage_bytes, recorded_at_ms| UsageSample {
+            day,
+            storage_bytes,
+            repositories: storage_bytes / 100,
+            recorded_at_ms,
+        };
+        meta.record_usage(&sample(10, 1_000, 5)).await.unwrap();
+        meta.record_usage(&sample(11, 2_000, 6)).await.unwrap();
+        meta.record_usage(&sample(11, 2_500, 8)).await.unwrap();
+        // A replica whose sample is older than the stored one does not undo it.
+        meta.record_usage(&sample(11, 2_100, 7)).await.unwrap();
+        meta.record_usage(&sample(12, 3_000, 9)).await.unwrap();
+        assert_eq!(
+            meta.usage_history(11).await.unwrap(),
+            vec![sample(11, 2_500, 8), sample(12, 3_000, 9)],
+            "{engine}"
+        );
+        assert_eq!(meta.usage_history(0).await.unwrap().len(), 3, "{engine}");
+    }
+}

@@ -43,6 +43,15 @@ pub(crate) struct Statistic {
     pub total_storage_consumption: i64,
 }
 
+/// `GET /statistics/history`: one day of the registry's size.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct UsageDay {
+    pub date: String,
+    pub total_storage_consumption: i64,
+    pub total_repo_count: i64,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AuditLog {

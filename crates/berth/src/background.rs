@@ -1,5 +1,5 @@
 //! What `serve` runs beside the requests, as jobs (`berth-jobs`) so that with several
-//! replicas each happens once: upload purging, the check for uploads that lost their
+//! replicas each happens once: the hourly usage sample, upload purging, the check for uploads that lost their
 //! bytes, garbage collection and scheduled retention (the configuration's and the projects'). Writing noted pull times is each
 //! process's own (they are in its memory).
 
@@ -21,6 +21,12 @@ const PULL_FLUSH: Duration = Duration::from_secs(10);
 pub fn start(jobs: &Arc<Jobs>, lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
     let registry = lifecycle.registry().clone();
     jobs.local_every(PULL_FLUSH, with(&registry, flush_pulls));
+    jobs.schedule(
+        "schedule:usage-sample",
+        Cadence::Every(USAGE_SAMPLE),
+        Duration::ZERO,
+        with(&registry, sample_usage),
+    );
     jobs.schedule(
         "schedule:lost-uploads",
         Cadence::Every(LOST_UPLOADS),
@@ -86,6 +92,15 @@ where
 {
     let value = value.clone();
     move || work(value.clone())
+}
+
+/// How often the registry's size is measured for the usage trend (a day keeps its last).
+const USAGE_SAMPLE: Duration = Duration::from_secs(3600);
+
+async fn sample_usage(registry: Arc<Registry>) {
+    if let Err(e) = registry.sample_usage().await {
+        tracing::warn!(error = %e, "could not record the registry's size for the usage trend");
+    }
 }
 
 async fn flush_pulls(registry: Arc<Registry>) {

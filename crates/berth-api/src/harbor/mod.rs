@@ -239,6 +239,7 @@ pub(crate) fn router(prefix: &str) -> axum::Router<Arc<AppState>> {
         .routes(routes!(system::get_volumes))
         .routes(routes!(system::get_health))
         .routes(routes!(system::get_statistic))
+        .routes(routes!(system::get_statistic_history))
         .routes(routes!(search::search))
         .routes(routes!(system::get_ping))
         .routes(routes!(

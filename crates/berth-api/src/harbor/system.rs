@@ -352,3 +352,63 @@ pub(super) async fn get_statistic(
     }
     Ok((StatusCode::OK, axum::Json(s)).into_response())
 }
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct HistoryParams {
+    /// How many days back, today included: 1 to 366, 30 unless given.
+    days: Option<i64>,
+}
+
+/// One day of the registry's size (berth's; Harbor keeps no history).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct UsageDay {
+    /// `YYYY-MM-DD`, UTC.
+    date: String,
+    /// Stored bytes, each blob once, as last measured that day.
+    total_storage_consumption: i64,
+    total_repo_count: i64,
+}
+
+/// The registry's size day by day, oldest first (administrators): each past day as last
+/// sampled (hourly), today as it is now. A day without a sample (the registry was not
+/// running) is missing, not zero.
+#[utoipa::path(get, path = "/statistics/history", tag = "statistic",
+    operation_id = "getStatisticHistory", params(HistoryParams),
+    responses((status = 200, body = [UsageDay]), (status = 400, body = Errors),
+        (status = 401, body = Errors), (status = 403, body = Errors)))]
+pub(super) async fn get_statistic_history(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Params(params): Params<HistoryParams>,
+) -> ApiResult {
+    if !who.admin {
+        return Err(refused(
+            &who,
+            "the registry's usage history is for system administrators".into(),
+        ));
+    }
+    let days = params.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("days must be from 1 to 366, not {days}"),
+        ));
+    }
+    let shown: Vec<UsageDay> = state
+        .registry
+        .usage_history(days)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let (y, m, d) = berth_meta::civil_from_days(s.day);
+            UsageDay {
+                date: format!("{y:04}-{m:02}-{d:02}"),
+                total_storage_consumption: s.storage_bytes,
+                total_repo_count: s.repositories,
+            }
+        })
+        .collect();
+    Ok(axum::Json(shown).into_response())
+}

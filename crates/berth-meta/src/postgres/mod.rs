@@ -87,6 +87,8 @@ mod settings;
 mod totals;
 #[path = "../sql/aggregates/uploads.rs"]
 mod uploads;
+#[path = "../sql/aggregates/usage.rs"]
+mod usage;
 #[path = "../sql/aggregates/users.rs"]
 mod users;
 #[path = "../sql/aggregates/webhooks.rs"]
@@ -105,6 +107,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("retention.sql"),
     include_str!("labels.sql"),
     include_str!("sessions.sql"),
+    include_str!("usage.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -19,6 +19,7 @@ mod runs;
 mod sessions;
 mod settings;
 mod uploads;
+mod usage;
 mod users;
 mod webhooks;
 
@@ -48,5 +49,6 @@ pub use runs::Runs;
 pub use sessions::{SessionRecord, Sessions};
 pub use settings::Settings;
 pub use uploads::Uploads;
+pub use usage::{UsageHistory, UsageSample};
 pub use users::Users;
 pub use webhooks::{ActivePolicy, PolicyWrite, WebhookPolicies, WebhookPolicyRecord};

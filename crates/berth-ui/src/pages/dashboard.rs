@@ -9,9 +9,9 @@ use maud::{Markup, html};
 use super::{PageResult, see_other};
 use crate::Ui;
 use crate::api::{Api, encode};
-use crate::format::{bytes, count, short_reference, when};
+use crate::format::{bytes, count, parse_time, short_reference, when};
 use crate::layout::page;
-use crate::models::{AuditLog, GcRun, Project, Quota, Statistic};
+use crate::models::{AuditLog, GcRun, Project, Quota, Statistic, UsageDay};
 use crate::viewer::Viewer;
 
 pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult {
@@ -24,19 +24,22 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
         "/audit-logs?page=1&page_size=8&q={}",
         encode("operation=create,resource_type=artifact")
     );
-    let ((viewer, stats, projects), (activity, quotas, runs)) = join(
-        join3(
-            Viewer::of(&ui, &headers),
-            api.get::<Statistic>("/statistics"),
-            api.listing::<Vec<Project>>("/projects?page=1&page_size=8"),
+    let (((viewer, stats, projects), (activity, quotas, runs)), history) = join(
+        join(
+            join3(
+                Viewer::of(&ui, &headers),
+                api.get::<Statistic>("/statistics"),
+                api.listing::<Vec<Project>>("/projects?page=1&page_size=8"),
+            ),
+            join3(
+                api.get::<Vec<AuditLog>>(&pushes),
+                // The projects the Projects panel lists: a quota's usage is computed when
+                // asked for, so the dashboard asks for eight, not every project's.
+                api.get::<Vec<Quota>>("/quotas?page=1&page_size=8"),
+                api.get::<Vec<GcRun>>("/system/gc?page=1&page_size=5"),
+            ),
         ),
-        join3(
-            api.get::<Vec<AuditLog>>(&pushes),
-            // The projects the Projects panel lists: a quota's usage is computed when
-            // asked for, so the dashboard asks for eight, not every project's.
-            api.get::<Vec<Quota>>("/quotas?page=1&page_size=8"),
-            api.get::<Vec<GcRun>>("/system/gc?page=1&page_size=5"),
-        ),
+        api.get::<Vec<UsageDay>>("/statistics/history?days=30"),
     )
     .await;
     let viewer = viewer?;
@@ -45,10 +48,15 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
     }
     let (stats, (projects, _)) = (stats?, projects?);
     let activity = activity.ok();
-    let (quotas, runs) = if viewer.is_admin() {
-        (quotas.unwrap_or_default(), runs.unwrap_or_default())
+    let (quotas, runs, history) = if viewer.is_admin() {
+        let history = history.unwrap_or_default();
+        (
+            quotas.unwrap_or_default(),
+            runs.unwrap_or_default(),
+            Some(history),
+        )
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), None)
     };
     let body = html! {
         section.stats aria-label="Totals" {
@@ -81,6 +89,16 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                     h2 { "Storage by project" }
                     (storage_plot(&quotas))
                     p { a href=(ui.link("/admin/storage")) { "Every project's storage →" } }
+                }
+            }
+            @if let Some(history) = &history {
+                section.card #storage-trend {
+                    h2 { "Storage, last 30 days" }
+                    @if history.len() < 2 {
+                        p.muted { "The trend starts here: the registry's size is measured every hour and kept a day at a time." }
+                    } @else {
+                        (trend_plot(history))
+                    }
                 }
             }
             @if let Some(activity) = &activity {
@@ -130,5 +148,85 @@ pub(crate) fn storage_plot(quotas: &[Quota]) -> Markup {
                 text x=(format!("{:.1}", 126.0 + width)) y=(y + 18) class="plot-value" { (bytes(used(q))) }
             }
         }
+    }
+}
+
+/// The stored bytes day by day as a line over its area, the last value named. Days are
+/// placed by date, so a day without a sample shows as a straight stretch.
+pub(crate) fn trend_plot(history: &[UsageDay]) -> Markup {
+    const DAY_MS: i64 = 86_400_000;
+    let day = |d: &UsageDay| parse_time(&format!("{}T00:00:00Z", d.date)).map(|ms| ms / DAY_MS);
+    let points: Vec<(i64, i64)> = history
+        .iter()
+        .filter_map(|d| Some((day(d)?, d.total_storage_consumption)))
+        .collect();
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return html! {};
+    };
+    let (width, height, top) = (400.0, 110.0, 14.0);
+    let span = (last.0 - first.0).max(1) as f64;
+    let largest = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
+    let xy = |(d, b): (i64, i64)| {
+        let x = (d - first.0) as f64 / span * width;
+        let y = top + (1.0 - b as f64 / largest) * (height - top);
+        (x, y)
+    };
+    let line: Vec<String> = points
+        .iter()
+        .map(|p| {
+            let (x, y) = xy(*p);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let area = format!("0,{height} {} {width},{height}", line.join(" "));
+    let latest = history.last().map(|d| d.date.as_str()).unwrap_or_default();
+    html! {
+        svg.plot viewBox={ "0 0 " (width) " " (height + 18.0) } role="img"
+            aria-label={ "Stored bytes over the last " (points.len()) " measured days, now " (bytes(last.1)) } {
+            polygon.plot-area points=(area) {}
+            polyline.plot-line points=(line.join(" ")) {}
+            @for (p, d) in points.iter().zip(history) {
+                @let (x, y) = xy(*p);
+                circle.plot-dot cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2.5" {
+                    title { (d.date) ": " (bytes(p.1)) }
+                }
+            }
+            text x="0" y=(height + 15.0) class="plot-value" { (history[0].date) }
+            text x=(width) y=(height + 15.0) text-anchor="end" class="plot-value" { (latest) }
+            text x="0" y="10" class="plot-value" { "up to " (bytes(largest as i64)) }
+        }
+        p.muted { "Now " (bytes(last.1)) ", " (count(history.last().map_or(0, |d| d.total_repo_count), "repository", "repositories")) "." }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::models::UsageDay;
+
+    fn day(date: &str, bytes: i64) -> UsageDay {
+        UsageDay {
+            date: date.into(),
+            total_storage_consumption: bytes,
+            total_repo_count: 2,
+        }
+    }
+
+    #[test]
+    fn the_trend_places_days_by_date_and_names_the_latest() {
+        let plot = super::trend_plot(&[
+            day("2026-11-01", 1 << 20),
+            day("2026-11-04", 2 << 20),
+            day("2026-11-05", 4 << 20),
+        ])
+        .into_string();
+        assert_eq!(plot.matches("<circle").count(), 3);
+        // Four days end to end: the day after two missing ones is three-quarters along;
+        // heights are from zero, the largest at the top.
+        assert!(
+            plot.contains("points=\"0.0,86.0 300.0,62.0 400.0,14.0\""),
+            "{plot}"
+        );
+        assert!(plot.contains("now 4.0 MiB"), "{plot}");
+        assert!(super::trend_plot(&[]).into_string().is_empty());
     }
 }
