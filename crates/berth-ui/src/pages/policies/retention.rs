@@ -115,11 +115,33 @@ pub(super) async fn section(ui: &Ui, api: &Api<'_>, view: &ProjectView, csrf: &s
         .filter(|c| !c.is_empty())
         .unwrap_or_default()
         .to_string();
+    let may_add = if policy.is_some() { may_run } else { may_create };
+    let new_rule = html! {
+        @if may_add {
+            details #new-retention-rule {
+                summary { "New rule" }
+                form.stack method="post" action=(view.link(ui, "/retention/rules")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    (Scope::inputs("retention"))
+                    label for="retention-template" { "Keep" }
+                    select #retention-template name="template" {
+                        @for (id, text) in TEMPLATES { option value=(id) { (text) } }
+                    }
+                    label for="retention-count" { "Number" }
+                    input #retention-count name="count" type="number" min="0" value="10" required;
+                    button.primary type="submit" { "Add the rule" }
+                }
+            }
+        }
+    };
     html! {
         section.card #retention {
             h2 { "Retention" }
             @match &policy {
-                None => { p.muted { "No retention policy: nothing is deleted by age or count." } }
+                None => {
+                    p.muted { "No retention policy: nothing is deleted by age or count." }
+                    (new_rule)
+                }
                 Some(p) => {
                     p { "An artifact stays when any rule keeps it; the others in the repositories the rules cover go. "
                         @if cron.is_empty() { "Runs only when started." } @else { "Runs on schedule " code { (cron) } " (UTC)." }
@@ -141,6 +163,7 @@ pub(super) async fn section(ui: &Ui, api: &Api<'_>, view: &ProjectView, csrf: &s
                             } } }
                         } }
                     }
+                    (new_rule)
                     @if may_run {
                         form.inline method="post" action=(view.link(ui, "/retention/dry-run")) {
                             input type="hidden" name="csrf" value=(csrf);
@@ -167,22 +190,6 @@ pub(super) async fn section(ui: &Ui, api: &Api<'_>, view: &ProjectView, csrf: &s
                                 td { span class={ "status " (r.status.to_lowercase()) } { (r.status) } }
                             } } }
                         } }
-                    }
-                }
-            }
-            @if (policy.is_some() && may_run) || (policy.is_none() && may_create) {
-                details #new-retention-rule {
-                    summary { "New rule" }
-                    form.stack method="post" action=(view.link(ui, "/retention/rules")) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        (Scope::inputs("retention"))
-                        label for="retention-template" { "Keep" }
-                        select #retention-template name="template" {
-                            @for (id, text) in TEMPLATES { option value=(id) { (text) } }
-                        }
-                        label for="retention-count" { "Number" }
-                        input #retention-count name="count" type="number" min="0" value="10" required;
-                        button.primary type="submit" { "Add the rule" }
                     }
                 }
             }
