@@ -115,7 +115,11 @@ pub(super) async fn section(ui: &Ui, api: &Api<'_>, view: &ProjectView, csrf: &s
         .filter(|c| !c.is_empty())
         .unwrap_or_default()
         .to_string();
-    let may_add = if policy.is_some() { may_run } else { may_create };
+    let may_add = if policy.is_some() {
+        may_run
+    } else {
+        may_create
+    };
     let new_rule = html! {
         @if may_add {
             details #new-retention-rule {
