@@ -330,6 +330,16 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
             Int("created_at"),
         ],
         false,
+    ),    (
+        "usage_samples",
+        "day",
+        &[
+            Int("day"),
+            Int("storage_bytes"),
+            Int("repositories"),
+            Int("recorded_at"),
+        ],
+        false,
     ),
 ];
 
