@@ -308,10 +308,14 @@ def test_public_projects_are_browsable_signed_out_and_pages_fit_a_phone(teams, b
     pages = ["/", "/projects", "/projects/pub", "/projects/pub/members", "/projects/pub/robots",
              "/projects/pub/repositories/app", f"/projects/pub/repositories/app/-/artifacts/{digest}",
              "/projects/pub/repositories/app/-/delete?tag=v1", "/projects/pub/policies",
-             "/projects/pub/activity", "/admin", "/admin/storage", "/profile"]
+             "/projects/pub/activity", "/projects/pub/settings", "/admin", "/admin/storage",
+             "/profile"]
     for path in pages:
         browser.open(path)
         browser.find("main")
+        # The forms that open from a summary line are checked opened.
+        for summary in browser.all("main details:not(.platforms) > summary"):
+            summary.click()
         assert browser.page_width() <= NARROW[0], f"{path} is wider than the screen"
         assert browser.unnamed_controls() == [], path
     browser.open("/projects/pub/repositories/app")
