@@ -96,21 +96,31 @@ def test_an_administrator_finds_an_image_manages_a_project_and_reclaims_space(
     pushes = browser.text("#recent-pushes")
     assert "team/tools/multi:latest" in pushes and "team/app:v1" in pushes
     assert "login" not in pushes
-    # The storage trend: today is measured as the registry is now (past days are kept
-    # by the hourly sample); the API refuses a range it does not keep.
-    history = requests.get(f"{reg.url}/api/v2.0/statistics/history", timeout=30,
-                           auth=("admin", admin_password(reg))).json()
+    # The storage trend: serve samples the registry's size as it starts (then hourly),
+    # a day keeping its last sample; started again, today's sample is what it holds now.
+    # The API refuses a range it does not keep, and non-administrators.
+    def history():
+        r = requests.get(f"{reg.url}/api/v2.0/statistics/history", timeout=30,
+                         auth=("admin", admin_password(reg)))
+        assert r.status_code == 200, r.text
+        return r.json()
     stats = requests.get(f"{reg.url}/api/v2.0/statistics", timeout=30,
                          auth=("admin", admin_password(reg))).json()
-    assert history[-1]["date"] == time.strftime("%Y-%m-%d", time.gmtime())
-    assert history[-1]["total_storage_consumption"] == stats["total_storage_consumption"] > 0
-    assert history[-1]["total_repo_count"] == 2
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    poll(lambda: history() and history()[-1]["date"] == today, "the start-up usage sample")
+    assert history()[-1]["total_storage_consumption"] < stats["total_storage_consumption"], \
+        "sampled before the pushes"
+    reg.restart()
+    poll(lambda: history()[-1]["total_storage_consumption"] == stats["total_storage_consumption"],
+         "the usage sample of the restarted registry")
+    assert [d["date"] for d in history()] == [today] and history()[-1]["total_repo_count"] == 2
     r = requests.get(f"{reg.url}/api/v2.0/statistics/history", params={"days": 0},
                      auth=("admin", admin_password(reg)), timeout=30)
     assert r.status_code == 400 and "1 to 366" in r.text
     r = requests.get(f"{reg.url}/api/v2.0/statistics/history", auth=("dev", "Dev-password-1"),
                      timeout=30)
     assert r.status_code == 403
+    browser.open("/")
     assert browser.find("#storage-trend")
     browser.screenshot("dashboard")
 

@@ -330,7 +330,8 @@ const TABLES: &[(&str, &str, &[Column], bool)] = &[
             Int("created_at"),
         ],
         false,
-    ),    (
+    ),
+    (
         "usage_samples",
         "day",
         &[

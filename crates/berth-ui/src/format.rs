@@ -40,6 +40,17 @@ pub(crate) fn size_bytes(text: &str) -> Option<i64> {
     (value.is_finite() && value < i64::MAX as f64).then_some(value.round() as i64)
 }
 
+/// A day (days since 1970-01-01) as `YYYY-MM-DD`.
+pub(crate) fn date(days: i64) -> String {
+    let (y, m, d) = berth_meta::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub(crate) fn today() -> String {
+    date(berth_meta::now_ms().div_euclid(86_400_000))
+}
+
 /// Milliseconds since 1970 of Harbor's timestamps (`2026-12-03T18:53:23.123Z`).
 pub(crate) fn parse_time(text: &str) -> Option<i64> {
     let (date, time) = text.split_once('T')?;

@@ -21,6 +21,9 @@ const PULL_FLUSH: Duration = Duration::from_secs(10);
 pub fn start(jobs: &Arc<Jobs>, lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
     let registry = lifecycle.registry().clone();
     jobs.local_every(PULL_FLUSH, with(&registry, flush_pulls));
+    // Each process samples as it starts (a restarted registry's trend is current at
+    // once), then one of them every hour.
+    tokio::spawn(sample_usage(registry.clone()));
     jobs.schedule(
         "schedule:usage-sample",
         Cadence::Every(USAGE_SAMPLE),

@@ -365,14 +365,14 @@ pub(super) struct HistoryParams {
 pub(super) struct UsageDay {
     /// `YYYY-MM-DD`, UTC.
     date: String,
-    /// Stored bytes, each blob once, as last measured that day.
+    /// Stored bytes, each blob once, as last sampled that day.
     total_storage_consumption: i64,
     total_repo_count: i64,
 }
 
-/// The registry's size day by day, oldest first (administrators): each past day as last
-/// sampled (hourly), today as it is now. A day without a sample (the registry was not
-/// running) is missing, not zero.
+/// The registry's size day by day, oldest first (administrators), as sampled when `serve`
+/// starts and then hourly; a day keeps its last sample. A day without one (the registry
+/// was not running) is missing, not zero.
 #[utoipa::path(get, path = "/statistics/history", tag = "statistic",
     operation_id = "getStatisticHistory", params(HistoryParams),
     responses((status = 200, body = [UsageDay]), (status = 400, body = Errors),

@@ -49,7 +49,7 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
     let (stats, (projects, _)) = (stats?, projects?);
     let activity = activity.ok();
     let (quotas, runs, history) = if viewer.is_admin() {
-        let history = history.unwrap_or_default();
+        let history = with_today(history.unwrap_or_default(), &stats);
         (
             quotas.unwrap_or_default(),
             runs.unwrap_or_default(),
@@ -149,6 +149,19 @@ pub(crate) fn storage_plot(quotas: &[Quota]) -> Markup {
             }
         }
     }
+}
+
+/// The recorded days, today's point replaced by the live totals (the recorded one may be
+/// an hour old).
+fn with_today(mut history: Vec<UsageDay>, stats: &Statistic) -> Vec<UsageDay> {
+    let today = crate::format::today();
+    history.retain(|d| d.date != today);
+    history.push(UsageDay {
+        date: today,
+        total_storage_consumption: stats.total_storage_consumption,
+        total_repo_count: stats.total_repo_count,
+    });
+    history
 }
 
 /// The stored bytes day by day as a line over its area, the last value named. Days are

@@ -101,9 +101,7 @@ pub(crate) async fn list(
 
 /// Seconds since 1970 as a date.
 pub(crate) fn expiry(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let (y, m, d) = berth_meta::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::format::date(seconds.div_euclid(86_400))
 }
 
 pub(crate) async fn create(
