@@ -32,6 +32,7 @@ from teams_bench import basic, log, push_image
 
 HERE = Path(__file__).resolve().parent
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+WARM_UP = 1  # seconds of each page's requests before it is timed
 
 
 def upload(session: requests.Session, url: str, repo: str, data: bytes) -> str:
@@ -172,6 +173,10 @@ def main():
         for name, path, cookie, api_path in pages:
             log(f"page {name}: {path}")
             for kind, target in (("page", path), ("api", api_path)):
+                # A second of the same requests first, not counted: the first requests
+                # of a page read the database's pages from disk (a reopened registry's
+                # first dashboard took 0.6 s and was its p99).
+                workloads.load(reg, target, WARM_UP, 1, "GET", (cookie,))
                 got = workloads.load(reg, target, args.seconds, 1, "GET", (cookie,))
                 for key, value in got.items():
                     figures.setdefault(f"{name}_{key}", {})[kind] = value
@@ -194,7 +199,8 @@ def markdown(result: dict, args, names: list[str]) -> str:
     lines = [f"### `{args.command}` ({result['when']})", "",
              f"Machine: {result['machine']}. {args.projects} projects, "
              f"{args.repositories} repositories, {args.tags} artifacts (a tag each) in "
-             f"p000/app; one connection, {args.seconds} s per page.", "",
+             f"p000/app; one connection, {args.seconds} s per page after {WARM_UP} s of warm-up.",
+             "",
              "| page | p50 ms | p99 ms | pages/s | CPU µs/page | its API call p50 ms | "
              "page / API |", "|---|---:|---:|---:|---:|---:|---:|"]
     worst = 0.0
