@@ -397,6 +397,13 @@ def test_a_projects_policies_activity_and_a_retention_dry_run(teams, browser, wo
     browser.screenshot("retention-dry-run")
     for tag in ("a", "b", "c"):
         assert v2_status(reg, "team/app", tag) == 200
+    # The dashboard lists the run, linked to its page.
+    run_path = browser.path
+    browser.open("/")
+    runs = browser.text("#retention-runs")
+    assert "team #" in runs and "dry run" in runs and "Success" in runs
+    browser.find("#retention-runs a").click()
+    assert browser.path == run_path
 
     # The project's activity: the pushes, newest first.
     browser.open("/projects/team")

@@ -43,6 +43,18 @@ pub(crate) struct Statistic {
     pub total_storage_consumption: i64,
 }
 
+/// `GET /retentions/{id}/executions`: one run of a project's retention policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RetentionRun {
+    pub id: i64,
+    pub start_time: String,
+    pub end_time: String,
+    pub status: String,
+    pub trigger: String,
+    pub dry_run: bool,
+}
+
 /// `GET /statistics/history`: one day of the registry's size.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -11,7 +11,7 @@ use crate::Ui;
 use crate::api::{Api, encode};
 use crate::format::{bytes, count, parse_time, short_reference, when};
 use crate::layout::page;
-use crate::models::{AuditLog, GcRun, Project, Quota, Statistic, UsageDay};
+use crate::models::{AuditLog, GcRun, Project, Quota, RetentionRun, Statistic, UsageDay};
 use crate::viewer::Viewer;
 
 pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult {
@@ -47,6 +47,7 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
         return Ok(see_other(&ui.link("/sign-in")));
     }
     let (stats, (projects, _)) = (stats?, projects?);
+    let retention = latest_retention_runs(&api, &projects).await;
     let activity = activity.ok();
     let (quotas, runs, history) = if viewer.is_admin() {
         let history = with_today(history.unwrap_or_default(), &stats);
@@ -118,6 +119,21 @@ pub(crate) async fn show(State(ui): State<Ui>, headers: HeaderMap) -> PageResult
                 }
             }
             }
+            @if !retention.is_empty() {
+                section.card #retention-runs {
+                    h2 { "Retention" }
+                    ul.plain {
+                        @for (project, run) in &retention {
+                            li {
+                                a href=(ui.link(&format!("/projects/{}/retention/{}", encode(project), run.id))) { (project) " #" (run.id) }
+                                @if run.dry_run { " " span.badge { "dry run" } }
+                                " " span class={ "status " (run.status.to_lowercase()) } { (run.status) }
+                                " " span.muted { (run.trigger.to_lowercase()) ", " (when(&run.start_time)) }
+                            }
+                        }
+                    }
+                }
+            }
             @if viewer.is_admin() {
                 section.card {
                     h2 { "Garbage collection" }
@@ -149,6 +165,26 @@ pub(crate) fn storage_plot(quotas: &[Quota]) -> Markup {
             }
         }
     }
+}
+
+/// The latest retention run of each listed project that has a policy, newest first (one
+/// small call per such project, made at once).
+async fn latest_retention_runs(api: &Api<'_>, projects: &[Project]) -> Vec<(String, RetentionRun)> {
+    let asked = projects.iter().filter_map(|p| {
+        let id = p.metadata.get("retention_id").filter(|id| !id.is_empty())?;
+        let path = format!("/retentions/{}/executions?page=1&page_size=1", encode(id));
+        Some(async move {
+            let runs: Vec<RetentionRun> = api.get(&path).await.ok()?;
+            Some((p.name.clone(), runs.into_iter().next()?))
+        })
+    });
+    let mut runs: Vec<(String, RetentionRun)> = futures_util::future::join_all(asked)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    runs.sort_by(|a, b| b.1.start_time.cmp(&a.1.start_time));
+    runs
 }
 
 /// The recorded days, today's point replaced by the live totals (the recorded one may be

@@ -12,6 +12,7 @@ use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
 use crate::format::{count, short_digest, when};
 use crate::layout::{notice, page};
+use crate::models::RetentionRun;
 use crate::pages::project::{ProjectView, Tab, open};
 use crate::pages::{Csrf, PageError, PageResult, see_other};
 
@@ -57,17 +58,6 @@ struct Trigger {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Execution {
-    id: i64,
-    start_time: String,
-    end_time: String,
-    status: String,
-    trigger: String,
-    dry_run: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
 struct Task {
     id: i64,
     repository: String,
@@ -95,7 +85,7 @@ fn retentions_path(id: i64) -> String {
 
 pub(super) async fn section(ui: &Ui, api: &Api<'_>, view: &ProjectView, csrf: &str) -> Markup {
     let policy = retention(api, view).await.unwrap_or_default();
-    let runs: Vec<Execution> = match &policy {
+    let runs: Vec<RetentionRun> = match &policy {
         Some(p) => api
             .get(&format!(
                 "/retentions/{}/executions?page=1&page_size=10",
@@ -415,7 +405,7 @@ pub(crate) async fn execution(
     })?;
     let base = format!("/retentions/{}/executions/{run}", policy.id);
     // Harbor has no GET of one execution: find it among the policy's.
-    let runs: Vec<Execution> = api
+    let runs: Vec<RetentionRun> = api
         .get(&format!(
             "/retentions/{}/executions?page=1&page_size=100",
             policy.id
