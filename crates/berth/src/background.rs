@@ -27,7 +27,7 @@ pub fn start(jobs: &Arc<Jobs>, lifecycle: Arc<Lifecycle>, s: &ServeSettings) {
     jobs.schedule(
         "schedule:usage-sample",
         Cadence::Every(USAGE_SAMPLE),
-        Duration::ZERO,
+        USAGE_SAMPLE,
         with(&registry, sample_usage),
     );
     jobs.schedule(

@@ -12,7 +12,7 @@ use crate::Ui;
 use crate::api::{Api, ApiFailure, encode};
 use crate::format::{count, short_digest, when};
 use crate::layout::{notice, page};
-use crate::models::RetentionRun;
+use crate::models::{Project, RetentionRun};
 use crate::pages::project::{ProjectView, Tab, open};
 use crate::pages::{Csrf, PageError, PageResult, see_other};
 
@@ -232,17 +232,32 @@ impl NewRule {
     }
 }
 
-/// The project's policy as the API gave it, to be changed and put back whole.
-async fn stored_policy(api: &Api<'_>, name: &str) -> Result<(i64, Value), PageError> {
-    let view = ProjectView::load(api, name).await?;
-    let policy = retention(api, &view).await?.ok_or_else(|| {
+/// The project and the id of its retention policy, if it has one (the project's
+/// `retention_id`): all a change needs, without the project page's other calls.
+async fn project_policy(api: &Api<'_>, name: &str) -> Result<(Project, Option<i64>), PageError> {
+    let project: Project = api.get(&format!("/projects/{}", encode(name))).await?;
+    let id = project
+        .metadata
+        .get("retention_id")
+        .and_then(|id| id.parse().ok());
+    Ok((project, id))
+}
+
+/// The id of the project's retention policy; a page saying there is none otherwise.
+async fn policy_id(api: &Api<'_>, name: &str) -> Result<i64, PageError> {
+    project_policy(api, name).await?.1.ok_or_else(|| {
         refused(
             StatusCode::NOT_FOUND,
             format!("project {name} has no retention policy"),
         )
-    })?;
-    let body: Value = api.get(&retentions_path(policy.id)).await?;
-    Ok((policy.id, body))
+    })
+}
+
+/// The project's policy as the API gave it, to be changed and put back whole.
+async fn stored_policy(api: &Api<'_>, name: &str) -> Result<(i64, Value), PageError> {
+    let id = policy_id(api, name).await?;
+    let body: Value = api.get(&retentions_path(id)).await?;
+    Ok((id, body))
 }
 
 /// Adds a rule; the project's first rule creates its policy.
@@ -254,25 +269,24 @@ pub(crate) async fn add_rule(
 ) -> PageResult {
     let rule = form.rule()?;
     let api = Api::new(&ui, &headers).with_csrf(&form.csrf);
-    let view = ProjectView::load(&api, &name).await?;
-    match retention(&api, &view).await? {
-        None => {
+    match project_policy(&api, &name).await? {
+        (project, None) => {
             let policy = json!({
                 "algorithm": "or",
                 "rules": [rule],
                 "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
-                "scope": {"level": "project", "ref": view.project.project_id},
+                "scope": {"level": "project", "ref": project.project_id},
             });
             api.change(Method::POST, "/retentions", Some(policy))
                 .await?;
         }
-        Some(policy) => {
-            let mut body: Value = api.get(&retentions_path(policy.id)).await?;
+        (_, Some(id)) => {
+            let mut body: Value = api.get(&retentions_path(id)).await?;
             match body["rules"].as_array_mut() {
                 Some(rules) => rules.push(rule),
                 None => body["rules"] = json!([rule]),
             }
-            api.change(Method::PUT, &retentions_path(policy.id), Some(body))
+            api.change(Method::PUT, &retentions_path(id), Some(body))
                 .await?;
         }
     }
@@ -332,17 +346,11 @@ pub(crate) async fn dry_run(
     Form(form): Form<Csrf>,
 ) -> PageResult {
     let api = Api::new(&ui, &headers).with_csrf(&form.csrf);
-    let view = ProjectView::load(&api, &name).await?;
-    let policy = retention(&api, &view).await?.ok_or_else(|| {
-        PageError(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            format!("project {name} has no retention policy to run"),
-        ))
-    })?;
+    let id = policy_id(&api, &name).await?;
     let started = api
         .change(
             Method::POST,
-            &format!("/retentions/{}/executions", policy.id),
+            &format!("/retentions/{id}/executions"),
             Some(json!({"dry_run": true})),
         )
         .await?;
@@ -353,11 +361,12 @@ pub(crate) async fn dry_run(
         .and_then(|v| v.to_str().ok())
         .and_then(|l| l.rsplit('/').next())
         .and_then(|id| id.parse::<i64>().ok());
+    let project = format!("/projects/{}", encode(&name));
     let to = match run {
-        Some(id) => format!("/retention/{id}"),
-        None => "/policies#retention".into(),
+        Some(run) => format!("{project}/retention/{run}"),
+        None => format!("{project}/policies#retention"),
     };
-    Ok(see_other(&view.link(&ui, &to)))
+    Ok(see_other(&ui.link(&to)))
 }
 
 /// One row of a retention task's log: an artifact and what became of it.
